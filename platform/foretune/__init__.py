@@ -1,0 +1,17 @@
+"""foretune: search, train and ensemble deep-learning forecasters for time series on Ray.
+
+``from foretune import Ensemble; Ensemble.load(path).predict(frame)`` serves a saved ensemble.
+"""
+
+__version__ = "0.1.0"
+
+__all__ = ["Ensemble", "__version__"]
+
+
+def __getattr__(name: str):
+    # Lazy so that `import foretune` (e.g. for the CLI's --help) does not import torch.
+    if name == "Ensemble":
+        from foretune.ensemble import Ensemble
+
+        return Ensemble
+    raise AttributeError(name)

@@ -1,0 +1,110 @@
+"""``foretune`` command line: parse, build the config, call one function.
+
+Commands: ``run`` (sweep + ensemble), ``sweep``, ``ensemble --run DIR``,
+``predict --model DIR --data PATH``. Errors a user can fix print one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def experiment_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Flags shared by ``run``, ``sweep`` and ``jobs/sweep.py``; they override the config."""
+    parser.add_argument("--config", help="experiment YAML (default: configs/quickstart.yaml)")
+    parser.add_argument("--data", help="Parquet file or directory (long or wide format)")
+    parser.add_argument("--horizon", type=int, help="forecast steps")
+    parser.add_argument("--models", help="comma-separated architectures, e.g. lstm,tcn")
+    parser.add_argument("--trials", type=int, help="number of trials")
+    parser.add_argument("--time-budget", type=float, help="stop the sweep after SECONDS")
+    parser.add_argument("--seed", type=int, help="seed for splits, init, sampling and search")
+    parser.add_argument("--out", help="run directory (default runs/<name>-<time>)")
+    parser.add_argument("--num-cpus", type=int, help="CPUs of the local Ray instance")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace):
+    """The experiment config: YAML (or the quickstart) with the flags applied on top."""
+    from foretune.config import ExperimentConfig
+
+    overrides: dict[str, Any] = {
+        "data.path": str(Path(args.data).resolve()) if args.data else None,
+        "data.horizon": args.horizon,
+        "models": args.models.split(",") if args.models else None,
+        "search.trials": args.trials,
+        "search.time_budget_s": args.time_budget,
+        "seed": args.seed,
+        "out": args.out,
+    }
+    return ExperimentConfig.from_yaml(args.config, overrides)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="foretune", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    experiment_parser(commands.add_parser("run", help="sweep, then build the ensemble"))
+    experiment_parser(commands.add_parser("sweep", help="sweep and write the leaderboard"))
+    ens = commands.add_parser("ensemble", help="build the ensemble of a finished sweep")
+    ens.add_argument("--run", required=True, help="run directory of the sweep")
+    pred = commands.add_parser("predict", help="forecast with a saved ensemble")
+    pred.add_argument("--model", required=True, help="ensemble directory (RUN/ensemble)")
+    pred.add_argument("--data", required=True, help="Parquet with each series' history")
+    pred.add_argument("--horizon", type=int)
+    pred.add_argument("--samples", type=int, help="MC-dropout samples per member")
+    pred.add_argument("--out", help="write the forecast to this Parquet file")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except Exception as exc:  # noqa: BLE001 - user errors become one line, others re-raise
+        if _is_user_error(exc):
+            print(f"foretune: error: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from foretune import pipeline
+
+    if args.command in ("run", "sweep"):
+        config = config_from_args(args)
+        run_dir = pipeline.default_run_dir(config)
+        pipeline.sweep(config, run_dir, num_cpus=args.num_cpus)
+        if args.command == "run":
+            pipeline.ensemble(run_dir, config)
+        return 0
+    if args.command == "ensemble":
+        pipeline.ensemble(Path(args.run).resolve())
+        return 0
+    if args.command == "predict":
+        from foretune.ensemble import Ensemble
+
+        forecast = Ensemble.load(args.model).predict(
+            args.data, horizon=args.horizon, samples=args.samples
+        )
+        if args.out:
+            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+            forecast.to_parquet(args.out, index=False)
+            print(f"forecast ({len(forecast)} rows) written to {args.out}")
+        else:
+            print(forecast.to_string(index=False))
+        return 0
+    raise AssertionError(args.command)
+
+
+def _is_user_error(exc: Exception) -> bool:
+    from foretune.config import ConfigError
+    from foretune.data import DataError
+    from foretune.ensemble import ArtifactError, EnsembleError
+
+    return isinstance(exc, (ConfigError, DataError, ArtifactError, EnsembleError, ValueError))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

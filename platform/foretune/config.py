@@ -1,0 +1,190 @@
+"""Typed experiment configuration: every knob lives here once, with its default and its check.
+
+``ExperimentConfig.from_yaml(path, overrides)`` loads a YAML file and applies CLI overrides given
+as a flat mapping of dotted keys (``{"data.horizon": 8, "search.trials": 4}``). A bad value raises
+``ConfigError`` naming the key, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+
+class ConfigError(ValueError):
+    """A configuration value a user has to change."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(_Section):
+    """Where the data is and how series become windows."""
+
+    path: str | None = Field(None, description="Parquet file or directory; None = built-in data")
+    horizon: int = Field(4, ge=1, le=1000, description="forecast steps")
+    window: int = Field(16, ge=2, le=10000, description="input steps when not searched")
+    transform: Literal["log_ratio", "diff", "none"] = "log_ratio"
+    eps: float = Field(1e-10, ge=0.0, lt=1.0)
+    val_fraction: float = Field(0.15, gt=0.0, lt=0.5)
+    test_fraction: float = Field(0.1, ge=0.0, lt=0.5)
+    flat_band: float = Field(
+        0.25, ge=0.0, description="|cumulative change| <= flat_band*sigma*sqrt(h) is 'flat'"
+    )
+    covariates: list[str] | None = Field(None, description="None = every extra numeric column")
+
+
+class TrainConfig(_Section):
+    """The one training loop's settings."""
+
+    max_epochs: int = Field(30, ge=1, le=100000)
+    batch_size: int = Field(64, ge=1, le=1 << 20)
+    optimizer: Literal["adam", "adamw"] = "adam"
+    learning_rate: float = Field(1e-3, gt=0.0, le=10.0)
+    weight_decay: float = Field(0.0, ge=0.0, le=1.0)
+    clip_norm: float | None = Field(1.0, gt=0.0)
+    patience: int = Field(5, ge=1)
+    direction_weight: float = Field(0.2, ge=0.0, le=100.0)
+    num_workers: int = Field(
+        0, ge=0, le=4096, description="Ray Train workers per trial; 0 = run inline in the trial"
+    )
+    use_gpu: bool = False
+    cpus_per_worker: float = Field(1.0, gt=0.0)
+    gpus_per_trial: float = Field(0.0, ge=0.0, description="fraction of a GPU per trial")
+
+
+class SearchConfig(_Section):
+    """The Tune + Optuna sweep."""
+
+    trials: int = Field(4, ge=1, le=100000)
+    time_budget_s: float | None = Field(None, gt=0.0)
+    sampler: Literal["tpe", "random"] = "tpe"
+    max_concurrent: int = Field(2, ge=1)
+    cpus_per_trial: float = Field(1.0, gt=0.0)
+    scheduler: Literal["asha", "none"] = "asha"
+    grace_period: int = Field(5, ge=1)
+    reduction_factor: int = Field(3, ge=2)
+    max_failures: int = Field(1, ge=0, description="retries of a failing trial")
+    learning_rate: tuple[float, float] = (3e-4, 1e-2)
+    windows: list[int] = Field(default_factory=lambda: [8, 16, 24])
+    batch_sizes: list[int] = Field(default_factory=lambda: [32, 64])
+
+    @field_validator("learning_rate")
+    @classmethod
+    def _lr_range(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not 0 < v[0] <= v[1]:
+            raise ValueError("needs 0 < low <= high")
+        return v
+
+    @field_validator("windows", "batch_sizes")
+    @classmethod
+    def _positive(cls, v: list[int]) -> list[int]:
+        if not v or min(v) < 2:
+            raise ValueError("needs a non-empty list of integers >= 2")
+        return v
+
+
+class EnsembleConfig(_Section):
+    """How trials become the served ensemble."""
+
+    top_k: int = Field(3, ge=1)
+    samples: int = Field(50, ge=1, le=100000, description="MC-dropout draws per member")
+    quantiles: list[float] = Field(default_factory=lambda: [0.05, 0.5, 0.95])
+
+    @field_validator("quantiles")
+    @classmethod
+    def _levels(cls, v: list[float]) -> list[float]:
+        if not v or not all(0.0 < q < 1.0 for q in v):
+            raise ValueError("quantiles must lie strictly between 0 and 1")
+        return sorted(v)
+
+
+class ExperimentConfig(_Section):
+    """One experiment: data, models, search, training and ensemble settings plus the seed."""
+
+    name: str = "foretune"
+    seed: int = Field(0, ge=0)
+    out: str | None = Field(None, description="run directory; None = runs/<name>-<time>")
+    models: list[str] = Field(default_factory=lambda: ["mlp", "lstm"])
+    data: DataConfig = Field(default_factory=DataConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    search: SearchConfig = Field(default_factory=SearchConfig)
+    ensemble: EnsembleConfig = Field(default_factory=EnsembleConfig)
+
+    @field_validator("models")
+    @classmethod
+    def _known_models(cls, v: list[str]) -> list[str]:
+        from foretune.models import available
+
+        unknown = [m for m in v if m not in available()]
+        if unknown or not v:
+            raise ValueError(f"unknown architecture(s) {unknown}; choose from {available()}")
+        return list(dict.fromkeys(v))
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ExperimentConfig:
+        if self.train.use_gpu and self.train.num_workers == 0 and self.train.gpus_per_trial == 0:
+            self.train.gpus_per_trial = 1.0
+        return self
+
+    # -- loading -------------------------------------------------------------------------------
+    @classmethod
+    def from_yaml(
+        cls, path: str | Path | None = None, overrides: dict[str, Any] | None = None
+    ) -> ExperimentConfig:
+        """Load ``path`` (None = the packaged quickstart) and apply dotted-key ``overrides``."""
+        if path is None:
+            text = resources.files("foretune").joinpath("configs/quickstart.yaml").read_text()
+        else:
+            p = Path(path)
+            if not p.is_file():
+                raise ConfigError(f"config file {p} does not exist")
+            text = p.read_text()
+        try:
+            raw = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"config file {path} must hold a mapping at the top level")
+        for key, value in (overrides or {}).items():
+            if value is not None:
+                _set_dotted(raw, key, value)
+        return cls.from_dict(raw)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> ExperimentConfig:
+        """Validate a plain mapping, turning pydantic's errors into one readable ``ConfigError``."""
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            raise ConfigError(_explain(exc)) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe mapping that ``from_dict`` turns back into the same config."""
+        return self.model_dump(mode="json")
+
+
+def _set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
+    node = raw
+    *parents, leaf = key.split(".")
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"cannot set {key}: {part} is not a section")
+    node[leaf] = value
+
+
+def _explain(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "<config>"
+        if err["type"] == "extra_forbidden":
+            lines.append(f"{key}: unknown setting (check its spelling)")
+        else:
+            lines.append(f"{key}={err.get('input')!r}: {err['msg']}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)

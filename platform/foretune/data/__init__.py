@@ -1,0 +1,31 @@
+"""Data: read Parquet, validate, transform to standardised changes, cut windows, split.
+
+Flow: ``read_frame`` (Parquet/frame -> long) -> ``validate`` (-> ``SeriesFrame``) ->
+``prepare`` (fit ``RatioTransform`` on training parts, cut ``WindowSet`` splits).
+"""
+
+from .calendar import Freq, future_dates, infer_freq, season_length
+from .io import DataError, SeriesFrame, builtin_dataset_path, read_frame, to_long, validate
+from .transform import RatioTransform, SeriesStats
+from .windows import PreparedData, WindowSet, features, minimum_length, prepare, split_lengths
+
+__all__ = [
+    "DataError",
+    "Freq",
+    "PreparedData",
+    "RatioTransform",
+    "SeriesFrame",
+    "SeriesStats",
+    "WindowSet",
+    "builtin_dataset_path",
+    "features",
+    "future_dates",
+    "infer_freq",
+    "minimum_length",
+    "prepare",
+    "read_frame",
+    "season_length",
+    "split_lengths",
+    "to_long",
+    "validate",
+]

@@ -1,0 +1,189 @@
+"""Baseline forecasters: naive, seasonal naive, and statsforecast's statistical models.
+
+Every baseline takes a long history frame ``unique_id, ds, y`` (other columns are ignored)
+and a ``horizon``, and returns a long frame ``unique_id, ds, <model>`` sorted by
+``unique_id, ds``, with ``ds`` continuing each series at its own frequency (inferred per
+series by ``calendar.infer_freq``, or the ``freq`` argument for all series). Model columns use
+statsforecast's names (``Naive``, ``SeasonalNaive``, ``AutoETS``, ...) so frames from
+different baselines merge on ``unique_id, ds``.
+
+``season=None`` means ``season_length(freq)`` of each series; pass an int to override.
+Seasonal naive needs at least one full season of history and raises otherwise.
+statsforecast is optional: ``statsforecast_available()`` says whether ``statistical`` can run.
+statsforecast 2.x fits in compiled code (no numba JIT): the first call costs only its ~1 s
+import.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from foretune.data.calendar import Freq, future_dates, infer_freq, season_length
+
+__all__ = [
+    "naive",
+    "season_length",
+    "seasonal_naive",
+    "statistical",
+    "statsforecast_available",
+]
+
+NAIVE = "Naive"
+SEASONAL_NAIVE = "SeasonalNaive"
+
+
+def _history(history: pd.DataFrame) -> pd.DataFrame:
+    missing = {"unique_id", "ds", "y"} - set(history.columns)
+    if missing:
+        raise ValueError(f"history frame lacks columns {sorted(missing)}")
+    if history.duplicated(["unique_id", "ds"]).any():
+        raise ValueError("history has duplicate (unique_id, ds) rows")
+    return history[["unique_id", "ds", "y"]].sort_values(
+        ["unique_id", "ds"], kind="stable"
+    )
+
+
+def _check_horizon(horizon: int) -> None:
+    if int(horizon) != horizon or horizon < 1:
+        raise ValueError(f"horizon must be a positive integer, got {horizon}")
+
+
+def _series_freq(uid: Any, ds: pd.Series, freq: Freq | None) -> Freq:
+    if freq is not None:
+        return freq
+    try:
+        return infer_freq(ds)
+    except ValueError as err:
+        raise ValueError(f"series {uid!r}: {err}") from None
+
+
+def _per_series(
+    history: pd.DataFrame,
+    horizon: int,
+    freq: Freq | None,
+    column: str,
+    forecast: Callable[[Any, np.ndarray, Freq], np.ndarray],
+) -> pd.DataFrame:
+    """Apply ``forecast(uid, y, freq) -> [horizon]`` to each series and stack a long frame."""
+    _check_horizon(horizon)
+    parts = []
+    for uid, g in _history(history).groupby("unique_id", sort=False, observed=True):
+        f = _series_freq(uid, g["ds"], freq)
+        ds = future_dates(g["ds"].iloc[-1], f, horizon)
+        values = forecast(uid, g["y"].to_numpy(np.float64), f)
+        parts.append(pd.DataFrame({"unique_id": uid, "ds": ds, column: values}))
+    if not parts:
+        return pd.DataFrame({"unique_id": [], "ds": [], column: []})
+    out = pd.concat(parts, ignore_index=True)
+    out["unique_id"] = out["unique_id"].astype(history["unique_id"].dtype)
+    return out
+
+
+def naive(
+    history: pd.DataFrame, horizon: int, freq: Freq | None = None
+) -> pd.DataFrame:
+    """Repeat each series' last value ``horizon`` times (column ``Naive``)."""
+    return _per_series(
+        history, horizon, freq, NAIVE, lambda uid, y, f: np.full(horizon, y[-1])
+    )
+
+
+def seasonal_naive(
+    history: pd.DataFrame,
+    horizon: int,
+    season: int | None = None,
+    freq: Freq | None = None,
+) -> pd.DataFrame:
+    """Repeat each series' last ``season`` values (column ``SeasonalNaive``)."""
+
+    def forecast(uid: Any, y: np.ndarray, f: Freq) -> np.ndarray:
+        m = season if season is not None else season_length(f)
+        if m < 1:
+            raise ValueError(f"season must be >= 1, got {m}")
+        if len(y) < m:
+            raise ValueError(
+                f"series {uid!r} has {len(y)} points, fewer than one season ({m})"
+            )
+        return y[len(y) - m + np.arange(horizon) % m]
+
+    return _per_series(history, horizon, freq, SEASONAL_NAIVE, forecast)
+
+
+def statsforecast_available() -> bool:
+    """Whether statsforecast can be imported (``statistical`` needs it)."""
+    return importlib.util.find_spec("statsforecast") is not None
+
+
+def _build_models(models: Iterable[str | Any], season: int) -> list[Any]:
+    import statsforecast.models as sf_models
+
+    built = []
+    for model in models:
+        if not isinstance(model, str):
+            built.append(model)  # an already-configured statsforecast model instance
+            continue
+        cls = getattr(sf_models, model, None)
+        if cls is None:
+            raise ValueError(f"statsforecast has no model {model!r}")
+        kwargs = (
+            {"season_length": season}
+            if "season_length" in inspect.signature(cls).parameters
+            else {}
+        )
+        built.append(cls(**kwargs))
+    return built
+
+
+def statistical(
+    history: pd.DataFrame,
+    horizon: int,
+    season: int | None = None,
+    models: Sequence[str | Any] = ("AutoETS", "AutoTheta"),
+    freq: Freq | None = None,
+) -> pd.DataFrame:
+    """Forecast with statsforecast models, one column per model (``n_jobs=1``).
+
+    ``models`` are names in ``statsforecast.models`` (built with ``season_length=season`` when
+    they take it) or ready model instances. Series are grouped by frequency, since one
+    ``StatsForecast`` takes one ``freq`` (an alias for datetime ``ds``, a step for integer ``ds``).
+    Raises ``ImportError`` if statsforecast is not installed.
+    """
+    if not statsforecast_available():
+        raise ImportError(
+            "statistical baselines need statsforecast (pip install statsforecast); "
+            "naive and seasonal_naive work without it"
+        )
+    from statsforecast import StatsForecast
+
+    _check_horizon(horizon)
+    hist = _history(history)
+    freqs = {
+        uid: _series_freq(uid, g["ds"], freq)
+        for uid, g in hist.groupby("unique_id", sort=False, observed=True)
+    }
+    groups: dict[Freq, list[Any]] = {}
+    for uid, f in freqs.items():
+        groups.setdefault(f, []).append(uid)
+
+    parts = []
+    for f, uids in groups.items():
+        m = season if season is not None else season_length(f)
+        sf = StatsForecast(models=_build_models(models, m), freq=f, n_jobs=1)
+        data = hist[hist["unique_id"].isin(uids)]
+        try:
+            part = sf.forecast(df=data, h=int(horizon))
+        except Exception as err:
+            shortest = int(data.groupby("unique_id", observed=True).size().min())
+            err.add_note(
+                f"statsforecast on {len(uids)} series with freq {f!r}, the shortest {shortest} points long"
+            )
+            raise
+        parts.append(part.reset_index() if "unique_id" not in part.columns else part)
+    out = pd.concat(parts, ignore_index=True)
+    return out.sort_values(["unique_id", "ds"], kind="stable", ignore_index=True)

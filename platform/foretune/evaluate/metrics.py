@@ -1,0 +1,377 @@
+"""Forecast metrics: one formula per function, shared by search, ensemble and benchmarks.
+
+Array metrics take array-likes of any broadcastable shape (e.g. ``[series, horizon]``) and
+return one ``float``: the mean over all points.
+
+NaN rule (every metric): a point whose value is NaN -- because one of its inputs is NaN -- is
+skipped; the mean is over the remaining points, and a metric with no points left is ``nan``.
+Infinite inputs are not skipped and propagate. Shape and range errors (a quantile level outside
+[0, 1], crossed intervals, labels outside the classes) raise ``ValueError``.
+
+Conventions chosen here:
+- ``smape``: M4 definition on 0..200; a point where actual and forecast are both 0 scores 0.
+- ``mase``: scale is the in-sample mean absolute ``season``-difference, taken along the last
+  axis of ``insample`` (one scale per series; NaN-pad shorter histories on the left). A scale
+  of 0 (constant history) or an empty scale (history not longer than ``season``) is *undefined*:
+  that series' points become NaN, so ``mase`` of a single such series is ``nan`` (not ``inf``,
+  which would swamp every average it enters) and a multi-series mean skips it.
+- ``pinball``: ``max(q * (y - p), (q - 1) * (y - p))``, no factor 2 (so q=0.5 is MAE / 2).
+- ``crps_from_samples``: CRPS of the empirical distribution of the samples (``fair=False``,
+  as ``properscoring.crps_ensemble``), or the unbiased "fair" estimator (``fair=True``).
+- ``coverage``: bounds inclusive, ``lower <= y <= upper``.
+- ``direction_accuracy`` / ``log_loss``: labels 0 down, 1 flat, 2 up; ``probs`` has the classes
+  on its last axis; ties in ``argmax`` go to the lower class.
+
+``evaluate_forecasts`` applies these to a long forecast frame, per series, and averages the
+per-series values over series as the M competitions do.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from scipy.special import ndtr
+
+from foretune.data.calendar import infer_freq, season_length
+
+__all__ = [
+    "coverage",
+    "crps_from_samples",
+    "crps_gaussian",
+    "direction_accuracy",
+    "evaluate_forecasts",
+    "interval_width",
+    "log_loss",
+    "mae",
+    "mase",
+    "pinball",
+    "rmse",
+    "smape",
+]
+
+ArrayLike = npt.ArrayLike
+
+_INV_SQRT_PI = 1.0 / np.sqrt(np.pi)
+_INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
+
+
+def _floats(*arrays: ArrayLike) -> list[np.ndarray]:
+    return np.broadcast_arrays(*(np.asarray(a, dtype=np.float64) for a in arrays))
+
+
+def _mean(values: np.ndarray) -> float:
+    """Mean over non-NaN points; ``nan`` if there are none."""
+    values = np.asarray(values, dtype=np.float64)
+    keep = ~np.isnan(values)
+    return float(values[keep].mean()) if keep.any() else float("nan")
+
+
+def _check_interval(lower: np.ndarray, upper: np.ndarray) -> None:
+    if np.any(lower > upper):
+        raise ValueError("interval bounds are crossed: lower > upper at some points")
+
+
+# --------------------------------------------------------------------------- point forecasts
+def mae(y: ArrayLike, yhat: ArrayLike) -> float:
+    """Mean absolute error."""
+    y, yhat = _floats(y, yhat)
+    return _mean(np.abs(y - yhat))
+
+
+def rmse(y: ArrayLike, yhat: ArrayLike) -> float:
+    """Root mean squared error (root of the mean over all points)."""
+    y, yhat = _floats(y, yhat)
+    return float(np.sqrt(_mean((y - yhat) ** 2)))
+
+
+def smape(y: ArrayLike, yhat: ArrayLike) -> float:
+    """M4 sMAPE in 0..200: mean of ``200 |y - yhat| / (|y| + |yhat|)``; 0 where both are 0."""
+    y, yhat = _floats(y, yhat)
+    num = 200.0 * np.abs(y - yhat)
+    den = np.abs(y) + np.abs(yhat)
+    out = np.divide(num, den, out=np.zeros_like(num), where=den != 0)
+    out[np.isnan(num) | np.isnan(den)] = np.nan
+    return _mean(out)
+
+
+def mase(y: ArrayLike, yhat: ArrayLike, insample: ArrayLike, season: int = 1) -> float:
+    """Mean absolute scaled error.
+
+    ``insample`` is the history with time on its last axis (``[T]`` for one series,
+    ``[series, T]`` with ``y`` as ``[series, horizon]``). Its scale,
+    ``mean_t |insample[t] - insample[t - season]|``, must broadcast against ``y`` once a unit
+    axis replaces time. Undefined scale (0 or no differences) -> those points are NaN.
+    """
+    if season < 1:
+        raise ValueError(f"season must be >= 1, got {season}")
+    hist = np.asarray(insample, dtype=np.float64)
+    if hist.ndim == 0:
+        raise ValueError("insample must have a time axis")
+    diffs = np.abs(hist[..., season:] - hist[..., :-season])
+    valid = ~np.isnan(diffs)
+    count = valid.sum(axis=-1, keepdims=True)
+    total = np.where(valid, diffs, 0.0).sum(axis=-1, keepdims=True)
+    scale = np.divide(total, count, out=np.full(total.shape, np.nan), where=count > 0)
+    scale[scale == 0] = np.nan
+    y, yhat, scale = _floats(y, yhat, scale)
+    return _mean(np.abs(y - yhat) / scale)
+
+
+# --------------------------------------------------------------------- probabilistic forecasts
+def pinball(y: ArrayLike, q_pred: ArrayLike, q: ArrayLike) -> float:
+    """Mean pinball (quantile) loss of quantile forecasts ``q_pred`` at level(s) ``q`` in [0, 1].
+
+    For several levels at once put them on a trailing axis: ``pinball(y[..., None], Q, qs)``
+    with ``Q`` of shape ``[..., len(qs)]``.
+    """
+    qa = np.asarray(q, dtype=np.float64)
+    if np.any((qa < 0) | (qa > 1)):
+        raise ValueError(f"quantile levels must be in [0, 1], got {qa}")
+    y, q_pred, qa = _floats(y, q_pred, qa)
+    diff = y - q_pred
+    return _mean(np.maximum(qa * diff, (qa - 1.0) * diff))
+
+
+def crps_from_samples(y: ArrayLike, samples: ArrayLike, fair: bool = False) -> float:
+    """Mean CRPS of sample forecasts; ``samples`` has the draws on axis 0.
+
+    Energy form ``E|X - y| - 0.5 E|X - X'|`` over the empirical distribution, with the second
+    term from sorted samples in O(S log S): ``sum_i (2i - S - 1) x_(i) / S**2``
+    (``/ (S (S - 1))`` when ``fair``). A point with any NaN draw is skipped.
+    """
+    x = np.asarray(samples, dtype=np.float64)
+    if x.ndim == 0:
+        raise ValueError("samples must have a sample axis 0")
+    n = x.shape[0]
+    if n == 0 or (fair and n < 2):
+        raise ValueError(f"need at least {2 if fair else 1} samples, got {n}")
+    y = np.asarray(y, dtype=np.float64)
+    shape = np.broadcast_shapes(y.shape, x.shape[1:])
+    x = np.sort(np.broadcast_to(x, (n, *shape)), axis=0)
+    y = np.broadcast_to(y, shape)
+    spread_weight = (2.0 * np.arange(1, n + 1) - n - 1).reshape(
+        (n,) + (1,) * len(shape)
+    )
+    half_spread = (spread_weight * x).sum(axis=0) / (n * (n - 1) if fair else n * n)
+    return _mean(np.abs(x - y).mean(axis=0) - half_spread)
+
+
+def crps_gaussian(y: ArrayLike, mu: ArrayLike, sigma: ArrayLike) -> float:
+    """Mean CRPS of Normal(mu, sigma) forecasts (closed form); sigma = 0 gives ``|y - mu|``."""
+    y, mu, sigma = _floats(y, mu, sigma)
+    if np.any(sigma < 0):
+        raise ValueError("sigma must be >= 0")
+    err = y - mu
+    positive = sigma > 0
+    safe = np.where(positive, sigma, 1.0)
+    z = err / safe
+    crps = safe * (
+        z * (2.0 * ndtr(z) - 1.0)
+        + 2.0 * _INV_SQRT_2PI * np.exp(-0.5 * z * z)
+        - _INV_SQRT_PI
+    )
+    return _mean(np.where(positive, crps, np.abs(err)))
+
+
+def coverage(y: ArrayLike, lower: ArrayLike, upper: ArrayLike) -> float:
+    """Fraction of points with ``lower <= y <= upper`` (0..1)."""
+    y, lower, upper = _floats(y, lower, upper)
+    _check_interval(lower, upper)
+    inside = ((y >= lower) & (y <= upper)).astype(np.float64)
+    inside[np.isnan(y) | np.isnan(lower) | np.isnan(upper)] = np.nan
+    return _mean(inside)
+
+
+def interval_width(lower: ArrayLike, upper: ArrayLike) -> float:
+    """Mean width ``upper - lower`` of prediction intervals."""
+    lower, upper = _floats(lower, upper)
+    _check_interval(lower, upper)
+    return _mean(upper - lower)
+
+
+# ------------------------------------------------------------------------------------ direction
+def _labels_probs(
+    labels: ArrayLike, probs: ArrayLike
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Broadcast labels ``[...]`` against probs ``[..., K]``; return int labels, probs, skip mask."""
+    p = np.asarray(probs, dtype=np.float64)
+    if p.ndim == 0:
+        raise ValueError("probs must have the classes on a last axis")
+    lab = np.asarray(labels, dtype=np.float64)
+    shape = np.broadcast_shapes(lab.shape, p.shape[:-1])
+    lab = np.broadcast_to(lab, shape)
+    p = np.broadcast_to(p, (*shape, p.shape[-1]))
+    skip = np.isnan(lab) | np.isnan(p).any(axis=-1)
+    k = p.shape[-1]
+    ok = lab[~skip]
+    if np.any((ok != np.round(ok)) | (ok < 0) | (ok >= k)):
+        raise ValueError(f"labels must be integers in 0..{k - 1}")
+    return np.where(skip, 0, lab).astype(np.int64), p, skip
+
+
+def direction_accuracy(labels: ArrayLike, probs: ArrayLike) -> float:
+    """Fraction of points whose most probable class (``argmax`` of ``probs``) equals the label."""
+    lab, p, skip = _labels_probs(labels, probs)
+    hit = (np.argmax(p, axis=-1) == lab).astype(np.float64)
+    hit[skip] = np.nan
+    return _mean(hit)
+
+
+def log_loss(labels: ArrayLike, probs: ArrayLike, eps: float = 1e-15) -> float:
+    """Mean negative log-probability of the true class; probabilities are clipped to [eps, 1].
+
+    Rows of ``probs`` must sum to 1 (within 1e-3); they are not renormalised.
+    """
+    lab, p, skip = _labels_probs(labels, probs)
+    sums = p.sum(axis=-1)
+    if np.any(np.abs(sums[~skip] - 1.0) > 1e-3):
+        raise ValueError("probabilities must sum to 1 over the last axis")
+    true_p = np.take_along_axis(p, lab[..., None], axis=-1)[..., 0]
+    loss = -np.log(np.clip(true_p, eps, 1.0))
+    loss[skip] = np.nan
+    return _mean(loss)
+
+
+# ------------------------------------------------------------------------- frame-level scoring
+_QUANTILE_COL = re.compile(r"^q(\d{2,})$")
+_SAMPLE_COL = re.compile(r"^sample_\d+$")
+_DIRECTION_COLS = ("p_down", "p_flat", "p_up")
+
+
+def _quantile_columns(columns: Iterable[str]) -> dict[float, str]:
+    """``q05 -> 0.05``, ``q50 -> 0.5``, ``q975 -> 0.975`` (digits are the decimal fraction)."""
+    out = {}
+    for col in columns:
+        match = _QUANTILE_COL.match(str(col))
+        if match:
+            out[float("0." + match.group(1))] = col
+    return dict(sorted(out.items()))
+
+
+def _level_name(lo: float) -> str:
+    return f"{round((1.0 - 2.0 * lo) * 100.0, 6):g}"
+
+
+def evaluate_forecasts(
+    frame: pd.DataFrame,
+    history: pd.DataFrame | None = None,
+    *,
+    point: str = "mean",
+    season: int | None = None,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Score a long forecast frame per series and across series.
+
+    ``frame`` has ``unique_id, ds, y`` (actuals) and the point forecast column ``point``
+    (``"mean"``, or e.g. ``"Naive"`` for a baseline). Optional columns switch on more metrics:
+
+    - ``q05 .. q95`` style quantile columns (digits after ``q`` are the decimal fraction):
+      ``quantile_loss`` (mean pinball over the levels) and, for each symmetric pair
+      ``(q, 1 - q)``, ``coverage_<level>`` and ``width_<level>`` (``q05``/``q95`` -> ``_90``);
+    - ``sample_0 .. sample_{S-1}``: ``crps`` from samples; otherwise ``std``: Gaussian ``crps``
+      around ``point``;
+    - ``direction`` (0/1/2 labels) with ``p_down, p_flat, p_up``: ``direction_accuracy``,
+      ``log_loss``.
+
+    ``history`` (``unique_id, ds, y``, the data before the forecast) enables ``mase``, with
+    ``season`` or, if None, ``season_length`` of each series' inferred frequency.
+
+    One forecast per ``(unique_id, ds)``: score backtest folds one call per fold.
+    Returns ``(per_series, aggregate)``: one row per series (``unique_id``, ``n`` points with an
+    actual, the metrics) and a dict with each metric's mean over series (NaN series skipped,
+    so sMAPE and MASE are the M4 averages), ``n_series``, ``n_points`` and, with history,
+    ``mase_n_undefined`` (series whose MASE scale is 0 or missing).
+    """
+    missing = {"unique_id", "ds", "y", point} - set(frame.columns)
+    if missing:
+        raise ValueError(f"forecast frame lacks columns {sorted(missing)}")
+    if frame.duplicated(["unique_id", "ds"]).any():
+        raise ValueError(
+            "forecast frame has several rows per (unique_id, ds); score one fold at a time"
+        )
+    quantiles = _quantile_columns(frame.columns)
+    pairs = [
+        (lo, col, quantiles[round(1.0 - lo, 12)])
+        for lo, col in quantiles.items()
+        if lo < 0.5 and round(1.0 - lo, 12) in quantiles
+    ]
+    sample_cols = [c for c in frame.columns if _SAMPLE_COL.match(str(c))]
+    has_direction = "direction" in frame.columns and all(
+        c in frame.columns for c in _DIRECTION_COLS
+    )
+    histories = {}
+    if history is not None:
+        histories = {
+            uid: g.sort_values("ds")
+            for uid, g in history.groupby("unique_id", sort=False, observed=True)
+        }
+
+    rows = []
+    for uid, g in frame.sort_values(["unique_id", "ds"]).groupby(
+        "unique_id", sort=False, observed=True
+    ):
+        y = g["y"].to_numpy(np.float64)
+        yhat = g[point].to_numpy(np.float64)
+        row: dict[str, Any] = {
+            "unique_id": uid,
+            "n": int(np.count_nonzero(~np.isnan(y))),
+        }
+        row.update(mae=mae(y, yhat), rmse=rmse(y, yhat), smape=smape(y, yhat))
+        if history is not None:
+            h = histories.get(uid)
+            if h is None:
+                row["mase"] = float("nan")
+            else:
+                m = (
+                    season
+                    if season is not None
+                    else season_length(_freq_or_one(h["ds"]))
+                )
+                row["mase"] = mase(y, yhat, h["y"].to_numpy(np.float64), season=m)
+        if sample_cols:
+            row["crps"] = crps_from_samples(y, g[sample_cols].to_numpy(np.float64).T)
+        elif "std" in g.columns:
+            row["crps"] = crps_gaussian(y, yhat, g["std"].to_numpy(np.float64))
+        if quantiles:
+            levels = np.fromiter(quantiles, dtype=np.float64)
+            row["quantile_loss"] = pinball(
+                y[:, None], g[list(quantiles.values())].to_numpy(np.float64), levels
+            )
+        for lo, lo_col, hi_col in pairs:
+            lower, upper = (
+                g[lo_col].to_numpy(np.float64),
+                g[hi_col].to_numpy(np.float64),
+            )
+            name = _level_name(lo)
+            row[f"coverage_{name}"] = coverage(y, lower, upper)
+            row[f"width_{name}"] = interval_width(lower, upper)
+        if has_direction:
+            labels = g["direction"].to_numpy(np.float64)
+            probs = g[list(_DIRECTION_COLS)].to_numpy(np.float64)
+            row["direction_accuracy"] = direction_accuracy(labels, probs)
+            row["log_loss"] = log_loss(labels, probs)
+        rows.append(row)
+
+    per_series = pd.DataFrame(rows)
+    aggregate: dict[str, Any] = {
+        col: _mean(per_series[col].to_numpy(np.float64))
+        for col in per_series.columns
+        if col not in ("unique_id", "n")
+    }
+    aggregate["n_series"] = len(per_series)
+    aggregate["n_points"] = int(per_series["n"].sum()) if len(per_series) else 0
+    if history is not None:
+        aggregate["mase_n_undefined"] = int(per_series["mase"].isna().sum())
+    return per_series, aggregate
+
+
+def _freq_or_one(ds: pd.Series) -> str | int:
+    """Inferred frequency, or step 1 (season 1) when the history is too short or irregular."""
+    try:
+        return infer_freq(ds)
+    except ValueError:
+        return 1

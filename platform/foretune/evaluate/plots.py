@@ -1,0 +1,490 @@
+"""Report figures: one small function per figure, each returning the figure as PNG bytes.
+
+Figures are drawn on ``matplotlib.figure.Figure`` directly (the Agg renderer, no pyplot), so
+nothing touches matplotlib's global state and they work headless and inside worker processes.
+Inputs are the long frames ``foretune.evaluate.report.write_report`` documents; the caller has
+checked their required columns. Every function tolerates NaNs, a single series or trial and
+missing quantile columns; an input with nothing left to plot gives a figure saying so.
+
+Choices:
+- ``acf`` / ``pooled_acf``: biased estimator (divide by the total sum of squares, as
+  statsmodels' ``acf``), each segment demeaned on its own; a NaN point drops the pairs it is in;
+  a lag with no pairs left (segments too short) is NaN. Lag 0 is 1 unless there is no variance.
+- Intervals are the symmetric quantile pairs ``(q, 1 - q)`` found among the ``qNN`` columns
+  (same naming as ``metrics.evaluate_forecasts``), widest shaded lightest.
+- Colors: ``tab10`` / ``tab20`` (categorical), ``viridis`` (heat map).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import matplotlib
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
+
+from .metrics import _quantile_columns
+
+__all__ = [
+    "acf",
+    "acf_figure",
+    "attribution_bars",
+    "attribution_heatmap",
+    "attribution_matrix",
+    "curves_figure",
+    "fan_chart",
+    "interval_pairs",
+    "leaderboard_figure",
+    "pooled_acf",
+    "rank_trials",
+    "reliability_diagram",
+    "residuals_figure",
+]
+
+DPI = 100
+
+
+# ------------------------------------------------------------------------------------ helpers
+def _png(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def _empty(ax: Axes, text: str = "no data to plot") -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="0.4")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _finite(values: pd.Series | np.ndarray) -> np.ndarray:
+    arr = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(np.float64)
+    return arr[np.isfinite(arr)]
+
+
+def _maybe_log(ax: Axes, values: np.ndarray, ratio: float = 100.0) -> None:
+    """Log y-scale when all values are positive and span more than ``ratio``."""
+    v = values[np.isfinite(values)]
+    if v.size and v.min() > 0 and v.max() / v.min() > ratio:
+        ax.set_yscale("log")
+
+
+def interval_pairs(columns: Sequence[str]) -> list[tuple[float, str, str]]:
+    """Symmetric quantile pairs ``(coverage, lo_col, hi_col)``, widest first.
+
+    ``["q05", "q50", "q95", "q25", "q75"]`` -> ``[(0.9, "q05", "q95"), (0.5, "q25", "q75")]``.
+    """
+    quantiles = _quantile_columns(columns)
+    pairs = []
+    for lo, col in quantiles.items():
+        hi = round(1.0 - lo, 12)
+        if lo < 0.5 and hi in quantiles:
+            pairs.append((round(hi - lo, 12), col, quantiles[hi]))
+    return sorted(pairs, reverse=True)
+
+
+# ---------------------------------------------------------------------------- autocorrelation
+def pooled_acf(segments: Sequence[npt.ArrayLike], nlags: int = 20) -> np.ndarray:
+    """ACF at lags ``0..nlags`` pooled over independent segments (e.g. one per series).
+
+    ``r_k = sum_s sum_t e_s[t] e_s[t+k] / sum_s sum_t e_s[t]**2`` with each segment demeaned
+    on its own; pairs never cross segments. NaN points are skipped, lags without pairs are NaN.
+    """
+    if nlags < 0:
+        raise ValueError(f"nlags must be >= 0, got {nlags}")
+    num = np.zeros(nlags + 1)
+    pairs = np.zeros(nlags + 1, dtype=np.int64)
+    den = 0.0
+    for seg in segments:
+        x = np.asarray(seg, dtype=np.float64).ravel()
+        ok = np.isfinite(x)
+        if not ok.any():
+            continue
+        e = np.where(ok, x - x[ok].mean(), 0.0)
+        den += float(np.sum(e * e))
+        for k in range(min(nlags, len(x) - 1) + 1):
+            both = ok[: len(x) - k] & ok[k:]
+            num[k] += float(np.sum(e[: len(x) - k] * e[k:]))
+            pairs[k] += int(both.sum())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = num / den if den > 0 else np.full(nlags + 1, np.nan)
+    out[pairs == 0] = np.nan
+    return out
+
+
+def acf(x: npt.ArrayLike, nlags: int = 20) -> np.ndarray:
+    """Autocorrelation of one series at lags ``0..nlags`` (see ``pooled_acf``).
+
+    An alternating series ``1, -1, 1, -1, ...`` of length n has lag-1 ACF ``-(n - 1) / n``.
+    """
+    return pooled_acf([x], nlags)
+
+
+# ---------------------------------------------------------------------------------- figures
+def leaderboard_figure(leaderboard: pd.DataFrame, failed: npt.ArrayLike | None = None) -> bytes:
+    """Validation loss and training time by architecture: a box per architecture, a dot per trial.
+
+    Architectures are ordered by median validation loss, the same in both panels; trials
+    flagged in ``failed`` (a boolean mask over the rows) are red crosses and skip the boxes.
+    """
+    fig = Figure(figsize=(11, 4.2))
+    axes = fig.subplots(1, 2)
+    n = len(leaderboard)
+    arch = leaderboard.get("architecture", pd.Series("all", index=leaderboard.index))
+    arch = arch.astype("string").fillna("?").to_numpy(dtype=object)
+    bad = np.zeros(n, bool) if failed is None else np.asarray(failed, dtype=bool)
+    loss = (
+        pd.to_numeric(leaderboard["val_loss"], errors="coerce").to_numpy(np.float64)
+        if "val_loss" in leaderboard.columns
+        else np.full(n, np.nan)
+    )
+
+    def order_key(name: str) -> tuple[float, str]:
+        v = loss[(arch == name) & ~bad & np.isfinite(loss)]
+        return (float(np.median(v)) if v.size else np.inf, name)
+
+    names = sorted(set(arch), key=order_key)
+    pos = {name: i + 1 for i, name in enumerate(names)}
+    rng = np.random.default_rng(0)
+    panels = (("val_loss", "validation loss"), ("train_seconds", "training time [s]"))
+    for ax, (col, label) in zip(axes, panels, strict=True):
+        if col not in leaderboard.columns:
+            _empty(ax, f"no {col} column")
+            continue
+        values = pd.to_numeric(leaderboard[col], errors="coerce").to_numpy(np.float64)
+        finite = np.isfinite(values)
+        if not finite.any():
+            _empty(ax, f"no finite {col}")
+            continue
+        x = np.array([pos[a] for a in arch], dtype=np.float64) + rng.uniform(-0.15, 0.15, n)
+        boxes = {k: values[(arch == k) & finite & ~bad] for k in names}
+        boxes = {k: v for k, v in boxes.items() if v.size}
+        if boxes:
+            ax.boxplot(
+                list(boxes.values()),
+                positions=[pos[k] for k in boxes],
+                widths=0.5,
+                showfliers=False,
+            )
+        ok, ko = finite & ~bad, finite & bad
+        ax.scatter(x[ok], values[ok], s=14, alpha=0.7, color="C0", zorder=3)
+        if ko.any():
+            ax.scatter(x[ko], values[ko], s=24, marker="x", color="C3", zorder=3, label="failed")
+            ax.legend(fontsize=8)
+        counts = [f"{k}\n(n={int(np.sum(arch == k))})" for k in names]
+        ax.set_xticks(list(pos.values()), counts, fontsize=8)
+        ax.set_xlim(0.4, len(names) + 0.6)
+        ax.set_ylabel(label)
+        ax.set_title(f"{label} by architecture")
+        _maybe_log(ax, values[finite])
+        ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def rank_trials(curves: pd.DataFrame) -> tuple[pd.Series, str]:
+    """Each trial's minimum loss, best first, and the loss column used.
+
+    ``val_loss`` when it has any finite value, else ``train_loss``; trials without one go last.
+    """
+    key = "train_loss"
+    if "val_loss" in curves.columns and _finite(curves["val_loss"]).size:
+        key = "val_loss"
+    if key not in curves.columns:
+        key = "val_loss"
+    loss = pd.to_numeric(curves[key], errors="coerce").replace([np.inf, -np.inf], np.nan)
+    best = loss.groupby(curves["trial_id"], sort=False).min()
+    return best.sort_values(na_position="last", kind="stable"), key
+
+
+def curves_figure(curves: pd.DataFrame, max_trials: int = 20) -> bytes:
+    """Training curves, one color per trial: validation loss solid, training loss dashed.
+
+    Shows the ``max_trials`` trials with the lowest minimum validation loss (training loss when
+    there is no validation loss).
+    """
+    fig = Figure(figsize=(10, 4.8))
+    ax = fig.subplots()
+    best, _ = rank_trials(curves)
+    chosen = list(best.index[:max_trials])
+    cmap = matplotlib.colormaps["tab20" if len(chosen) > 10 else "tab10"]
+    plotted = []
+    marker = "." if curves["epoch"].nunique() <= 15 else None
+    for i, trial in enumerate(chosen):
+        g = curves[curves["trial_id"] == trial].sort_values("epoch")
+        color = cmap(i % cmap.N)
+        drew = False
+        for col, style in (("val_loss", "-"), ("train_loss", "--")):
+            if col in g.columns:
+                y = pd.to_numeric(g[col], errors="coerce").to_numpy(np.float64)
+                if np.isfinite(y).any():
+                    ax.plot(g["epoch"].to_numpy(), y, style, color=color, lw=1.4, marker=marker)
+                    plotted.append(y)
+                    drew = True
+        if drew:
+            ax.plot([], [], "-", color=color, label=str(trial))
+    if not plotted:
+        _empty(ax)
+        return _png(fig)
+    _maybe_log(ax, np.concatenate(plotted), ratio=20.0)
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel("loss")
+    ax.set_title(f"training curves ({len(chosen)} best of {len(best)} trials)")
+    ax.grid(alpha=0.3)
+    # the style key is an extra artist inside the axes; the trial key (outside) is the
+    # axes' own legend, so that bbox_inches="tight" makes room for it
+    style_handles = [
+        Line2D([], [], color="0.3", ls="-", label="validation"),
+        Line2D([], [], color="0.3", ls="--", label="training"),
+    ]
+    ax.add_artist(ax.legend(handles=style_handles, fontsize=8, loc="upper right"))
+    ax.legend(
+        title="trial", fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False
+    )
+    fig.tight_layout()
+    return _png(fig)
+
+
+def fan_chart(
+    forecasts: pd.DataFrame,
+    history: pd.DataFrame | None,
+    series: Sequence[object],
+    labels: Sequence[str] | None = None,
+    history_factor: int = 4,
+) -> bytes:
+    """Fan chart per series: recent history, forecast mean, shaded quantile intervals, actuals.
+
+    ``forecasts`` holds one forecast per ``(unique_id, ds)`` (one fold). History before the
+    forecast start is cut to the last ``history_factor`` x horizon points; history inside the
+    forecast window and a ``y`` column in ``forecasts`` are drawn as actuals.
+    """
+    n = max(len(series), 1)
+    fig = Figure(figsize=(10, 3.0 * n))
+    axes = np.atleast_1d(fig.subplots(n, 1, squeeze=False)[:, 0])
+    if not series:
+        _empty(axes[0])
+        return _png(fig)
+    pairs = interval_pairs(list(forecasts.columns))
+    alphas = np.linspace(0.15, 0.4, num=max(len(pairs), 1))
+    for i, (ax, uid) in enumerate(zip(axes, series, strict=True)):
+        f = forecasts[forecasts["unique_id"] == uid].sort_values("ds")
+        if f.empty:
+            _empty(ax, f"no forecasts for {uid}")
+            continue
+        x = f["ds"].to_numpy()
+        start, horizon = x[0], len(f)
+        if history is not None:
+            h = history[history["unique_id"] == uid].sort_values("ds")
+            before = h[h["ds"] < start].tail(history_factor * horizon)
+            inside = h[(h["ds"] >= start) & (h["ds"] <= x[-1])]
+            shown = pd.concat([before, inside])
+            if not shown.empty:
+                ax.plot(
+                    shown["ds"].to_numpy(),
+                    shown["y"].to_numpy(np.float64),
+                    color="k",
+                    lw=1.2,
+                    label="history",
+                )
+        for (cov, lo, hi), alpha in zip(pairs, alphas, strict=False):
+            lower = pd.to_numeric(f[lo], errors="coerce").to_numpy(np.float64)
+            upper = pd.to_numeric(f[hi], errors="coerce").to_numpy(np.float64)
+            ax.fill_between(
+                x,
+                lower,
+                upper,
+                color="C0",
+                alpha=float(alpha),
+                lw=0,
+                label=f"{cov * 100:g}% interval",
+            )
+        ax.plot(
+            x,
+            pd.to_numeric(f["mean"], errors="coerce").to_numpy(np.float64),
+            color="C0",
+            lw=1.8,
+            label="forecast mean",
+        )
+        if "q50" in f.columns:
+            ax.plot(
+                x,
+                pd.to_numeric(f["q50"], errors="coerce").to_numpy(np.float64),
+                color="C0",
+                lw=1.0,
+                ls=":",
+                label="median",
+            )
+        if "y" in f.columns:
+            y = pd.to_numeric(f["y"], errors="coerce").to_numpy(np.float64)
+            if np.isfinite(y).any():
+                ax.plot(x, y, "o", color="C3", ms=3.5, label="actual")
+        ax.axvline(start, color="0.6", lw=0.8, ls="--")
+        title = str(uid) if labels is None else f"{uid}: {labels[i]}"
+        ax.set_title(title, fontsize=10, loc="left")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def residuals_figure(residuals: pd.DataFrame) -> bytes:
+    """Residuals ``y - mean`` against forecast step: all points, mean and 5-95% band per step."""
+    fig = Figure(figsize=(9, 3.8))
+    ax = fig.subplots()
+    r = residuals[np.isfinite(residuals["residual"].to_numpy(np.float64))]
+    if r.empty:
+        _empty(ax)
+        return _png(fig)
+    rng = np.random.default_rng(0)
+    steps = r["step"].to_numpy(np.float64)
+    ax.scatter(
+        steps + rng.uniform(-0.15, 0.15, len(r)),
+        r["residual"],
+        s=8,
+        alpha=0.35,
+        color="C0",
+        label="residual",
+    )
+    per_step = r.groupby("step")["residual"]
+    summary = pd.DataFrame(
+        {"mean": per_step.mean(), "lo": per_step.quantile(0.05), "hi": per_step.quantile(0.95)}
+    )
+    ax.fill_between(
+        summary.index,
+        summary["lo"],
+        summary["hi"],
+        color="C1",
+        alpha=0.2,
+        lw=0,
+        label="5-95% per step",
+    )
+    ax.plot(
+        summary.index, summary["mean"], color="C1", lw=1.8, marker="o", ms=3, label="mean per step"
+    )
+    ax.axhline(0.0, color="k", lw=0.8)
+    ax.set_xlabel("forecast step")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel("residual (actual - mean)")
+    ax.set_title("residuals by forecast step")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def acf_figure(values: np.ndarray, n: int) -> bytes:
+    """Stem plot of an ACF (lags 1..) with the white-noise band ``+-1.96 / sqrt(n)``."""
+    fig = Figure(figsize=(9, 3.4))
+    ax = fig.subplots()
+    lags = np.arange(len(values))[1:]
+    vals = np.asarray(values, dtype=np.float64)[1:]
+    keep = np.isfinite(vals)
+    if not keep.any() or n < 2:
+        _empty(ax, "too few residuals for an autocorrelation")
+        return _png(fig)
+    ax.vlines(lags[keep], 0.0, vals[keep], color="C0", lw=2)
+    ax.plot(lags[keep], vals[keep], "o", color="C0", ms=4)
+    band = 1.96 / np.sqrt(n)
+    ax.axhspan(-band, band, color="C0", alpha=0.12, lw=0, label=f"+-1.96/sqrt(n), n={n}")
+    ax.axhline(0.0, color="k", lw=0.8)
+    ax.set_xlim(0.3, lags[keep].max() + 0.7)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylim(-1.05, 1.05)
+    ax.set_xlabel("lag")
+    ax.set_ylabel("autocorrelation")
+    ax.set_title("residual autocorrelation")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def reliability_diagram(coverage: pd.DataFrame) -> bytes:
+    """Nominal vs empirical interval coverage, before and (if given) after calibration."""
+    fig = Figure(figsize=(5.2, 5.0))
+    ax = fig.subplots()
+    ax.plot([0, 1], [0, 1], color="0.5", ls="--", lw=1, label="ideal")
+    c = coverage.sort_values("nominal")
+    nominal = pd.to_numeric(c["nominal"], errors="coerce").to_numpy(np.float64)
+    drew = False
+    for col, marker, label in (
+        ("empirical_before", "o", "before calibration"),
+        ("empirical_after", "s", "after calibration"),
+    ):
+        if col not in c.columns:
+            continue
+        emp = pd.to_numeric(c[col], errors="coerce").to_numpy(np.float64)
+        ok = np.isfinite(nominal) & np.isfinite(emp)
+        if ok.any():
+            ax.plot(nominal[ok], emp[ok], marker=marker, lw=1.5, label=label)
+            drew = True
+    if not drew:
+        ax.text(0.5, 0.5, "no finite coverage values", ha="center", va="center", color="0.4")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_aspect("equal")
+    ax.set_xlabel("nominal coverage")
+    ax.set_ylabel("empirical coverage")
+    ax.set_title("interval reliability")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return _png(fig)
+
+
+def attribution_matrix(attributions: pd.DataFrame) -> pd.DataFrame:
+    """Mean ``|attribution|`` over series and steps: rows are lags (sorted), columns features
+    (most important first: largest sum over lags)."""
+    a = attributions.assign(_abs=pd.to_numeric(attributions["attribution"], errors="coerce").abs())
+    m = a.pivot_table(index="lag", columns="feature", values="_abs", aggfunc="mean").sort_index()
+    order = m.sum(axis=0).sort_values(ascending=False, kind="stable").index
+    return m[order]
+
+
+def attribution_heatmap(attributions: pd.DataFrame) -> bytes:
+    """Heat map of mean ``|attribution|`` per lag (rows) and feature (columns)."""
+    m = attribution_matrix(attributions)
+    fig = Figure(figsize=(min(3 + 0.6 * max(m.shape[1], 1), 12), min(2.5 + 0.22 * len(m), 10)))
+    ax = fig.subplots()
+    if m.empty or not np.isfinite(m.to_numpy(np.float64)).any():
+        _empty(ax)
+        return _png(fig)
+    image = ax.imshow(
+        m.to_numpy(np.float64), aspect="auto", cmap="viridis", interpolation="nearest"
+    )
+    fig.colorbar(image, ax=ax, label="mean |attribution|")
+    ax.set_xticks(
+        np.arange(m.shape[1]), [str(c) for c in m.columns], rotation=45, ha="right", fontsize=8
+    )
+    step = max(1, int(np.ceil(len(m) / 30)))
+    rows = np.arange(0, len(m), step)
+    ax.set_yticks(rows, [str(m.index[i]) for i in rows], fontsize=8)
+    ax.set_xlabel("feature")
+    ax.set_ylabel("lag")
+    ax.set_title("mean |attribution| by lag and feature")
+    fig.tight_layout()
+    return _png(fig)
+
+
+def attribution_bars(attributions: pd.DataFrame) -> bytes:
+    """Total attribution per feature: the heat map's mean ``|attribution|`` summed over lags."""
+    total = attribution_matrix(attributions).sum(axis=0, min_count=1).dropna()
+    total = total.sort_values()
+    fig = Figure(figsize=(7, min(1.5 + 0.3 * max(len(total), 1), 10)))
+    ax = fig.subplots()
+    if total.empty:
+        _empty(ax)
+        return _png(fig)
+    ax.barh([str(k) for k in total.index], total.to_numpy(np.float64), color="C0")
+    ax.set_xlabel("sum over lags of mean |attribution|")
+    ax.set_title("attribution by feature")
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return _png(fig)

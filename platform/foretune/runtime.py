@@ -1,0 +1,44 @@
+"""Connect to Ray: the cluster a job was submitted to, or an embedded local instance.
+
+Inside ``ray job submit`` (``RAY_ADDRESS`` set, or a running ``ray start`` cluster) we connect and
+never start a second cluster. Otherwise a local instance starts with its dashboard off and
+everything bound to loopback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import ray
+
+
+def ensure_ray(num_cpus: int | None = None, address: str | None = None) -> None:
+    """Initialise Ray once per process; connect when an address is given or set."""
+    if ray.is_initialized():
+        return
+    address = address or os.environ.get("RAY_ADDRESS")
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    os.environ.setdefault("RAY_TRAIN_V2_ENABLED", "1")
+    quiet_logs()
+    if address:
+        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+        return
+    ray.init(
+        num_cpus=num_cpus,
+        include_dashboard=False,
+        dashboard_host="127.0.0.1",
+        _node_ip_address="127.0.0.1",
+        logging_level=logging.WARNING,
+        log_to_driver=False,
+    )
+
+
+def quiet_logs() -> None:
+    """Keep the console to foretune's own progress lines (Tune's tables and hints off)."""
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "0")
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -1,0 +1,100 @@
+"""Turn Tune's results into the leaderboard (one row per trial) and the training curves.
+
+Statuses: ``ok`` (finished, has a checkpoint), ``diverged`` (non-finite loss), ``early_stopped``
+(stopped by the scheduler or the time budget before its final report), ``failed`` (raised, after
+retries; ``reason`` holds the error's last line). A failed trial never crashes the sweep.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from ray.tune import ResultGrid
+
+COLUMNS = [
+    "trial_id", "architecture", "window", "learning_rate", "batch_size", "status", "reason",
+    "val_loss", "val_mae", "val_rmse", "val_smape", "val_mase", "train_seconds", "epochs",
+    "n_params", "checkpoint_path", "hyperparameters",
+]  # fmt: skip
+
+
+def leaderboard_frame(results: ResultGrid) -> pd.DataFrame:
+    """One row per trial, best validation loss first; failed trials last with their reason."""
+    rows = [_row(result) for result in results]
+    board = pd.DataFrame(rows)
+    for column in COLUMNS:
+        if column not in board:
+            board[column] = np.nan
+    hp_columns = sorted(c for c in board.columns if c.startswith("hp_"))
+    board = board[COLUMNS + hp_columns]
+    board["_failed"] = board["status"] != "ok"
+    board = board.sort_values(["_failed", "val_loss"], na_position="last", kind="stable")
+    return board.drop(columns="_failed").reset_index(drop=True)
+
+
+def curves_frame(results: ResultGrid) -> pd.DataFrame:
+    """Per-epoch ``trial_id, epoch, train_loss, val_loss`` of every trial that reported."""
+    frames = []
+    for result in results:
+        df = result.metrics_dataframe
+        if df is None or df.empty or "train_loss" not in df:
+            continue
+        df = df.dropna(subset=["train_loss"])
+        frames.append(
+            pd.DataFrame(
+                {
+                    "trial_id": df["trial_id"].astype(str),
+                    "epoch": df["epoch"].astype(int),
+                    "train_loss": df["train_loss"].astype(float),
+                    "val_loss": df["val_loss"].astype(float),
+                }
+            )
+        )
+    if not frames:
+        return pd.DataFrame(columns=["trial_id", "epoch", "train_loss", "val_loss"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def _row(result) -> dict[str, Any]:
+    metrics = result.metrics or {}
+    params = result.config or {}
+    row: dict[str, Any] = {
+        "trial_id": str(metrics.get("trial_id") or Path(result.path).name),
+        "architecture": params.get("architecture"),
+        "window": params.get("window"),
+        "learning_rate": params.get("learning_rate"),
+        "batch_size": params.get("batch_size"),
+    }
+    arch = params.get("architecture")
+    own = {k.split(".", 1)[1]: v for k, v in params.items() if arch and k.startswith(arch + ".")}
+    row["hyperparameters"] = json.dumps(own, sort_keys=True, default=str)
+    row.update({f"hp_{k}": v for k, v in own.items()})
+    if result.error is not None:
+        row.update(status="failed", reason=_last_line(result.error))
+        return row
+    checkpoint = result.checkpoint.path if result.checkpoint else metrics.get("checkpoint_path")
+    status = metrics.get("status") or "early_stopped"
+    if status == "ok" and not checkpoint:
+        status = "early_stopped"
+    row.update(
+        status=status,
+        reason=metrics.get("reason", "") or ("stopped by the scheduler or budget"
+                                              if status == "early_stopped" else ""),
+        val_loss=metrics.get("best_val_loss", metrics.get("val_loss")),
+        train_seconds=metrics.get("train_seconds", metrics.get("time_total_s")),
+        epochs=(metrics.get("epoch", -1) or 0) + 1,
+        n_params=metrics.get("n_params"),
+        checkpoint_path=checkpoint if status == "ok" else None,
+    )
+    for key in ("val_mae", "val_rmse", "val_smape", "val_mase"):
+        row[key] = metrics.get(key)
+    return row
+
+
+def _last_line(error: BaseException) -> str:
+    lines = [line for line in str(error).strip().splitlines() if line.strip()]
+    return (lines[-1] if lines else type(error).__name__)[:500]

@@ -1,0 +1,68 @@
+"""The Tune function trainable: one trial = decode its parameters, then train.
+
+With ``train.num_workers == 0`` the loop runs inline in the trial's process (the cheap path: a
+no-op ``TorchTrainer.fit`` costs seconds of worker-group start-up, more than a small model's whole
+training). With ``num_workers >= 1`` the trial launches a Ray Train ``TorchTrainer`` (Train V2)
+whose workers run the same loop and report to Tune through ``TuneReportCallback``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from typing import Any
+
+from ray import tune
+
+from foretune.config import ExperimentConfig
+from foretune.data import PreparedData
+from foretune.train import fit, write_checkpoint
+
+from .space import decode
+
+
+def run_trial(params: dict[str, Any], experiment: dict[str, Any], datasets: dict) -> None:
+    """Train the trial described by ``params`` on the prepared data for its window."""
+    config = ExperimentConfig.from_dict(experiment)
+    spec = decode(params, config)
+    data: PreparedData = datasets[spec.window]
+    if config.train.num_workers == 0:
+        fit(spec, data, _tune_report)
+        return
+    _fit_with_ray_train(config, spec, data)
+
+
+def _tune_report(metrics: dict[str, Any], payload: dict[str, Any] | None) -> None:
+    if payload is None:
+        tune.report(metrics)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        write_checkpoint(tmp, payload)
+        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
+
+
+def _fit_with_ray_train(config: ExperimentConfig, spec, data: PreparedData) -> None:
+    from ray.train import CheckpointConfig, RunConfig, ScalingConfig
+    from ray.train.torch import TorchTrainer
+    from ray.tune.integration.ray_train import TuneReportCallback
+
+    from foretune.train.distributed import train_worker
+
+    train = config.train
+    resources = {"CPU": train.cpus_per_worker}
+    if train.use_gpu:
+        resources["GPU"] = 1.0
+    context = tune.get_context()
+    trainer = TorchTrainer(
+        train_worker,
+        train_loop_config={"spec": spec.to_dict(), "data": data},
+        scaling_config=ScalingConfig(
+            num_workers=train.num_workers, use_gpu=train.use_gpu, resources_per_worker=resources
+        ),
+        run_config=RunConfig(
+            name=f"train-{context.get_trial_id()}",
+            storage_path=context.get_trial_dir(),
+            callbacks=[TuneReportCallback()],
+            checkpoint_config=CheckpointConfig(num_to_keep=1),
+        ),
+    )
+    trainer.fit()

@@ -1,0 +1,40 @@
+"""Checkpoints: weights as a ``state_dict`` (loaded with ``weights_only=True``) plus JSON metadata.
+
+Never an arbitrary pickle: ``model.pt`` holds only tensors, ``spec.json`` the ``TrainSpec`` and the
+input size, so a checkpoint can be rebuilt with ``models.build`` and loaded safely.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .loop import TrainSpec, build_model
+
+WEIGHTS = "model.pt"
+META = "spec.json"
+
+
+def write_checkpoint(directory: str | Path, payload: dict[str, Any]) -> Path:
+    """Write ``payload`` (``state_dict``, ``spec``, ``n_features``) into ``directory``."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    torch.save(payload["state_dict"], directory / WEIGHTS)
+    meta = {"spec": payload["spec"], "n_features": payload["n_features"]}
+    (directory / META).write_text(json.dumps(meta, indent=2, sort_keys=True))
+    return directory
+
+
+def read_checkpoint(directory: str | Path) -> tuple[nn.Module, TrainSpec]:
+    """Rebuild the model saved in ``directory`` and load its weights (tensors only)."""
+    directory = Path(directory)
+    meta = json.loads((directory / META).read_text())
+    spec = TrainSpec(**meta["spec"])
+    model = build_model(spec, meta["n_features"])
+    state = torch.load(directory / WEIGHTS, map_location="cpu", weights_only=True)
+    model.load_state_dict(state)
+    return model, spec
