@@ -124,6 +124,8 @@ def validate(
         raise DataError(
             f"series {bad!r} has unsorted time stamps; sort each series by ds ascending"
         )
+    # Series in sorted id order from here on: every later stage enumerates them in this order.
+    frame = frame.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
     freqs: dict[str, Freq] = {}
     for uid, group in frame.groupby("unique_id", sort=False):
         n = len(group)
@@ -140,7 +142,6 @@ def validate(
                 "frequency and fill gaps before training"
             ) from None
         _check_domain(str(uid), group["y"].to_numpy(), transform)
-    frame = frame.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
     return SeriesFrame(frame[["unique_id", "ds", "y", *covs]], tuple(covs), freqs)
 
 

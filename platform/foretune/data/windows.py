@@ -94,13 +94,14 @@ def prepare(
     for index, (uid, group) in enumerate(data.frame.groupby("unique_id", sort=False)):
         y = group["y"].to_numpy(np.float64)
         cov = group[list(data.covariates)].to_numpy(np.float64)
-        if len(y) < need:
-            raise DataError(
-                f"series {uid!r} has {len(y)} observations; with window={window}, "
-                f"horizon={horizon} and the validation/test fractions it needs {need}. "
-                "Use a shorter window or horizon, smaller fractions, or drop the series"
-            )
         n_train, n_val, n_test = split_lengths(len(y) - 1, horizon, val_fraction, test_fraction)
+        if n_train < window + horizon:
+            raise DataError(
+                f"series {uid!r} has {len(y)} observations, too few for a training window with "
+                f"window={window}, horizon={horizon} and the validation/test fractions (needs "
+                f"at least {need}). Use a shorter window or horizon, smaller fractions, or drop "
+                "the series"
+            )
         transform.fit_series(uid, y[: n_train + 1], cov[: n_train + 1])
         scales.append(_naive_scale(y[: n_train + 1], season_length(data.freqs[uid])))
         cut = _series_windows(transform, uid, index, y, cov, window, horizon)
