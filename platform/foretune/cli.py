@@ -1,7 +1,8 @@
 """``foretune`` command line: parse, build the config, call one function.
 
 Commands: ``run`` (sweep + ensemble), ``sweep``, ``ensemble --run DIR``,
-``predict --model DIR --data PATH``. Errors a user can fix print one line and exit 2.
+``predict --model DIR --data PATH``, ``evaluate``, ``explain``, ``bench``.
+Errors a user can fix print one line and exit 2.
 """
 
 from __future__ import annotations
@@ -55,6 +56,22 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("--horizon", type=int)
     pred.add_argument("--samples", type=int, help="MC-dropout samples per member")
     pred.add_argument("--out", help="write the forecast to this Parquet file")
+    ev = commands.add_parser("evaluate", help="rolling-origin backtest against baselines + report")
+    ev.add_argument("--model", required=True, help="ensemble directory (RUN/ensemble)")
+    ev.add_argument("--data", required=True, help="Parquet with the series to backtest on")
+    ev.add_argument("--horizon", type=int)
+    ev.add_argument("--windows", type=int, default=3, help="rolling-origin windows")
+    ev.add_argument("--out", help="output directory (default: next to the model)")
+    ex = commands.add_parser("explain", help="integrated-gradients attributions")
+    ex.add_argument("--model", required=True, help="ensemble directory (RUN/ensemble)")
+    ex.add_argument("--data", required=True, help="Parquet with each series' history")
+    ex.add_argument("--series", nargs="*", help="series ids (default: all)")
+    ex.add_argument("--step", type=int, default=1, help="horizon step to explain (1-based)")
+    ex.add_argument("--target", choices=["forecast", "direction"], default="forecast")
+    ex.add_argument("--baseline", choices=["zeros", "mean"], default="zeros")
+    ex.add_argument("--out", help="output directory (default: next to the model)")
+    bench = commands.add_parser("bench", help="seconds per epoch of every architecture")
+    bench.add_argument("--json", help="also write the results as JSON to this path")
     return parser
 
 
@@ -94,6 +111,27 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(f"forecast ({len(forecast)} rows) written to {args.out}")
         else:
             print(forecast.to_string(index=False))
+        return 0
+    if args.command == "evaluate":
+        from foretune.evaluate.backtest import evaluate_command
+
+        evaluate_command(
+            model=args.model, data=args.data, horizon=args.horizon, windows=args.windows,
+            out=args.out,
+        )  # fmt: skip
+        return 0
+    if args.command == "explain":
+        from foretune.explain import explain_command
+
+        explain_command(
+            model=args.model, data=args.data, series=args.series, step=args.step,
+            target=args.target, baseline=args.baseline, out=args.out,
+        )  # fmt: skip
+        return 0
+    if args.command == "bench":
+        from foretune.bench import run_bench
+
+        run_bench(json_path=args.json)
         return 0
     raise AssertionError(args.command)
 
