@@ -8,6 +8,7 @@ Errors a user can fix print one line and exit 2.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,9 @@ def experiment_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
     parser.add_argument("--seed", type=int, help="seed for splits, init, sampling and search")
     parser.add_argument("--out", help="run directory (default runs/<name>-<time>)")
     parser.add_argument("--num-cpus", type=int, help="CPUs of the local Ray instance")
+    parser.add_argument(
+        "--resume", metavar="DIR", help="continue the interrupted experiment in run directory DIR"
+    )
     return parser
 
 
@@ -41,6 +45,16 @@ def config_from_args(args: argparse.Namespace):
         "out": args.out,
     }
     return ExperimentConfig.from_yaml(args.config, overrides)
+
+
+def resumed_config(run_dir: Path):
+    """The config an interrupted run was started with (its flags were applied then)."""
+    from foretune.config import ConfigError, ExperimentConfig
+
+    saved = run_dir / "config.json"
+    if not saved.is_file():
+        raise ConfigError(f"cannot resume {run_dir}: it has no config.json (not a foretune run)")
+    return ExperimentConfig.from_dict(json.loads(saved.read_text()))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,9 +104,13 @@ def _dispatch(args: argparse.Namespace) -> int:
     from foretune import pipeline
 
     if args.command in ("run", "sweep"):
-        config = config_from_args(args)
-        run_dir = pipeline.default_run_dir(config)
-        pipeline.sweep(config, run_dir, num_cpus=args.num_cpus)
+        if args.resume:
+            run_dir = Path(args.resume).resolve()
+            config = resumed_config(run_dir)
+        else:
+            config = config_from_args(args)
+            run_dir = pipeline.default_run_dir(config)
+        pipeline.sweep(config, run_dir, num_cpus=args.num_cpus, resume=bool(args.resume))
         if args.command == "run":
             pipeline.ensemble(run_dir, config)
         return 0

@@ -63,7 +63,13 @@ class SearchConfig(_Section):
 
     trials: int = Field(4, ge=1, le=100000)
     time_budget_s: float | None = Field(None, gt=0.0)
-    sampler: Literal["tpe", "random"] = "tpe"
+    sampler: Literal["tpe", "random", "grid"] = "tpe"
+    objective: Literal["single", "multi"] = Field(
+        "single", description="multi = minimise validation loss and training time (Pareto)"
+    )
+    space: dict[str, Any] = Field(
+        default_factory=dict, description="pin (scalar) or narrow (list/range) any parameter"
+    )
     max_concurrent: int = Field(2, ge=1)
     cpus_per_trial: float = Field(1.0, gt=0.0)
     scheduler: Literal["asha", "none"] = "asha"

@@ -22,15 +22,15 @@ def default_run_dir(config: ExperimentConfig) -> Path:
     return (Path("runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}").resolve()
 
 
-def sweep(config: ExperimentConfig, run_dir: Path, num_cpus: int | None = None):
-    """Run the search (connecting to / starting Ray) and print the leaderboard."""
-    from foretune.runtime import ensure_ray
+def sweep(config: ExperimentConfig, run_dir: Path, num_cpus: int | None = None,
+          resume: bool = False):  # fmt: skip
+    """Run (or resume) the search and print the leaderboard."""
     from foretune.search import run_sweep
 
-    ensure_ray(num_cpus=num_cpus)
-    print(f"foretune: sweeping {config.search.trials} trial(s) over {config.models}; "
+    verb = "resuming" if resume else "sweeping"
+    print(f"foretune: {verb} {config.search.trials} trial(s) over {config.models}; "
           f"run directory {run_dir}", flush=True)
-    result = run_sweep(config, run_dir)
+    result = run_sweep(config, run_dir, resume=resume, num_cpus=num_cpus)
     print_leaderboard(result.leaderboard)
     return result
 
@@ -47,10 +47,14 @@ def ensemble(run_dir: Path, config: ExperimentConfig | None = None) -> Path:
 
 
 def run(config: ExperimentConfig, run_dir: Path | None = None) -> Path:
-    """Sweep, then build the ensemble; return the artifact directory."""
+    """Sweep, build the ensemble, write ``run_dir/report/report.html``; return the artifact."""
+    from foretune.evaluate.backtest import run_report
+
     run_dir = run_dir or default_run_dir(config)
     sweep(config, run_dir)
-    return ensemble(run_dir, config)
+    artifact = ensemble(run_dir, config)
+    run_report(run_dir, artifact)  # 2-window backtest vs baselines on the run's data; prints path
+    return artifact
 
 
 def print_leaderboard(board: pd.DataFrame, rows: int = 20) -> None:
@@ -61,3 +65,8 @@ def print_leaderboard(board: pd.DataFrame, rows: int = 20) -> None:
         print(view.to_string(index=False))
     counts = board["status"].value_counts().to_dict()
     print("trials by status: " + ", ".join(f"{k}={v}" for k, v in counts.items()), flush=True)
+    if not (board["status"] == "ok").any():
+        reasons = board["reason"].replace("", None).dropna()
+        common = reasons.mode().iloc[0] if not reasons.empty else "unknown"
+        print(f"foretune: no trial finished successfully; most common reason: {common}",
+              flush=True)

@@ -15,25 +15,54 @@ import numpy as np
 import pandas as pd
 from ray.tune import ResultGrid
 
+from foretune.config import ExperimentConfig
+
+from .resources import trial_request
+from .space import decode
+
 COLUMNS = [
     "trial_id", "architecture", "window", "learning_rate", "batch_size", "status", "reason",
     "val_loss", "val_mae", "val_rmse", "val_smape", "val_mase", "train_seconds", "epochs",
-    "n_params", "checkpoint_path", "hyperparameters",
+    "n_params", "cpus", "gpus", "workers", "checkpoint_path", "hyperparameters",
 ]  # fmt: skip
 
 
-def leaderboard_frame(results: ResultGrid) -> pd.DataFrame:
-    """One row per trial, best validation loss first; failed trials last with their reason."""
-    rows = [_row(result) for result in results]
+def leaderboard_frame(results: ResultGrid, config: ExperimentConfig) -> pd.DataFrame:
+    """One row per trial, best validation loss first; failed trials last with their reason.
+
+    ``pareto`` marks the finished trials no other finished trial beats on both validation loss
+    and training seconds (the front of the multi-objective view).
+    """
+    request = trial_request(config)
+    rows = [{**_row(result, config), "cpus": request["CPU"], "gpus": request["GPU"],
+             "workers": config.train.num_workers} for result in results]  # fmt: skip
     board = pd.DataFrame(rows)
     for column in COLUMNS:
         if column not in board:
             board[column] = np.nan
     hp_columns = sorted(c for c in board.columns if c.startswith("hp_"))
+    for column in hp_columns:  # one type per Parquet column: mixed cells become text
+        values = board[column].dropna()
+        if values.map(type).nunique() > 1:
+            board[column] = board[column].map(lambda v: v if pd.isna(v) else str(v))
     board = board[COLUMNS + hp_columns]
     board["_failed"] = board["status"] != "ok"
     board = board.sort_values(["_failed", "val_loss"], na_position="last", kind="stable")
-    return board.drop(columns="_failed").reset_index(drop=True)
+    board = board.drop(columns="_failed").reset_index(drop=True)
+    board["pareto"] = pareto_front(board)
+    return board
+
+
+def pareto_front(board: pd.DataFrame) -> pd.Series:
+    """True for finished trials not dominated on (val_loss, train_seconds)."""
+    ok = board["status"].eq("ok").to_numpy()
+    loss = board["val_loss"].astype(float).to_numpy()
+    secs = board["train_seconds"].astype(float).to_numpy()
+    front = np.zeros(len(board), dtype=bool)
+    for i in np.flatnonzero(ok):
+        beaten = ok & (loss <= loss[i]) & (secs <= secs[i]) & ((loss < loss[i]) | (secs < secs[i]))
+        front[i] = not beaten.any()
+    return pd.Series(front, index=board.index)
 
 
 def curves_frame(results: ResultGrid) -> pd.DataFrame:
@@ -59,20 +88,23 @@ def curves_frame(results: ResultGrid) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def _row(result) -> dict[str, Any]:
+def _row(result, config: ExperimentConfig) -> dict[str, Any]:
     metrics = result.metrics or {}
     params = result.config or {}
-    row: dict[str, Any] = {
-        "trial_id": str(metrics.get("trial_id") or Path(result.path).name),
-        "architecture": params.get("architecture"),
-        "window": params.get("window"),
-        "learning_rate": params.get("learning_rate"),
-        "batch_size": params.get("batch_size"),
-    }
-    arch = params.get("architecture")
-    own = {k.split(".", 1)[1]: v for k, v in params.items() if arch and k.startswith(arch + ".")}
-    row["hyperparameters"] = json.dumps(own, sort_keys=True, default=str)
-    row.update({f"hp_{k}": v for k, v in own.items()})
+    row: dict[str, Any] = {"trial_id": str(metrics.get("trial_id") or Path(result.path).name)}
+    try:
+        spec = decode(params, config)
+        row.update(
+            architecture=spec.architecture,
+            window=spec.window,
+            learning_rate=spec.learning_rate,
+            batch_size=spec.batch_size,
+            hyperparameters=json.dumps(spec.hyperparameters, sort_keys=True, default=str),
+        )
+        row.update({f"hp_{k}": _scalar(v) for k, v in spec.hyperparameters.items()})
+    except Exception:  # noqa: BLE001 - a trial whose parameters cannot be decoded still counts
+        row.update(architecture=params.get("architecture"), hyperparameters=json.dumps(params,
+                   default=str))  # fmt: skip
     if result.error is not None:
         row.update(status="failed", reason=_last_line(result.error))
         return row
@@ -98,3 +130,10 @@ def _row(result) -> dict[str, Any]:
 def _last_line(error: BaseException) -> str:
     lines = [line for line in str(error).strip().splitlines() if line.strip()]
     return (lines[-1] if lines else type(error).__name__)[:500]
+
+
+def _scalar(value: Any) -> Any:
+    """Leaderboard cells hold scalars; lists (layer sizes) become strings like ``64-32``."""
+    if isinstance(value, (list, tuple)):
+        return "-".join(str(v) for v in value)
+    return value

@@ -2,7 +2,9 @@
 
 The architecture is chosen first, then that architecture's own parameters from the space declared
 beside the model (``models.suggest_hyperparameters``, names prefixed ``<arch>.``), then the shared
-ones (window, learning rate, batch size). A TCN trial therefore never carries LSTM parameters.
+ones (window, learning rate, batch size, and any ``train`` setting the user lists in
+``search.space``). A TCN trial therefore never carries LSTM parameters. ``search.space`` pins or
+narrows any parameter (see ``constraints``).
 Tune hands the trial a flat dict of the chosen values; ``decode`` turns it back into a
 ``TrainSpec`` by replaying the same function on an ``optuna.trial.FixedTrial``.
 """
@@ -14,8 +16,10 @@ from typing import Any
 import optuna
 
 from foretune import models
-from foretune.config import ExperimentConfig
+from foretune.config import ConfigError, ExperimentConfig, TrainConfig
 from foretune.train import TrainSpec
+
+from .constraints import ConstrainedTrial
 
 
 class DefineByRun:
@@ -45,25 +49,67 @@ def define_space(config: ExperimentConfig) -> DefineByRun:
 
 def _suggest(trial: optuna.trial.BaseTrial, config: ExperimentConfig) -> dict[str, Any]:
     search = config.search
-    architecture = trial.suggest_categorical("architecture", config.models)
-    window = trial.suggest_categorical("window", search.windows)
-    hyperparameters = models.suggest_hyperparameters(trial, architecture, window)
+    t = ConstrainedTrial(trial, search.space)
+    architecture = t.suggest_categorical("architecture", config.models)
+    window = t.suggest_categorical("window", search.windows)
+    hyperparameters = models.suggest_hyperparameters(t, architecture, window)
     lo, hi = search.learning_rate
-    learning_rate = trial.suggest_float("learning_rate", lo, hi, log=lo < hi) if lo < hi else lo
-    batch_size = trial.suggest_categorical("batch_size", search.batch_sizes)
+    learning_rate = t.suggest_float("learning_rate", lo, hi, log=True) if lo < hi else lo
+    batch_size = t.suggest_categorical("batch_size", search.batch_sizes)
+    train = {
+        key: t.suggest_value(key)
+        for key in TrainConfig.model_fields
+        if key in search.space and key not in ("learning_rate", "batch_size")
+    }
     return {
         "architecture": architecture,
         "window": window,
         "hyperparameters": hyperparameters,
         "learning_rate": learning_rate,
         "batch_size": batch_size,
+        "train": train,
+        "asked": t.asked,
     }
+
+
+def parameter_names(config: ExperimentConfig) -> set[str]:
+    """Every parameter name the space can ask for (over all chosen architectures)."""
+    names: set[str] = set()
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        for architecture in config.models:
+            probe = config.model_copy(deep=True)
+            probe.search.space = {**config.search.space, "architecture": architecture}
+            study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+            names.update(_suggest(study.ask(), probe)["asked"])
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+    return names | set(TrainConfig.model_fields)
+
+
+def validate_space(config: ExperimentConfig) -> None:
+    """Raise ``ConfigError`` for a ``search.space`` key no trial would ever ask for."""
+    known = parameter_names(config)
+    unknown = sorted(set(config.search.space) - known)
+    if unknown:
+        raise ConfigError(
+            f"search.space names unknown parameter(s) {unknown}; known ones for models "
+            f"{config.models}: {sorted(known - set(TrainConfig.model_fields))} and the train "
+            "settings"
+        )
 
 
 def decode(params: dict[str, Any], config: ExperimentConfig) -> TrainSpec:
     """The ``TrainSpec`` of a trial from the flat parameter dict Tune passes to it."""
     chosen = _suggest(optuna.trial.FixedTrial(params), config)
-    return spec_for(config, **chosen)
+    train_settings = chosen.pop("train")
+    chosen.pop("asked")
+    spec = spec_for(config, **chosen)
+    for key, value in train_settings.items():
+        if hasattr(spec, key):
+            setattr(spec, key, value)
+    return spec
 
 
 def spec_for(

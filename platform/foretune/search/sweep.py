@@ -9,6 +9,7 @@ Everything lands under the run directory: ``sweep/`` (Tune's experiment, trial c
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,12 +20,14 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 from ray.tune.search import ConcurrencyLimiter
 from ray.tune.search.optuna import OptunaSearch
 
-from foretune.config import ExperimentConfig
+from foretune.config import ConfigError, ExperimentConfig
 from foretune.data import PreparedData, RatioTransform, SeriesFrame, prepare, read_frame, validate
+from foretune.runtime import ensure_ray
 
 from .leaderboard import curves_frame, leaderboard_frame
 from .progress import ProgressCallback
-from .space import define_space
+from .resources import check_resources
+from .space import define_space, validate_space
 from .trainable import run_trial
 
 METRIC, MODE = "val_loss", "min"
@@ -67,30 +70,66 @@ def prepare_all(config: ExperimentConfig, series: SeriesFrame) -> dict[int, Prep
     return out
 
 
-def run_sweep(config: ExperimentConfig, run_dir: str | Path) -> SweepResult:
-    """Search over the config's architectures and hyperparameters; write the leaderboard."""
+def run_sweep(
+    config: ExperimentConfig,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    num_cpus: int | None = None,
+) -> SweepResult:
+    """Search over the config's architectures and hyperparameters; write the leaderboard.
+
+    Everything a user can get wrong (config, search space, data) is checked before Ray starts.
+    With ``resume`` the interrupted experiment in ``run_dir`` continues through Tune's restore,
+    with the Optuna searcher's history intact: finished trials are kept, not rerun.
+    """
     run_dir = Path(run_dir).resolve()
-    run_dir.mkdir(parents=True, exist_ok=True)
+    validate_space(config)
     series = load_series(config)
     datasets = prepare_all(config, series)
-    first = next(iter(datasets.values()))
-    (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
-    (run_dir / "transform.json").write_text(json.dumps(first.transform.to_dict()))
-    data_info = {"covariates": list(series.covariates), "freqs": series.freqs}
-    (run_dir / "data.json").write_text(json.dumps(data_info, default=str))
-
-    search = config.search
-    sampler = (
-        optuna.samplers.TPESampler(seed=config.seed, n_startup_trials=min(4, search.trials))
-        if search.sampler == "tpe"
-        else optuna.samplers.RandomSampler(seed=config.seed)
+    experiment = run_dir / "sweep"
+    if resume and not tune.Tuner.can_restore(str(experiment)):
+        raise ConfigError(f"nothing to resume in {run_dir}: no Tune experiment under {experiment}")
+    ensure_ray(num_cpus=num_cpus)
+    check_resources(config)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        _write_run_files(run_dir, config, series, datasets)
+    trainable = tune.with_resources(
+        tune.with_parameters(run_trial, experiment=config.to_dict(), datasets=datasets),
+        _trial_resources(config),
     )
+    if resume:
+        tuner = tune.Tuner.restore(
+            str(experiment), trainable=trainable, resume_unfinished=True, resume_errored=True
+        )
+    else:
+        tuner = _new_tuner(config, run_dir, trainable)
+    results = tuner.fit()
+    board = leaderboard_frame(results, config)
+    atomic_parquet(board, run_dir / "leaderboard.parquet")
+    atomic_parquet(curves_frame(results), run_dir / "curves.parquet")
+    size = directory_size(run_dir)
+    print(f"run directory {run_dir} holds {size / 1e6:.1f} MB", flush=True)
+    return SweepResult(run_dir, board)
+
+
+def _new_tuner(config: ExperimentConfig, run_dir: Path, trainable) -> tune.Tuner:
+    search = config.search
+    multi = search.objective == "multi"
     searcher = ConcurrencyLimiter(
-        OptunaSearch(space=define_space(config), metric=METRIC, mode=MODE, sampler=sampler),
+        OptunaSearch(
+            space=define_space(config),
+            metric=[METRIC, "time_total_s"] if multi else METRIC,
+            mode=[MODE, MODE] if multi else MODE,
+            sampler=_sampler(config),
+        ),
         max_concurrent=search.max_concurrent,
     )
     scheduler = (
         ASHAScheduler(
+            metric=METRIC,
+            mode=MODE,
             time_attr="training_iteration",
             max_t=config.train.max_epochs + 1,
             grace_period=search.grace_period,
@@ -99,12 +138,9 @@ def run_sweep(config: ExperimentConfig, run_dir: str | Path) -> SweepResult:
         if search.scheduler == "asha"
         else FIFOScheduler()
     )
-    trainable = tune.with_parameters(run_trial, experiment=config.to_dict(), datasets=datasets)
-    tuner = tune.Tuner(
-        tune.with_resources(trainable, _trial_resources(config)),
+    return tune.Tuner(
+        trainable,
         tune_config=tune.TuneConfig(
-            metric=METRIC,
-            mode=MODE,
             search_alg=searcher,
             scheduler=scheduler,
             num_samples=search.trials,
@@ -119,11 +155,36 @@ def run_sweep(config: ExperimentConfig, run_dir: str | Path) -> SweepResult:
             verbose=0,
         ),
     )
-    results = tuner.fit()
-    board = leaderboard_frame(results)
-    board.to_parquet(run_dir / "leaderboard.parquet", index=False)
-    curves_frame(results).to_parquet(run_dir / "curves.parquet", index=False)
-    return SweepResult(run_dir, board)
+
+
+def _sampler(config: ExperimentConfig) -> optuna.samplers.BaseSampler:
+    search = config.search
+    if search.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=config.seed)
+    if search.sampler == "grid":
+        # Enumerates every combination of a discrete define-by-run space (pin or list the
+        # continuous parameters in search.space to use it).
+        return optuna.samplers.BruteForceSampler(seed=config.seed)
+    return optuna.samplers.TPESampler(seed=config.seed, n_startup_trials=min(4, search.trials))
+
+
+def _write_run_files(run_dir: Path, config: ExperimentConfig, series, datasets) -> None:
+    first = next(iter(datasets.values()))
+    (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
+    (run_dir / "transform.json").write_text(json.dumps(first.transform.to_dict()))
+    data_info = {"covariates": list(series.covariates), "freqs": series.freqs}
+    (run_dir / "data.json").write_text(json.dumps(data_info, default=str))
+
+
+def atomic_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """Write Parquet to a temporary sibling and rename it, so a crash never leaves half a file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    frame.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def directory_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
 def _trial_resources(config: ExperimentConfig) -> dict[str, float]:
