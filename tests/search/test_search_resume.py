@@ -1,0 +1,67 @@
+"""Kill the sweep's driver with SIGKILL mid-sweep, then `--resume`: exactly N distinct trials."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+TRIALS = 6
+
+
+def _finished_trials(run_dir: Path) -> int:
+    """Trials whose final report (with a checkpoint) Tune has already persisted."""
+    return len(list((run_dir / "sweep").glob("run_trial_*/checkpoint_*")))
+
+
+def test_resume_after_sigkill_completes_exactly_the_requested_trials(tmp_path):
+    config = tmp_path / "exp.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "seed": 0,
+                "models": ["mlp"],
+                "data": {"horizon": 2},
+                "train": {"max_epochs": 3, "patience": 3},
+                "search": {"trials": TRIALS, "windows": [8], "scheduler": "none",
+                           "max_concurrent": 1},
+                "ensemble": {"top_k": 2, "samples": 8},
+            }
+        )
+    )
+    run_dir = tmp_path / "run"
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    cmd = [sys.executable, "-m", "foretune"]
+    driver = subprocess.Popen(
+        [*cmd, "sweep", "--config", str(config), "--out", str(run_dir), "--num-cpus", "2"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 240
+    while _finished_trials(run_dir) < 2 and time.monotonic() < deadline:
+        assert driver.poll() is None, "the sweep ended before it could be interrupted"
+        time.sleep(0.2)
+    os.killpg(driver.pid, signal.SIGKILL)  # the driver and its local Ray instance
+    driver.wait()
+    assert not (run_dir / "leaderboard.parquet").exists()
+    done_before = _finished_trials(run_dir)
+    assert 2 <= done_before < TRIALS
+    finished_ids = {
+        p.parent.name.split("_")[2] for p in (run_dir / "sweep").glob("run_trial_*/checkpoint_*")
+    }
+
+    resumed = subprocess.run(
+        [*cmd, "run", "--resume", str(run_dir), "--num-cpus", "2"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    board = pd.read_parquet(run_dir / "leaderboard.parquet")
+    assert len(board) == TRIALS and board["trial_id"].nunique() == TRIALS
+    assert (board["status"] == "ok").all(), board[["status", "reason"]]
+    assert finished_ids <= set(board["trial_id"])  # kept, not rerun under a new id
+    assert (run_dir / "ensemble" / "manifest.json").is_file()

@@ -1,0 +1,70 @@
+"""The define-by-run space: conditional on the architecture, and pinned/narrowed from YAML."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+
+from foretune.config import ConfigError, ExperimentConfig
+from foretune.search.space import DefineByRun, decode, validate_space
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def _sample(config: ExperimentConfig, n: int) -> list[dict]:
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    space = DefineByRun(config)
+    params = []
+    for _ in range(n):
+        trial = study.ask()
+        space(trial)
+        params.append(dict(trial.params))
+        study.tell(trial, 0.0)
+    return params
+
+
+def test_each_trial_carries_only_its_architectures_parameters():
+    config = ExperimentConfig.from_dict({"models": ["lstm", "tcn", "mlp"]})
+    seen = set()
+    for params in _sample(config, 40):
+        arch = params["architecture"]
+        seen.add(arch)
+        own = {k for k in params if "." in k}
+        assert own and all(k.startswith(arch + ".") for k in own), params
+    assert seen == {"lstm", "tcn", "mlp"}
+
+
+def test_pinned_and_narrowed_parameters_are_respected():
+    config = ExperimentConfig.from_dict(
+        {
+            "models": ["lstm", "gru"],
+            "search": {
+                "windows": [8, 16],
+                "space": {
+                    "architecture": "gru",
+                    "learning_rate": [0.002, 0.003],
+                    "gru.hidden_sizes.depth": 1,
+                    "window": [16],
+                    "direction_weight": [0.0, 0.5],
+                },
+            },
+        }
+    )
+    for params in _sample(config, 15):
+        spec = decode(params, config)
+        assert spec.architecture == "gru" and spec.window == 16
+        assert 0.002 <= spec.learning_rate <= 0.003
+        assert len(spec.hyperparameters["hidden_sizes"]) == 1
+        assert spec.direction_weight in (0.0, 0.5)
+        assert "gru.hidden_sizes.depth" not in params  # pinned: not searched at all
+
+
+def test_unknown_space_key_is_rejected_with_the_known_names():
+    config = ExperimentConfig.from_dict({"models": ["tcn"], "search": {"space": {"tcn.kernal": 3}}})
+    with pytest.raises(ConfigError, match=r"tcn\.kernal.*tcn\.kernel_size"):
+        validate_space(config)
+
+
+def test_same_seed_same_trials():
+    config = ExperimentConfig.from_dict({"models": ["lstm", "tcn"], "seed": 3})
+    assert _sample(config, 5) == _sample(config, 5)
