@@ -36,7 +36,7 @@ def config_from_args(args: argparse.Namespace):
     from foretune.config import ExperimentConfig
 
     overrides: dict[str, Any] = {
-        "data.path": str(Path(args.data).resolve()) if args.data else None,
+        "data.path": _data_path(args.data),
         "data.horizon": args.horizon,
         "models": args.models.split(",") if args.models else None,
         "search.trials": args.trials,
@@ -45,6 +45,13 @@ def config_from_args(args: argparse.Namespace):
         "out": args.out,
     }
     return ExperimentConfig.from_yaml(args.config, overrides)
+
+
+def _data_path(data: str | None) -> str | None:
+    """Local paths become absolute (trials run elsewhere); URIs (s3://, gs://) pass through."""
+    if data is None or "://" in data:
+        return data
+    return str(Path(data).resolve())
 
 
 def resumed_config(run_dir: Path):

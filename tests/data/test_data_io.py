@@ -219,3 +219,15 @@ def test_negative_values_are_accepted_under_diff():
 
 def test_data_error_is_a_value_error():
     assert issubclass(DataError, ValueError)
+
+
+def test_uri_paths_are_read_through_pyarrow_filesystems(tmp_path):
+    frame = pd.DataFrame(
+        {"unique_id": "a", "ds": pd.date_range("2020-01-01", periods=5, freq="D"), "y": 1.0}
+    )
+    path = tmp_path / "data.parquet"
+    frame.to_parquet(path, index=False)
+    read = read_frame(path.as_uri())  # file:// URI, the same code path as s3:// and gs://
+    assert list(read.columns) == ["unique_id", "ds", "y"] and len(read) == 5
+    with pytest.raises(DataError, match="nope.parquet"):
+        read_frame((tmp_path / "nope.parquet").as_uri())

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from .calendar import Freq, infer_freq
@@ -38,16 +39,25 @@ def read_frame(source: str | Path | pd.DataFrame | None) -> pd.DataFrame:
     if source is None:
         source = builtin_dataset_path()
     if isinstance(source, pd.DataFrame):
-        frame = source.copy()
-    else:
-        path = Path(source)
-        if not path.exists():
-            raise DataError(f"data path {path} does not exist")
+        return to_long(source.copy())
+    return to_long(_read_parquet(str(source)))
+
+
+def _read_parquet(source: str) -> pd.DataFrame:
+    """A local path, or a URI pyarrow understands (``s3://``, ``gs://``, ``hdfs://``, ``file://``)."""
+    if "://" in source:
         try:
-            frame = pq.read_table(path).to_pandas()
-        except Exception as exc:  # pyarrow raises many types for a bad file
-            raise DataError(f"cannot read {path} as Parquet: {exc}") from None
-    return to_long(frame)
+            filesystem, path = pafs.FileSystem.from_uri(source)
+        except Exception as exc:  # noqa: BLE001 - unknown scheme, missing credentials, ...
+            raise DataError(f"cannot open {source}: {exc}") from None
+    else:
+        filesystem, path = None, source
+        if not Path(path).exists():
+            raise DataError(f"data path {path} does not exist")
+    try:
+        return pq.read_table(path, filesystem=filesystem).to_pandas()
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for a bad file
+        raise DataError(f"cannot read {source} as Parquet: {exc}") from None
 
 
 def to_long(frame: pd.DataFrame) -> pd.DataFrame:
