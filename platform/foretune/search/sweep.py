@@ -96,7 +96,9 @@ def run_sweep(
     if not resume:
         _write_run_files(run_dir, config, series, datasets)
     trainable = tune.with_resources(
-        tune.with_parameters(run_trial, experiment=config.to_dict(), datasets=datasets),
+        tune.with_parameters(
+            run_trial, experiment=config.to_dict(), datasets=datasets, storage=str(experiment)
+        ),
         _trial_resources(config),
     )
     if resume:

@@ -9,6 +9,7 @@ whose workers run the same loop and report to Tune through ``TuneReportCallback`
 from __future__ import annotations
 
 import tempfile
+from pathlib import Path
 from typing import Any
 
 from ray import tune
@@ -20,15 +21,20 @@ from foretune.train import fit, write_checkpoint
 from .space import decode
 
 
-def run_trial(params: dict[str, Any], experiment: dict[str, Any], datasets: dict) -> None:
-    """Train the trial described by ``params`` on the prepared data for its window."""
+def run_trial(
+    params: dict[str, Any], experiment: dict[str, Any], datasets: dict, storage: str | None = None
+) -> None:
+    """Train the trial described by ``params`` on the prepared data for its window.
+
+    ``storage`` is the experiment directory on shared storage, where Ray Train writes checkpoints.
+    """
     config = ExperimentConfig.from_dict(experiment)
     spec = decode(params, config)
     data: PreparedData = datasets[spec.window]
     if config.train.num_workers == 0:
         fit(spec, data, _tune_report)
         return
-    _fit_with_ray_train(config, spec, data)
+    _fit_with_ray_train(config, spec, data, storage)
 
 
 def _tune_report(metrics: dict[str, Any], payload: dict[str, Any] | None) -> None:
@@ -40,7 +46,9 @@ def _tune_report(metrics: dict[str, Any], payload: dict[str, Any] | None) -> Non
         tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
 
 
-def _fit_with_ray_train(config: ExperimentConfig, spec, data: PreparedData) -> None:
+def _fit_with_ray_train(
+    config: ExperimentConfig, spec, data: PreparedData, storage: str | None
+) -> None:
     from ray.train import CheckpointConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
     from ray.tune.integration.ray_train import TuneReportCallback
@@ -52,6 +60,10 @@ def _fit_with_ray_train(config: ExperimentConfig, spec, data: PreparedData) -> N
     if train.use_gpu:
         resources["GPU"] = 1.0
     context = tune.get_context()
+    # get_trial_dir() is the trial's node-local staging directory; Ray Train's workers must write
+    # checkpoints to the shared experiment directory so the ensemble finds them from any node.
+    trial_dir = Path(context.get_trial_dir())
+    storage_path = str(Path(storage) / trial_dir.name) if storage else str(trial_dir)
     trainer = TorchTrainer(
         train_worker,
         train_loop_config={"spec": spec.to_dict(), "data": data},
@@ -60,7 +72,7 @@ def _fit_with_ray_train(config: ExperimentConfig, spec, data: PreparedData) -> N
         ),
         run_config=RunConfig(
             name=f"train-{context.get_trial_id()}",
-            storage_path=context.get_trial_dir(),
+            storage_path=storage_path,
             callbacks=[TuneReportCallback()],
             checkpoint_config=CheckpointConfig(num_to_keep=1),
         ),
