@@ -117,9 +117,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         else:
             config = config_from_args(args)
             run_dir = pipeline.default_run_dir(config)
-        pipeline.sweep(config, run_dir, num_cpus=args.num_cpus, resume=bool(args.resume))
         if args.command == "run":
-            pipeline.ensemble(run_dir, config)
+            pipeline.run(config, run_dir, num_cpus=args.num_cpus, resume=bool(args.resume))
+        else:
+            pipeline.sweep(config, run_dir, num_cpus=args.num_cpus, resume=bool(args.resume))
         return 0
     if args.command == "ensemble":
         pipeline.ensemble(Path(args.run).resolve())

@@ -46,12 +46,18 @@ def ensemble(run_dir: Path, config: ExperimentConfig | None = None) -> Path:
     return path
 
 
-def run(config: ExperimentConfig, run_dir: Path | None = None) -> Path:
+def run(
+    config: ExperimentConfig,
+    run_dir: Path | None = None,
+    *,
+    num_cpus: int | None = None,
+    resume: bool = False,
+) -> Path:
     """Sweep, build the ensemble, write ``run_dir/report/report.html``; return the artifact."""
     from foretune.evaluate.backtest import run_report
 
     run_dir = run_dir or default_run_dir(config)
-    sweep(config, run_dir)
+    sweep(config, run_dir, num_cpus=num_cpus, resume=resume)
     artifact = ensemble(run_dir, config)
     run_report(run_dir, artifact)  # 2-window backtest vs baselines on the run's data; prints path
     return artifact

@@ -65,12 +65,16 @@ def test_job_submit_runs_the_sweep_on_that_cluster(head_node, tmp_path):
     address, env = head_node
     out = tmp_path / "run"
     ray_bin = Path(sys.executable).with_name("ray")
-    result = subprocess.run(
-        [str(ray_bin), "job", "submit", "--address", address, "--working-dir", ".", "--",
-         "python", "jobs/sweep.py", "--models", "mlp", "--trials", "2", "--horizon", "2",
-         "--out", str(out)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    for _ in range(10):  # the job agent may start a few seconds after the dashboard answers
+        result = subprocess.run(
+            [str(ray_bin), "job", "submit", "--address", address, "--working-dir", ".", "--",
+             "python", "jobs/sweep.py", "--models", "mlp", "--trials", "2", "--horizon", "2",
+             "--out", str(out)],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        if "No available agent" not in result.stdout + result.stderr:
+            break
+        time.sleep(3)
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     assert "succeeded" in (result.stdout + result.stderr)
     board = pd.read_parquet(out / "leaderboard.parquet")

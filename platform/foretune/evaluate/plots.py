@@ -41,6 +41,7 @@ __all__ = [
     "fan_chart",
     "interval_pairs",
     "leaderboard_figure",
+    "metric_by_step_figure",
     "pooled_acf",
     "rank_trials",
     "reliability_diagram",
@@ -406,20 +407,37 @@ def acf_figure(values: np.ndarray, n: int) -> bytes:
     return _png(fig)
 
 
+def _reliability_lines(coverage: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame, str]]:
+    """``(label, marker, rows, column)`` per line of the reliability diagram."""
+    if "empirical_before" in coverage.columns or "empirical" not in coverage.columns:
+        return [
+            (label, marker, coverage, col)
+            for col, marker, label in (
+                ("empirical_before", "o", "before calibration"),
+                ("empirical_after", "s", "after calibration"),
+            )
+            if col in coverage.columns
+        ]
+    if "model" not in coverage.columns:
+        return [("backtest", "o", coverage, "empirical")]
+    markers = "osD^v<>p*hX"
+    return [
+        (str(model), markers[i % len(markers)], rows, "empirical")
+        for i, (model, rows) in enumerate(coverage.groupby("model", sort=False))
+    ]
+
+
 def reliability_diagram(coverage: pd.DataFrame) -> bytes:
-    """Nominal vs empirical interval coverage, before and (if given) after calibration."""
+    """Nominal vs empirical interval coverage: before and (if given) after calibration
+    (``empirical_before``/``empirical_after``), or a backtest's ``empirical`` coverage, one line
+    per ``model`` when that column is present."""
     fig = Figure(figsize=(5.2, 5.0))
     ax = fig.subplots()
     ax.plot([0, 1], [0, 1], color="0.5", ls="--", lw=1, label="ideal")
-    c = coverage.sort_values("nominal")
-    nominal = pd.to_numeric(c["nominal"], errors="coerce").to_numpy(np.float64)
     drew = False
-    for col, marker, label in (
-        ("empirical_before", "o", "before calibration"),
-        ("empirical_after", "s", "after calibration"),
-    ):
-        if col not in c.columns:
-            continue
+    for label, marker, rows, col in _reliability_lines(coverage):
+        c = rows.sort_values("nominal")
+        nominal = pd.to_numeric(c["nominal"], errors="coerce").to_numpy(np.float64)
         emp = pd.to_numeric(c[col], errors="coerce").to_numpy(np.float64)
         ok = np.isfinite(nominal) & np.isfinite(emp)
         if ok.any():
@@ -435,6 +453,44 @@ def reliability_diagram(coverage: pd.DataFrame) -> bytes:
     ax.set_title("interval reliability")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return _png(fig)
+
+
+_BASELINE_NAME = ("naive", "seasonal", "auto", "ets", "theta", "arima")
+
+
+def metric_by_step_figure(steps: pd.DataFrame, metric: str) -> bytes:
+    """``metric`` against forecast step, one line per ``model`` (baselines dashed, in gray tones
+    after the learned models' colors)."""
+    fig = Figure(figsize=(9, 4.2))
+    ax = fig.subplots()
+    drew = False
+    learned = baseline = 0
+    for model, g in steps.groupby("model", sort=False):
+        g = g.sort_values("step")
+        y = pd.to_numeric(g[metric], errors="coerce").to_numpy(np.float64)
+        if not np.isfinite(y).any():
+            continue
+        name = str(model)
+        is_baseline = name.lower().startswith(_BASELINE_NAME)
+        if is_baseline:
+            style = {"ls": "--", "color": str(0.15 + 0.15 * (baseline % 5)), "lw": 1.3}
+            baseline += 1
+        else:
+            style = {"ls": "-", "color": f"C{learned % 10}", "lw": 2.2 if name == "ensemble" else 1.4}
+            learned += 1
+        ax.plot(g["step"].to_numpy(), y, marker="o", ms=3.5, label=name, **style)
+        drew = True
+    if not drew:
+        _empty(ax)
+        return _png(fig)
+    ax.set_xlabel("forecast step")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel(metric.upper())
+    ax.set_title(f"{metric.upper()} by forecast step")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     return _png(fig)
 

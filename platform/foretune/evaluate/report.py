@@ -23,7 +23,11 @@ Choices:
   folds when they overlap), lags 1..20, band ``+-1.96 / sqrt(n)`` with n the residual count.
 - Backtest highlight: lowest value per column, except ``*accuracy``/``r2``/``skill`` (highest)
   and ``coverage_<L>`` (closest to L/100); count columns (``n``, ``n_*``) are not ranked.
-- Coverage given in percent (``nominal`` above 1) is drawn as fractions.
+- Coverage given in percent (``nominal`` above 1) is drawn as fractions. The coverage frame has
+  ``empirical_before`` (and optionally ``empirical_after``: a calibration's effect) or
+  ``empirical`` (a backtest's coverage; with a ``model`` column, one line per model).
+- Error by horizon step (``backtest_steps``: ``model, step`` and a metric): the first of
+  ``mase``, ``smape``, ``mae`` present, one line per model; naive-type models dashed.
 - Tables: cells are formatted, HTML-escaped, then rendered with ``DataFrame.to_html``.
 """
 
@@ -62,6 +66,7 @@ FIGURE_NAMES = (
     "residuals",
     "residual_acf",
     "reliability",
+    "backtest_steps",
     "attribution_heatmap",
     "attribution_bars",
 )
@@ -73,10 +78,15 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "history": ("unique_id", "ds", "y"),
     "forecasts": ("unique_id", "ds", "mean"),
     "backtest": (),
-    "coverage": ("nominal", "empirical_before"),
+    "backtest_steps": ("model", "step"),
+    "coverage": ("nominal",),
     "attributions": ("lag", "feature", "attribution"),
 }
-"""Columns each input must have (``curves`` also needs ``train_loss`` or ``val_loss``)."""
+"""Columns each input must have (``curves`` also needs ``train_loss`` or ``val_loss``,
+``coverage`` one of ``empirical_before`` or ``empirical``, ``backtest_steps`` a metric column)."""
+
+STEP_METRICS = ("mase", "smape", "mae")
+"""Metrics the error-by-step figure draws, the first present wins."""
 
 ACF_LAGS = 20
 MAX_CURVES = 20
@@ -480,7 +490,9 @@ def _residual_section(forecasts: pd.DataFrame, fig: _Figures) -> str:
     )
 
 
-def _backtest_section(backtest: pd.DataFrame) -> str:
+def _backtest_section(
+    backtest: pd.DataFrame, steps: pd.DataFrame | None = None, fig: _Figures | None = None
+) -> str:
     frame = backtest
     if not isinstance(frame.index, pd.RangeIndex):  # models as the index: show as a column
         name = str(frame.index.name or "model")
@@ -489,20 +501,34 @@ def _backtest_section(backtest: pd.DataFrame) -> str:
         frame = frame.rename_axis(name).reset_index()
     best = best_cells(frame)
     marks = {col: dict.fromkeys(rows, "best") for col, rows in best.items()}
-    return "\n".join(
-        [
-            _table(frame, marks),
-            _note(
-                "Best per column in bold green: lowest error/width/loss, highest accuracy, "
-                "coverage_L closest to L%."
-            ),
-        ]
+    parts = [
+        _table(frame, marks),
+        _note(
+            "Best per column in bold green: lowest error/width/loss, highest accuracy, "
+            "coverage_L closest to L%."
+        ),
+    ]
+    if steps is not None and fig is not None:
+        parts.append(_steps_section(steps, fig))
+    return "\n".join(parts)
+
+
+def _steps_section(steps: pd.DataFrame, fig: _Figures) -> str:
+    metric = next(m for m in STEP_METRICS if m in steps.columns)
+    models = pd.unique(steps["model"].astype(str))
+    return fig(
+        "backtest_steps",
+        plots.metric_by_step_figure(steps, metric),
+        f"{metric.upper()} by forecast step for {len(models)} model(s), averaged over series "
+        "and backtest windows: how fast each model's error grows with the horizon.",
     )
 
 
 def _coverage_section(coverage: pd.DataFrame, fig: _Figures) -> str:
     cov = coverage.copy()
-    value_cols = [c for c in ("nominal", "empirical_before", "empirical_after") if c in cov]
+    value_cols = [
+        c for c in ("nominal", "empirical", "empirical_before", "empirical_after") if c in cov
+    ]
     for c in value_cols:
         cov[c] = _numeric(cov[c])
     parts = []
@@ -510,13 +536,15 @@ def _coverage_section(coverage: pd.DataFrame, fig: _Figures) -> str:
         cov[value_cols] = cov[value_cols] / 100.0
         parts.append(_note("Coverage was given in percent; drawn as fractions."))
     after = "empirical_after" in cov.columns
+    backtest = "empirical" in cov.columns and "empirical_before" not in cov.columns
+    what = " in the backtest" if backtest else ""
+    what += " before and after calibration" if after else ""
     parts.append(
         fig(
             "reliability",
             plots.reliability_diagram(cov),
-            "Nominal vs empirical interval coverage"
-            + (" before and after calibration" if after else "")
-            + "; points on the diagonal are perfectly calibrated.",
+            f"Nominal vs empirical interval coverage{what}; "
+            "points on the diagonal are perfectly calibrated.",
         )
     )
     parts.append(_table(coverage))
@@ -558,6 +586,10 @@ def _check(name: str, frame: Any) -> pd.DataFrame | None:
         )
     if name == "curves" and not {"train_loss", "val_loss"} & set(frame.columns):
         raise ValueError("curves needs a train_loss or val_loss column")
+    if name == "coverage" and not {"empirical_before", "empirical"} & set(frame.columns):
+        raise ValueError("coverage needs an empirical_before or empirical column")
+    if name == "backtest_steps" and not set(STEP_METRICS) & set(frame.columns):
+        raise ValueError(f"backtest_steps needs one of the columns {list(STEP_METRICS)}")
     return frame
 
 
@@ -604,12 +636,14 @@ def write_report(
     coverage: pd.DataFrame | None = None,
     attributions: pd.DataFrame | None = None,
     title: str = "foretune report",
+    backtest_steps: pd.DataFrame | None = None,
 ) -> Path:
     """Write ``out_dir/report.html`` (self-contained) and its PNGs; return the HTML's path.
 
     Sections, each shown only when its input is given: Leaderboard (``leaderboard``), Training
     curves (``curves``), Forecasts (``forecasts``, with ``history``), Residuals (``forecasts``
-    with a ``y`` column), Backtest (``backtest``), Calibration (``coverage``), Attributions
+    with a ``y`` column), Backtest (``backtest``, with an error-by-step figure when
+    ``backtest_steps`` is also given), Calibration (``coverage``), Attributions
     (``attributions``). Required columns are in ``REQUIRED``; a frame lacking one raises
     ``ValueError`` before anything is written.
     """
@@ -619,6 +653,7 @@ def write_report(
         "history": history,
         "forecasts": forecasts,
         "backtest": backtest,
+        "backtest_steps": backtest_steps,
         "coverage": coverage,
         "attributions": attributions,
     }
@@ -632,6 +667,8 @@ def write_report(
 
     hist = frames["history"]
     hist = None if hist is None or hist.empty else hist
+    steps = frames["backtest_steps"]
+    steps = None if steps is None or steps.empty else steps
     fc = frames["forecasts"]
     has_actuals = fc is not None and "y" in fc.columns and _numeric(fc["y"]).notna().any()
     specs: list[tuple[str, str, str, Any]] = [
@@ -639,7 +676,7 @@ def write_report(
         ("curves", "Training curves", "curves", lambda f: _curves_section(f, fig)),
         ("forecasts", "Forecasts", "forecasts", lambda f: _forecast_section(f, hist, fig)),
         ("residuals", "Residuals", "forecasts", lambda f: _residual_section(f, fig)),
-        ("backtest", "Backtest", "backtest", _backtest_section),
+        ("backtest", "Backtest", "backtest", lambda f: _backtest_section(f, steps, fig)),
         ("calibration", "Calibration", "coverage", lambda f: _coverage_section(f, fig)),
         ("attributions", "Attributions", "attributions", lambda f: _attribution_section(f, fig)),
     ]

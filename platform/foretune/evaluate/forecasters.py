@@ -1,0 +1,237 @@
+"""What the backtest evaluates: anything with ``predict(history, horizon=H)``, and adapters to it.
+
+A *forecaster* (``Forecaster``, duck-typed) takes a long history frame ``unique_id, ds, y,
+[covariates]`` and returns a long frame ``unique_id, ds, mean`` with, optionally, ``std``,
+quantile columns ``qNN`` (``q05``, ``q50``, ``q95``, ...), sample columns ``sample_0 ..``, and
+direction probabilities ``p_down, p_flat, p_up``: exactly what ``Ensemble.predict`` returns, so an
+ensemble *is* a forecaster. A plain function ``f(history, horizon) -> frame`` is adapted by
+``as_forecaster``.
+
+A forecaster may say how much history it needs before an origin with a ``min_history``
+attribute: an ``int``, or a function of the series' season length (seasonal naive needs one full
+season). The backtest checks it up front and raises ``DataError`` naming the series.
+
+This module never imports ``foretune.ensemble`` (evaluate sits below it in the flow):
+``ensemble_forecasters`` works on any object shaped like an ``Ensemble`` (``members``,
+``transform``, ``settings``, ``manifest``, a ``predict`` with ``samples``/``seed``) and builds the
+single-member forecasters with ``type(ensemble)(...)``. What it uses only when present:
+``predict(..., sample_columns=k)`` (mixture draws, so CRPS comes from samples) and
+``calibration`` with ``without_calibration()`` (the raw mixture is scored too, as
+``ensemble_uncalibrated``).
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+
+from . import baselines
+
+__all__ = [
+    "Forecaster",
+    "FunctionForecaster",
+    "ModelForecaster",
+    "as_forecaster",
+    "baseline_forecasters",
+    "ensemble_forecasters",
+    "required_history",
+    "transform_direction",
+]
+
+MinHistory = int | Callable[[int], int]
+DirectionFn = Callable[[str, np.ndarray, np.ndarray], np.ndarray]
+"""``direction(unique_id, history_y, path_y[H]) -> labels[H]`` (0 down, 1 flat, 2 up; NaN = none)."""
+
+
+@runtime_checkable
+class Forecaster(Protocol):
+    """Anything that forecasts ``horizon`` steps after the end of each series in ``history``."""
+
+    def predict(self, history: pd.DataFrame, horizon: int) -> pd.DataFrame: ...
+
+
+@dataclass
+class FunctionForecaster:
+    """Adapt ``function(history, horizon) -> frame`` whose point forecast is in ``column``."""
+
+    function: Callable[[pd.DataFrame, int], pd.DataFrame]
+    column: str = "mean"
+    min_history: MinHistory = 1
+
+    def predict(self, history: pd.DataFrame, horizon: int, **_: Any) -> pd.DataFrame:
+        out = self.function(history, horizon)
+        if self.column != "mean":
+            out = out.rename(columns={self.column: "mean"})
+        return out
+
+
+@dataclass
+class ModelForecaster:
+    """Adapt a model with ``predict(data, horizon=, samples=, seed=)`` (an ``Ensemble``).
+
+    ``samples`` and ``seed`` are passed on every call, so each origin is forecast with the same
+    number of MC-dropout draws and the run is reproducible.
+    """
+
+    model: Any
+    samples: int | None = None
+    seed: int | None = None
+    min_history: MinHistory = 2
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def with_draws(cls, model: Any, draws: int, **kw: Any) -> ModelForecaster:
+        """Ask for ``draws`` sample columns when ``model.predict`` takes ``sample_columns``."""
+        kwargs = {}
+        if draws and "sample_columns" in inspect.signature(model.predict).parameters:
+            kwargs["sample_columns"] = int(draws)
+        return cls(model, kwargs=kwargs, **kw)
+
+    def predict(self, history: pd.DataFrame, horizon: int, **_: Any) -> pd.DataFrame:
+        return self.model.predict(
+            history, horizon=horizon, samples=self.samples, seed=self.seed, **self.kwargs
+        )
+
+
+def as_forecaster(obj: Any) -> Forecaster:
+    """``obj`` itself if it has ``predict``; a ``FunctionForecaster`` if it is callable."""
+    if callable(getattr(obj, "predict", None)):
+        return obj
+    if callable(obj):
+        return FunctionForecaster(obj)
+    raise TypeError(
+        f"a forecaster needs a predict(history, horizon=...) method or must be callable, "
+        f"got {type(obj).__name__}"
+    )
+
+
+def required_history(forecaster: Any, season: int) -> int:
+    """Observations ``forecaster`` needs before an origin, for a series of season ``season``."""
+    need = getattr(forecaster, "min_history", 1)
+    return int(need(season) if callable(need) else need)
+
+
+# ------------------------------------------------------------------------------------ baselines
+def _seasonal_need(season: int | None, series_season: int) -> int:
+    return season if season is not None else series_season
+
+
+def baseline_forecasters(
+    season: int | None = None,
+    statistical_models: Sequence[str] = ("AutoETS", "AutoTheta"),
+    log: Callable[[str], None] | None = print,
+) -> dict[str, FunctionForecaster]:
+    """``naive``, ``seasonal_naive`` and each statsforecast model (when installed), by name.
+
+    ``season`` None uses each series' ``season_length`` of its frequency. Without statsforecast
+    the statistical models are left out and ``log`` says so.
+    """
+    out: dict[str, FunctionForecaster] = {
+        "naive": FunctionForecaster(baselines.naive, baselines.NAIVE, 1),
+        "seasonal_naive": FunctionForecaster(
+            partial(baselines.seasonal_naive, season=season),
+            baselines.SEASONAL_NAIVE,
+            partial(_seasonal_need, season),
+        ),
+    }
+    if statistical_models and not baselines.statsforecast_available():
+        if log:
+            log(
+                "note: statsforecast is not importable, so the "
+                f"{', '.join(statistical_models)} baselines are skipped "
+                "(pip install statsforecast to include them)"
+            )
+        return out
+    for name in statistical_models:
+        # statsforecast decides itself what is too short ("tiny datasets"); the backtest treats
+        # these models as optional and drops one that fails, with a note.
+        fn = partial(_quiet_statistical, season=season, models=(name,))
+        out[name] = FunctionForecaster(fn, name, 1)
+    return out
+
+
+def _quiet_statistical(history: pd.DataFrame, horizon: int, **kwargs: Any) -> pd.DataFrame:
+    """``baselines.statistical`` without statsforecast's numeric RuntimeWarnings (e.g. a zero
+    variance estimate on short series), which would only clutter the command's output."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return baselines.statistical(history, horizon, **kwargs)
+
+
+# ------------------------------------------------------------------------------------- ensemble
+def ensemble_forecasters(
+    ensemble: Any,
+    *,
+    members: bool = True,
+    samples: int | None = None,
+    seed: int | None = None,
+    draws: int = 100,
+) -> dict[str, ModelForecaster]:
+    """``{"ensemble": ..., ["ensemble_uncalibrated": ...,] "member0_<arch>": ...}``.
+
+    Each member forecaster is the same class holding only that member (weight 1), so members
+    are scored as they enter the ensemble: MC dropout, sample paths inverted through the shared
+    transform, the same quantiles -- but uncalibrated, as the conformal calibration was fit on
+    the ensemble's mixture. ``draws`` sample columns are requested where supported.
+    """
+    windows = [int(m.window) for m in ensemble.members]
+    common = {"samples": samples, "seed": seed}
+    out = {
+        "ensemble": ModelForecaster.with_draws(
+            ensemble, draws, min_history=max(windows) + 1, **common
+        ),
+    }
+    raw = getattr(ensemble, "without_calibration", None)
+    if getattr(ensemble, "calibration", None) is not None and callable(raw):
+        out["ensemble_uncalibrated"] = ModelForecaster.with_draws(
+            raw(), draws, min_history=max(windows) + 1, **common
+        )
+    if not members:
+        return out
+    entries = list(ensemble.settings.get("members", []))
+    for i, member in enumerate(ensemble.members):
+        settings = dict(ensemble.settings)
+        settings["members"] = [entries[i]] if i < len(entries) else []
+        alone = copy.copy(member)
+        alone.weight = 1.0  # a zero-weight member still forecasts on its own
+        single = type(ensemble)([alone], ensemble.transform, settings, ensemble.manifest)
+        name = f"member{i}_{member.architecture}"
+        out[name] = ModelForecaster.with_draws(
+            single, draws, min_history=int(member.window) + 1, **common
+        )
+    return out
+
+
+def transform_direction(transform: Any) -> DirectionFn:
+    """The direction labels of ``transform`` (a ``RatioTransform``) as a ``DirectionFn``.
+
+    A path's label at step h compares its cumulative change from the last observed level with
+    the transform's flat band (``flat_band * scale * sqrt(h)``), the definition the models were
+    trained on. A series the transform has not seen gets its band scale fit on the history it
+    comes with (as ``Ensemble.predict`` does). Steps whose change is not finite (e.g. a
+    non-positive level under ``log_ratio``) are NaN.
+    """
+
+    def label(uid: str, history: np.ndarray, path: np.ndarray) -> np.ndarray:
+        t = transform
+        history = np.asarray(history, dtype=np.float64)
+        if uid not in t.stats:
+            t = copy.deepcopy(transform)
+            t.fit_series(uid, history)
+        last = history[-1]
+        with np.errstate(all="ignore"):
+            r = t.changes(np.concatenate([[last], np.asarray(path, dtype=np.float64)]))
+            change = t.cumulative_change(last, r)
+            labels = t.direction(uid, last, r).astype(np.float64)
+        labels[~np.isfinite(change)] = np.nan
+        return labels
+
+    return label
