@@ -56,6 +56,45 @@ class TrainConfig(_Section):
     use_gpu: bool = False
     cpus_per_worker: float = Field(1.0, gt=0.0)
     gpus_per_trial: float = Field(0.0, ge=0.0, description="fraction of a GPU per trial")
+    clip_value: float | None = Field(None, gt=0.0, description="clip each gradient to +-value")
+    schedule: Literal["none", "plateau", "cosine", "warmup_cosine", "inverse_sqrt"] = "none"
+    warmup_epochs: float = Field(
+        0.0, ge=0.0, le=100000, validate_default=True,
+        description="linear warmup, in epochs (warmup_cosine, inverse_sqrt)",
+    )
+    min_lr_ratio: float = Field(0.0, ge=0.0, le=1.0, description="LR floor / learning_rate")
+    plateau_factor: float = Field(0.5, gt=0.0, lt=1.0)
+    plateau_patience: int = Field(2, ge=1, description="bad epochs before a plateau LR cut")
+    accumulate_steps: int = Field(1, ge=1, le=4096, description="micro-batches per update")
+    precision: Literal["fp32", "bf16", "fp16"] = Field(
+        "fp32", description="autocast dtype on GPU (bf16/fp16 need use_gpu)"
+    )
+    compile: bool = Field(False, description="torch.compile the model (slower on small CPU runs)")
+    stream_threshold_mb: float = Field(
+        512.0, ge=0.0, description="stream batches from host memory above this many MB"
+    )
+
+    @field_validator("warmup_epochs")
+    @classmethod
+    def _warmup_needs_schedule(cls, v: float, info: Any) -> float:  # info: pydantic.ValidationInfo
+        schedule = info.data.get("schedule")
+        if schedule == "warmup_cosine" and v <= 0:
+            raise ValueError("schedule warmup_cosine needs warmup_epochs > 0")
+        if v > 0 and schedule not in ("warmup_cosine", "inverse_sqrt", None):
+            raise ValueError(
+                f"warmup is only used by schedule warmup_cosine or inverse_sqrt, not {schedule!r}"
+            )
+        return v
+
+    @field_validator("precision")
+    @classmethod
+    def _autocast_needs_gpu(cls, v: str, info: Any) -> str:  # info: pydantic.ValidationInfo
+        if v != "fp32" and not info.data.get("use_gpu", False):
+            raise ValueError(
+                f"train.precision={v} autocasts on a GPU only; set train.use_gpu: true or "
+                "train.precision: fp32"
+            )
+        return v
 
 
 class SearchConfig(_Section):
@@ -96,11 +135,41 @@ class SearchConfig(_Section):
 
 
 class EnsembleConfig(_Section):
-    """How trials become the served ensemble."""
+    """How trials become the served ensemble (see ``foretune.ensemble.build``)."""
 
-    top_k: int = Field(3, ge=1)
+    top_k: int = Field(3, ge=1, description="candidates: the best top_k finished trials")
+    max_per_architecture: int | None = Field(
+        2, ge=1, description="diversity rule: at most this many candidates of one architecture; "
+        "None = no limit"
+    )
+    weighting: Literal["greedy", "mean", "inverse_error"] = Field(
+        "greedy", description="greedy ensemble selection (Caruana 2004) on the validation "
+        "windows, equal weights, or 1/validation error"
+    )
+    metric: Literal["mae", "rmse", "mase", "crps"] = Field(
+        "mase", description="what weighting optimises on the validation windows (mae/rmse in "
+        "original units; mase/crps scaled per series)"
+    )
+    greedy_rounds: int = Field(25, ge=1, le=10000, description="greedy selection rounds")
+    refit: bool = Field(
+        False, description="retrain chosen members on train+validation for their best epoch count"
+    )
     samples: int = Field(50, ge=1, le=100000, description="MC-dropout draws per member")
     quantiles: list[float] = Field(default_factory=lambda: [0.05, 0.5, 0.95])
+    calibration: Literal["cqr", "none"] = Field(
+        "cqr", description="split-conformal (CQR) interval calibration on the test windows"
+    )
+    calibration_scale: Literal["mase", "none"] = Field(
+        "mase", description="conformal scores divided by each series' MASE scale, or raw units"
+    )
+    levels: list[float] = Field(
+        default_factory=lambda: [0.5, 0.8, 0.9, 0.95],
+        description="central interval levels that are calibrated (lo_<L>/hi_<L> columns)",
+    )
+    direction_source: Literal["head", "samples", "blend"] = Field(
+        "head", description="p_down/p_flat/p_up from the direction heads, the regression "
+        "sample paths, or their average"
+    )
 
     @field_validator("quantiles")
     @classmethod
@@ -108,6 +177,13 @@ class EnsembleConfig(_Section):
         if not v or not all(0.0 < q < 1.0 for q in v):
             raise ValueError("quantiles must lie strictly between 0 and 1")
         return sorted(v)
+
+    @field_validator("levels")
+    @classmethod
+    def _interval_levels(cls, v: list[float]) -> list[float]:
+        if not v or not all(0.0 < q < 1.0 for q in v):
+            raise ValueError("interval levels must lie strictly between 0 and 1 (e.g. 0.9)")
+        return sorted(set(v))
 
 
 class ExperimentConfig(_Section):

@@ -38,6 +38,8 @@ def head_node():
         [str(ray_bin), "start", "--head", "--block", "--num-cpus=2",
          f"--port={_free_port()}", "--node-ip-address=127.0.0.1",
          "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}",
+         # the test session's own Ray already holds the agent's default port 52365
+         f"--dashboard-agent-listen-port={_free_port()}",
          f"--temp-dir={temp_dir}", "--disable-usage-stats"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip

@@ -137,4 +137,12 @@ def spec_for(
         clip_norm=train.clip_norm,
         direction_weight=train.direction_weight,
         seed=config.seed,
+        **{key: getattr(train, key) for key in _LOOP_SETTINGS},
     )
+
+
+#: ``TrainConfig`` fields handed to ``TrainSpec`` unchanged (the training loop's own settings).
+_LOOP_SETTINGS = (
+    "clip_value", "schedule", "warmup_epochs", "min_lr_ratio", "plateau_factor",
+    "plateau_patience", "accumulate_steps", "precision", "compile", "stream_threshold_mb",
+)  # fmt: skip

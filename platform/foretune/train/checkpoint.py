@@ -2,6 +2,12 @@
 
 Never an arbitrary pickle: ``model.pt`` holds only tensors, ``spec.json`` the ``TrainSpec`` and the
 input size, so a checkpoint can be rebuilt with ``models.build`` and loaded safely.
+
+Training state (``fit``'s ``save_state``/``resume_from``): ``state.pt`` holds tensors and plain
+values only (weights, optimiser and scheduler states, RNG states, early-stopping counters) and is
+likewise loaded with ``weights_only=True``. ``write_state`` replaces it atomically, so a directory
+holds one state, the last epoch's, which itself carries the best weights: disk stays bounded to
+"last" plus "best" whatever the number of epochs, and a crash mid-write leaves the previous one.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from .loop import TrainSpec, build_model
 
 WEIGHTS = "model.pt"
 META = "spec.json"
+STATE = "state.pt"
 
 
 def write_checkpoint(directory: str | Path, payload: dict[str, Any]) -> Path:
@@ -38,3 +45,21 @@ def read_checkpoint(directory: str | Path) -> tuple[nn.Module, TrainSpec]:
     state = torch.load(directory / WEIGHTS, map_location="cpu", weights_only=True)
     model.load_state_dict(state)
     return model, spec
+
+
+def write_state(directory: str | Path, state: dict[str, Any]) -> Path:
+    """Write ``fit``'s training ``state`` to ``directory/state.pt``, replacing any previous one."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = directory / (STATE + ".tmp")
+    torch.save(state, tmp)
+    tmp.replace(directory / STATE)
+    return directory / STATE
+
+
+def read_state(directory: str | Path) -> dict[str, Any] | None:
+    """The training state in ``directory`` (for ``fit(..., resume_from=...)``), or None."""
+    path = Path(directory) / STATE
+    if not path.is_file():
+        return None
+    return torch.load(path, map_location="cpu", weights_only=True)

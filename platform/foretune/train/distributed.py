@@ -3,6 +3,10 @@
 Only this module of ``train`` knows Ray Train. The worker group uses DDP through
 ``ray.train.torch.prepare_model`` (gloo on CPU, NCCL on GPU, chosen by Ray from ``use_gpu``); each
 rank reports every epoch with ``ray.train.report`` and rank 0 attaches the final checkpoint.
+Every rank reports the same metrics: ``fit`` all-reduces the train and validation losses, and
+shards each global batch of ``batch_size * world_size`` windows across ranks, so a run on N
+workers with ``batch_size`` b follows the trajectory of one process with batch N·b.
+``train_worker`` returns the list of reported metrics (rank 0's is ``Result.return_value``).
 """
 
 from __future__ import annotations
@@ -18,14 +22,16 @@ from .checkpoint import write_checkpoint
 from .loop import TrainSpec, fit
 
 
-def train_worker(config: dict[str, Any]) -> None:
+def train_worker(config: dict[str, Any]) -> list[dict[str, Any]]:
     """``train_loop_per_worker`` for ``TorchTrainer``: ``config`` holds ``spec`` and ``data``."""
     context = ray.train.get_context()
     spec = TrainSpec(**config["spec"])
     data = config["data"]
     device = ray.train.torch.get_device()
+    history: list[dict[str, Any]] = []
 
     def report(metrics: dict[str, Any], payload: dict[str, Any] | None) -> None:
+        history.append(dict(metrics))
         if payload is None:
             ray.train.report(metrics)
             return
@@ -34,6 +40,12 @@ def train_worker(config: dict[str, Any]) -> None:
             ray.train.report(metrics, checkpoint=Checkpoint.from_directory(tmp))
 
     world = context.get_world_size()
+    # Without the direction loss the direction head gets no gradient: DDP must be told.
+    ddp = {"find_unused_parameters": spec.direction_weight == 0}
+
+    def wrap(model):
+        return ray.train.torch.prepare_model(model, parallel_strategy_kwargs=ddp)
+
     fit(
         spec,
         data,
@@ -41,5 +53,6 @@ def train_worker(config: dict[str, Any]) -> None:
         device=device,
         rank=context.get_world_rank(),
         world_size=world,
-        wrap=ray.train.torch.prepare_model if world > 1 else None,
+        wrap=wrap if world > 1 else None,
     )
+    return history
