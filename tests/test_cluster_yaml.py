@@ -216,3 +216,10 @@ def test_no_credentials(text: str) -> None:
         r"ssh_private_key",
     ):
         assert not re.search(pattern, code, re.IGNORECASE), pattern
+
+
+def test_cluster_experiment_config_is_valid():
+    from foretune.config import ExperimentConfig
+
+    config = ExperimentConfig.from_yaml(ROOT / "configs" / "cluster-gpu.yaml")
+    assert config.train.use_gpu and 0 < config.train.gpus_per_trial < 1
