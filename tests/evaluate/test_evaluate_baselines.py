@@ -9,7 +9,6 @@ from foretune.evaluate.baselines import (
     naive,
     seasonal_naive,
     statistical,
-    statsforecast_available,
 )
 
 
@@ -86,14 +85,8 @@ def test_statistical_reports_missing_statsforecast(monkeypatch):
         statistical(_frame("a", [0, 1, 2], [1, 2, 3]), 1)
 
 
-needs_statsforecast = pytest.mark.skipif(
-    not statsforecast_available(), reason="statsforecast not installed"
-)
-
-
-@needs_statsforecast
 def test_statistical_on_realgdp():
-    sm = pytest.importorskip("statsmodels.api")
+    import statsmodels.api as sm
     data = sm.datasets.macrodata.load_pandas().data
     ds = pd.PeriodIndex.from_fields(
         year=data["year"].astype(int), quarter=data["quarter"].astype(int), freq="Q"
@@ -110,7 +103,6 @@ def test_statistical_on_realgdp():
     assert np.isfinite(values).all() and (np.abs(values / last - 1) < 0.2).all()
 
 
-@needs_statsforecast
 def test_statistical_naive_models_agree_with_ours():
     history = _frame(1, np.arange(0, 60, 5), [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8])
     out = statistical(history, 5, season=4, models=("Naive", "SeasonalNaive"))
