@@ -3,11 +3,20 @@
 Layout::
 
     ensemble/
-      manifest.json        format, package versions, input schema, SHA-256 of every other file
-      ensemble.json        members (architecture, window, weight, source trial) and settings
+      manifest.json        format + version, package versions, input schema, frequencies,
+                           member list with weights, SHA-256 of every other file
+      ensemble.json        members (architecture, window, weight, source trial, scores),
+                           settings, and the build's reports (selection, test scores,
+                           calibration coverage before/after, direction accuracy)
+      calibration.json     conformal adjustments per level and step, series scales (optional)
       transform.json       RatioTransform state (per-series statistics)
       config.json          the experiment config that produced it
       members/<i>/model.pt, spec.json   weights (state_dict, weights_only) + spec
+
+Format versions: 1 (the first release: no calibration, no member list in the manifest) and 2
+(this one) are read; any other version is refused with an ``ArtifactError``. The manifest
+itself is not checksummed, so ``Ensemble.load`` also checks that its member list agrees with
+the checksummed ``ensemble.json``.
 
 Files are written to a temporary sibling directory and renamed into place, so a crash never
 leaves a half-written artifact that later loads.
@@ -26,7 +35,9 @@ from pathlib import Path
 from typing import Any
 
 FORMAT = "foretune-ensemble"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Versions this code reads: 1 (no calibration, members only in ensemble.json) and 2.
+SUPPORTED_VERSIONS = (1, 2)
 MANIFEST = "manifest.json"
 _PACKAGES = ("foretune", "torch", "numpy", "pandas", "pyarrow", "ray", "optuna")
 
@@ -94,11 +105,16 @@ def verify(directory: Path) -> dict[str, Any]:
         raise ArtifactError(f"{manifest_path} is not valid JSON: {exc}") from None
     if manifest.get("format") != FORMAT:
         raise ArtifactError(f"{directory} is not a foretune ensemble artifact")
-    if manifest.get("format_version", 0) > FORMAT_VERSION:
+    version = manifest.get("format_version")
+    if version not in SUPPORTED_VERSIONS:
+        newer = isinstance(version, int) and version > FORMAT_VERSION
         raise ArtifactError(
-            f"{directory} was written by a newer foretune (format "
-            f"{manifest['format_version']}); upgrade foretune to load it"
+            f"{directory} has artifact format version {version!r}, which this foretune cannot "
+            f"read (it reads {list(SUPPORTED_VERSIONS)}); "
+            + ("upgrade foretune to load it" if newer else "rebuild it with `foretune ensemble`")
         )
+    if not isinstance(manifest.get("files"), dict):
+        raise ArtifactError(f"{manifest_path} lists no file checksums")
     for name, expected in manifest["files"].items():
         path = directory / name
         if not path.is_file():
@@ -109,3 +125,14 @@ def verify(directory: Path) -> dict[str, Any]:
                 "modified or corrupted, refusing to load it"
             )
     return manifest
+
+
+def require_listed(directory: Path, manifest: dict[str, Any], names) -> None:
+    """Every file the loader is about to read must be covered by the manifest's checksums."""
+    listed = manifest.get("files", {})
+    for name in names:
+        if name not in listed:
+            raise ArtifactError(
+                f"{directory}: {name} is not listed in the manifest's checksums; refusing to load "
+                "an unverified file"
+            )

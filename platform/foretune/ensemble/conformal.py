@@ -1,0 +1,233 @@
+"""Split-conformal calibration of prediction intervals (conformalised quantile regression, CQR).
+
+Romano, Patterson & Candès (2019): for a central interval ``[lo, hi]`` at nominal level ``L``
+(miscoverage ``alpha = 1 - L``) and held-out calibration windows with actuals ``y``, the score
+
+    E = max(lo - y, y - hi) / scale
+
+is negative inside the interval and positive outside. With ``n`` scores, the adjustment is the
+``ceil((n + 1)(1 - alpha))``-th smallest score ``Q``, and the calibrated interval is
+``[lo - Q * scale, hi + Q * scale]``: wider when the raw interval under-covered (Q > 0), narrower
+when it over-covered (Q < 0). For exchangeable windows its coverage is at least ``L`` (and below
+``L + 1/(n+1)``).
+
+Choices:
+- One adjustment per level and per horizon step (step h's intervals widen with h at their own rate).
+- Scores are divided by each series' MASE scale (in-sample mean absolute seasonal difference of
+  its training part) when ``scaled`` (the default): the adjustment is then in "typical step
+  changes", so one number serves series of any magnitude, including series first seen at predict
+  time. ``scaled=False`` keeps scores in original units (only sensible for series of one scale).
+- Too few windows for a level (``ceil((n + 1)(1 - alpha)) > n``, e.g. n < 19 at 95%): the exact
+  conformal bound is infinite; we use the largest score instead and flag the level ``saturated``.
+- A narrowed interval never crosses: where ``lo > hi`` both become their midpoint. Intervals of
+  increasing level are made nested (the 95% interval contains the 90% one) by a running min/max.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from foretune.evaluate import metrics as M
+
+Bounds = dict[float, tuple[np.ndarray, np.ndarray]]
+
+
+def level_name(level: float) -> str:
+    """Column / key name of an interval level: 0.9 -> ``90``, 0.975 -> ``97.5``."""
+    return f"{round(level * 100, 6):g}"
+
+
+def interval_quantiles(levels) -> list[float]:
+    """The quantile levels ``(1 - L) / 2`` and ``(1 + L) / 2`` of every central interval."""
+    out = set()
+    for level in levels:
+        out.add(round((1.0 - level) / 2, 12))
+        out.add(round((1.0 + level) / 2, 12))
+    return sorted(out)
+
+
+def conformal_quantile(scores: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per column of ``scores [n, ...]``: the ``ceil((n+1)(1-alpha))``-th smallest score.
+
+    NaN scores are left out (``n`` counts the rest). Returns ``(Q, n, saturated)`` where
+    ``saturated`` marks columns whose rank exceeded ``n`` (the largest score was used).
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    n = (~np.isnan(scores)).sum(axis=0)
+    ordered = np.sort(scores, axis=0)  # NaN last
+    rank = np.ceil((n + 1) * (1.0 - alpha) - 1e-9).astype(np.int64)
+    saturated = rank > n
+    index = np.clip(np.minimum(rank, n) - 1, 0, None)
+    q = np.take_along_axis(ordered, index[None], axis=0)[0]
+    q = np.where(n > 0, q, np.nan)
+    return q, n, saturated
+
+
+def cqr_scores(lower, upper, y, scale=None) -> np.ndarray:
+    """CQR scores ``max(lower - y, y - upper) [/ scale]`` of windows ``[N, H]``; scale ``[N]``."""
+    lower, upper, y = (np.asarray(a, dtype=np.float64) for a in (lower, upper, y))
+    scores = np.maximum(lower - y, y - upper)
+    if scale is not None:
+        scores = scores / _column(scale)
+    return scores
+
+
+def fit_cqr(lower, upper, y, level: float, scale=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Adjustment per horizon step ``[H]`` for central intervals ``[N, H]`` at ``level``."""
+    return conformal_quantile(cqr_scores(lower, upper, y, scale), 1.0 - level)
+
+
+def apply_cqr(lower, upper, adjustment, scale=None) -> tuple[np.ndarray, np.ndarray]:
+    """Widen (``adjustment > 0``) or narrow intervals ``[N, H]`` by ``adjustment [H] * scale [N]``."""
+    delta = np.asarray(adjustment, dtype=np.float64)
+    if scale is not None:
+        delta = delta * _column(scale)
+    lo = np.asarray(lower, dtype=np.float64) - delta
+    hi = np.asarray(upper, dtype=np.float64) + delta
+    crossed = lo > hi
+    if crossed.any():
+        mid = (lo + hi) / 2
+        lo, hi = np.where(crossed, mid, lo), np.where(crossed, mid, hi)
+    return lo, hi
+
+
+def nest(bounds: Bounds) -> Bounds:
+    """Make intervals of increasing level nested (running min of lows, max of highs)."""
+    out: Bounds = {}
+    lo_run = hi_run = None
+    for level in sorted(bounds):
+        lo, hi = bounds[level]
+        if lo_run is not None:
+            lo, hi = np.minimum(lo, lo_run), np.maximum(hi, hi_run)
+        out[level] = (lo, hi)
+        lo_run, hi_run = lo, hi
+    return out
+
+
+@dataclass
+class Calibration:
+    """Per-level, per-step CQR adjustments; applied by ``Ensemble.predict``."""
+
+    adjustments: dict[float, np.ndarray]
+    scaled: bool = True
+    report: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def levels(self) -> list[float]:
+        return sorted(self.adjustments)
+
+    def apply(self, bounds: Bounds, scale: np.ndarray | None) -> Bounds:
+        """Calibrated, nested intervals for the raw ``bounds`` (levels without an adjustment
+        pass through unchanged); ``scale [N]`` is each row's series scale when ``scaled``."""
+        out: Bounds = {}
+        for level, (lo, hi) in bounds.items():
+            adj = self.adjustments.get(level)
+            if adj is None:
+                out[level] = (lo, hi)
+                continue
+            adj = adj[: lo.shape[-1]]
+            out[level] = apply_cqr(lo, hi, adj, scale if self.scaled else None)
+        return nest(out)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": "cqr",
+            "scaled": self.scaled,
+            "adjustments": {
+                repr(float(level)): [float(v) for v in adj]
+                for level, adj in sorted(self.adjustments.items())
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> Calibration:
+        if state.get("method") != "cqr":
+            raise ValueError(f"unknown calibration method {state.get('method')!r}")
+        adjustments = {
+            float(level): np.asarray(values, dtype=np.float64)
+            for level, values in state["adjustments"].items()
+        }
+        return cls(adjustments, bool(state.get("scaled", True)))
+
+
+def calibrate(
+    bounds: Bounds,
+    y: np.ndarray,
+    scale: np.ndarray | None = None,
+    folds: np.ndarray | None = None,
+) -> Calibration:
+    """Fit CQR on calibration windows and report coverage before and after, per level.
+
+    ``bounds`` maps each level to raw intervals ``(lo, hi)`` ``[N, H]``; ``y [N, H]`` the actuals;
+    ``scale [N]`` the series scale of each window (None = original units). ``after`` is the
+    coverage on the same windows (in-sample, >= nominal by construction); with ``folds`` (0/1 per
+    window, e.g. earlier/later half of each series' windows) ``after_crossfit`` is the coverage
+    of adjustments fit on one fold and applied to the other, an honest out-of-sample estimate.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    adjustments, flags = {}, {}
+    for level, (lo, hi) in bounds.items():
+        q, n, saturated = fit_cqr(lo, hi, y, level, scale)
+        adjustments[level] = np.nan_to_num(q, nan=0.0)
+        flags[level] = (n, saturated)
+    calibration = Calibration(adjustments, scaled=scale is not None)
+    after = calibration.apply(bounds, scale)
+    crossfit = _crossfit(bounds, y, scale, folds) if folds is not None else None
+    report = {}
+    for level in sorted(bounds):
+        lo, hi = bounds[level]
+        n, saturated = flags[level]
+        entry = {
+            "nominal": float(level),
+            "n": int(n.min()) if n.size else 0,
+            "before": M.coverage(y, lo, hi),
+            "after": M.coverage(y, *after[level]),
+            "width_before": _scaled_width(lo, hi, scale),
+            "width_after": _scaled_width(*after[level], scale),
+            "adjustment": [float(v) for v in adjustments[level]],
+            "saturated": bool(saturated.any()),
+        }
+        if crossfit is not None:
+            entry["after_crossfit"] = crossfit[level]
+        report[level_name(level)] = entry
+    calibration.report = report
+    return calibration
+
+
+def _crossfit(bounds: Bounds, y, scale, folds) -> dict[float, float]:
+    folds = np.asarray(folds)
+    parts: dict[float, list[tuple[np.ndarray, ...]]] = {level: [] for level in bounds}
+    for fold in (0, 1):
+        fit_rows, eval_rows = folds != fold, folds == fold
+        if not fit_rows.any() or not eval_rows.any():
+            return {level: float("nan") for level in bounds}
+        part = {lvl: (lo[fit_rows], hi[fit_rows]) for lvl, (lo, hi) in bounds.items()}
+        sub = calibrate(part, y[fit_rows], None if scale is None else scale[fit_rows])
+        test = {lvl: (lo[eval_rows], hi[eval_rows]) for lvl, (lo, hi) in bounds.items()}
+        applied = sub.apply(test, None if scale is None else scale[eval_rows])
+        for level, (lo, hi) in applied.items():
+            parts[level].append((y[eval_rows], lo, hi))
+    return {
+        level: M.coverage(*(np.concatenate(arrays) for arrays in zip(*p, strict=True)))
+        for level, p in parts.items()
+    }
+
+
+def _scaled_width(lo, hi, scale) -> float:
+    if scale is None:
+        return M.interval_width(lo, hi)
+    return M.interval_width(lo / _column(scale), hi / _column(scale))
+
+
+def _column(scale) -> np.ndarray:
+    return np.asarray(scale, dtype=np.float64).reshape(-1, 1)
+
+
+
+def usable_scale(scale) -> np.ndarray:
+    """Series scales with undefined values (NaN, 0: a constant history) replaced by 1.0."""
+    scale = np.asarray(scale, dtype=np.float64)
+    return np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)

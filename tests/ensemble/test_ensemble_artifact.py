@@ -1,0 +1,188 @@
+"""The ensemble of one real, small Tune/Optuna sweep (local Ray, 2 CPUs), reused by every test.
+
+The sweep trains on the built-in quarterly data plus a covariate column, so the artifact's input
+schema has a covariate to miss.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from foretune.data import DataError, builtin_dataset_path
+from foretune.ensemble import ArtifactError, Ensemble, build_ensemble
+from foretune.ensemble.artifact import sha256
+from foretune.ensemble.build import make_ensemble
+
+HORIZON = 4
+LEVELS = ["50", "80", "90", "95"]
+
+
+def history() -> pd.DataFrame:
+    frame = pd.read_parquet(builtin_dataset_path())
+    return frame.assign(season=frame["ds"].dt.quarter.astype(float))
+
+
+@pytest.fixture(scope="module")
+def run(ray_session, tmp_path_factory):
+    from foretune.config import ExperimentConfig
+    from foretune.search import run_sweep
+
+    root = tmp_path_factory.mktemp("ensemble")
+    history().to_parquet(root / "macro.parquet", index=False)
+    config = ExperimentConfig.from_dict(
+        {
+            "seed": 0,
+            "models": ["mlp", "lstm"],
+            "data": {"horizon": HORIZON, "path": str(root / "macro.parquet")},
+            "train": {"max_epochs": 4, "patience": 3},
+            "search": {"trials": 3, "windows": [8, 12], "scheduler": "none", "max_concurrent": 2},
+            "ensemble": {"top_k": 3, "samples": 16, "max_per_architecture": 2},
+        }
+    )
+    run_dir = root / "run"
+    run_sweep(config, run_dir)
+    return run_dir, config, build_ensemble(run_dir, config)
+
+
+def variant(config, **ensemble):
+    from foretune.config import ExperimentConfig
+
+    raw = config.to_dict()
+    raw["ensemble"].update(ensemble)
+    return ExperimentConfig.from_dict(raw)
+
+
+def test_members_weights_and_reports_are_recorded(run):
+    run_dir, config, artifact = run
+    settings = json.loads((artifact / "ensemble.json").read_text())
+    manifest = json.loads((artifact / "manifest.json").read_text())
+    board = pd.read_parquet(run_dir / "leaderboard.parquet")
+    candidates = settings["selection"]["candidates"]
+    assert candidates[0]["trial_id"] == board["trial_id"].iloc[0]  # best trial first
+    assert max(pd.Series([c["architecture"] for c in candidates]).value_counts()) <= 2
+    weights = [m["weight"] for m in settings["members"]]
+    assert sum(weights) == pytest.approx(1.0) and min(weights) > 0
+    assert [m["weight"] for m in manifest["members"]] == weights == manifest["weights"]
+    assert manifest["format_version"] == 2 and manifest["input_schema"]["covariates"] == ["season"]
+    selection = settings["selection"]
+    assert selection["weighting"] == "greedy" and selection["metric"] == "mase"
+    assert selection["ensemble_score"] <= selection["best_single_score"] + 1e-12
+    assert list(Ensemble.load(artifact).weights.values()) == weights
+    assert {"mase", "mae", "crps_scaled"} <= set(settings["test_scores"]["ensemble"])
+    for source in ("head", "samples", "blend"):
+        assert 0 <= settings["direction"][source]["accuracy"] <= 1
+        assert settings["direction"][source]["log_loss"] > 0
+
+
+def test_calibration_is_reported_and_served_in_the_quantile_columns(run):
+    _, _, artifact = run
+    report = json.loads((artifact / "ensemble.json").read_text())["calibration"]
+    assert list(report) == LEVELS
+    for name in LEVELS:
+        entry = report[name]
+        assert entry["n"] >= 100 and 0 <= entry["before"] <= 1
+        assert entry["after"] >= entry["nominal"] - 1e-9  # in-sample CQR guarantee
+        assert 0 <= entry["after_crossfit"] <= 1
+    forecast = Ensemble.load(artifact).predict(history(), samples=16, seed=1)
+    assert len(forecast) == 8 * HORIZON
+    np.testing.assert_array_equal(forecast["q05"], forecast["lo_90"])
+    np.testing.assert_array_equal(forecast["q95"], forecast["hi_90"])
+    order = ["lo_95", "lo_90", "lo_80", "lo_50", "q50", "hi_50", "hi_80", "hi_90", "hi_95"]
+    assert (np.diff(forecast[order].to_numpy(), axis=1) >= 0).all()
+    raw = Ensemble.load(artifact).without_calibration().predict(history(), samples=16, seed=1)
+    np.testing.assert_allclose(raw["mean"], forecast["mean"])
+    assert not np.allclose(raw["q05"], forecast["q05"])
+
+
+def test_predict_after_load_equals_predict_before_save(run, tmp_path):
+    run_dir, config, _ = run
+    # a different recipe, so this also covers diversity 1, mean weights and blended directions
+    config = variant(config, max_per_architecture=1, weighting="mean", direction_source="blend")
+    ensemble = make_ensemble(run_dir, config)
+    architectures = [m.architecture for m in ensemble.members]
+    assert len(architectures) == len(set(architectures))
+    before = ensemble.predict(history(), samples=8, seed=5)
+    loaded = Ensemble.load(ensemble.save(tmp_path / "ensemble"))
+    after = loaded.predict(history(), samples=8, seed=5)
+    pd.testing.assert_frame_equal(before, after)
+    probs = after[["p_down", "p_flat", "p_up"]].sum(axis=1)
+    np.testing.assert_allclose(probs, 1.0, atol=1e-6)
+
+
+def test_tampered_or_incompatible_artifacts_are_refused(run, tmp_path):
+    _, _, artifact = run
+
+    def fresh(name):
+        copy = tmp_path / name
+        shutil.copytree(artifact, copy)
+        return copy
+
+    edited = fresh("weights")
+    path = edited / "calibration.json"
+    state = json.loads(path.read_text())
+    state["adjustments"]["0.9"] = [0.0] * HORIZON
+    path.write_text(json.dumps(state))
+    with pytest.raises(ArtifactError, match="calibration.json.*checksum"):
+        Ensemble.load(edited)
+
+    manifest_edit = fresh("manifest")
+    manifest = json.loads((manifest_edit / "manifest.json").read_text())
+    manifest["members"][0]["weight"] = 0.123
+    (manifest_edit / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match="disagrees"):
+        Ensemble.load(manifest_edit)
+
+    for version in (99, 0, None):
+        other = fresh(f"version-{version}")
+        manifest = json.loads((other / "manifest.json").read_text())
+        manifest["format_version"] = version
+        (other / "manifest.json").write_text(json.dumps(manifest))
+        with pytest.raises(ArtifactError, match="format version"):
+            Ensemble.load(other)
+
+
+def test_format_1_artifacts_still_load_uncalibrated(run, tmp_path):
+    _, _, artifact = run
+    old = tmp_path / "v1"
+    shutil.copytree(artifact, old)
+    (old / "calibration.json").unlink()
+    manifest = json.loads((old / "manifest.json").read_text())
+    manifest["format_version"] = 1
+    for key in ("members", "weights", "calibrated"):
+        manifest.pop(key)
+    manifest["files"].pop("calibration.json")
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    assert manifest["files"]["ensemble.json"] == sha256(old / "ensemble.json")
+    ensemble = Ensemble.load(old)
+    assert ensemble.calibration is None
+    forecast = ensemble.predict(history(), horizon=2, samples=8)
+    assert forecast.groupby("unique_id").size().eq(2).all()
+
+
+def test_missing_covariate_is_named(run):
+    _, _, artifact = run
+    without = history().drop(columns="season")
+    with pytest.raises(DataError, match="season"):
+        Ensemble.load(artifact).predict(without)
+
+
+def test_refit_on_train_and_validation(run):
+    import torch
+
+    from foretune.train import read_checkpoint
+
+    run_dir, config, _ = run
+    best = pd.read_parquet(run_dir / "leaderboard.parquet").iloc[0]
+    ensemble = make_ensemble(run_dir, variant(config, refit=True), trial_ids=[best["trial_id"]])
+    (member,) = ensemble.members
+    assert "train+validation" in member.info["refit"]
+    assert member.spec.max_epochs <= config.train.max_epochs
+    original, _ = read_checkpoint(best["checkpoint_path"])
+    refit_state, original_state = member.model.state_dict(), original.state_dict()
+    assert any(not torch.equal(refit_state[k], original_state[k]) for k in original_state)
+    assert ensemble.report["calibration"]["90"]["n"] > 0

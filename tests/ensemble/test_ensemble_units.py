@@ -1,0 +1,75 @@
+"""Fast unit tests: member choice, batched inversion, mixture helpers, future time stamps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from foretune.data import RatioTransform
+from foretune.ensemble import EnsembleError, select_members
+from foretune.ensemble.draws import RowTransform
+from foretune.ensemble.mixture import pool, resample, weighted_quantiles
+from foretune.ensemble.model import _future_index
+
+
+def board(rows):
+    frame = pd.DataFrame(rows, columns=["trial_id", "architecture", "val_loss", "status"])
+    frame["checkpoint_path"] = np.where(frame["status"] == "ok", "/ckpt", None)
+    frame["reason"] = ""
+    frame["window"] = 8
+    return frame
+
+
+def test_diversity_rule_caps_each_architecture():
+    b = board([
+        ("a", "lstm", 0.10, "ok"), ("b", "lstm", 0.11, "ok"), ("c", "lstm", 0.12, "ok"),
+        ("d", "mlp", 0.20, "ok"), ("e", "gru", 0.30, "ok"), ("f", "gru", 0.05, "failed"),
+    ])  # fmt: skip
+    chosen = select_members(b, top_k=4, max_per_architecture=2)
+    assert chosen["trial_id"].tolist() == ["a", "b", "d", "e"]
+    assert select_members(b, top_k=3, max_per_architecture=1)["trial_id"].tolist() == ["a", "d", "e"]
+    assert select_members(b, top_k=3)["trial_id"].tolist() == ["a", "b", "c"]
+    with pytest.raises(EnsembleError, match="no trial"):
+        select_members(board([("x", "mlp", np.nan, "diverged")]), top_k=2)
+
+
+@pytest.mark.parametrize("kind", ["log_ratio", "diff", "none"])
+def test_row_transform_matches_the_per_series_transform(kind):
+    rng = np.random.default_rng(0)
+    transform = RatioTransform(kind)
+    levels = {f"s{i}": 50 + np.cumsum(rng.uniform(0.5, 1.5, 40)) * (i + 1) for i in range(4)}
+    for uid, y in levels.items():
+        transform.fit_series(uid, y)
+    uids = np.array(["s2", "s0", "s3", "s2", "s1"], dtype=object)
+    last = np.array([levels[u][-1] for u in uids])
+    z = rng.normal(size=(7, len(uids), 5))  # [S, N, H]
+    rows = RowTransform(transform, uids)
+    r = rows.changes(z)
+    got, labels = rows.levels(last, r), rows.direction(last, r)
+    for i, uid in enumerate(uids):
+        r_i = transform.unstandardize(uid, z[:, i])
+        np.testing.assert_allclose(got[:, i], transform.integrate(np.full(7, last[i]), r_i))
+        np.testing.assert_array_equal(labels[:, i], transform.direction(uid, last[i], r_i))
+
+
+def test_weighted_mixture_resampling_and_quantiles():
+    a, b = np.zeros((10, 1, 1)), np.ones((30, 1, 1))
+    paths, w = pool([a, b], [0.75, 0.25])  # a's paths weigh 0.075 each, b's 0.0083
+    assert paths.shape == (40, 1, 1) and w.sum() == pytest.approx(1.0)
+    drawn = resample(paths, w, 200)
+    assert drawn.mean() == pytest.approx(0.25, abs=0.01)
+    q = weighted_quantiles(paths, w, [0.5, 0.8])
+    assert q[:, 0, 0].tolist() == [0.0, 1.0]
+
+
+def test_future_index_for_mixed_frequencies_and_shared_starts():
+    start = pd.Timestamp("2020-01-01")
+    index = _future_index([start, start, pd.Timestamp("2020-03-01"), 7], ["MS", "MS", "MS", 1], 2)
+    assert list(index) == [
+        pd.Timestamp("2020-02-01"), pd.Timestamp("2020-03-01"),
+        pd.Timestamp("2020-02-01"), pd.Timestamp("2020-03-01"),
+        pd.Timestamp("2020-04-01"), pd.Timestamp("2020-05-01"), 8, 9,
+    ]  # fmt: skip
+    same = _future_index([start] * 3, ["QS-OCT"] * 3, 2)
+    assert isinstance(same, pd.DatetimeIndex) and len(same) == 6 and same[2] == same[0]
