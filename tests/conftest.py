@@ -24,23 +24,18 @@ def ray_session():
 @pytest.fixture
 def small_config():
     """A factory for a tiny but real experiment on the built-in quarterly data."""
-    from foretune.config import ExperimentConfig
+    from support import tiny_config
 
-    def make(**overrides):
-        base = {
-            "seed": 0,
-            "models": ["mlp", "lstm"],
-            "data": {"horizon": 4},
-            "train": {"max_epochs": 4, "patience": 3},
-            "search": {"trials": 2, "windows": [8], "scheduler": "none", "max_concurrent": 2},
-            "ensemble": {"top_k": 2, "samples": 16},
-        }
-        for key, value in overrides.items():
-            node = base
-            *parents, leaf = key.split(".")
-            for part in parents:
-                node = node.setdefault(part, {})
-            node[leaf] = value
-        return ExperimentConfig.from_dict(base)
+    return tiny_config
 
-    return make
+
+@pytest.fixture(scope="module")
+def torch_single_thread():
+    """Tiny models train faster on one intra-op thread (no OpenMP spin-waits on a busy machine);
+    the setting is restored afterwards. Use with ``pytestmark = usefixtures(...)``."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -22,6 +22,7 @@ from foretune.evaluate.backtest import (
 )
 from foretune.evaluate.baselines import statsforecast_available
 from foretune.evaluate.forecasters import baseline_forecasters, transform_direction
+from support import tiny_run
 
 H, K = 4, 3
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -299,23 +300,11 @@ def test_evaluate_does_not_import_the_ensemble_package():
 # ------------------------------------------------------------------- a real tiny ensemble (Ray)
 @pytest.fixture(scope="module")
 def finished_run(ray_session, tmp_path_factory):
-    from foretune.config import ExperimentConfig
-    from foretune.ensemble import build_ensemble
-    from foretune.search import run_sweep
-
-    config = ExperimentConfig.from_dict(
-        {
-            "seed": 0,
-            "models": ["mlp", "lstm"],
-            "data": {"horizon": H},
-            "train": {"max_epochs": 3, "patience": 3},
-            "search": {"trials": 2, "windows": [8], "scheduler": "none"},
-            "ensemble": {"top_k": 2, "samples": 8, "quantiles": [0.05, 0.25, 0.5, 0.75, 0.95]},
-        }
-    )
-    run_dir = tmp_path_factory.mktemp("run")
-    run_sweep(config, run_dir)
-    return run_dir, build_ensemble(run_dir, config)
+    return tiny_run(
+        tmp_path_factory,
+        **{"data.horizon": H, "train.max_epochs": 3, "ensemble.samples": 8,
+           "ensemble.quantiles": [0.05, 0.25, 0.5, 0.75, 0.95]},
+    )  # fmt: skip
 
 
 def test_evaluate_command_on_a_real_ensemble(finished_run, capsys):

@@ -25,14 +25,7 @@ from foretune.models import ARCHITECTURES, available, build
 WINDOW, FEATURES, HORIZON = 12, 2, 3
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """These models are tiny: one intra-op thread is faster than several, and much faster on a
-    busy machine (no OpenMP spin-waits); the setting is restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_single_thread")
 
 
 def _model(name: str, seed: int = 0) -> nn.Module:

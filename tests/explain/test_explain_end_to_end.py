@@ -8,44 +8,24 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from foretune.data import builtin_dataset_path
-from foretune.ensemble import Ensemble, build_ensemble
+from foretune.ensemble import Ensemble
 from foretune.explain import default_out_dir, explain_command
-from foretune.search import run_sweep
+from support import tiny_run
 
 HORIZON = 4
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """These models are tiny: one intra-op thread is faster than several, and much faster on a
-    busy machine (no OpenMP spin-waits); the setting is restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_single_thread")
 
 
 @pytest.fixture(scope="module")
 def artifact(ray_session, tmp_path_factory):
-    from foretune.config import ExperimentConfig
-
-    config = ExperimentConfig.from_dict(
-        {
-            "seed": 0,
-            "models": ["mlp", "lstm"],
-            "data": {"horizon": HORIZON},
-            "train": {"max_epochs": 3, "patience": 3},
-            "search": {"trials": 2, "windows": [8], "scheduler": "none"},
-            "ensemble": {"top_k": 2, "samples": 8},
-        }
-    )
-    run_dir = tmp_path_factory.mktemp("run")
-    run_sweep(config, run_dir)
-    return build_ensemble(run_dir, config)
+    return tiny_run(
+        tmp_path_factory, **{"data.horizon": HORIZON, "train.max_epochs": 3, "ensemble.samples": 8}
+    )[1]
 
 
 def test_explain_command_writes_everything_next_to_the_model(artifact, capsys):

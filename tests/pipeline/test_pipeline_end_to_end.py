@@ -12,30 +12,16 @@ import pandas as pd
 import pytest
 
 from foretune.data import builtin_dataset_path
-from foretune.ensemble import ArtifactError, Ensemble, build_ensemble
-from foretune.search import run_sweep
+from foretune.ensemble import ArtifactError, Ensemble
+from support import tiny_run
 
 HORIZON = 4
 
 
 @pytest.fixture(scope="module")
-def finished_run(ray_session, tmp_path_factory, request):
-    from foretune.config import ExperimentConfig
-
-    config = ExperimentConfig.from_dict(
-        {
-            "seed": 0,
-            "models": ["mlp", "lstm"],
-            "data": {"horizon": HORIZON},
-            "train": {"max_epochs": 4, "patience": 3},
-            "search": {"trials": 2, "windows": [8], "scheduler": "none"},
-            "ensemble": {"top_k": 2, "samples": 16},
-        }
-    )
-    run_dir = tmp_path_factory.mktemp("run")
-    result = run_sweep(config, run_dir)
-    artifact = build_ensemble(run_dir, config)
-    return run_dir, result.leaderboard, artifact
+def finished_run(ray_session, tmp_path_factory):
+    run_dir, artifact = tiny_run(tmp_path_factory, **{"data.horizon": HORIZON})
+    return run_dir, pd.read_parquet(run_dir / "leaderboard.parquet"), artifact
 
 
 def test_leaderboard_has_one_row_per_trial_with_metrics(finished_run):

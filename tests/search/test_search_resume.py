@@ -17,7 +17,7 @@ TRIALS = 6
 
 def _finished_trials(run_dir: Path) -> int:
     """Trials whose final report (with a checkpoint) Tune has already persisted."""
-    return len(list((run_dir / "sweep").glob("run_trial_*/checkpoint_*")))
+    return len(list((run_dir / "sweep").glob("run_trial_*/checkpoint_*/model.pt")))
 
 
 def test_resume_after_sigkill_completes_exactly_the_requested_trials(tmp_path):
@@ -52,7 +52,8 @@ def test_resume_after_sigkill_completes_exactly_the_requested_trials(tmp_path):
     done_before = _finished_trials(run_dir)
     assert 2 <= done_before < TRIALS
     finished_ids = {
-        p.parent.name.split("_")[2] for p in (run_dir / "sweep").glob("run_trial_*/checkpoint_*")
+        p.parent.parent.name.split("_")[2]
+        for p in (run_dir / "sweep").glob("run_trial_*/checkpoint_*/model.pt")
     }
 
     resumed = subprocess.run(

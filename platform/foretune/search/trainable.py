@@ -17,6 +17,7 @@ from ray import tune
 from foretune.config import ExperimentConfig
 from foretune.data import PreparedData
 from foretune.train import fit, write_checkpoint
+from foretune.train.checkpoint import read_state, write_state
 
 from .space import decode
 
@@ -32,18 +33,41 @@ def run_trial(
     spec = decode(params, config)
     data: PreparedData = datasets[spec.window]
     if config.train.num_workers == 0:
-        fit(spec, data, _tune_report)
+        _fit_inline(spec, data)
         return
     _fit_with_ray_train(config, spec, data, storage)
 
 
-def _tune_report(metrics: dict[str, Any], payload: dict[str, Any] | None) -> None:
-    if payload is None:
-        tune.report(metrics)
-        return
-    with tempfile.TemporaryDirectory() as tmp:
-        write_checkpoint(tmp, payload)
-        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
+def _fit_inline(spec, data: PreparedData) -> None:
+    """Train in this Tune trial; every epoch's report carries the resumable training state.
+
+    A trial restarted by Tune (its worker died, or the sweep was resumed) continues from its last
+    finished epoch with the same result instead of starting over. The final report's checkpoint
+    also holds the best weights (``model.pt``, ``spec.json``) that the ensemble reads.
+    """
+    resume_from = None
+    previous = tune.get_checkpoint()
+    if previous is not None:
+        with previous.as_directory() as directory:
+            resume_from = read_state(directory)
+    pending: dict[str, Any] = {}
+
+    def save_state(state: dict[str, Any]) -> None:
+        pending["state"] = state
+
+    def report(metrics: dict[str, Any], payload: dict[str, Any] | None) -> None:
+        state = pending.pop("state", None)
+        if payload is None and state is None:
+            tune.report(metrics)
+            return
+        with tempfile.TemporaryDirectory() as tmp:
+            if state is not None:
+                write_state(tmp, state)
+            if payload is not None:
+                write_checkpoint(tmp, payload)
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
+
+    fit(spec, data, report, resume_from=resume_from, save_state=save_state)
 
 
 def _fit_with_ray_train(
