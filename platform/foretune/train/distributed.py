@@ -2,7 +2,8 @@
 
 Only this module of ``train`` knows Ray Train. The worker group uses DDP through
 ``ray.train.torch.prepare_model`` (gloo on CPU, NCCL on GPU, chosen by Ray from ``use_gpu``); each
-rank reports every epoch with ``ray.train.report`` and rank 0 attaches the final checkpoint.
+rank reports every epoch with ``ray.train.report``; rank 0 attaches the resumable training state
+every epoch and the best weights at the end, so a restarted worker group resumes its last epoch.
 Every rank reports the same metrics: ``fit`` all-reduces the train and validation losses, and
 shards each global batch of ``batch_size * world_size`` windows across ranks, so a run on N
 workers with ``batch_size`` b follows the trajectory of one process with batch N·b.
@@ -18,7 +19,7 @@ import ray.train
 import ray.train.torch
 from ray.train import Checkpoint
 
-from .checkpoint import write_checkpoint
+from .checkpoint import read_state, write_checkpoint, write_state
 from .loop import TrainSpec, fit
 
 
@@ -29,14 +30,28 @@ def train_worker(config: dict[str, Any]) -> list[dict[str, Any]]:
     data = config["data"]
     device = ray.train.torch.get_device()
     history: list[dict[str, Any]] = []
+    rank = context.get_world_rank()
+    resume_from = None
+    previous = ray.train.get_checkpoint()
+    if previous is not None:  # a restarted worker group continues from its last epoch
+        with previous.as_directory() as directory:
+            resume_from = read_state(directory)
+    pending: dict[str, Any] = {}
+
+    def save_state(state: dict[str, Any]) -> None:
+        pending["state"] = state  # every rank calls this (a collective); rank 0's is persisted
 
     def report(metrics: dict[str, Any], payload: dict[str, Any] | None) -> None:
         history.append(dict(metrics))
-        if payload is None:
+        state = pending.pop("state", None)
+        if rank != 0 or (payload is None and state is None):
             ray.train.report(metrics)
             return
         with tempfile.TemporaryDirectory() as tmp:
-            write_checkpoint(tmp, payload)
+            if state is not None:
+                write_state(tmp, state)
+            if payload is not None:
+                write_checkpoint(tmp, payload)
             ray.train.report(metrics, checkpoint=Checkpoint.from_directory(tmp))
 
     world = context.get_world_size()
@@ -51,8 +66,10 @@ def train_worker(config: dict[str, Any]) -> list[dict[str, Any]]:
         data,
         report,
         device=device,
-        rank=context.get_world_rank(),
+        rank=rank,
         world_size=world,
         wrap=wrap if world > 1 else None,
+        resume_from=resume_from,
+        save_state=save_state,
     )
     return history
