@@ -506,25 +506,50 @@ def attribution_matrix(attributions: pd.DataFrame) -> pd.DataFrame:
 
 def attribution_heatmap(attributions: pd.DataFrame) -> bytes:
     """Heat map of mean ``|attribution|`` per lag (rows) and feature (columns)."""
-    m = attribution_matrix(attributions)
-    fig = Figure(figsize=(min(3 + 0.6 * max(m.shape[1], 1), 12), min(2.5 + 0.22 * len(m), 10)))
+    return lag_feature_heatmap(
+        attribution_matrix(attributions),
+        signed=False,
+        colorbar_label="mean |attribution|",
+        title="mean |attribution| by lag and feature",
+    )
+
+
+def lag_feature_heatmap(
+    matrix: pd.DataFrame,
+    *,
+    signed: bool,
+    colorbar_label: str,
+    title: str,
+    ylabel: str = "lag (1 = most recent)",
+) -> bytes:
+    """Heat map of a ``lag x feature`` frame; ``signed`` uses a diverging map centred on 0."""
+    values = matrix.to_numpy(np.float64)
+    fig = Figure(
+        figsize=(min(3.5 + 0.7 * max(values.shape[1], 1), 12),
+                 min(2.5 + 0.22 * max(values.shape[0], 1), 12))
+    )  # fmt: skip
     ax = fig.subplots()
-    if m.empty or not np.isfinite(m.to_numpy(np.float64)).any():
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
         _empty(ax)
         return _png(fig)
-    image = ax.imshow(
-        m.to_numpy(np.float64), aspect="auto", cmap="viridis", interpolation="nearest"
-    )
-    fig.colorbar(image, ax=ax, label="mean |attribution|")
+    if signed:
+        limit = float(np.abs(finite).max()) or 1.0
+        colors = {"cmap": "RdBu_r", "vmin": -limit, "vmax": limit}
+    else:
+        colors = {"cmap": "viridis"}
+    image = ax.imshow(values, aspect="auto", interpolation="nearest", **colors)
+    fig.colorbar(image, ax=ax, label=colorbar_label)
     ax.set_xticks(
-        np.arange(m.shape[1]), [str(c) for c in m.columns], rotation=45, ha="right", fontsize=8
-    )
-    step = max(1, int(np.ceil(len(m) / 30)))
-    rows = np.arange(0, len(m), step)
-    ax.set_yticks(rows, [str(m.index[i]) for i in rows], fontsize=8)
+        np.arange(values.shape[1]), [str(c) for c in matrix.columns], rotation=45, ha="right",
+        fontsize=8,
+    )  # fmt: skip
+    every = max(1, int(np.ceil(len(matrix) / 30)))
+    rows = np.arange(0, len(matrix), every)
+    ax.set_yticks(rows, [str(matrix.index[i]) for i in rows], fontsize=8)
     ax.set_xlabel("feature")
-    ax.set_ylabel("lag")
-    ax.set_title("mean |attribution| by lag and feature")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return _png(fig)
 

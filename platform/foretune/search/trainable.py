@@ -8,7 +8,6 @@ whose workers run the same loop and report to Tune through ``TuneReportCallback`
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +15,8 @@ from ray import tune
 
 from foretune.config import ExperimentConfig
 from foretune.data import PreparedData
-from foretune.train import fit, write_checkpoint
-from foretune.train.checkpoint import read_state, write_state
+from foretune.train import fit
+from foretune.train.checkpoint import read_state, staged_checkpoint
 
 from .space import decode
 
@@ -56,16 +55,9 @@ def _fit_inline(spec, data: PreparedData) -> None:
         pending["state"] = state
 
     def report(metrics: dict[str, Any], payload: dict[str, Any] | None) -> None:
-        state = pending.pop("state", None)
-        if payload is None and state is None:
-            tune.report(metrics)
-            return
-        with tempfile.TemporaryDirectory() as tmp:
-            if state is not None:
-                write_state(tmp, state)
-            if payload is not None:
-                write_checkpoint(tmp, payload)
-            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
+        with staged_checkpoint(pending.pop("state", None), payload) as directory:
+            checkpoint = tune.Checkpoint.from_directory(directory) if directory else None
+            tune.report(metrics, checkpoint=checkpoint)
 
     fit(spec, data, report, resume_from=resume_from, save_state=save_state)
 

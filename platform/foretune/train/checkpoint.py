@@ -13,6 +13,9 @@ holds one state, the last epoch's, which itself carries the best weights: disk s
 from __future__ import annotations
 
 import json
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -63,3 +66,22 @@ def read_state(directory: str | Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+@contextmanager
+def staged_checkpoint(
+    state: dict[str, Any] | None, payload: dict[str, Any] | None
+) -> Iterator[Path | None]:
+    """A temporary directory holding the training ``state`` and/or final ``payload`` to report.
+
+    Yields ``None`` when there is nothing to save; the caller reports without a checkpoint then.
+    """
+    if state is None and payload is None:
+        yield None
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        if state is not None:
+            write_state(tmp, state)
+        if payload is not None:
+            write_checkpoint(tmp, payload)
+        yield Path(tmp)

@@ -12,14 +12,13 @@ workers with ``batch_size`` b follows the trajectory of one process with batch N
 
 from __future__ import annotations
 
-import tempfile
 from typing import Any
 
 import ray.train
 import ray.train.torch
 from ray.train import Checkpoint
 
-from .checkpoint import read_state, write_checkpoint, write_state
+from .checkpoint import read_state, staged_checkpoint
 from .loop import TrainSpec, fit
 
 
@@ -44,15 +43,11 @@ def train_worker(config: dict[str, Any]) -> list[dict[str, Any]]:
     def report(metrics: dict[str, Any], payload: dict[str, Any] | None) -> None:
         history.append(dict(metrics))
         state = pending.pop("state", None)
-        if rank != 0 or (payload is None and state is None):
-            ray.train.report(metrics)
-            return
-        with tempfile.TemporaryDirectory() as tmp:
-            if state is not None:
-                write_state(tmp, state)
-            if payload is not None:
-                write_checkpoint(tmp, payload)
-            ray.train.report(metrics, checkpoint=Checkpoint.from_directory(tmp))
+        if rank != 0:
+            state = payload = None
+        with staged_checkpoint(state, payload) as directory:
+            checkpoint = Checkpoint.from_directory(directory) if directory else None
+            ray.train.report(metrics, checkpoint=checkpoint)
 
     world = context.get_world_size()
     # Without the direction loss the direction head gets no gradient: DDP must be told.
