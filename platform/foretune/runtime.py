@@ -18,12 +18,15 @@ def ensure_ray(num_cpus: int | None = None, address: str | None = None) -> None:
     if ray.is_initialized():
         return
     address = address or os.environ.get("RAY_ADDRESS")
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     os.environ.setdefault("RAY_TRAIN_V2_ENABLED", "1")
     quiet_logs()
     if address:
+        # A cluster keeps its own authentication settings (token auth where it is configured).
         ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
         return
+    # The embedded instance listens on loopback only and lives as long as this process, so it
+    # runs without Ray's token authentication (no token file to set up for a first run).
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     ray.init(
         num_cpus=num_cpus,
         include_dashboard=False,
