@@ -28,6 +28,7 @@ def ensure_ray(num_cpus: int | None = None, address: str | None = None) -> None:
     # runs without Ray's token authentication (no token file to set up for a first run).
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     ray.init(
+        address="local",  # a fresh instance, even if a `ray start` cluster runs on this machine
         num_cpus=num_cpus,
         include_dashboard=False,
         dashboard_host="127.0.0.1",
