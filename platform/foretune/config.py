@@ -37,6 +37,19 @@ class DataConfig(_Section):
         0.25, ge=0.0, description="|cumulative change| <= flat_band*sigma*sqrt(h) is 'flat'"
     )
     covariates: list[str] | None = Field(None, description="None = every extra numeric column")
+    streaming: Literal["auto", "on", "off"] = Field(
+        "auto", description="stream the data with Ray Data instead of holding it in the driver's "
+        "memory (see foretune.data.store); auto = on when the in-memory windows would exceed "
+        "stream_above_gb"
+    )
+    stream_above_gb: float = Field(
+        2.0, gt=0.0, description="auto streaming: estimated bytes of the in-memory windows above "
+        "which the data streams"
+    )
+    stream_cpus: float = Field(
+        0.5, gt=0.0, le=64.0, description="CPUs each Ray Data task (read, window cutting) takes; "
+        "leave this much free beside the trials"
+    )
 
 
 class TrainConfig(_Section):
@@ -155,6 +168,10 @@ class EnsembleConfig(_Section):
         False, description="retrain chosen members on train+validation for their best epoch count"
     )
     samples: int = Field(50, ge=1, le=100000, description="MC-dropout draws per member")
+    max_windows: int = Field(
+        100_000, ge=100, description="streamed data: validation + test windows (whole series, "
+        "drawn by the seed) the ensemble is weighted and calibrated on"
+    )
     quantiles: list[float] = Field(default_factory=lambda: [0.05, 0.5, 0.95])
     calibration: Literal["cqr", "none"] = Field(
         "cqr", description="split-conformal (CQR) interval calibration on the test windows"

@@ -59,7 +59,11 @@ def run(
     run_dir = run_dir or default_run_dir(config)
     sweep(config, run_dir, num_cpus=num_cpus, resume=resume)
     artifact = ensemble(run_dir, config)
-    run_report(run_dir, artifact)  # 2-window backtest vs baselines on the run's data; prints path
+    if (run_dir / "data" / "store.json").is_file():
+        print("foretune: the data streamed (larger than memory), so the backtest report is "
+              "skipped; run `foretune evaluate` on a sample of the series", flush=True)
+    else:
+        run_report(run_dir, artifact)  # 2-window backtest vs baselines on the run's data
     return artifact
 
 

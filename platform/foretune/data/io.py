@@ -138,21 +138,29 @@ def validate(
     frame = frame.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
     freqs: dict[str, Freq] = {}
     for uid, group in frame.groupby("unique_id", sort=False):
-        n = len(group)
-        if n < max(min_length, 3):
-            raise DataError(
-                f"series {uid!r} has {n} observations but needs at least {max(min_length, 3)} "
-                "(window + horizon + 1); shorten the window or horizon, or drop the series"
-            )
-        try:
-            freqs[str(uid)] = infer_freq(group["ds"].to_numpy())
-        except ValueError as exc:
-            raise DataError(
-                f"series {uid!r} is irregularly spaced ({exc}); resample it to a regular "
-                "frequency and fill gaps before training"
-            ) from None
-        _check_domain(str(uid), group["y"].to_numpy(), transform)
+        freqs[str(uid)] = check_series(
+            str(uid), group["ds"].to_numpy(), group["y"].to_numpy(), transform, min_length
+        )
     return SeriesFrame(frame[["unique_id", "ds", "y", *covs]], tuple(covs), freqs)
+
+
+def check_series(uid: str, ds: np.ndarray, y: np.ndarray, transform: str, min_length: int) -> Freq:
+    """One series' length, regular spacing and value domain; its frequency. Raises ``DataError``."""
+    n = len(y)
+    if n < max(min_length, 3):
+        raise DataError(
+            f"series {uid!r} has {n} observations but needs at least {max(min_length, 3)} "
+            "(window + horizon + 1); shorten the window or horizon, or drop the series"
+        )
+    try:
+        freq = infer_freq(ds)
+    except ValueError as exc:
+        raise DataError(
+            f"series {uid!r} is irregularly spaced ({exc}); resample it to a regular "
+            "frequency and fill gaps before training"
+        ) from None
+    _check_domain(uid, y, transform)
+    return freq
 
 
 def _integer(ds: pd.Series) -> bool:

@@ -94,7 +94,7 @@ def prepare(
     for index, (uid, group) in enumerate(data.frame.groupby("unique_id", sort=False)):
         y = group["y"].to_numpy(np.float64)
         cov = group[list(data.covariates)].to_numpy(np.float64)
-        n_train, n_val, n_test = split_lengths(len(y) - 1, horizon, val_fraction, test_fraction)
+        n_train = split_lengths(len(y) - 1, horizon, val_fraction, test_fraction)[0]
         if n_train < window + horizon:
             raise DataError(
                 f"series {uid!r} has {len(y)} observations, too few for a training window with "
@@ -103,17 +103,11 @@ def prepare(
                 "the series"
             )
         transform.fit_series(uid, y[: n_train + 1], cov[: n_train + 1])
-        scales.append(_naive_scale(y[: n_train + 1], season_length(data.freqs[uid])))
-        cut = _series_windows(transform, uid, index, y, cov, window, horizon)
-        bounds = {
-            "train": (0, n_train),
-            "val": (n_train, n_train + n_val),
-            "test": (n_train + n_val, n_train + n_val + n_test),
-        }
-        for name, (lo, hi) in bounds.items():
-            # target start t0 = origin; targets r[t0 : t0+H] must lie in [lo, hi)
-            keep = (cut.origin >= lo) & (cut.origin + horizon <= hi)
-            parts[name].append(_take(cut, keep))
+        scales.append(naive_scale(y[: n_train + 1], season_length(data.freqs[uid])))
+        cut = series_splits(transform, uid, index, y, cov, window, horizon, val_fraction,
+                            test_fraction)  # fmt: skip
+        for name, windows in cut.items():
+            parts[name].append(windows)
     merged = {name: _concat(sets) for name, sets in parts.items()}
     return PreparedData(
         merged["train"],
@@ -140,6 +134,65 @@ def features(
     return np.concatenate([z, c], axis=1).astype(np.float32)
 
 
+def series_splits(
+    transform: RatioTransform,
+    uid: str,
+    index: int,
+    y: np.ndarray,
+    cov: np.ndarray,
+    window: int,
+    horizon: int,
+    val_fraction: float,
+    test_fraction: float,
+    parts: tuple[str, ...] = ("train", "val", "test"),
+) -> dict[str, WindowSet]:
+    """One series' windows of each split in ``parts`` (``transform`` already fit on it).
+
+    Each split is cut from only the levels it needs (its targets and the ``window`` changes
+    before them), so asking for one split costs that split alone.
+    """
+    n_train, n_val, n_test = split_lengths(len(y) - 1, horizon, val_fraction, test_fraction)
+    bounds = {
+        "train": (0, n_train),
+        "val": (n_train, n_train + n_val),
+        "test": (n_train + n_val, n_train + n_val + n_test),
+    }
+    out = {}
+    for name in parts:
+        # targets r[o : o+H] must lie in the split's changes [lo, hi): origins o run from
+        # max(lo, window) to hi - H; their inputs start `window` changes before the first one.
+        lo, hi = bounds[name]
+        first = max(lo, window)
+        if hi - horizon < first:
+            out[name] = _empty(window, horizon, 1 + cov.shape[-1])
+            continue
+        start = first - window
+        cut = _series_windows(transform, uid, index, y[start : hi + 1], cov[start : hi + 1],
+                              window, horizon)  # fmt: skip
+        cut.origin += start
+        out[name] = cut
+    return out
+
+
+def _empty(window: int, horizon: int, n_features: int) -> WindowSet:
+    return WindowSet(np.zeros((0, window, n_features), np.float32),
+                     np.zeros((0, horizon), np.float32), np.zeros((0, horizon), np.int64),
+                     np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64),
+                     np.zeros((0, horizon), np.float64))  # fmt: skip
+
+
+def window_counts(
+    n_obs: int, window: int, horizon: int, val_fraction: float, test_fraction: float
+) -> tuple[int, int, int]:
+    """How many (train, val, test) windows ``series_splits`` cuts from ``n_obs`` observations."""
+    n_train, n_val, n_test = split_lengths(n_obs - 1, horizon, val_fraction, test_fraction)
+    # origins run window..n-1-horizon; a split [lo, hi) keeps max(lo, window)..hi-horizon
+    counts = []
+    for lo, hi in ((0, n_train), (n_train, n_train + n_val), (n_train + n_val, n_obs - 1)):
+        counts.append(max(0, hi - horizon - max(lo, window) + 1))
+    return counts[0], counts[1], counts[2] if n_test else 0
+
+
 def _series_windows(transform, uid, index, y, cov, window, horizon) -> WindowSet:
     feats = features(transform, uid, y, cov)  # [n-1, F]
     r = transform.changes(y)
@@ -154,17 +207,13 @@ def _series_windows(transform, uid, index, y, cov, window, horizon) -> WindowSet
     return WindowSet(np.ascontiguousarray(x), y_reg, y_dir, series, origin, y[origin], future)
 
 
-def _take(ws: WindowSet, keep: np.ndarray) -> WindowSet:
-    return WindowSet(*(getattr(ws, f)[keep] for f in WindowSet.__dataclass_fields__))
-
-
 def _concat(sets: list[WindowSet]) -> WindowSet:
     return WindowSet(
         *(np.concatenate([getattr(s, f) for s in sets]) for f in WindowSet.__dataclass_fields__)
     )
 
 
-def _naive_scale(y_train: np.ndarray, season: int) -> float:
+def naive_scale(y_train: np.ndarray, season: int) -> float:
     """MASE's scale: in-sample MAE of the seasonal naive forecast (season 1 when too short)."""
     if len(y_train) <= season:
         season = 1

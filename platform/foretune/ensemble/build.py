@@ -6,8 +6,10 @@
    of one architecture (a diversity rule: the next-best trial of another architecture takes the
    place of a third LSTM that would mostly repeat the first two).
 2. Data, once: ``load_series`` + ``prepare_all`` rebuild the sweep's windows (and are checked
-   against the sweep's saved transform). Every candidate draws ``samples`` MC-dropout paths for
-   all validation and test windows in one batched pass; everything below reuses these draws.
+   against the sweep's saved transform). A streamed run (``foretune.data.store``) uses the
+   validation and test windows of a seeded sample of whole series, up to ``max_windows``.
+   Every candidate draws ``samples`` MC-dropout paths for all validation and test windows in
+   one batched pass; everything below reuses these draws.
 3. Weights, on the validation windows: each validation window is an out-of-sample forecast origin
    (rolling origin over the validation part; no trial trained on it, though the sweep used its
    loss to stop training and rank trials). ``weighting``:
@@ -122,7 +124,11 @@ def make_ensemble(
             raise EnsembleError(f"none of the trials {trial_ids} is a finished trial of {run_dir}")
 
     saved_transform = json.loads((run_dir / "transform.json").read_text())
-    datasets = _prepare(config, sorted({int(w) for w in candidates["window"]}), saved_transform)
+    windows = sorted({int(w) for w in candidates["window"]})
+    if (run_dir / "data" / "store.json").is_file():
+        datasets = _sample_stream(run_dir, config, windows)
+    else:
+        datasets = _prepare(config, windows, saved_transform)
     reference = next(iter(datasets.values()))
     transform = reference.transform
     val, test = reference.val, reference.test
@@ -196,6 +202,18 @@ def make_ensemble(
 
 
 # -- steps ---------------------------------------------------------------------------------------
+def _sample_stream(run_dir: Path, config: ExperimentConfig, windows: list[int]):
+    """Streamed runs: validation and test windows of a seeded sample of whole series."""
+    from foretune.data.store import SeriesStore, StoreSettings
+
+    if config.ensemble.refit:
+        raise EnsembleError("ensemble.refit retrains in memory, which streamed data does not "
+                            "fit; set ensemble.refit: false")  # fmt: skip
+    covariates = tuple(json.loads((run_dir / "data.json").read_text())["covariates"])
+    store = SeriesStore.open(run_dir / "data", StoreSettings.from_config(config, covariates))
+    return {w: store.sample(w, config.ensemble.max_windows, config.seed) for w in windows}
+
+
 def _prepare(config: ExperimentConfig, windows: list[int], saved: dict) -> dict[int, PreparedData]:
     """The sweep's prepared windows for each needed window length, checked against the sweep."""
     from foretune.search.sweep import load_series, prepare_all

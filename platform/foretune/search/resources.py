@@ -4,7 +4,8 @@ Tune would otherwise queue an impossible trial forever (``PENDING``, with a hint
 ``check_resources`` compares one trial's needs with the *connected* cluster's totals and its
 largest node (a Ray Train worker or an inline trial must fit on one node):
 ``num_workers x cpus_per_worker`` CPUs and one GPU per worker for a ``TorchTrainer`` trial,
-``search.cpus_per_trial`` CPUs and ``train.gpus_per_trial`` GPUs for an inline one. An
+``search.cpus_per_trial`` CPUs and ``train.gpus_per_trial`` GPUs for an inline one; with streamed
+data, ``data.stream_cpus`` more for Ray Data's tasks. An
 autoscaling cluster is judged by the nodes it has now.
 """
 
@@ -25,7 +26,7 @@ def trial_request(config: ExperimentConfig) -> dict[str, float]:
     return {"CPU": config.search.cpus_per_trial, "GPU": train.gpus_per_trial}
 
 
-def check_resources(config: ExperimentConfig) -> None:
+def check_resources(config: ExperimentConfig, streaming: bool = False) -> None:
     """Raise ``ConfigError`` naming the ``train.*`` keys the running cluster cannot satisfy."""
     import ray
 
@@ -56,6 +57,10 @@ def check_resources(config: ExperimentConfig) -> None:
         if config.search.cpus_per_trial > node_cpus:
             problems.append(f"search.cpus_per_trial={config.search.cpus_per_trial:g} is more "
                             "than any one node has")  # fmt: skip
+    data_cpus = config.data.stream_cpus
+    if streaming and trial_request(config)["CPU"] + data_cpus > cpus:
+        problems.append(f"streamed data needs data.stream_cpus={data_cpus:g} CPU(s) free beside "
+                        f"a trial's {trial_request(config)['CPU']:g}")  # fmt: skip
     if problems:
         raise ConfigError(
             "the Ray cluster can never run this configuration: " + "; ".join(problems)

@@ -22,11 +22,18 @@ from ray.tune.search.optuna import OptunaSearch
 
 from foretune.config import ConfigError, ExperimentConfig
 from foretune.data import PreparedData, RatioTransform, SeriesFrame, prepare, read_frame, validate
+from foretune.data.store import (
+    StoreSettings,
+    build_store,
+    estimated_window_bytes,
+    input_covariates,
+    open_dataset,
+)
 from foretune.runtime import ensure_ray
 
 from .leaderboard import curves_frame, leaderboard_frame
 from .progress import ProgressCallback
-from .resources import check_resources
+from .resources import check_resources, trial_request
 from .space import define_space, validate_space
 from .trainable import run_trial
 
@@ -51,6 +58,58 @@ def load_series(config: ExperimentConfig) -> SeriesFrame:
         min_length=longest + data.horizon + 1,
         covariates=data.covariates,
     )
+
+
+def streamed_covariates(config: ExperimentConfig) -> tuple[str, ...] | None:
+    """The covariates when the experiment's data stream through Ray Data, else ``None``.
+
+    ``data.streaming`` on/off decides; ``auto`` streams when the in-memory windows (estimated from
+    the Parquet metadata, no rows read) would exceed ``data.stream_above_gb``. The built-in data
+    never streams. The input's columns are checked here, before Ray starts.
+    """
+    data = config.data
+    if data.path is None or data.streaming == "off":
+        return None
+    dataset, _, _ = open_dataset(str(data.path))
+    covariates = input_covariates(dataset.schema, data.covariates)
+    if data.streaming == "auto":
+        need = estimated_window_bytes(str(data.path), max(config.search.windows),
+                                      len(covariates))  # fmt: skip
+        if need <= data.stream_above_gb * 1e9:
+            return None
+    return covariates
+
+
+def stream_store(config: ExperimentConfig, covariates: tuple[str, ...], run_dir: Path):
+    """The run's series store under ``run_dir/data`` (built once; reused on resume)."""
+    import time
+
+    started = time.perf_counter()
+    store = build_store(StoreSettings.from_config(config, covariates), run_dir / "data")
+    print(f"foretune: streaming {len(store.series_ids)} series ({int(store.lengths.sum())} rows) "
+          f"from {config.data.path} through Ray Data; series store ready in "
+          f"{time.perf_counter() - started:.1f} s", flush=True)  # fmt: skip
+    return store
+
+
+def _leave_room_for_data(config: ExperimentConfig) -> ExperimentConfig:
+    """Cap concurrent trials so that Ray Data's tasks always find ``data.stream_cpus`` CPUs.
+
+    Otherwise every CPU can be held by trials that wait for data no task can produce.
+    """
+    import ray
+
+    cpus = float(ray.cluster_resources().get("CPU", 0.0))
+    request = max(trial_request(config)["CPU"], 1e-3)
+    fits = max(1, int((cpus - config.data.stream_cpus) // request))
+    if fits >= config.search.max_concurrent:
+        return config
+    print(f"foretune: running at most {fits} trial(s) at once (search.max_concurrent="
+          f"{config.search.max_concurrent}) so that Ray Data keeps {config.data.stream_cpus:g} "
+          "CPU(s) for streaming", flush=True)  # fmt: skip
+    capped = config.model_copy(deep=True)
+    capped.search.max_concurrent = fits
+    return capped
 
 
 def prepare_all(config: ExperimentConfig, series: SeriesFrame) -> dict[int, PreparedData]:
@@ -85,22 +144,31 @@ def run_sweep(
     """
     run_dir = Path(run_dir).resolve()
     validate_space(config)
-    series = load_series(config)
-    datasets = prepare_all(config, series)
+    covariates = streamed_covariates(config)  # None: the data fits in memory
+    if covariates is None:
+        series = load_series(config)
+        datasets: dict = prepare_all(config, series)
+        run_info = (datasets[min(datasets)].transform, series.covariates, series.freqs)
     experiment = run_dir / "sweep"
     if resume and not tune.Tuner.can_restore(str(experiment)):
         raise ConfigError(f"nothing to resume in {run_dir}: no Tune experiment under {experiment}")
     ensure_ray(num_cpus=num_cpus)
-    check_resources(config)
+    check_resources(config, streaming=covariates is not None)
     run_dir.mkdir(parents=True, exist_ok=True)
+    if covariates is not None:
+        store = stream_store(config, covariates, run_dir)
+        datasets = {w: store.stream(w) for w in sorted(set(config.search.windows))}
+        run_info = (store.transform, store.covariates, store.freqs)
     if not resume:
-        _write_run_files(run_dir, config, series, datasets)
+        _write_run_files(run_dir, config, *run_info)
     trainable = tune.with_resources(
         tune.with_parameters(
             run_trial, experiment=config.to_dict(), datasets=datasets, storage=str(experiment)
         ),
         _trial_resources(config),
     )
+    if covariates is not None:
+        config = _leave_room_for_data(config)
     if resume:
         tuner = tune.Tuner.restore(
             str(experiment), trainable=trainable, resume_unfinished=True, resume_errored=True
@@ -170,11 +238,12 @@ def _sampler(config: ExperimentConfig) -> optuna.samplers.BaseSampler:
     return optuna.samplers.TPESampler(seed=config.seed, n_startup_trials=min(4, search.trials))
 
 
-def _write_run_files(run_dir: Path, config: ExperimentConfig, series, datasets) -> None:
-    first = next(iter(datasets.values()))
+def _write_run_files(
+    run_dir: Path, config: ExperimentConfig, transform: RatioTransform, covariates, freqs
+) -> None:
     (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
-    (run_dir / "transform.json").write_text(json.dumps(first.transform.to_dict()))
-    data_info = {"covariates": list(series.covariates), "freqs": series.freqs}
+    (run_dir / "transform.json").write_text(json.dumps(transform.to_dict()))
+    data_info = {"covariates": list(covariates), "freqs": freqs}
     (run_dir / "data.json").write_text(json.dumps(data_info, default=str))
 
 

@@ -3,7 +3,9 @@
 With ``train.num_workers == 0`` the loop runs inline in the trial's process (the cheap path: a
 no-op ``TorchTrainer.fit`` costs seconds of worker-group start-up, more than a small model's whole
 training). With ``num_workers >= 1`` the trial launches a Ray Train ``TorchTrainer`` (Train V2)
-whose workers run the same loop and report to Tune through ``TuneReportCallback``.
+whose workers run the same loop and report to Tune through ``TuneReportCallback``. Streamed data
+(``WindowStream``) is iterated by the inline trial itself, or handed to the ``TorchTrainer`` as
+its ``train``/``val`` datasets, which Ray Train splits into one shard per worker.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from ray import tune
 
 from foretune.config import ExperimentConfig
 from foretune.data import PreparedData
+from foretune.data.store import WindowStream
 from foretune.train import fit
 from foretune.train.checkpoint import read_state, staged_checkpoint
 
@@ -30,7 +33,7 @@ def run_trial(
     """
     config = ExperimentConfig.from_dict(experiment)
     spec = decode(params, config)
-    data: PreparedData = datasets[spec.window]
+    data: PreparedData | WindowStream = datasets[spec.window]
     if config.train.num_workers == 0:
         _fit_inline(spec, data)
         return
@@ -63,7 +66,7 @@ def _fit_inline(spec, data: PreparedData) -> None:
 
 
 def _fit_with_ray_train(
-    config: ExperimentConfig, spec, data: PreparedData, storage: str | None
+    config: ExperimentConfig, spec, data: PreparedData | WindowStream, storage: str | None
 ) -> None:
     from ray.train import CheckpointConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
@@ -80,9 +83,13 @@ def _fit_with_ray_train(
     # checkpoints to the shared experiment directory so the ensemble finds them from any node.
     trial_dir = Path(context.get_trial_dir())
     storage_path = str(Path(storage) / trial_dir.name) if storage else str(trial_dir)
+    datasets = None
+    if isinstance(data, WindowStream):  # Ray Train shards the streamed datasets over workers
+        datasets, data = {"train": data.train, "val": data.val}, data.without_data()
     trainer = TorchTrainer(
         train_worker,
         train_loop_config={"spec": spec.to_dict(), "data": data},
+        datasets=datasets,
         scaling_config=ScalingConfig(
             num_workers=train.num_workers, use_gpu=train.use_gpu, resources_per_worker=resources
         ),

@@ -7,6 +7,8 @@ every epoch and the best weights at the end, so a restarted worker group resumes
 Every rank reports the same metrics: ``fit`` all-reduces the train and validation losses, and
 shards each global batch of ``batch_size * world_size`` windows across ranks, so a run on N
 workers with ``batch_size`` b follows the trajectory of one process with batch N·b.
+With streamed data (a ``WindowStream`` without datasets in the config), each worker reads its
+shard of the trainer's ``train`` and ``val`` datasets (Ray Train splits them equally).
 ``train_worker`` returns the list of reported metrics (rank 0's is ``Result.return_value``).
 """
 
@@ -18,6 +20,8 @@ import ray.train
 import ray.train.torch
 from ray.train import Checkpoint
 
+from foretune.data.store import WindowStream
+
 from .checkpoint import read_state, staged_checkpoint
 from .loop import TrainSpec, fit
 
@@ -27,6 +31,9 @@ def train_worker(config: dict[str, Any]) -> list[dict[str, Any]]:
     context = ray.train.get_context()
     spec = TrainSpec(**config["spec"])
     data = config["data"]
+    if isinstance(data, WindowStream):  # streamed: this worker's equal shards of the datasets
+        data = data.with_shards(ray.train.get_dataset_shard("train"),
+                                ray.train.get_dataset_shard("val"))  # fmt: skip
     device = ray.train.torch.get_device()
     history: list[dict[str, Any]] = []
     rank = context.get_world_rank()

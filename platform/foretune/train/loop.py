@@ -88,6 +88,7 @@ from foretune.evaluate import metrics as M
 
 from .feed import Feeder
 from .schedule import MIN_DELTA, build_scheduler
+from .stream import StreamFeeder, score_stream
 
 Report = Callable[[dict[str, Any], dict[str, Any] | None], None]
 SaveState = Callable[[dict[str, Any]], None]
@@ -95,6 +96,8 @@ SaveState = Callable[[dict[str, Any]], None]
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
 EVAL_BATCH = 4096
+#: Streamed training: local shuffle buffer of max(SHUFFLE_BATCHES batches, SHUFFLE_WINDOWS).
+SHUFFLE_BATCHES, SHUFFLE_WINDOWS = 16, 10_000
 STATE_FORMAT = "foretune-train-state"
 STATE_VERSION = 1
 _NO_CONTEXT = contextlib.nullcontext()
@@ -177,8 +180,11 @@ def fit(
     given one), else the CPU. ``resume_from``/``save_state``: see the module docstring.
     """
     device = _resolve_device(device)
-    if len(data.train) == 0 or len(data.val) == 0:
-        raise ValueError("fit needs at least one training and one validation window")
+    streamed = not isinstance(data, PreparedData)
+    n_train, n_val = (data.n_train, data.n_val) if streamed else (len(data.train), len(data.val))
+    if n_train < world_size or n_val < world_size:
+        raise ValueError(f"fit needs at least one training and one validation window per worker "
+                         f"(has {n_train} and {n_val} for {world_size} worker(s))")  # fmt: skip
     if resume_from is not None:
         _check_resumable(resume_from, spec, data.n_features)
     torch.manual_seed(spec.seed)
@@ -189,12 +195,16 @@ def fit(
     if rank:
         torch.manual_seed(spec.seed + rank)  # distinct dropout masks per rank
     trained = wrap(model) if wrap else model
-    trainer = Trainer(spec, model, trained, _arrays(data.train), _arrays(data.val), device,
-                      rank, world_size)  # fmt: skip
+    if streamed:
+        train_source, val_source = data, data
+    else:
+        train_source, val_source = _arrays(data.train), _arrays(data.val)
+    trainer = Trainer(spec, model, trained, train_source, val_source, device, rank, world_size)
     stop = _EarlyStopping()
     first_epoch, elapsed_before = 0, 0.0
     if resume_from is not None:
         trainer.load_state(resume_from)
+        trainer.epochs_done = int(resume_from["epoch"]) + 1
         stop.load(resume_from["early_stopping"], resume_from["best_state"], device)
         first_epoch = int(resume_from["epoch"]) + 1
         elapsed_before = float(resume_from["elapsed_s"])
@@ -244,7 +254,9 @@ def fit(
     if status != "ok":  # never checkpoint a diverged trial; keep its best finite weights
         report(final, None)
         return FitResult(final, model.cpu(), status)
-    final.update({f"val_{k}": v for k, v in score_windows(model, data, data.val).items()})
+    scores = (score_stream(model, data, device, world_size) if streamed
+              else score_windows(model, data, data.val))  # fmt: skip
+    final.update({f"val_{k}": v for k, v in scores.items()})
     model = model.cpu()
     checkpoint = {"state_dict": model.state_dict(), "spec": spec.to_dict(),
                   "n_features": data.n_features} if rank == 0 else None
@@ -313,15 +325,23 @@ class Trainer:
         self.rank, self.world = rank, world_size
         self._ddp = trained if hasattr(trained, "no_sync") else None
         self.trained = torch.compile(trained) if spec.compile else trained
-        self.train = Feeder(train, device, spec.stream_threshold_mb)
-        self.val = Feeder(tuple(a[rank::world_size] for a in val), device,
-                          spec.stream_threshold_mb)  # fmt: skip
+        self.epochs_done = 0
+        if isinstance(train, tuple):
+            self.train = Feeder(train, device, spec.stream_threshold_mb)
+            self.val = Feeder(tuple(a[rank::world_size] for a in val), device,
+                              spec.stream_threshold_mb)  # fmt: skip
+            local_train = -(-self.train.n // world_size)
+        else:  # a WindowStream: Ray Data datasets, or this worker's equal shards of them
+            shuffle = max(SHUFFLE_BATCHES * spec.batch_size, SHUFFLE_WINDOWS)
+            local_train = train.n_train // world_size
+            self.train = StreamFeeder(train.train, local_train, device, spec.seed, shuffle, rank)
+            self.val = StreamFeeder(val.val, val.n_val // world_size, device, spec.seed, 0, rank)
         self.params = [p for p in trained.parameters() if p.requires_grad]
         self.grads = FlatGrads.make(self.params) if world_size == 1 else None
         self.optimizer = _optimizer(spec, self.params)
         self.global_batch = spec.batch_size * world_size
         self.update_samples = self.global_batch * spec.accumulate_steps
-        self.steps_per_epoch = -(-self.train.n // self.update_samples)
+        self.steps_per_epoch = -(-local_train // (spec.batch_size * spec.accumulate_steps))
         self.scheduler, self.per_update = build_scheduler(spec, self.optimizer,
                                                           self.steps_per_epoch)  # fmt: skip
         amp = device.type == "cuda" and spec.precision != "fp32"
@@ -339,6 +359,9 @@ class Trainer:
     def train_epoch(self) -> float:
         """One pass over the training split; the mean loss over all ranks' samples."""
         self.trained.train()
+        self.epochs_done += 1
+        if isinstance(self.train, StreamFeeder):
+            return self._train_streamed(self.epochs_done - 1)
         n, world, rank = self.train.n, self.world, self.rank
         batch = self.train.shuffled(torch.randperm(n, generator=self.generator))
         size, per_update = self.global_batch, self.update_samples
@@ -363,6 +386,36 @@ class Trainer:
             self._update()
         total = torch.stack(sums).double().sum() if sums else torch.zeros((), device=self.device)
         return _mean_across(total, local * self.horizon, world)
+
+    def _train_streamed(self, epoch: int) -> float:
+        """An epoch over streamed batches: ``accumulate_steps`` batches per optimiser update.
+
+        Every rank's shard has the same batches sizes (equal shards), so scaling each rank's
+        loss sum by its own update's sample count gives the global mean after DDP's average.
+        """
+        sums: list[torch.Tensor] = []
+        local = 0
+        group: list[tuple[torch.Tensor, ...]] = []
+        batches = self.train.epoch(epoch, self.spec.batch_size)
+        for rows in batches:
+            group.append(rows)
+            if len(group) == self.spec.accumulate_steps:
+                local += self._update_from(group, sums)
+                group = []
+        if group:
+            local += self._update_from(group, sums)
+        total = torch.stack(sums).double().sum() if sums else torch.zeros((), device=self.device)
+        return _mean_across(total, local * self.horizon, self.world)
+
+    def _update_from(self, group: list[tuple[torch.Tensor, ...]], sums: list[torch.Tensor]) -> int:
+        """Backward every micro-batch of one update (gradient sync on the last), then step."""
+        n = sum(len(rows[0]) for rows in group)
+        for i, rows in enumerate(group):
+            last = i == len(group) - 1
+            with self._ddp.no_sync() if self._ddp is not None and not last else _NO_CONTEXT:
+                sums.append(self._backward(rows, 1.0 / (n * self.horizon)))
+        self._update()
+        return n
 
     def _backward(self, rows: tuple[torch.Tensor, ...], weight: float) -> torch.Tensor:
         x, y_reg, y_dir = rows

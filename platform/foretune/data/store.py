@@ -1,0 +1,477 @@
+"""Data larger than memory: Ray Data streams the Parquet input, partitioned by series.
+
+The in-memory path (``read_frame`` -> ``validate`` -> ``prepare``) holds the whole frame and every
+window on the driver; windows overlap, so they take ``window`` times the bytes of the data. For
+input that does not fit, the same steps run on Ray Data, and the driver never holds more than
+one small row per series:
+
+1. ``build_store``: ``read_parquet`` -> ``groupby("unique_id").map_groups`` (Ray Data's hash
+   shuffle, spilling to disk) brings each series together once. Each group is validated with
+   the in-memory path's checks (``check_series``), its ``RatioTransform`` statistics and MASE scale
+   are fit on its training part, and it is written as **one row per series** (levels and
+   covariates as list columns, statistics as plain columns) to ``<run_dir>/data/series/``,
+   staged and renamed so that a crash never leaves a half store. The driver then reads only
+   the per-series columns (id, length, frequency, statistics, problem) and raises the first
+   problem as ``DataError`` naming the series, as the in-memory path does.
+2. ``SeriesStore.windows(window, split)``: a lazy dataset that reads the store and cuts the
+   windows of one split per block of series (``series_splits``, the in-memory cutter) with the
+   statistics carried in each row. A series is one row, so a block never splits a series.
+   Every epoch re-reads the store: windows exist only while they stream through.
+3. ``SeriesStore.stream(window)``: a ``WindowStream`` (train and validation datasets plus the
+   exact window counts) for ``fit``. Ray Train splits the datasets across its workers
+   (``get_dataset_shard``); an inline trial iterates them itself.
+4. ``SeriesStore.sample(window, max_windows)``: the validation and test windows of a seeded
+   sample of whole series, in memory, for the ensemble stage (weights and conformal
+   calibration need every member's predictions on the same windows).
+
+Ray Data tasks take ``data.stream_cpus`` CPUs each, so they run beside the trials' reservations.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as pads
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from .calendar import Freq, season_length
+from .io import REQUIRED, DataError, check_series
+from .transform import RatioTransform, SeriesStats
+from .windows import (
+    PreparedData,
+    WindowSet,
+    minimum_length,
+    naive_scale,
+    series_splits,
+    split_lengths,
+    window_counts,
+)
+
+STORE_FORMAT = "foretune-series-store"
+#: Bytes of windows one ``map_batches`` call should produce (a few blocks of Ray Data's 128 MiB).
+TARGET_BATCH_BYTES = 32 * 2**20
+#: Levels per store file (and shuffle partition); at most MAX_PARTITIONS partitions.
+TARGET_FILE_BYTES, MAX_PARTITIONS = 64 * 2**20, 1000
+_SUMMARY = ["unique_id", "n", "freq", "mu", "sigma", "scale", "cov_mu", "cov_sigma",
+            "mase_scale", "problem"]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """What shapes the store: the data settings of the experiment (``config.data`` + windows)."""
+
+    source: str
+    covariates: tuple[str, ...]
+    transform: str
+    eps: float
+    flat_band: float
+    horizon: int
+    longest_window: int
+    val_fraction: float
+    test_fraction: float
+    stream_cpus: float = 0.5
+
+    @classmethod
+    def from_config(cls, config: Any, covariates: tuple[str, ...]) -> StoreSettings:
+        data = config.data
+        return cls(str(data.path), covariates, data.transform, data.eps, data.flat_band,
+                   data.horizon, max(config.search.windows), data.val_fraction,
+                   data.test_fraction, data.stream_cpus)  # fmt: skip
+
+
+# -- the input, seen through its Parquet metadata only -------------------------------------------
+def open_dataset(source: str) -> tuple[pads.Dataset, pafs.FileSystem | None, str]:
+    """A pyarrow dataset over a Parquet file or directory (local path or URI); reads no rows."""
+    if "://" in source:
+        try:
+            filesystem, path = pafs.FileSystem.from_uri(source)
+        except Exception as exc:  # noqa: BLE001 - unknown scheme, missing credentials, ...
+            raise DataError(f"cannot open {source}: {exc}") from None
+    else:
+        filesystem, path = None, source
+        if not Path(path).exists():
+            raise DataError(f"data path {path} does not exist")
+    try:
+        return pads.dataset(path, format="parquet", filesystem=filesystem), filesystem, path
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for a bad file
+        raise DataError(f"cannot read {source} as Parquet: {exc}") from None
+
+
+def input_covariates(schema: pa.Schema, requested: list[str] | None) -> tuple[str, ...]:
+    """Check the input's columns (long format) and return the covariates, as ``validate`` does."""
+    names = schema.names
+    missing = [c for c in REQUIRED if c not in names]
+    if missing:
+        raise DataError(
+            f"required column(s) {missing} missing; streamed data must be in long format "
+            f"(unique_id, ds, y, [covariates]); found {names}"
+        )
+    if not _numeric(schema.field("y").type):
+        raise DataError(f"column 'y' must be numeric, found type {schema.field('y').type}")
+    extra = [c for c in names if c not in REQUIRED]
+    if requested is None:
+        return tuple(c for c in extra if _numeric(schema.field(c).type))
+    absent = [c for c in requested if c not in names]
+    if absent:
+        raise DataError(f"covariate column(s) {absent} not in the data (found {extra})")
+    for c in requested:
+        if not _numeric(schema.field(c).type):
+            raise DataError(f"covariate column {c!r} must be numeric, found {schema.field(c).type}")
+    return tuple(requested)
+
+
+def estimated_window_bytes(source: str, longest_window: int, n_covariates: int) -> int:
+    """Bytes the in-memory path's windows would take (float32, every split), from metadata."""
+    dataset, _, _ = open_dataset(source)
+    return int(dataset.count_rows()) * longest_window * (1 + n_covariates) * 4
+
+
+def _numeric(kind: pa.DataType) -> bool:
+    return (pa.types.is_integer(kind) or pa.types.is_floating(kind)) and not pa.types.is_boolean(
+        kind
+    )
+
+
+# -- step 1: one row per series -----------------------------------------------------------------
+def _profile_series(table: pa.Table, settings: StoreSettings) -> pa.Table:
+    """``map_groups`` function: one series in, its store row out (``problem`` set if unusable)."""
+    frame = table.to_pandas()
+    uid = str(frame["unique_id"].iloc[0])
+    covs = list(settings.covariates)
+    row: dict[str, Any] = {"unique_id": uid, "n": len(frame), "freq": "", "mu": np.nan,
+                           "sigma": np.nan, "scale": np.nan, "cov_mu": [], "cov_sigma": [],
+                           "mase_scale": np.nan, "problem": "", "y": []}  # fmt: skip
+    row.update({f"cov:{c}": [] for c in covs})
+    try:
+        frame = _series_frame(uid, frame, settings)
+        y = frame["y"].to_numpy(np.float64)
+        cov = frame[covs].to_numpy(np.float64)
+        need = minimum_length(settings.longest_window, settings.horizon, settings.val_fraction,
+                              settings.test_fraction)  # fmt: skip
+        freq = check_series(uid, frame["ds"].to_numpy(), y, settings.transform, need)
+        n_train = split_lengths(len(y) - 1, settings.horizon, settings.val_fraction,
+                                settings.test_fraction)[0]  # fmt: skip
+        transform = RatioTransform(settings.transform, settings.eps, settings.flat_band)
+        stats = transform.fit_series(uid, y[: n_train + 1], cov[: n_train + 1])
+        row.update(vars(stats))
+        row.update(freq=json.dumps(freq), y=y.tolist(),
+                   mase_scale=naive_scale(y[: n_train + 1], season_length(freq)))  # fmt: skip
+        row.update({f"cov:{c}": cov[:, i].tolist() for i, c in enumerate(covs)})
+    except DataError as exc:
+        row["problem"] = str(exc)
+    return pa.Table.from_pylist([row], schema=_store_schema(covs))
+
+
+def _series_frame(uid: str, frame: pd.DataFrame, settings: StoreSettings) -> pd.DataFrame:
+    """One series sorted by time with ``ds`` parsed, checked for gaps in values and duplicates."""
+    ds = frame["ds"]
+    if not (pd.api.types.is_datetime64_any_dtype(ds) or pd.api.types.is_integer_dtype(ds)):
+        try:
+            frame = frame.assign(ds=pd.to_datetime(ds))
+        except (ValueError, TypeError):
+            raise DataError(f"series {uid!r}: column 'ds' must hold dates or integer time "
+                            f"steps; could not parse e.g. {ds.iloc[0]!r}") from None  # fmt: skip
+    frame = frame.sort_values("ds", kind="stable").reset_index(drop=True)
+    dup = frame["ds"].duplicated()
+    if dup.any():
+        raise DataError(f"series {uid!r} has duplicate time stamp ds={frame['ds'][dup].iloc[0]} "
+                        f"({int(dup.sum())} extra rows); keep one row per series and time")  # fmt: skip
+    for c in ["y", *settings.covariates]:
+        values = frame[c].to_numpy(np.float64)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataError(f"column {c!r} has {int(bad.sum())} NaN/inf value(s) in series "
+                            f"{uid!r}, first at ds={frame['ds'].iloc[i]}; fill or drop them "
+                            "before training")  # fmt: skip
+    return frame
+
+
+def _store_schema(covariates: list[str]) -> pa.Schema:
+    values = pa.list_(pa.float64())
+    return pa.schema([("unique_id", pa.string()), ("n", pa.int64()), ("freq", pa.string()),
+                      ("mu", pa.float64()), ("sigma", pa.float64()), ("scale", pa.float64()),
+                      ("cov_mu", values), ("cov_sigma", values), ("mase_scale", pa.float64()),
+                      ("problem", pa.string()), ("y", values),
+                      *[(f"cov:{c}", values) for c in covariates]])  # fmt: skip
+
+
+def store_partitions(settings: StoreSettings) -> int:
+    """Shuffle partitions = store files: ~``TARGET_FILE_BYTES`` of levels each, and at least two
+    per CPU of the cluster so that reading the store each epoch runs in parallel (Ray Data
+    starts a task per file: hundreds of tiny files cost more than the windows they hold)."""
+    import ray
+
+    dataset, _, _ = open_dataset(settings.source)
+    level_bytes = dataset.count_rows() * 8 * (1 + len(settings.covariates))
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    return int(min(MAX_PARTITIONS, max(2 * cpus, -(-level_bytes // TARGET_FILE_BYTES))))
+
+
+def build_store(settings: StoreSettings, directory: Path) -> SeriesStore:
+    """Shuffle the input into one row per series under ``directory`` (reused when it exists).
+
+    Raises ``DataError`` for the first unusable series (in id order), before any training.
+    """
+    import ray
+
+    directory = Path(directory)
+    if (directory / "store.json").is_file():
+        return SeriesStore.open(directory, settings)
+    remote = {"num_cpus": settings.stream_cpus}
+    dataset = ray.data.read_parquet(
+        settings.source, columns=["unique_id", "ds", "y", *settings.covariates],
+        num_cpus=settings.stream_cpus,
+    )  # fmt: skip
+    grouped = dataset.groupby("unique_id", num_partitions=store_partitions(settings)).map_groups(
+        _profile_series, fn_kwargs={"settings": settings}, batch_format="pyarrow", **remote
+    )
+    staging = directory.with_name(f".{directory.name}.{uuid.uuid4().hex[:8]}.tmp")
+    grouped.write_parquet(str(staging / "series"), ray_remote_args=remote)
+    (staging / "store.json").write_text(json.dumps({"format": STORE_FORMAT,
+                                                    "settings": vars(settings)}))  # fmt: skip
+    if directory.exists():
+        shutil.rmtree(directory)
+    os.replace(staging, directory)
+    return SeriesStore.open(directory, settings)
+
+
+# -- the store ----------------------------------------------------------------------------------
+@dataclass
+class SeriesStore:
+    """The series-partitioned copy of the input, plus what the driver keeps: one row per series."""
+
+    directory: Path
+    settings: StoreSettings
+    series_ids: list[str]
+    lengths: np.ndarray
+    freqs: dict[str, Freq]
+    transform: RatioTransform
+    mase_scale: np.ndarray
+
+    @classmethod
+    def open(cls, directory: Path, settings: StoreSettings) -> SeriesStore:
+        """Read the per-series summary; raise the first series problem as ``DataError``."""
+        saved = json.loads((Path(directory) / "store.json").read_text())["settings"]
+        saved["covariates"] = tuple(saved["covariates"])
+        differ = [k for k, v in vars(settings).items() if k != "stream_cpus" and saved.get(k) != v]
+        if differ:
+            raise DataError(f"the series store in {directory} was built with other data settings "
+                            f"({differ}); use a new run directory")  # fmt: skip
+        table = pq.read_table(Path(directory) / "series", columns=_SUMMARY)
+        summary = table.to_pandas().sort_values("unique_id", kind="stable").reset_index(drop=True)
+        if summary.empty:
+            raise DataError(f"{settings.source} holds no rows")
+        problems = summary[summary["problem"] != ""]
+        if len(problems):
+            extra = f" ({len(problems)} series have problems; this is the first)" if len(
+                problems) > 1 else ""  # fmt: skip
+            raise DataError(problems["problem"].iloc[0] + extra)
+        transform = RatioTransform(settings.transform, settings.eps, settings.flat_band)
+        for r in summary.itertuples(index=False):
+            transform.stats[r.unique_id] = SeriesStats(r.mu, r.sigma, r.scale, list(r.cov_mu),
+                                                       list(r.cov_sigma))  # fmt: skip
+        ids = summary["unique_id"].tolist()
+        freqs = {uid: json.loads(f) for uid, f in zip(ids, summary["freq"], strict=True)}
+        return cls(Path(directory), settings, ids, summary["n"].to_numpy(), freqs, transform,
+                   summary["mase_scale"].to_numpy(np.float64))  # fmt: skip
+
+    def files(self) -> list[str]:
+        """The store's files in a fixed order (by their smallest series id), whatever names and
+        order the shuffle's tasks gave them."""
+        first = {}
+        for path in (self.directory / "series").glob("*.parquet"):
+            ids = pq.read_table(path, columns=["unique_id"]).column(0)
+            first[str(path)] = min(ids.to_pylist(), default="")
+        return sorted(first, key=lambda p: (first[p], p))
+
+    @property
+    def covariates(self) -> tuple[str, ...]:
+        return self.settings.covariates
+
+    @property
+    def n_features(self) -> int:
+        return 1 + len(self.covariates)
+
+    def counts(self, window: int) -> dict[str, int]:
+        """Exact numbers of windows per split for ``window``."""
+        s = self.settings
+        per = np.array([window_counts(int(n), window, s.horizon, s.val_fraction, s.test_fraction)
+                        for n in self.lengths])  # fmt: skip
+        return dict(zip(("train", "val", "test"), per.sum(axis=0).tolist(), strict=True))
+
+    def windows(self, window: int, split: str, *, scoring: bool = False):
+        """A lazy Ray dataset of one split's windows (``x``, ``y_reg``, ``y_dir``).
+
+        ``scoring`` adds what scoring in original units needs per window: ``last``, ``future``,
+        ``mu``, ``sigma`` and ``mase_scale`` of its series.
+        """
+        import ray
+
+        s = self.settings
+        per_series = max(1.0, self.counts(window)[split] / max(1, len(self.series_ids)))
+        rows = int(max(1, TARGET_BATCH_BYTES // (per_series * window * self.n_features * 4)))
+        files = self.files()
+        # One task per store file, reading it in slices of `rows` series: Ray Data's own
+        # read_parquet lists files in a task of 1 CPU that a full cluster never schedules.
+        dataset = ray.data.from_items(
+            [{"path": f} for f in files], override_num_blocks=len(files)
+        ).map_batches(
+            _file_windows, batch_size=1, batch_format="numpy", num_cpus=s.stream_cpus,
+            fn_kwargs={"settings": s, "window": window, "split": split, "scoring": scoring,
+                       "rows": rows},
+        )  # fmt: skip
+        # Blocks in file order whatever task finishes first, so a seeded epoch is repeatable.
+        dataset.context.execution_options.preserve_order = True
+        dataset.context.enable_progress_bars = False
+        return dataset
+
+    def stream(self, window: int) -> WindowStream:
+        """Train and validation windows of ``window`` for ``fit``, streamed."""
+        counts = self.counts(window)
+        return WindowStream(
+            train=self.windows(window, "train"),
+            val=self.windows(window, "val", scoring=True),
+            window=window,
+            horizon=self.settings.horizon,
+            n_features=self.n_features,
+            n_train=counts["train"],
+            n_val=counts["val"],
+            transform_kind=self.settings.transform,
+            eps=self.settings.eps,
+        )
+
+    def sample(self, window: int, max_windows: int, seed: int) -> PreparedData:
+        """Validation and test windows of whole series drawn by ``seed``, up to ``max_windows``.
+
+        The series indices, transform and MASE scales are the full store's, so the result scores
+        and calibrates like the in-memory ``prepare`` output restricted to those series (its
+        training split is empty).
+        """
+        s = self.settings
+        order = np.random.default_rng(seed).permutation(len(self.series_ids))
+        per = np.array([sum(window_counts(int(self.lengths[i]), window, s.horizon,
+                                          s.val_fraction, s.test_fraction)[1:])
+                        for i in order])  # fmt: skip
+        take = max(1, int(np.searchsorted(np.cumsum(per), max_windows, side="right")))
+        chosen = sorted(order[:take].tolist())
+        ids = [self.series_ids[i] for i in chosen]
+        table = pq.read_table(self.directory / "series", filters=[("unique_id", "in", ids)],
+                              columns=["unique_id", "y", *[f"cov:{c}" for c in s.covariates]])
+        position = {uid: index for index, uid in zip(chosen, ids, strict=True)}
+        row_ids = table.column("unique_id").to_pylist()
+        parts: dict[str, list[WindowSet]] = {"train": [], "val": [], "test": []}
+        for i, y, cov in _series_rows(table, s.covariates):
+            uid = row_ids[i]
+            cut = series_splits(self.transform, uid, position[uid], y, cov, window, s.horizon,
+                                s.val_fraction, s.test_fraction, ("val", "test"))  # fmt: skip
+            for name, ws in cut.items():
+                parts[name].append(ws)
+        merged = {k: WindowSet(*(np.concatenate([getattr(w, f) for w in v])
+                                 for f in WindowSet.__dataclass_fields__))
+                  for k, v in parts.items() if v}  # fmt: skip
+        # sorted by series, as prepare's output is
+        for k, ws in merged.items():
+            order = np.argsort(ws.series, kind="stable")
+            merged[k] = WindowSet(*(getattr(ws, f)[order] for f in WindowSet.__dataclass_fields__))
+        empty = WindowSet(*(a[:0] for a in vars(merged["val"]).values()))
+        return PreparedData(empty, merged["val"], merged["test"], self.transform, window,
+                            s.horizon, s.covariates, list(self.series_ids), dict(self.freqs),
+                            self.mase_scale)  # fmt: skip
+
+
+def _series_rows(table: pa.Table, covariates: tuple[str, ...]):
+    """``(row index, y, cov [n, C])`` of every store row, read straight from Arrow buffers."""
+    columns = [_list_column(table, "y"), *(_list_column(table, f"cov:{c}") for c in covariates)]
+    (offsets, values), covs = columns[0], columns[1:]
+    for i in range(table.num_rows):
+        lo, hi = offsets[i], offsets[i + 1]
+        cov = np.stack([v[o[i] : o[i + 1]] for o, v in covs], axis=1) if covs else np.zeros(
+            (hi - lo, 0))  # fmt: skip
+        yield i, values[lo:hi], cov
+
+
+def _list_column(table: pa.Table, name: str) -> tuple[np.ndarray, np.ndarray]:
+    column = table.column(name).combine_chunks()
+    return column.offsets.to_numpy(), column.values.to_numpy(zero_copy_only=False)
+
+
+def _file_windows(
+    batch: dict[str, np.ndarray], settings: StoreSettings, window: int, split: str,
+    scoring: bool, rows: int,
+):  # fmt: skip
+    """``map_batches`` generator: store file paths in, one split's windows out, ``rows`` series
+    at a time (a task holds one file's levels and one slice's windows, never all windows)."""
+    columns = ["unique_id", "y", "mu", "sigma", "scale", "cov_mu", "cov_sigma", "mase_scale",
+               *[f"cov:{c}" for c in settings.covariates]]  # fmt: skip
+    for path in batch["path"]:
+        # Sorted by id: the shuffle writes a file's rows in whatever order its inputs arrived.
+        table = pq.read_table(str(path), columns=columns).sort_by("unique_id")
+        for start in range(0, table.num_rows, rows):
+            out = _cut_windows(table.slice(start, rows), settings, window, split, scoring)
+            if out:
+                yield out
+
+
+def _cut_windows(
+    table: pa.Table, settings: StoreSettings, window: int, split: str, scoring: bool
+) -> dict[str, np.ndarray]:
+    """``map_batches`` function: store rows (whole series) in, one split's windows out."""
+    transform = RatioTransform(settings.transform, settings.eps, settings.flat_band)
+    meta = table.select(["unique_id", "mu", "sigma", "scale", "cov_mu", "cov_sigma",
+                         "mase_scale"]).to_pylist()  # fmt: skip
+    cut: list[WindowSet] = []
+    extra: dict[str, list[np.ndarray]] = {"mu": [], "sigma": [], "mase_scale": []}
+    for i, y, cov in _series_rows(table, settings.covariates):
+        row = meta[i]
+        uid = row["unique_id"]
+        transform.stats[uid] = SeriesStats(row["mu"], row["sigma"], row["scale"],
+                                           row["cov_mu"], row["cov_sigma"])  # fmt: skip
+        ws = series_splits(transform, uid, 0, y, cov, window, settings.horizon,
+                           settings.val_fraction, settings.test_fraction, (split,))[split]
+        cut.append(ws)
+        for key in extra:
+            extra[key].append(np.full(len(ws), row[key], dtype=np.float64))
+    if not cut:
+        return {}
+    out = {f: np.concatenate([getattr(w, f) for w in cut]) for f in ("x", "y_reg", "y_dir")}
+    if scoring:
+        out["last"] = np.concatenate([w.last for w in cut])
+        out["future"] = np.concatenate([w.future for w in cut])
+        out.update({k: np.concatenate(v) for k, v in extra.items()})
+    return out
+
+
+# -- what fit consumes --------------------------------------------------------------------------
+@dataclass
+class WindowStream:
+    """Streamed windows of one window length: lazy Ray datasets (or a Ray Train worker's shards)
+    plus the exact global window counts the schedules and progress need."""
+
+    train: Any  # ray.data.Dataset, or a DataIterator on a Ray Train worker
+    val: Any
+    window: int
+    horizon: int
+    n_features: int
+    n_train: int
+    n_val: int
+    transform_kind: str
+    eps: float
+
+    def with_shards(self, train: Any, val: Any) -> WindowStream:
+        """The same stream reading a worker's shards (``ray.train.get_dataset_shard``)."""
+        return replace(self, train=train, val=val)
+
+    def without_data(self) -> WindowStream:
+        """The metadata only (what travels in a ``TorchTrainer``'s ``train_loop_config``)."""
+        return replace(self, train=None, val=None)

@@ -1,0 +1,50 @@
+"""Generated long-format Parquet of many series, for the streaming tests and benchmarks.
+
+Each series is a positive level path ``100 * exp(cumsum(drift + seasonal + noise))`` with its own
+drift, noise scale and weekly seasonal amplitude (daily ``ds``). The files are written one slice
+of time at a time (``part-00000.parquet`` holds the first days of every series, and so on), the
+way event logs usually land, so every series is spread over every file and reading "by series"
+needs a real shuffle. Only one slice is in memory while writing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+def write_series_parquet(
+    directory: str | Path, rows: int, series: int, *, files: int = 8, seed: int = 0
+) -> Path:
+    """Write ``rows`` rows (``series`` series of ``rows // series`` days) under ``directory``."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    length = rows // series
+    if length < 2:
+        raise ValueError(f"{rows} rows over {series} series leave fewer than 2 rows per series")
+    rng = np.random.default_rng(seed)
+    drift = rng.normal(2e-4, 5e-4, series)
+    noise = rng.uniform(0.005, 0.03, series)
+    amplitude = rng.uniform(0.0, 0.02, series)
+    phase = rng.uniform(0, 2 * np.pi, series)
+    ids = np.array([f"s{i:06d}" for i in range(series)])
+    start = pd.Timestamp("2000-01-01")
+    level = np.zeros(series)
+    bounds = np.linspace(0, length, files + 1).astype(int)
+    for part, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+        steps = np.arange(lo, hi)
+        season = amplitude[:, None] * np.sin(2 * np.pi * steps[None, :] / 7 + phase[:, None])
+        change = drift[:, None] + season + noise[:, None] * rng.standard_normal((series, hi - lo))
+        path = level[:, None] + np.cumsum(change, axis=1)
+        level = path[:, -1]
+        table = pa.table({
+            "unique_id": np.repeat(ids, hi - lo),
+            "ds": np.tile(start + pd.to_timedelta(steps, unit="D"), series),
+            "y": (100.0 * np.exp(path)).ravel(),
+        })  # fmt: skip
+        pq.write_table(table, directory / f"part-{part:05d}.parquet")
+    return directory
