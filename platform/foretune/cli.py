@@ -26,6 +26,10 @@ def experiment_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
     parser.add_argument("--out", help="run directory (default runs/<name>-<time>)")
     parser.add_argument("--num-cpus", type=int, help="CPUs of the local Ray instance")
     parser.add_argument(
+        "--streaming", choices=["auto", "on", "off"],
+        help="stream the data through Ray Data instead of memory (default: auto, by size)",
+    )  # fmt: skip
+    parser.add_argument(
         "--resume", metavar="DIR", help="continue the interrupted experiment in run directory DIR"
     )
     return parser
@@ -43,6 +47,7 @@ def config_from_args(args: argparse.Namespace):
         "search.time_budget_s": args.time_budget,
         "seed": args.seed,
         "out": args.out,
+        "data.streaming": args.streaming,
     }
     return ExperimentConfig.from_yaml(args.config, overrides)
 

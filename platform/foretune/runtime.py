@@ -46,3 +46,5 @@ def quiet_logs() -> None:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Ray Data's per-operator progress lines (streamed data): foretune prints its own summary.
+    logging.getLogger("ray.data").setLevel(logging.WARNING)

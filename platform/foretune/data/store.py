@@ -59,7 +59,7 @@ from .windows import (
 
 STORE_FORMAT = "foretune-series-store"
 #: Bytes of windows one ``map_batches`` call should produce (a few blocks of Ray Data's 128 MiB).
-TARGET_BATCH_BYTES = 32 * 2**20
+TARGET_BATCH_BYTES = 8 * 2**20
 #: Levels per store file (and shuffle partition); at most MAX_PARTITIONS partitions.
 TARGET_FILE_BYTES, MAX_PARTITIONS = 64 * 2**20, 1000
 _SUMMARY = ["unique_id", "n", "freq", "mu", "sigma", "scale", "cov_mu", "cov_sigma",
@@ -333,7 +333,6 @@ class SeriesStore:
         )  # fmt: skip
         # Blocks in file order whatever task finishes first, so a seeded epoch is repeatable.
         dataset.context.execution_options.preserve_order = True
-        dataset.context.enable_progress_bars = False
         return dataset
 
     def stream(self, window: int) -> WindowStream:

@@ -18,9 +18,13 @@ import pyarrow.parquet as pq
 
 
 def write_series_parquet(
-    directory: str | Path, rows: int, series: int, *, files: int = 8, seed: int = 0
-) -> Path:
-    """Write ``rows`` rows (``series`` series of ``rows // series`` days) under ``directory``."""
+    directory: str | Path, rows: int, series: int, *, files: int = 8, seed: int = 0,
+    covariates: int = 0,
+) -> Path:  # fmt: skip
+    """Write ``rows`` rows (``series`` series of ``rows // series`` days) under ``directory``.
+
+    ``covariates`` adds numeric columns ``x0, x1, ...`` (noisy weekly signals) beside ``y``.
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     length = rows // series
@@ -41,10 +45,15 @@ def write_series_parquet(
         change = drift[:, None] + season + noise[:, None] * rng.standard_normal((series, hi - lo))
         path = level[:, None] + np.cumsum(change, axis=1)
         level = path[:, -1]
-        table = pa.table({
+        columns = {
             "unique_id": np.repeat(ids, hi - lo),
             "ds": np.tile(start + pd.to_timedelta(steps, unit="D"), series),
             "y": (100.0 * np.exp(path)).ravel(),
-        })  # fmt: skip
+        }
+        for c in range(covariates):
+            signal = np.cos(2 * np.pi * (steps[None, :] + c) / 7) + 0.1 * rng.standard_normal(
+                (series, hi - lo))  # fmt: skip
+            columns[f"x{c}"] = signal.ravel()
+        table = pa.table(columns)
         pq.write_table(table, directory / f"part-{part:05d}.parquet")
     return directory

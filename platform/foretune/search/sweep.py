@@ -145,6 +145,9 @@ def run_sweep(
     run_dir = Path(run_dir).resolve()
     validate_space(config)
     covariates = streamed_covariates(config)  # None: the data fits in memory
+    if covariates is not None and config.ensemble.refit:
+        raise ConfigError("ensemble.refit retrains on the whole training split in memory, which "
+                          "streamed data does not fit; set ensemble.refit: false")  # fmt: skip
     if covariates is None:
         series = load_series(config)
         datasets: dict = prepare_all(config, series)

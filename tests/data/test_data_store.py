@@ -1,0 +1,168 @@
+"""The Ray Data series store: same windows, statistics and errors as the in-memory path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from foretune.data import DataError, RatioTransform, prepare, read_frame, validate
+from foretune.data.store import StoreSettings, build_store, input_covariates, open_dataset
+from foretune.data.synthetic import write_series_parquet
+from foretune.train import TrainSpec, fit
+from foretune.train.loop import score_windows
+
+WINDOW, HORIZON = 10, 3
+FIELDS = ("x", "y_reg", "y_dir")
+
+
+def _settings(path, covariates=("x0",), **changes) -> StoreSettings:
+    values = dict(source=str(path), covariates=tuple(covariates), transform="log_ratio",
+                  eps=1e-10, flat_band=0.25, horizon=HORIZON, longest_window=WINDOW,
+                  val_fraction=0.15, test_fraction=0.1)  # fmt: skip
+    values.update(changes)
+    return StoreSettings(**values)
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory):
+    """30 daily series of 120 rows with one covariate, spread over 3 time-sliced files."""
+    return write_series_parquet(tmp_path_factory.mktemp("in") / "data", 3600, 30, files=3,
+                                covariates=1)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def store(ray_session, source, tmp_path_factory):
+    return build_store(_settings(source), tmp_path_factory.mktemp("run") / "data")
+
+
+@pytest.fixture(scope="module")
+def in_memory(source):
+    series = validate(read_frame(str(source)), covariates=["x0"])
+    return prepare(series, window=WINDOW, horizon=HORIZON, transform=RatioTransform(),
+                   val_fraction=0.15, test_fraction=0.1)  # fmt: skip
+
+
+def _rows(arrays: dict[str, np.ndarray]) -> np.ndarray:
+    """Each window as one row of its values, rows sorted: compares window sets in any order."""
+    flat = np.concatenate([arrays[f].reshape(len(arrays[f]), -1).astype(np.float64)
+                           for f in FIELDS], axis=1)  # fmt: skip
+    return flat[np.lexsort(flat.T[::-1])]
+
+
+def _collect(dataset) -> dict[str, np.ndarray]:
+    parts = list(dataset.iter_batches(batch_size=None, batch_format="numpy"))
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def test_store_has_the_in_memory_statistics(store, in_memory):
+    assert store.series_ids == in_memory.series_ids
+    assert store.covariates == ("x0",)
+    for uid in store.series_ids:
+        a, b = store.transform.stats[uid], in_memory.transform.stats[uid]
+        np.testing.assert_allclose([a.mu, a.sigma, a.scale, *a.cov_mu, *a.cov_sigma],
+                                   [b.mu, b.sigma, b.scale, *b.cov_mu, *b.cov_sigma])
+    np.testing.assert_allclose(store.mase_scale, in_memory.mase_scale)
+    assert store.freqs == in_memory.freqs
+
+
+@pytest.mark.parametrize("split", ["train", "val", "test"])
+def test_streamed_windows_equal_the_in_memory_windows(store, in_memory, split):
+    streamed = _collect(store.windows(WINDOW, split, scoring=True))
+    expected = getattr(in_memory, split)
+    assert store.counts(WINDOW)[split] == len(expected) == len(streamed["x"])
+    assert streamed["x"].shape[1:] == (WINDOW, 2)
+    np.testing.assert_allclose(_rows(streamed), _rows(vars(expected)), rtol=1e-6)
+    # scoring columns: the same (last level, future levels) pairs
+    pairs = np.column_stack([streamed["last"], streamed["future"]])
+    ref = np.column_stack([expected.last, expected.future])
+    np.testing.assert_allclose(np.sort(pairs, axis=0), np.sort(ref, axis=0))
+
+
+def test_streamed_order_is_fixed(store):
+    first = _collect(store.windows(WINDOW, "train"))["y_reg"]
+    again = _collect(store.windows(WINDOW, "train"))["y_reg"]
+    np.testing.assert_array_equal(first, again)
+
+
+def test_sample_is_whole_series_with_global_indices(store, in_memory):
+    sample = store.sample(WINDOW, max_windows=60, seed=3)
+    chosen = np.unique(sample.val.series)
+    assert 1 <= len(chosen) < len(store.series_ids)
+    assert sample.series_ids == in_memory.series_ids and len(sample.train) == 0
+    for part in ("val", "test"):
+        ours, ref = getattr(sample, part), getattr(in_memory, part)
+        keep = np.isin(ref.series, chosen)
+        np.testing.assert_array_equal(ours.series, ref.series[keep])
+        np.testing.assert_array_equal(ours.origin, ref.origin[keep])
+        np.testing.assert_allclose(ours.x, ref.x[keep], rtol=1e-6)
+        np.testing.assert_allclose(ours.future, ref.future[keep])
+    again = store.sample(WINDOW, max_windows=60, seed=3)
+    np.testing.assert_array_equal(again.val.origin, sample.val.origin)
+
+
+def test_streamed_fit_scores_like_the_in_memory_scorer(store, in_memory):
+    spec = TrainSpec("mlp", {"hidden_sizes": [16], "dropout": 0.0}, WINDOW, HORIZON,
+                     batch_size=32, max_epochs=3, patience=3, seed=1)  # fmt: skip
+    reports = []
+    result = fit(spec, store.stream(WINDOW), lambda m, c: reports.append((m, c)))
+    assert result.status == "ok" and len(reports) == 4
+    final, checkpoint = reports[-1]
+    assert checkpoint is not None and checkpoint["n_features"] == 2
+    assert reports[2][0]["train_loss"] < reports[0][0]["train_loss"]
+    expected = score_windows(result.model, in_memory, in_memory.val)
+    for key in ("mae", "rmse", "smape", "mase"):
+        assert final[f"val_{key}"] == pytest.approx(expected[key], rel=1e-5)
+    # the reported validation loss is the in-memory one of the same weights
+    with torch.no_grad():
+        reg, _ = result.model(torch.as_tensor(in_memory.val.x))
+    assert np.isfinite(final["val_loss"]) and reg.shape == (len(in_memory.val), HORIZON)
+
+
+def test_same_store_is_reused_and_other_settings_are_refused(store, source):
+    again = build_store(_settings(source), store.directory)
+    assert again.series_ids == store.series_ids
+    with pytest.raises(DataError, match="other data settings"):
+        build_store(_settings(source, horizon=HORIZON + 1), store.directory)
+
+
+def _write(frame: pd.DataFrame, directory) -> str:
+    directory.mkdir()
+    frame.to_parquet(directory / "part-0.parquet", index=False)
+    return str(directory)
+
+
+def _good(n: int = 60, uid: str = "a") -> pd.DataFrame:
+    y = 50.0 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.02, n)))
+    return pd.DataFrame({"unique_id": uid, "ds": np.arange(n), "y": y})
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda f: f.assign(y=f["y"].where(f.index != 30, np.nan)), "NaN/inf value.*'bad'"),
+        (lambda f: pd.concat([f, f.iloc[[5]]]), "series 'bad' has duplicate time stamp ds=5"),
+        (lambda f: f.iloc[:12], "series 'bad' has 12 observations"),
+        (lambda f: f.assign(y=-f["y"]), "series 'bad' has a value <= 0"),
+        (lambda f: f.drop(index=[20, 21]), "series 'bad' is irregularly spaced"),
+    ],
+)
+def test_bad_series_is_named_before_training(ray_session, tmp_path, damage, message):
+    frame = pd.concat([_good(uid="fine"), damage(_good(uid="bad"))], ignore_index=True)
+    path = _write(frame.sample(frac=1.0, random_state=0), tmp_path / "in")
+    with pytest.raises(DataError, match=message):
+        build_store(_settings(path, covariates=()), tmp_path / "store")
+
+
+def test_input_columns_are_checked_from_the_schema_alone(tmp_path):
+    path = _write(_good().rename(columns={"y": "value"}), tmp_path / "in")
+    dataset, _, _ = open_dataset(path)
+    with pytest.raises(DataError, match=r"required column\(s\) \['y'\] missing"):
+        input_covariates(dataset.schema, None)
+    text = _write(_good().assign(note="x"), tmp_path / "text")
+    with pytest.raises(DataError, match="covariate column 'note' must be numeric"):
+        input_covariates(open_dataset(text)[0].schema, ["note"])
+    assert input_covariates(open_dataset(text)[0].schema, None) == ()
+    with pytest.raises(DataError, match="does not exist"):
+        open_dataset(str(tmp_path / "missing"))

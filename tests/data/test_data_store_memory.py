@@ -1,0 +1,31 @@
+"""Streaming keeps memory bounded: the driver and the consumer of an epoch never hold the data.
+
+``memory_probe.py`` runs in a fresh process (its own Ray instance, a 1 GB object store): it
+writes 2 million rows (1000 daily series) in time-sliced files, builds the series store and reads
+one training epoch of window 96 through ``StreamFeeder``, as a trial does. The in-memory path
+would hold the pandas frame plus every window (about 0.9 GB here); the streamed path's private
+memory (shared object-store pages excluded) stays far below, measured on this machine at
+~0.002-0.23 GB for the store and ~0.14 GB for the epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+PROBE = Path(__file__).with_name("memory_probe.py")
+
+
+def test_streamed_epoch_and_store_stay_under_a_memory_ceiling():
+    done = subprocess.run(
+        [sys.executable, str(PROBE), "2000000", "1000", "96", "1000"],
+        capture_output=True, text=True, timeout=400,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    measured = json.loads(done.stdout.strip().splitlines()[-1])
+    in_memory = measured["frame_bytes"] + measured["all_windows_bytes"]
+    assert measured["windows"] > 1_000_000 and in_memory > 800e6
+    assert measured["store_peak"] < in_memory / 2, measured
+    assert measured["epoch_peak"] < measured["windows_bytes"] / 2, measured
