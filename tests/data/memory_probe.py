@@ -13,35 +13,7 @@ import json
 import os
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
-
-
-def private_bytes() -> int:
-    total = 0
-    with open("/proc/self/smaps_rollup") as rollup:
-        for line in rollup:
-            if line.startswith(("Private_Clean:", "Private_Dirty:")):
-                total += int(line.split()[1]) * 1024
-    return total
-
-
-class Peak:
-    """The highest ``private_bytes`` seen since the last ``reset``."""
-
-    def __init__(self) -> None:
-        self.value = private_bytes()
-        threading.Thread(target=self._watch, daemon=True).start()
-
-    def _watch(self) -> None:
-        while True:
-            self.value = max(self.value, private_bytes())
-            time.sleep(0.01)
-
-    def reset(self) -> int:
-        self.value = private_bytes()
-        return self.value
 
 
 def main(rows: int, series: int, window: int, object_store_mb: int) -> None:
@@ -51,6 +23,7 @@ def main(rows: int, series: int, window: int, object_store_mb: int) -> None:
 
     from foretune.data.store import StoreSettings, build_store
     from foretune.data.synthetic import write_series_parquet
+    from foretune.memory import PeakMemory
     from foretune.train.stream import StreamFeeder
 
     work = Path(tempfile.mkdtemp(dir="/tmp"))
@@ -70,7 +43,7 @@ def main(rows: int, series: int, window: int, object_store_mb: int) -> None:
     # Warm-up on a quarter of the data (same series length, so the same block sizes): loads
     # every code path and lets the allocators and Ray's threads reach their working size.
     epoch(build_store(settings("warm"), work / "warm-store"))
-    peak = Peak()
+    peak = PeakMemory()
     base = peak.reset()
     store = build_store(settings("big"), work / "big-store")
     store_peak = peak.value - base

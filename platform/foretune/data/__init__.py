@@ -1,7 +1,9 @@
 """Data: read Parquet, validate, transform to standardised changes, cut windows, split.
 
 Flow: ``read_frame`` (Parquet/frame -> long) -> ``validate`` (-> ``SeriesFrame``) ->
-``prepare`` (fit ``RatioTransform`` on training parts, cut ``WindowSet`` splits).
+``prepare`` (fit ``RatioTransform`` on training parts, cut ``WindowSet`` splits). Data larger
+than memory takes the same steps on Ray Data instead (``store``: one shuffle into a per-series
+store, windows cut per block as they stream to training).
 """
 
 from .calendar import Freq, future_dates, infer_freq, season_length

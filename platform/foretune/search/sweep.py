@@ -71,6 +71,8 @@ def streamed_covariates(config: ExperimentConfig) -> tuple[str, ...] | None:
     if data.path is None or data.streaming == "off":
         return None
     dataset, _, _ = open_dataset(str(data.path))
+    if data.streaming == "auto" and not {"unique_id", "y"} <= set(dataset.schema.names):
+        return None  # wide format: melted in memory (streaming takes long format only)
     covariates = input_covariates(dataset.schema, data.covariates)
     if data.streaming == "auto":
         need = estimated_window_bytes(str(data.path), max(config.search.windows),
@@ -223,7 +225,7 @@ def _new_tuner(config: ExperimentConfig, run_dir: Path, trainable) -> tune.Tuner
             name="sweep",
             storage_path=str(run_dir),
             failure_config=tune.FailureConfig(max_failures=search.max_failures),
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
             callbacks=[ProgressCallback(search.trials)],
             verbose=0,
         ),

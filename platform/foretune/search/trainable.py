@@ -19,7 +19,7 @@ from foretune.config import ExperimentConfig
 from foretune.data import PreparedData
 from foretune.data.store import WindowStream
 from foretune.train import fit
-from foretune.train.checkpoint import read_state, staged_checkpoint
+from foretune.train.checkpoint import StateThrottle, read_state, staged_checkpoint
 
 from .space import decode
 
@@ -41,7 +41,7 @@ def run_trial(
 
 
 def _fit_inline(spec, data: PreparedData) -> None:
-    """Train in this Tune trial; every epoch's report carries the resumable training state.
+    """Train in this Tune trial; reports carry the resumable training state (``StateThrottle``).
 
     A trial restarted by Tune (its worker died, or the sweep was resumed) continues from its last
     finished epoch with the same result instead of starting over. The final report's checkpoint
@@ -57,8 +57,11 @@ def _fit_inline(spec, data: PreparedData) -> None:
     def save_state(state: dict[str, Any]) -> None:
         pending["state"] = state
 
+    throttle = StateThrottle()
+
     def report(metrics: dict[str, Any], payload: dict[str, Any] | None) -> None:
-        with staged_checkpoint(pending.pop("state", None), payload) as directory:
+        state = throttle.take(pending.pop("state", None))
+        with staged_checkpoint(state, payload) as directory:
             checkpoint = tune.Checkpoint.from_directory(directory) if directory else None
             tune.report(metrics, checkpoint=checkpoint)
 
@@ -97,7 +100,7 @@ def _fit_with_ray_train(
             name=f"train-{context.get_trial_id()}",
             storage_path=storage_path,
             callbacks=[TuneReportCallback()],
-            checkpoint_config=CheckpointConfig(num_to_keep=1),
+            checkpoint_config=CheckpointConfig(num_to_keep=2),
         ),
     )
     trainer.fit()

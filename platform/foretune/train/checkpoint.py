@@ -13,7 +13,9 @@ holds one state, the last epoch's, which itself carries the best weights: disk s
 from __future__ import annotations
 
 import json
+import math
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +29,8 @@ from .loop import TrainSpec, build_model
 WEIGHTS = "model.pt"
 META = "spec.json"
 STATE = "state.pt"
+#: Seconds between persisted training states of one trial (``StateThrottle``).
+STATE_EVERY_S = 30.0
 
 
 def write_checkpoint(directory: str | Path, payload: dict[str, Any]) -> Path:
@@ -66,6 +70,26 @@ def read_state(directory: str | Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+class StateThrottle:
+    """Passes a trial's training state on at most every ``seconds`` (the first one at once).
+
+    Persisting the state every epoch of a sub-second epoch costs more I/O than the training, and
+    Tune snapshots its experiment state only every few seconds: after a crash it may point at a
+    checkpoint that ``num_to_keep`` already deleted. With states at least ``seconds`` apart and
+    the last two kept, the snapshot's checkpoint still exists; a resumed trial loses at most
+    ``seconds`` of training.
+    """
+
+    def __init__(self, seconds: float = STATE_EVERY_S) -> None:
+        self.seconds, self.last = seconds, -math.inf
+
+    def take(self, state: dict[str, Any] | None) -> dict[str, Any] | None:
+        if state is None or time.monotonic() - self.last < self.seconds:
+            return None
+        self.last = time.monotonic()
+        return state
 
 
 @contextmanager

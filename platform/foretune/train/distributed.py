@@ -3,7 +3,8 @@
 Only this module of ``train`` knows Ray Train. The worker group uses DDP through
 ``ray.train.torch.prepare_model`` (gloo on CPU, NCCL on GPU, chosen by Ray from ``use_gpu``); each
 rank reports every epoch with ``ray.train.report``; rank 0 attaches the resumable training state
-every epoch and the best weights at the end, so a restarted worker group resumes its last epoch.
+(at most every ``STATE_EVERY_S``) and the best weights at the end, so a restarted worker group
+resumes from its last persisted epoch.
 Every rank reports the same metrics: ``fit`` all-reduces the train and validation losses, and
 shards each global batch of ``batch_size * world_size`` windows across ranks, so a run on N
 workers with ``batch_size`` b follows the trajectory of one process with batch N·b.
@@ -22,7 +23,7 @@ from ray.train import Checkpoint
 
 from foretune.data.store import WindowStream
 
-from .checkpoint import read_state, staged_checkpoint
+from .checkpoint import StateThrottle, read_state, staged_checkpoint
 from .loop import TrainSpec, fit
 
 
@@ -47,9 +48,11 @@ def train_worker(config: dict[str, Any]) -> list[dict[str, Any]]:
     def save_state(state: dict[str, Any]) -> None:
         pending["state"] = state  # every rank calls this (a collective); rank 0's is persisted
 
+    throttle = StateThrottle()
+
     def report(metrics: dict[str, Any], payload: dict[str, Any] | None) -> None:
         history.append(dict(metrics))
-        state = pending.pop("state", None)
+        state = throttle.take(pending.pop("state", None))
         if rank != 0:
             state = payload = None
         with staged_checkpoint(state, payload) as directory:

@@ -15,6 +15,9 @@ Choices:
   device, are gathered once per epoch in a seeded permutation and batches are contiguous slices;
   larger splits stay in host memory and each batch is gathered by index (pinned, asynchronous
   copy on GPU).
+  ``data`` may instead be a ``WindowStream`` (data larger than memory, ``data.store``): batches
+  then come from Ray Data, one pass per epoch through a seeded local shuffle buffer
+  (``train.stream``), and the final metrics are summed over the streamed validation windows.
 - Loss: mean squared error on the standardised changes plus ``direction_weight`` times the
   cross-entropy of the direction logits (multi-task head), both averaged over samples and
   horizon steps. Internally every batch contributes its *sum*, scaled by ``1/(samples in the
