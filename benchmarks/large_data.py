@@ -88,7 +88,7 @@ def one_size(rows: int, per_series: int, window: int, workers: int, work: Path) 
     store_s = time.perf_counter() - started
     stream = store.stream(window)
     spec = TrainSpec("mlp", {"hidden_sizes": [32], "dropout": 0.1}, window, horizon,
-                     batch_size=1024, max_epochs=1, patience=1, seed=0)  # fmt: skip
+                     batch_size=4096, max_epochs=1, patience=1, seed=0)  # fmt: skip
     peaks_dir = work / f"peaks-{rows}"
     peaks_dir.mkdir()
     trainer = TorchTrainer(

@@ -47,4 +47,7 @@ def quiet_logs() -> None:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # Ray Data's per-operator progress lines (streamed data): foretune prints its own summary.
+    # Imported first: Ray Data configures its logger when it is imported.
+    import ray.data  # noqa: F401
+
     logging.getLogger("ray.data").setLevel(logging.WARNING)

@@ -120,11 +120,13 @@ def test_streamed_fit_scores_like_the_in_memory_scorer(store, in_memory):
     assert np.isfinite(final["val_loss"]) and reg.shape == (len(in_memory.val), HORIZON)
 
 
-def test_same_store_is_reused_and_other_settings_are_refused(store, source):
-    again = build_store(_settings(source), store.directory)
+def test_a_resumed_run_reuses_its_store_and_refuses_other_settings(store, source):
+    written = sorted(p.stat().st_mtime_ns for p in (store.directory / "series").iterdir())
+    again = build_store(_settings(source), store.directory, reuse=True)
     assert again.series_ids == store.series_ids
+    assert sorted(p.stat().st_mtime_ns for p in (store.directory / "series").iterdir()) == written
     with pytest.raises(DataError, match="other data settings"):
-        build_store(_settings(source, horizon=HORIZON + 1), store.directory)
+        build_store(_settings(source, horizon=HORIZON + 1), store.directory, reuse=True)
 
 
 def _write(frame: pd.DataFrame, directory) -> str:

@@ -164,12 +164,21 @@ def _profile_series(table: pa.Table, settings: StoreSettings) -> pa.Table:
         transform = RatioTransform(settings.transform, settings.eps, settings.flat_band)
         stats = transform.fit_series(uid, y[: n_train + 1], cov[: n_train + 1])
         row.update(vars(stats))
-        row.update(freq=json.dumps(freq), y=y.tolist(),
+        row.update(freq=json.dumps(freq), y=y,
                    mase_scale=naive_scale(y[: n_train + 1], season_length(freq)))  # fmt: skip
-        row.update({f"cov:{c}": cov[:, i].tolist() for i, c in enumerate(covs)})
+        row.update({f"cov:{c}": cov[:, i] for i, c in enumerate(covs)})
     except DataError as exc:
         row["problem"] = str(exc)
-    return pa.Table.from_pylist([row], schema=_store_schema(covs))
+    schema = _store_schema(covs)
+    return pa.Table.from_arrays([_one(row[f.name], f.type) for f in schema], schema=schema)
+
+
+def _one(value: Any, kind: pa.DataType) -> pa.Array:
+    """A one-row Arrow array; list values go in from NumPy without a Python list."""
+    if pa.types.is_list(kind):
+        values = pa.array(np.asarray(value, dtype=np.float64))
+        return pa.ListArray.from_arrays(pa.array([0, len(values)], pa.int32()), values)
+    return pa.array([value], kind)
 
 
 def _series_frame(uid: str, frame: pd.DataFrame, settings: StoreSettings) -> pd.DataFrame:
@@ -218,15 +227,16 @@ def store_partitions(settings: StoreSettings) -> int:
     return int(min(MAX_PARTITIONS, max(2 * cpus, -(-level_bytes // TARGET_FILE_BYTES))))
 
 
-def build_store(settings: StoreSettings, directory: Path) -> SeriesStore:
-    """Shuffle the input into one row per series under ``directory`` (reused when it exists).
+def build_store(settings: StoreSettings, directory: Path, *, reuse: bool = False) -> SeriesStore:
+    """Shuffle the input into one row per series under ``directory``.
 
-    Raises ``DataError`` for the first unusable series (in id order), before any training.
+    ``reuse`` (a resumed run) opens the store already there instead of rebuilding it. Raises
+    ``DataError`` for the first unusable series (in id order), before any training.
     """
     import ray
 
     directory = Path(directory)
-    if (directory / "store.json").is_file():
+    if reuse and (directory / "store.json").is_file():
         return SeriesStore.open(directory, settings)
     remote = {"num_cpus": settings.stream_cpus}
     dataset = ray.data.read_parquet(

@@ -82,12 +82,15 @@ def streamed_covariates(config: ExperimentConfig) -> tuple[str, ...] | None:
     return covariates
 
 
-def stream_store(config: ExperimentConfig, covariates: tuple[str, ...], run_dir: Path):
-    """The run's series store under ``run_dir/data`` (built once; reused on resume)."""
+def stream_store(
+    config: ExperimentConfig, covariates: tuple[str, ...], run_dir: Path, reuse: bool = False
+):
+    """The run's series store under ``run_dir/data`` (reused when ``reuse``: a resumed run)."""
     import time
 
     started = time.perf_counter()
-    store = build_store(StoreSettings.from_config(config, covariates), run_dir / "data")
+    store = build_store(StoreSettings.from_config(config, covariates), run_dir / "data",
+                        reuse=reuse)  # fmt: skip
     print(f"foretune: streaming {len(store.series_ids)} series ({int(store.lengths.sum())} rows) "
           f"from {config.data.path} through Ray Data; series store ready in "
           f"{time.perf_counter() - started:.1f} s", flush=True)  # fmt: skip
@@ -161,7 +164,7 @@ def run_sweep(
     check_resources(config, streaming=covariates is not None)
     run_dir.mkdir(parents=True, exist_ok=True)
     if covariates is not None:
-        store = stream_store(config, covariates, run_dir)
+        store = stream_store(config, covariates, run_dir, reuse=resume)
         datasets = {w: store.stream(w) for w in sorted(set(config.search.windows))}
         run_info = (store.transform, store.covariates, store.freqs)
     if not resume:

@@ -184,10 +184,13 @@ def fit(
     """
     device = _resolve_device(device)
     streamed = not isinstance(data, PreparedData)
-    n_train, n_val = (data.n_train, data.n_val) if streamed else (len(data.train), len(data.val))
-    if n_train < world_size or n_val < world_size:
-        raise ValueError(f"fit needs at least one training and one validation window per worker "
-                         f"(has {n_train} and {n_val} for {world_size} worker(s))")  # fmt: skip
+    if streamed:  # equal shards: every worker needs a window of each split
+        need, n_train, n_val = world_size, data.n_train, data.n_val
+    else:  # a rank without samples of its own still joins the all-reduces
+        need, n_train, n_val = 1, len(data.train), len(data.val)
+    if n_train < need or n_val < need:
+        raise ValueError(f"fit needs at least {need} training and {need} validation window(s) "
+                         f"(has {n_train} and {n_val})")  # fmt: skip
     if resume_from is not None:
         _check_resumable(resume_from, spec, data.n_features)
     torch.manual_seed(spec.seed)
@@ -393,7 +396,7 @@ class Trainer:
     def _train_streamed(self, epoch: int) -> float:
         """An epoch over streamed batches: ``accumulate_steps`` batches per optimiser update.
 
-        Every rank's shard has the same batches sizes (equal shards), so scaling each rank's
+        Every rank's shard has the same batch sizes (equal shards), so scaling each rank's
         loss sum by its own update's sample count gives the global mean after DDP's average.
         """
         sums: list[torch.Tensor] = []
