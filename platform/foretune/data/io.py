@@ -45,19 +45,23 @@ def read_frame(source: str | Path | pd.DataFrame | None) -> pd.DataFrame:
 
 def _read_parquet(source: str) -> pd.DataFrame:
     """A local path, or a URI pyarrow understands (``s3://``, ``gs://``, ``hdfs://``, ``file://``)."""
-    if "://" in source:
-        try:
-            filesystem, path = pafs.FileSystem.from_uri(source)
-        except Exception as exc:  # noqa: BLE001 - unknown scheme, missing credentials, ...
-            raise DataError(f"cannot open {source}: {exc}") from None
-    else:
-        filesystem, path = None, source
-        if not Path(path).exists():
-            raise DataError(f"data path {path} does not exist")
+    filesystem, path = resolve_source(source)
     try:
         return pq.read_table(path, filesystem=filesystem).to_pandas()
     except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for a bad file
         raise DataError(f"cannot read {source} as Parquet: {exc}") from None
+
+
+def resolve_source(source: str) -> tuple[pafs.FileSystem | None, str]:
+    """``(filesystem, path)`` of a local path (checked to exist) or a pyarrow URI."""
+    if "://" in source:
+        try:
+            return pafs.FileSystem.from_uri(source)
+        except Exception as exc:  # noqa: BLE001 - unknown scheme, missing credentials, ...
+            raise DataError(f"cannot open {source}: {exc}") from None
+    if not Path(source).exists():
+        raise DataError(f"data path {source} does not exist")
+    return None, source
 
 
 def to_long(frame: pd.DataFrame) -> pd.DataFrame:

@@ -45,7 +45,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from .calendar import Freq, season_length
-from .io import REQUIRED, DataError, check_series
+from .io import REQUIRED, DataError, check_series, resolve_source
 from .transform import RatioTransform, SeriesStats
 from .windows import (
     PreparedData,
@@ -92,15 +92,7 @@ class StoreSettings:
 # -- the input, seen through its Parquet metadata only -------------------------------------------
 def open_dataset(source: str) -> tuple[pads.Dataset, pafs.FileSystem | None, str]:
     """A pyarrow dataset over a Parquet file or directory (local path or URI); reads no rows."""
-    if "://" in source:
-        try:
-            filesystem, path = pafs.FileSystem.from_uri(source)
-        except Exception as exc:  # noqa: BLE001 - unknown scheme, missing credentials, ...
-            raise DataError(f"cannot open {source}: {exc}") from None
-    else:
-        filesystem, path = None, source
-        if not Path(path).exists():
-            raise DataError(f"data path {path} does not exist")
+    filesystem, path = resolve_source(source)
     try:
         return pads.dataset(path, format="parquet", filesystem=filesystem), filesystem, path
     except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for a bad file
