@@ -11,7 +11,7 @@ from foretune.data import DataError, RatioTransform, prepare, read_frame, valida
 from foretune.data.store import StoreSettings, build_store, input_covariates, open_dataset
 from foretune.data.synthetic import write_series_parquet
 from foretune.train import TrainSpec, fit
-from foretune.train.loop import score_windows
+from foretune.train.loop import Trainer, score_windows
 
 WINDOW, HORIZON = 10, 3
 FIELDS = ("x", "y_reg", "y_dir")
@@ -114,10 +114,13 @@ def test_streamed_fit_scores_like_the_in_memory_scorer(store, in_memory):
     expected = score_windows(result.model, in_memory, in_memory.val)
     for key in ("mae", "rmse", "smape", "mase"):
         assert final[f"val_{key}"] == pytest.approx(expected[key], rel=1e-5)
-    # the reported validation loss is the in-memory one of the same weights
+    # the reported validation loss is the in-memory one of the same (best) weights
     with torch.no_grad():
         reg, _ = result.model(torch.as_tensor(in_memory.val.x))
     assert np.isfinite(final["val_loss"]) and reg.shape == (len(in_memory.val), HORIZON)
+    arrays = [(ws.x, ws.y_reg, ws.y_dir) for ws in (in_memory.train, in_memory.val)]
+    reference = Trainer(spec, result.model, result.model, *arrays, torch.device("cpu"))
+    assert final["val_loss"] == pytest.approx(reference.val_loss(), rel=1e-5)
 
 
 def test_a_resumed_run_reuses_its_store_and_refuses_other_settings(store, source):

@@ -91,12 +91,17 @@ def rmse(y: ArrayLike, yhat: ArrayLike) -> float:
 
 def smape(y: ArrayLike, yhat: ArrayLike) -> float:
     """M4 sMAPE in 0..200: mean of ``200 |y - yhat| / (|y| + |yhat|)``; 0 where both are 0."""
+    return _mean(smape_points(y, yhat))
+
+
+def smape_points(y: ArrayLike, yhat: ArrayLike) -> np.ndarray:
+    """sMAPE of every point (NaN where an input is NaN), before ``smape`` averages them."""
     y, yhat = _floats(y, yhat)
     num = 200.0 * np.abs(y - yhat)
     den = np.abs(y) + np.abs(yhat)
     out = np.divide(num, den, out=np.zeros_like(num), where=den != 0)
     out[np.isnan(num) | np.isnan(den)] = np.nan
-    return _mean(out)
+    return out
 
 
 def mase(y: ArrayLike, yhat: ArrayLike, insample: ArrayLike, season: int = 1) -> float:

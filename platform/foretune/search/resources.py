@@ -57,10 +57,10 @@ def check_resources(config: ExperimentConfig, streaming: bool = False) -> None:
         if config.search.cpus_per_trial > node_cpus:
             problems.append(f"search.cpus_per_trial={config.search.cpus_per_trial:g} is more "
                             "than any one node has")  # fmt: skip
-    data_cpus = config.data.stream_cpus
-    if streaming and trial_request(config)["CPU"] + data_cpus > cpus:
+    data_cpus, trial_cpus = config.data.stream_cpus, trial_request(config)["CPU"]
+    if streaming and trial_cpus + data_cpus > cpus:
         problems.append(f"streamed data needs data.stream_cpus={data_cpus:g} CPU(s) free beside "
-                        f"a trial's {trial_request(config)['CPU']:g}")  # fmt: skip
+                        f"a trial's {trial_cpus:g}")  # fmt: skip
     if problems:
         raise ConfigError(
             "the Ray cluster can never run this configuration: " + "; ".join(problems)

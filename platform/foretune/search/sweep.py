@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,8 +87,6 @@ def stream_store(
     config: ExperimentConfig, covariates: tuple[str, ...], run_dir: Path, reuse: bool = False
 ):
     """The run's series store under ``run_dir/data`` (reused when ``reuse``: a resumed run)."""
-    import time
-
     started = time.perf_counter()
     store = build_store(StoreSettings.from_config(config, covariates), run_dir / "data",
                         reuse=reuse)  # fmt: skip

@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from foretune.evaluate import metrics as M
+
 _COLUMNS = ("x", "y_reg", "y_dir")
 
 
@@ -75,10 +77,9 @@ def score_stream(
             levels = inverse.integrate(rows["last"], r)
             future = rows["future"]
             err = np.abs(future - levels)
-            den = np.abs(future) + np.abs(levels)
-            sm = np.divide(200.0 * err, den, out=np.zeros_like(err), where=den != 0)
             scale = rows["mase_scale"][:, None]
-            for i, values in enumerate((err, err**2, sm, err / scale)):
+            points = (err, err**2, M.smape_points(future, levels), err / scale)
+            for i, values in enumerate(points):
                 keep = ~np.isnan(values)
                 sums[i] += values[keep].sum()
                 sums[4 + i] += keep.sum()
