@@ -206,8 +206,11 @@ def run_dataset(name: str, out: Path, args: argparse.Namespace) -> str:
     config = experiment(name, data_path, settings, args)
     check_held_out(frame, settings["horizon"], args.windows, config.data.test_fraction)
     sizes = frame.groupby("unique_id").size()
-    print(f"\n=== {name}: {len(sizes)} series, {sizes.min()}-{sizes.max()} points, "
-          f"horizon {settings['horizon']} ===", flush=True)  # fmt: skip
+    print(
+        f"\n=== {name}: {len(sizes)} series, {sizes.min()}-{sizes.max()} points, "
+        f"horizon {settings['horizon']} ===",
+        flush=True,
+    )
     start = time.perf_counter()
     run_sweep(config, run_dir)
     sweep_s = time.perf_counter() - start
@@ -257,9 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     total = time.perf_counter() - start
     text = (
         f"## foretune accuracy benchmark (seed {args.seed}, {args.trials} trials of "
-        f"{args.models}, <= {args.epochs} epochs; {total:.0f} s in all)\n\n"
-        + "\n\n".join(sections)
-        + "\n"
+        f"{args.models}, <= {args.epochs} epochs; {total:.0f} s in all)\n\n" + "\n\n".join(sections) + "\n"
     )
     out.mkdir(parents=True, exist_ok=True)
     (out / "accuracy.md").write_text(text)

@@ -50,7 +50,8 @@ except ImportError:  # run without PYTHONPATH=platform
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "platform"))
 
 from foretune.config import ExperimentConfig
-from foretune.data import builtin_dataset_path, infer_freq, season_length
+from foretune.data import builtin_dataset_path
+from foretune.data.calendar import series_seasons
 from foretune.evaluate import metrics as M
 from foretune.evaluate.baselines import naive, seasonal_naive
 
@@ -93,9 +94,7 @@ def sunspots() -> Dataset:
     import statsmodels.api as sm
 
     data = sm.datasets.sunspots.load_pandas().data
-    frame = pd.DataFrame(
-        {"unique_id": "sunspots", "ds": data["YEAR"].astype(int), "y": data["SUNACTIVITY"]}
-    )
+    frame = pd.DataFrame({"unique_id": "sunspots", "ds": data["YEAR"].astype(int), "y": data["SUNACTIVITY"]})
     return Dataset("sunspots", frame, 4, 20, [12, 24], transform="diff")
 
 
@@ -110,10 +109,18 @@ def config_for(ds: Dataset, path: Path, args) -> ExperimentConfig:
             "models": args.models.split(","),
             "data": {"path": str(path), "horizon": ds.horizon, "transform": ds.transform},
             "train": {"max_epochs": args.max_epochs, "patience": 4},
-            "search": {"trials": args.trials, "windows": ds.windows, "max_concurrent": 2,
-                       "scheduler": args.scheduler, "grace_period": 4},
-            "ensemble": {"top_k": args.top_k, "samples": args.samples,
-                         "quantiles": [0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95]},
+            "search": {
+                "trials": args.trials,
+                "windows": ds.windows,
+                "max_concurrent": 2,
+                "scheduler": args.scheduler,
+                "grace_period": 4,
+            },
+            "ensemble": {
+                "top_k": args.top_k,
+                "samples": args.samples,
+                "quantiles": [0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95],
+            },
         }
     )
 
@@ -128,13 +135,12 @@ def split(frame: pd.DataFrame, holdout: int) -> pd.DataFrame:
 def score(forecast: pd.DataFrame, actual: pd.DataFrame, history: pd.DataFrame, point: str):
     """Scale-free metrics of one origin's forecasts, averaged over series."""
     frame = forecast.merge(actual[["unique_id", "ds", "y"]], on=["unique_id", "ds"])
-    per_series, aggregate = M.evaluate_forecasts(frame, history, point=point)
-    scale = {}
-    for uid, h in history.groupby("unique_id"):
-        y = h["y"].to_numpy(np.float64)
-        m = season_length(infer_freq(h["ds"]))
-        m = m if len(y) > m else 1
-        scale[uid] = M.mae(y[m:], y[:-m])
+    seasons = series_seasons(history)
+    per_series, aggregate = M.evaluate_forecasts(frame, history, point=point, season=seasons)
+    scale = {
+        uid: M.mase_scale(h["y"].to_numpy(np.float64), seasons[uid])
+        for uid, h in history.groupby("unique_id")
+    }
     s = per_series["unique_id"].map(scale).to_numpy(np.float64)
     row = {"MASE": aggregate["mase"], "CRPS/s": float(np.nanmean(per_series["crps"] / s))}
     if "quantile_loss" in per_series:
@@ -156,8 +162,10 @@ def evaluate(models: dict, ds: Dataset, samples: int) -> pd.DataFrame:
         for name, model in models.items():
             forecast = model.predict(history, samples=samples, seed=0, sample_columns=100)
             rows[name].append(score(forecast, actual, history, "mean"))
-        for name, baseline, column in (("seasonal naive", seasonal_naive, "SeasonalNaive"),
-                                       ("naive", naive, "Naive")):
+        for name, baseline, column in (
+            ("seasonal naive", seasonal_naive, "SeasonalNaive"),
+            ("naive", naive, "Naive"),
+        ):
             point = baseline(history, ds.horizon)
             point["sample_0"] = point[column]  # a point forecast's CRPS is its absolute error
             rows[name].append(score(point, actual, history, column))
@@ -196,16 +204,22 @@ def run_dataset(ds: Dataset, args, root: Path) -> tuple[pd.DataFrame, dict]:
         "build_s": round(build_s, 1),
         "evaluate_s": round(time.perf_counter() - started, 1),
         "trials_ok": int(len(ok)),
-        "members": {f"{m.architecture}:{m.info.get('trial_id')}": round(m.weight, 3)
-                    for m in ensemble.members},
-        "candidates": [f"{c['architecture']}:{c['trial_id']}"
-                       for c in ensemble.report["selection"]["candidates"]],
-        "calibration_90": {k: round(v, 3) if isinstance(v, float) else v
-                           for k, v in ensemble.report["calibration"].get("90", {}).items()
-                           if k in ("before", "after", "after_crossfit", "n")},
-        "direction": {k: {m: round(v, 3) for m, v in d.items()}
-                      for k, d in ensemble.report["direction"].items()
-                      if k in ("head", "samples", "blend")},
+        "members": {
+            f"{m.architecture}:{m.info.get('trial_id')}": round(m.weight, 3) for m in ensemble.members
+        },
+        "candidates": [
+            f"{c['architecture']}:{c['trial_id']}" for c in ensemble.report["selection"]["candidates"]
+        ],
+        "calibration_90": {
+            k: round(v, 3) if isinstance(v, float) else v
+            for k, v in ensemble.report["calibration"].get("90", {}).items()
+            if k in ("before", "after", "after_crossfit", "n")
+        },
+        "direction": {
+            k: {m: round(v, 3) for m, v in d.items()}
+            for k, d in ensemble.report["direction"].items()
+            if k in ("head", "samples", "blend")
+        },
     }
     return table, info
 
@@ -216,9 +230,13 @@ def main(argv=None) -> None:
     parser.add_argument("--models", default="mlp,lstm,gru,tcn")
     parser.add_argument("--trials", type=int, default=8)
     parser.add_argument("--max-epochs", type=int, default=12)
-    parser.add_argument("--scheduler", default="none", choices=["none", "asha"],
-                        help="none: every trial finishes with a checkpoint (a fuller candidate "
-                        "pool); asha stops weak trials early, and those leave no checkpoint")
+    parser.add_argument(
+        "--scheduler",
+        default="none",
+        choices=["none", "asha"],
+        help="none: every trial finishes with a checkpoint (a fuller candidate "
+        "pool); asha stops weak trials early, and those leave no checkpoint",
+    )
     parser.add_argument("--top-k", type=int, default=4)
     parser.add_argument("--samples", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
@@ -235,8 +253,9 @@ def main(argv=None) -> None:
     for name in args.datasets.split(","):
         table, info = run_dataset(DATASETS[name](), args, root)
         results[name] = {"table": table.round(4).to_dict(orient="index"), "info": info}
-        with pd.option_context("display.width", 160, "display.max_columns", 20,
-                               "display.float_format", "{:.3f}".format):
+        with pd.option_context(
+            "display.width", 160, "display.max_columns", 20, "display.float_format", "{:.3f}".format
+        ):
             print(f"\n{table}\n")
         print(json.dumps(info, indent=None))
     if args.json:

@@ -60,8 +60,12 @@ def in_memory_reference(path: Path, window: int, horizon: int) -> dict[str, floa
     peak = PeakMemory()
     base = peak.reset()
     started = time.perf_counter()
-    data = prepare(validate(read_frame(str(path)), min_length=window + horizon + 1),
-                   window=window, horizon=horizon, transform=RatioTransform())  # fmt: skip
+    data = prepare(
+        validate(read_frame(str(path)), min_length=window + horizon + 1),
+        window=window,
+        horizon=horizon,
+        transform=RatioTransform(),
+    )
     seconds = time.perf_counter() - started
     windows = len(data.train) + len(data.val) + len(data.test)
     del data
@@ -79,26 +83,38 @@ def one_size(rows: int, per_series: int, window: int, workers: int, work: Path) 
 
     horizon, series = 4, rows // per_series
     source = write_series_parquet(work / f"in-{rows}", rows, series, files=16)
-    settings = StoreSettings(str(source), (), "log_ratio", 1e-10, 0.25, horizon, window, 0.15,
-                             0.1, stream_cpus=0.5)  # fmt: skip
+    settings = StoreSettings(
+        str(source), (), "log_ratio", 1e-10, 0.25, horizon, window, 0.15, 0.1, stream_cpus=0.5
+    )
     peak = PeakMemory()
     base = peak.reset()
     started = time.perf_counter()
     store = build_store(settings, work / f"store-{rows}")
     store_s = time.perf_counter() - started
     stream = store.stream(window)
-    spec = TrainSpec("mlp", {"hidden_sizes": [32], "dropout": 0.1}, window, horizon,
-                     batch_size=4096, max_epochs=1, patience=1, seed=0)  # fmt: skip
+    spec = TrainSpec(
+        "mlp",
+        {"hidden_sizes": [32], "dropout": 0.1},
+        window,
+        horizon,
+        batch_size=4096,
+        max_epochs=1,
+        patience=1,
+        seed=0,
+    )
     peaks_dir = work / f"peaks-{rows}"
     peaks_dir.mkdir()
     trainer = TorchTrainer(
         measured_worker,
-        train_loop_config={"spec": spec.to_dict(), "data": stream.without_data(),
-                           WORKER_PEAKS: str(peaks_dir)},
+        train_loop_config={
+            "spec": spec.to_dict(),
+            "data": stream.without_data(),
+            WORKER_PEAKS: str(peaks_dir),
+        },
         datasets={"train": stream.train, "val": stream.val},
         scaling_config=ScalingConfig(num_workers=workers, resources_per_worker={"CPU": 0.5}),
         run_config=RunConfig(name=f"bench-{rows}", storage_path=str(work / "ray")),
-    )  # fmt: skip
+    )
     started = time.perf_counter()
     result = trainer.fit()
     trainer_s = time.perf_counter() - started
@@ -141,8 +157,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="ft-bench-", dir="/tmp"))
     ensure_ray(num_cpus=os.cpu_count())
     first = sizes[0]
-    reference_input = write_series_parquet(work / "reference", first,
-                                           first // args.rows_per_series, files=16)  # fmt: skip
+    reference_input = write_series_parquet(work / "reference", first, first // args.rows_per_series, files=16)
     reference = in_memory_reference(reference_input, args.window, 4)
     results = []
     for rows in sizes:
@@ -150,28 +165,33 @@ def main() -> None:
         print(json.dumps(results[-1]), flush=True)
     report(results, reference)
     if args.json:
-        Path(args.json).write_text(json.dumps({"reference": reference, "sizes": results},
-                                              indent=2))  # fmt: skip
+        Path(args.json).write_text(json.dumps({"reference": reference, "sizes": results}, indent=2))
     shutil.rmtree(work, ignore_errors=True)
 
 
 def report(results: list[dict[str, Any]], reference: dict[str, float]) -> None:
     base = results[0]
-    print("\n| rows | series | store s (rows/s) | epoch s (windows/s) | time per row vs 1st "
-          "| driver peak MB | worker peak MB | in-memory windows GB |")
+    print(
+        "\n| rows | series | store s (rows/s) | epoch s (windows/s) | time per row vs 1st "
+        "| driver peak MB | worker peak MB | in-memory windows GB |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for r in results:
         per_row = (r["store_s"] + r["epoch_s"]) / r["rows"]
         linear = per_row / ((base["store_s"] + base["epoch_s"]) / base["rows"])
         workers = " / ".join(f"{m:.0f}" for m in r["worker_peak_mb"])
-        print(f"| {r['rows'] / 1e6:g}M | {r['series']} | {r['store_s']:.1f} "
-              f"({r['store_rows_per_s'] / 1e3:.0f}k) | {r['epoch_s']:.1f} "
-              f"({r['train_windows_per_s'] / 1e3:.0f}k) | {linear:.2f} | "
-              f"{r['driver_peak_mb']:.0f} | {workers} | {r['in_memory_windows_gb']:.2f} |")
-    print(f"\nreference, in-memory path at {base['rows'] / 1e6:g}M rows on the driver: "
-          f"{reference['seconds']:.1f} s, peak {reference['peak_mb']:.0f} MB "
-          f"({reference['windows']} windows); streamed driver peak at the same size: "
-          f"{base['driver_peak_mb']:.0f} MB ({base['driver_peak_mb'] / reference['peak_mb']:.2f}x)")
+        print(
+            f"| {r['rows'] / 1e6:g}M | {r['series']} | {r['store_s']:.1f} "
+            f"({r['store_rows_per_s'] / 1e3:.0f}k) | {r['epoch_s']:.1f} "
+            f"({r['train_windows_per_s'] / 1e3:.0f}k) | {linear:.2f} | "
+            f"{r['driver_peak_mb']:.0f} | {workers} | {r['in_memory_windows_gb']:.2f} |"
+        )
+    print(
+        f"\nreference, in-memory path at {base['rows'] / 1e6:g}M rows on the driver: "
+        f"{reference['seconds']:.1f} s, peak {reference['peak_mb']:.0f} MB "
+        f"({reference['windows']} windows); streamed driver peak at the same size: "
+        f"{base['driver_peak_mb']:.0f} MB ({base['driver_peak_mb'] / reference['peak_mb']:.2f}x)"
+    )
 
 
 if __name__ == "__main__":

@@ -64,10 +64,15 @@ def ensemble_for(frame: pd.DataFrame, architectures, horizon: int, window: int) 
         model = models.build(arch, input_size=1, horizon=horizon, window=window).eval()
         members.append(Member(model, arch, window, 1.0 / len(architectures), spec, 1))
     levels = [0.5, 0.8, 0.9, 0.95]
-    settings = {"horizon": horizon, "samples": 100, "seed": 0, "levels": levels,
-                "quantiles": [0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95], "direction_source": "head"}
-    manifest = {"input_schema": {"required": ["unique_id", "ds", "y"], "covariates": []},
-                "freqs": {}}
+    settings = {
+        "horizon": horizon,
+        "samples": 100,
+        "seed": 0,
+        "levels": levels,
+        "quantiles": [0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95],
+        "direction_source": "head",
+    }
+    manifest = {"input_schema": {"required": ["unique_id", "ds", "y"], "covariates": []}, "freqs": {}}
     calibration = Calibration({level: np.full(horizon, 0.5) for level in levels})
     scales = {uid: 1.0 for uid in transform.stats}
     return Ensemble(members, transform, settings, manifest, calibration, scales)
@@ -108,9 +113,11 @@ def main(argv=None) -> None:
     frame = panel(args.series, args.length)
     architectures = args.members.split(",")
     ensemble = ensemble_for(frame, architectures, args.horizon, args.window)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {args.series} series x "
-          f"horizon {args.horizon} x {args.samples} samples x {len(architectures)} members "
-          f"({', '.join(architectures)}, window {args.window})")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; {args.series} series x "
+        f"horizon {args.horizon} x {args.samples} samples x {len(architectures)} members "
+        f"({', '.join(architectures)}, window {args.window})"
+    )
     best, timings = np.inf, {}
     for _ in range(args.repeat):
         started = time.perf_counter()
@@ -147,13 +154,17 @@ def main(argv=None) -> None:
         started = time.perf_counter()
         invert_paths(RowTransform(ensemble.transform, uids), last, z)
         new_seconds = min(new_seconds, time.perf_counter() - started)
-    print(f"invert {args.samples} paths x {len(uids)} series (one member): per-series loop "
-          f"{old_seconds:.3f} s, blocked vectorised {new_seconds:.3f} s")
+    print(
+        f"invert {args.samples} paths x {len(uids)} series (one member): per-series loop "
+        f"{old_seconds:.3f} s, blocked vectorised {new_seconds:.3f} s"
+    )
     last_ds = [frame["ds"].iloc[-1]] * len(uids)
     started = time.perf_counter()
     old_frame(uids, last_ds, args.horizon, np.zeros((len(uids), args.horizon)))
-    print(f"frame: one DataFrame per series {time.perf_counter() - started:.3f} s, vectorised "
-          f"{timings['frame']:.3f} s (incl. calibration and quantile rearrangement)")
+    print(
+        f"frame: one DataFrame per series {time.perf_counter() - started:.3f} s, vectorised "
+        f"{timings['frame']:.3f} s (incl. calibration and quantile rearrangement)"
+    )
 
 
 if __name__ == "__main__":

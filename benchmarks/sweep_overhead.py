@@ -32,10 +32,15 @@ def config(trials: int, epochs: int, **train) -> ExperimentConfig:
             "models": ["mlp", "lstm"],
             "data": {"horizon": 4},
             "train": {"max_epochs": epochs, "patience": epochs + 1, **train},
-            "search": {"trials": trials, "windows": [12], "scheduler": "none",
-                       "sampler": "random", "max_concurrent": 2},
+            "search": {
+                "trials": trials,
+                "windows": [12],
+                "scheduler": "none",
+                "sampler": "random",
+                "max_concurrent": 2,
+            },
         }
-    )  # fmt: skip
+    )
 
 
 def in_process_loop(cfg: ExperimentConfig) -> tuple[float, float]:

@@ -27,9 +27,22 @@ SCHEMA = json.loads((RAY_AUTOSCALER_DIR / "ray-schema.json").read_text())
 
 # EC2 families whose instances carry NVIDIA GPUs (Ray reads the count from AWS at `ray up`).
 GPU_FAMILIES = {
-    "g4dn", "g5", "g6", "g6e", "gr6", "g7e", "p3", "p3dn", "p4d", "p4de", "p5", "p5e", "p5en",
-    "p6-b200", "p6-b300",
-}  # fmt: skip
+    "g4dn",
+    "g5",
+    "g6",
+    "g6e",
+    "gr6",
+    "g7e",
+    "p3",
+    "p3dn",
+    "p4d",
+    "p4de",
+    "p5",
+    "p5e",
+    "p5en",
+    "p6-b200",
+    "p6-b300",
+}
 EDIT_MARKER = re.compile(r"#\s*EDIT\b")
 
 

@@ -54,10 +54,26 @@ from foretune.train.loop import Trainer, TrainSpec, build_model
 SAMPLES, WINDOW, FEATURES, HORIZON, BATCH = 1000, 20, 1, 1, 32
 LEARNING_RATE, DIRECTION_WEIGHT = 1e-3, 0.2
 #: The seed's single-epoch times (seconds), CPU and GPU.
-SEED_CPU = {"mlp": 0.5, "lstm": 2.5, "gru": 1.8, "bilstm": 4.0, "cnn_lstm": 3.0, "tcn": 1.5,
-            "transformer": 3.5, "attention_lstm": 4.5}  # fmt: skip
-SEED_GPU = {"mlp": 0.1, "lstm": 0.3, "gru": 0.2, "bilstm": 0.5, "cnn_lstm": 0.4, "tcn": 0.2,
-            "transformer": 0.6, "attention_lstm": 0.7}  # fmt: skip
+SEED_CPU = {
+    "mlp": 0.5,
+    "lstm": 2.5,
+    "gru": 1.8,
+    "bilstm": 4.0,
+    "cnn_lstm": 3.0,
+    "tcn": 1.5,
+    "transformer": 3.5,
+    "attention_lstm": 4.5,
+}
+SEED_GPU = {
+    "mlp": 0.1,
+    "lstm": 0.3,
+    "gru": 0.2,
+    "bilstm": 0.5,
+    "cnn_lstm": 0.4,
+    "tcn": 0.2,
+    "transformer": 0.6,
+    "attention_lstm": 0.7,
+}
 NOT_MEASURED = "not measured"
 #: Shortest timed sample: epochs shorter than this are timed k at a time (less timer noise).
 MIN_SAMPLE_S = 0.15
@@ -216,10 +232,16 @@ def run_bench(
         "device": f"CPU, 1 thread ({_cpu_name()})"
         + (f"; GPU {torch.cuda.get_device_name(0)}" if cuda else "; no CUDA"),
         "torch": torch.__version__,
-        "settings": {"samples": SAMPLES, "window": WINDOW, "features": FEATURES,
-                     "horizon": HORIZON, "batch": BATCH, "repeats": repeats},
+        "settings": {
+            "samples": SAMPLES,
+            "window": WINDOW,
+            "features": FEATURES,
+            "horizon": HORIZON,
+            "batch": BATCH,
+            "repeats": repeats,
+        },
         "models": results,
-    }  # fmt: skip
+    }
     if echo:
         print(format_table(summary))
     if json_path:
@@ -231,22 +253,45 @@ def format_table(summary: dict[str, Any]) -> str:
     """The benchmark as a Markdown table (CPU figures: seconds of one core per epoch)."""
     rows = summary["models"]
     compiled = any("compile_s_per_epoch" in r for r in rows.values())
-    head = ["model", "params", "foretune s/epoch", "bare s/epoch", "bare fused-Adam s/epoch",
-            "overhead vs fused bare", "seed CPU s", "vs seed", "GPU s/epoch", "seed GPU s"]
+    head = [
+        "model",
+        "params",
+        "foretune s/epoch",
+        "bare s/epoch",
+        "bare fused-Adam s/epoch",
+        "overhead vs fused bare",
+        "seed CPU s",
+        "vs seed",
+        "GPU s/epoch",
+        "seed GPU s",
+    ]
     if compiled:
         head += ["compiled s/epoch", "compile s"]
-    lines = [f"device: {summary['device']}; torch {summary['torch']}",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]  # fmt: skip
+    lines = [
+        f"device: {summary['device']}; torch {summary['torch']}",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
     for name, r in rows.items():
         gpu = r["gpu_s_per_epoch"]
         seed = r["seed_cpu_s_per_epoch"]
-        cells = [name, f"{r['params']:,}", f"{r['s_per_epoch']:.3f}", f"{r['bare_s_per_epoch']:.3f}",
-                 f"{r['bare_fused_s_per_epoch']:.3f}", f"{r['overhead']:+.1%}", f"{seed}",
-                 f"{r['speedup_vs_seed']:.0f}x" if seed else "-",
-                 gpu if isinstance(gpu, str) else f"{gpu:.4f}", f"{r['seed_gpu_s_per_epoch']}"]
+        cells = [
+            name,
+            f"{r['params']:,}",
+            f"{r['s_per_epoch']:.3f}",
+            f"{r['bare_s_per_epoch']:.3f}",
+            f"{r['bare_fused_s_per_epoch']:.3f}",
+            f"{r['overhead']:+.1%}",
+            f"{seed}",
+            f"{r['speedup_vs_seed']:.0f}x" if seed else "-",
+            gpu if isinstance(gpu, str) else f"{gpu:.4f}",
+            f"{r['seed_gpu_s_per_epoch']}",
+        ]
         if compiled:
-            cells += [f"{r.get('compile_s_per_epoch', float('nan')):.3f}",
-                      f"{r.get('compile_warmup_s', float('nan')):.1f}"]  # fmt: skip
+            cells += [
+                f"{r.get('compile_s_per_epoch', float('nan')):.3f}",
+                f"{r.get('compile_warmup_s', float('nan')):.1f}",
+            ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

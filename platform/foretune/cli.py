@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from foretune.errors import ForetuneError
+
 
 def experiment_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Flags shared by ``run``, ``sweep`` and ``jobs/sweep.py``; they override the config."""
@@ -26,9 +28,10 @@ def experiment_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
     parser.add_argument("--out", help="run directory (default runs/<name>-<time>)")
     parser.add_argument("--num-cpus", type=int, help="CPUs of the local Ray instance")
     parser.add_argument(
-        "--streaming", choices=["auto", "on", "off"],
+        "--streaming",
+        choices=["auto", "on", "off"],
         help="stream the data through Ray Data instead of memory (default: auto, by size)",
-    )  # fmt: skip
+    )
     parser.add_argument(
         "--resume", metavar="DIR", help="continue the interrupted experiment in run directory DIR"
     )
@@ -105,11 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return _dispatch(args)
-    except Exception as exc:  # noqa: BLE001 - user errors become one line, others re-raise
-        if _is_user_error(exc):
-            print(f"foretune: error: {exc}", file=sys.stderr)
-            return 2
-        raise
+    except ForetuneError as exc:  # a problem the user can fix: one line; bugs keep their trace
+        print(f"foretune: error: {exc}", file=sys.stderr)
+        return 2
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -133,9 +134,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "predict":
         from foretune.ensemble import Ensemble
 
-        forecast = Ensemble.load(args.model).predict(
-            args.data, horizon=args.horizon, samples=args.samples
-        )
+        forecast = Ensemble.load(args.model).predict(args.data, horizon=args.horizon, samples=args.samples)
         if args.out:
             Path(args.out).parent.mkdir(parents=True, exist_ok=True)
             forecast.to_parquet(args.out, index=False)
@@ -147,17 +146,25 @@ def _dispatch(args: argparse.Namespace) -> int:
         from foretune.evaluate.backtest import evaluate_command
 
         evaluate_command(
-            model=args.model, data=args.data, horizon=args.horizon, windows=args.windows,
+            model=args.model,
+            data=args.data,
+            horizon=args.horizon,
+            windows=args.windows,
             out=args.out,
-        )  # fmt: skip
+        )
         return 0
     if args.command == "explain":
         from foretune.explain import explain_command
 
         explain_command(
-            model=args.model, data=args.data, series=args.series, step=args.step,
-            target=args.target, baseline=args.baseline, out=args.out,
-        )  # fmt: skip
+            model=args.model,
+            data=args.data,
+            series=args.series,
+            step=args.step,
+            target=args.target,
+            baseline=args.baseline,
+            out=args.out,
+        )
         return 0
     if args.command == "bench":
         from foretune.bench import run_bench
@@ -165,14 +172,6 @@ def _dispatch(args: argparse.Namespace) -> int:
         run_bench(json_path=args.json)
         return 0
     raise AssertionError(args.command)
-
-
-def _is_user_error(exc: Exception) -> bool:
-    from foretune.config import ConfigError
-    from foretune.data import DataError
-    from foretune.ensemble import ArtifactError, EnsembleError
-
-    return isinstance(exc, (ConfigError, DataError, ArtifactError, EnsembleError, ValueError))
 
 
 if __name__ == "__main__":

@@ -14,9 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-
-class ConfigError(ValueError):
-    """A configuration value a user has to change."""
+from foretune.errors import ConfigError
 
 
 class _Section(BaseModel):
@@ -38,17 +36,22 @@ class DataConfig(_Section):
     )
     covariates: list[str] | None = Field(None, description="None = every extra numeric column")
     streaming: Literal["auto", "on", "off"] = Field(
-        "auto", description="stream the data with Ray Data instead of holding it in the driver's "
+        "auto",
+        description="stream the data with Ray Data instead of holding it in the driver's "
         "memory (see foretune.data.store); auto = on when the in-memory windows would exceed "
-        "stream_above_gb"
+        "stream_above_gb",
     )
     stream_above_gb: float = Field(
-        2.0, gt=0.0, description="auto streaming: estimated bytes of the in-memory windows above "
-        "which the data streams"
+        2.0,
+        gt=0.0,
+        description="auto streaming: estimated bytes of the in-memory windows above which the data streams",
     )
     stream_cpus: float = Field(
-        0.5, gt=0.0, le=64.0, description="CPUs each Ray Data task (read, window cutting) takes; "
-        "leave this much free beside the trials"
+        0.5,
+        gt=0.0,
+        le=64.0,
+        description="CPUs each Ray Data task (read, window cutting) takes; "
+        "leave this much free beside the trials",
     )
 
 
@@ -72,7 +75,10 @@ class TrainConfig(_Section):
     clip_value: float | None = Field(None, gt=0.0, description="clip each gradient to +-value")
     schedule: Literal["none", "plateau", "cosine", "warmup_cosine", "inverse_sqrt"] = "none"
     warmup_epochs: float = Field(
-        0.0, ge=0.0, le=100000, validate_default=True,
+        0.0,
+        ge=0.0,
+        le=100000,
+        validate_default=True,
         description="linear warmup, in epochs (warmup_cosine, inverse_sqrt)",
     )
     min_lr_ratio: float = Field(0.0, ge=0.0, le=1.0, description="LR floor / learning_rate")
@@ -152,16 +158,19 @@ class EnsembleConfig(_Section):
 
     top_k: int = Field(3, ge=1, description="candidates: the best top_k finished trials")
     max_per_architecture: int | None = Field(
-        2, ge=1, description="diversity rule: at most this many candidates of one architecture; "
-        "None = no limit"
+        2,
+        ge=1,
+        description="diversity rule: at most this many candidates of one architecture; None = no limit",
     )
     weighting: Literal["greedy", "mean", "inverse_error"] = Field(
-        "greedy", description="greedy ensemble selection (Caruana 2004) on the validation "
-        "windows, equal weights, or 1/validation error"
+        "greedy",
+        description="greedy ensemble selection (Caruana 2004) on the validation "
+        "windows, equal weights, or 1/validation error",
     )
     metric: Literal["mae", "rmse", "mase", "crps"] = Field(
-        "mase", description="what weighting optimises on the validation windows (mae/rmse in "
-        "original units; mase/crps scaled per series)"
+        "mase",
+        description="what weighting optimises on the validation windows (mae/rmse in "
+        "original units; mase/crps scaled per series)",
     )
     greedy_rounds: int = Field(25, ge=1, le=10000, description="greedy selection rounds")
     refit: bool = Field(
@@ -169,8 +178,10 @@ class EnsembleConfig(_Section):
     )
     samples: int = Field(50, ge=1, le=100000, description="MC-dropout draws per member")
     max_windows: int = Field(
-        100_000, ge=100, description="streamed data: validation + test windows (whole series, "
-        "drawn by the seed) the ensemble is weighted and calibrated on"
+        100_000,
+        ge=100,
+        description="streamed data: validation + test windows (whole series, "
+        "drawn by the seed) the ensemble is weighted and calibrated on",
     )
     quantiles: list[float] = Field(default_factory=lambda: [0.05, 0.5, 0.95])
     calibration: Literal["cqr", "none"] = Field(
@@ -184,8 +195,9 @@ class EnsembleConfig(_Section):
         description="central interval levels that are calibrated (lo_<L>/hi_<L> columns)",
     )
     direction_source: Literal["head", "samples", "blend"] = Field(
-        "head", description="p_down/p_flat/p_up from the direction heads, the regression "
-        "sample paths, or their average"
+        "head",
+        description="p_down/p_flat/p_up from the direction heads, the regression "
+        "sample paths, or their average",
     )
 
     @field_validator("quantiles")

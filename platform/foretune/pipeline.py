@@ -10,9 +10,15 @@ import pandas as pd
 from foretune.config import ExperimentConfig
 
 SUMMARY_COLUMNS = [
-    "trial_id", "architecture", "window", "status", "val_loss", "val_mase", "val_smape",
+    "trial_id",
+    "architecture",
+    "window",
+    "status",
+    "val_loss",
+    "val_mase",
+    "val_smape",
     "train_seconds",
-]  # fmt: skip
+]
 
 
 def default_run_dir(config: ExperimentConfig) -> Path:
@@ -22,14 +28,15 @@ def default_run_dir(config: ExperimentConfig) -> Path:
     return (Path("runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}").resolve()
 
 
-def sweep(config: ExperimentConfig, run_dir: Path, num_cpus: int | None = None,
-          resume: bool = False):  # fmt: skip
+def sweep(config: ExperimentConfig, run_dir: Path, num_cpus: int | None = None, resume: bool = False):
     """Run (or resume) the search and print the leaderboard."""
     from foretune.search import run_sweep
 
     verb = "resuming" if resume else "sweeping"
-    print(f"foretune: {verb} {config.search.trials} trial(s) over {config.models}; "
-          f"run directory {run_dir}", flush=True)
+    print(
+        f"foretune: {verb} {config.search.trials} trial(s) over {config.models}; run directory {run_dir}",
+        flush=True,
+    )
     result = run_sweep(config, run_dir, resume=resume, num_cpus=num_cpus)
     print_leaderboard(result.leaderboard)
     return result
@@ -60,8 +67,11 @@ def run(
     sweep(config, run_dir, num_cpus=num_cpus, resume=resume)
     artifact = ensemble(run_dir, config)
     if (run_dir / "data" / "store.json").is_file():
-        print("foretune: the data streamed (larger than memory), so the backtest report is "
-              "skipped; run `foretune evaluate` on a sample of the series", flush=True)
+        print(
+            "foretune: the data streamed (larger than memory), so the backtest report is "
+            "skipped; run `foretune evaluate` on a sample of the series",
+            flush=True,
+        )
     else:
         run_report(run_dir, artifact)  # 2-window backtest vs baselines on the run's data
     return artifact
@@ -69,8 +79,9 @@ def run(
 
 def print_leaderboard(board: pd.DataFrame, rows: int = 20) -> None:
     view = board[[c for c in SUMMARY_COLUMNS if c in board]].head(rows)
-    with pd.option_context("display.width", 160, "display.max_columns", 20,
-                           "display.float_format", "{:.4f}".format):
+    with pd.option_context(
+        "display.width", 160, "display.max_columns", 20, "display.float_format", "{:.4f}".format
+    ):
         print("\nleaderboard (best first):")
         print(view.to_string(index=False))
     counts = board["status"].value_counts().to_dict()
@@ -78,5 +89,4 @@ def print_leaderboard(board: pd.DataFrame, rows: int = 20) -> None:
     if not (board["status"] == "ok").any():
         reasons = board["reason"].replace("", None).dropna()
         common = reasons.mode().iloc[0] if not reasons.empty else "unknown"
-        print(f"foretune: no trial finished successfully; most common reason: {common}",
-              flush=True)
+        print(f"foretune: no trial finished successfully; most common reason: {common}", flush=True)

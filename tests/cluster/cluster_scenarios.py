@@ -68,14 +68,23 @@ SYSTEM_CONFIG = {"health_check_period_ms": 1000, "health_check_failure_threshold
 def run_scenario(name: str, timeout: float = 300.0) -> dict:
     """Run scenario ``name`` in a subprocess with a private short ``RAY_TMPDIR``; its result."""
     tmp = Path(tempfile.mkdtemp(prefix="ftc-", dir="/tmp"))
-    env = {**os.environ, "RAY_TMPDIR": str(tmp), "RAY_AUTH_MODE": "disabled",
-           "RAY_TRAIN_V2_ENABLED": "1", "PYTHONUNBUFFERED": "1"}  # fmt: skip
+    env = {
+        **os.environ,
+        "RAY_TMPDIR": str(tmp),
+        "RAY_AUTH_MODE": "disabled",
+        "RAY_TRAIN_V2_ENABLED": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
     env.pop("RAY_ADDRESS", None)
     started = time.monotonic()
     child = subprocess.Popen(
         [sys.executable, str(HERE / "cluster_scenarios.py"), name, str(tmp / "work")],
-        cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        cwd=tmp,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         out, err = child.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -112,10 +121,16 @@ def experiment(**overrides) -> dict:
         "models": ["mlp"],
         "data": {"horizon": 2},
         "train": {"max_epochs": 3, "patience": 3},
-        "search": {"trials": 4, "windows": [8], "scheduler": "none", "max_concurrent": 3,
-                   "sampler": "random", "max_failures": 0},
+        "search": {
+            "trials": 4,
+            "windows": [8],
+            "scheduler": "none",
+            "max_concurrent": 3,
+            "sampler": "random",
+            "max_failures": 0,
+        },
         "ensemble": {"top_k": 2, "samples": 8},
-    }  # fmt: skip
+    }
     for key, value in overrides.items():
         *parents, leaf = key.split(".")
         node = config
@@ -134,9 +149,8 @@ class LabelledCluster:
 
         self.cluster = Cluster(
             initialize_head=True,
-            head_node_args={"num_cpus": 0, "include_dashboard": False,
-                            "_system_config": SYSTEM_CONFIG},
-        )  # fmt: skip
+            head_node_args={"num_cpus": 0, "include_dashboard": False, "_system_config": SYSTEM_CONFIG},
+        )
         self.labels = {self.cluster.head_node.node_id: HEAD}  # node id -> label, dead ones too
         self.nodes = {}  # label -> live Node
         for label in labels:
@@ -255,17 +269,29 @@ def scenario_placement(workdir: Path) -> dict:
     try:
         inline = ExperimentConfig.from_dict(experiment())
         board, seconds = timed(run_sweep, inline, workdir / "inline")
-        out["inline"] = {"board": board_summary(board.leaderboard), "sweep_s": seconds,
-                         "placements": cluster.placements(workdir / "inline")}  # fmt: skip
+        out["inline"] = {
+            "board": board_summary(board.leaderboard),
+            "sweep_s": seconds,
+            "placements": cluster.placements(workdir / "inline"),
+        }
 
         train = ExperimentConfig.from_dict(
-            experiment(**{"search.trials": 1, "search.max_concurrent": 1,
-                          "train.num_workers": 2, "train.cpus_per_worker": 1.0})
-        )  # fmt: skip
+            experiment(
+                **{
+                    "search.trials": 1,
+                    "search.max_concurrent": 1,
+                    "train.num_workers": 2,
+                    "train.cpus_per_worker": 1.0,
+                }
+            )
+        )
         board, seconds = timed(run_sweep, train, workdir / "train")
-        out["train"] = {"board": board_summary(board.leaderboard), "sweep_s": seconds,
-                        "placements": cluster.placements(workdir / "train"),
-                        "workers": cluster.actors(TRAIN_WORKER_ACTOR)}  # fmt: skip
+        out["train"] = {
+            "board": board_summary(board.leaderboard),
+            "sweep_s": seconds,
+            "placements": cluster.placements(workdir / "train"),
+            "workers": cluster.actors(TRAIN_WORKER_ACTOR),
+        }
     finally:
         cluster.shutdown()
 
@@ -320,9 +346,15 @@ def scenario_fault(workdir: Path) -> dict:
     trials = 5
     config = ExperimentConfig.from_dict(
         # 12 epochs (~0.2 s each here) leave a window in which a trial is seen mid-training
-        experiment(**{"search.trials": trials, "search.max_failures": 2,
-                      "train.max_epochs": 12, "train.patience": 12})
-    )  # fmt: skip
+        experiment(
+            **{
+                "search.trials": trials,
+                "search.max_failures": 2,
+                "train.max_epochs": 12,
+                "train.patience": 12,
+            }
+        )
+    )
     run_dir = workdir / "fault"
     cluster = LabelledCluster(["a", "b", "c"])
     out: dict = {"trials": trials, "kill": {}}
@@ -338,11 +370,16 @@ def scenario_fault(workdir: Path) -> dict:
             out["kill"]["error"] = "no trial was seen training on a worker node"
         else:
             node, last = found
-            killed_pids = [a["pid"] for a in cluster.actors(TRIAL_ACTOR)
-                           if a["state"] == "ALIVE" and a["node"] == node]  # fmt: skip
+            killed_pids = [
+                a["pid"] for a in cluster.actors(TRIAL_ACTOR) if a["state"] == "ALIVE" and a["node"] == node
+            ]
             cluster.kill(node)
-            out["kill"] = {"node": node, "trial": str(last["trial_id"]),
-                           "after_epoch": last.get("epoch"), "pids": killed_pids}  # fmt: skip
+            out["kill"] = {
+                "node": node,
+                "trial": str(last["trial_id"]),
+                "after_epoch": last.get("epoch"),
+                "pids": killed_pids,
+            }
             cluster.add("r")  # capacity stays at 3 CPUs
             out["kill"]["replacement"] = "r"
         sweep.join(timeout=200)

@@ -29,8 +29,14 @@ def main(rows: int, series: int, window: int, object_store_mb: int) -> None:
     work = Path(tempfile.mkdtemp(dir="/tmp"))
     write_series_parquet(work / "warm", rows // 4, series // 4, files=8)
     write_series_parquet(work / "big", rows, series, files=8)
-    ray.init(address="local", num_cpus=2, object_store_memory=object_store_mb * 2**20,
-             include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
+    ray.init(
+        address="local",
+        num_cpus=2,
+        object_store_memory=object_store_mb * 2**20,
+        include_dashboard=False,
+        _node_ip_address="127.0.0.1",
+        log_to_driver=False,
+    )
 
     def settings(name: str) -> StoreSettings:
         return StoreSettings(str(work / name), (), "log_ratio", 1e-10, 0.25, 4, window, 0.15, 0.1)
@@ -55,10 +61,18 @@ def main(rows: int, series: int, window: int, object_store_mb: int) -> None:
 
     frame_bytes = int(pd.read_parquet(work / "big").memory_usage(deep=True).sum())
     counts = store.counts(window)
-    print(json.dumps({"windows": windows, "all_windows_bytes": sum(counts.values()) * window * 4,
-                      "windows_bytes": windows * window * 4,
-                      "frame_bytes": frame_bytes, "store_peak": store_peak,
-                      "epoch_peak": epoch_peak}))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "windows": windows,
+                "all_windows_bytes": sum(counts.values()) * window * 4,
+                "windows_bytes": windows * window * 4,
+                "frame_bytes": frame_bytes,
+                "store_peak": store_peak,
+                "epoch_peak": epoch_peak,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

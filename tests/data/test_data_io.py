@@ -61,8 +61,12 @@ def test_to_long_melts_wide_and_passes_long_through():
     long = to_long(wide)
     assert list(long.columns) == ["unique_id", "ds", "y"]
     assert list(long.itertuples(index=False, name=None)) == [
-        ("s1", 0, 1.0), ("s1", 1, 2.0), ("s1", 2, 3.0),
-        ("s2", 0, 4.0), ("s2", 1, 5.0), ("s2", 2, 6.0),
+        ("s1", 0, 1.0),
+        ("s1", 1, 2.0),
+        ("s1", 2, 3.0),
+        ("s2", 0, 4.0),
+        ("s2", 1, 5.0),
+        ("s2", 2, 6.0),
     ]
     already = _monthly()
     pd.testing.assert_frame_equal(to_long(already), already)
@@ -222,9 +226,7 @@ def test_data_error_is_a_value_error():
 
 
 def test_uri_paths_are_read_through_pyarrow_filesystems(tmp_path):
-    frame = pd.DataFrame(
-        {"unique_id": "a", "ds": pd.date_range("2020-01-01", periods=5, freq="D"), "y": 1.0}
-    )
+    frame = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2020-01-01", periods=5, freq="D"), "y": 1.0})
     path = tmp_path / "data.parquet"
     frame.to_parquet(path, index=False)
     read = read_frame(path.as_uri())  # file:// URI, the same code path as s3:// and gs://

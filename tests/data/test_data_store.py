@@ -18,9 +18,17 @@ FIELDS = ("x", "y_reg", "y_dir")
 
 
 def _settings(path, covariates=("x0",), **changes) -> StoreSettings:
-    values = dict(source=str(path), covariates=tuple(covariates), transform="log_ratio",
-                  eps=1e-10, flat_band=0.25, horizon=HORIZON, longest_window=WINDOW,
-                  val_fraction=0.15, test_fraction=0.1)  # fmt: skip
+    values = dict(
+        source=str(path),
+        covariates=tuple(covariates),
+        transform="log_ratio",
+        eps=1e-10,
+        flat_band=0.25,
+        horizon=HORIZON,
+        longest_window=WINDOW,
+        val_fraction=0.15,
+        test_fraction=0.1,
+    )
     values.update(changes)
     return StoreSettings(**values)
 
@@ -28,8 +36,7 @@ def _settings(path, covariates=("x0",), **changes) -> StoreSettings:
 @pytest.fixture(scope="module")
 def source(tmp_path_factory):
     """30 daily series of 120 rows with one covariate, spread over 3 time-sliced files."""
-    return write_series_parquet(tmp_path_factory.mktemp("in") / "data", 3600, 30, files=3,
-                                covariates=1)  # fmt: skip
+    return write_series_parquet(tmp_path_factory.mktemp("in") / "data", 3600, 30, files=3, covariates=1)
 
 
 @pytest.fixture(scope="module")
@@ -40,14 +47,19 @@ def store(ray_session, source, tmp_path_factory):
 @pytest.fixture(scope="module")
 def in_memory(source):
     series = validate(read_frame(str(source)), covariates=["x0"])
-    return prepare(series, window=WINDOW, horizon=HORIZON, transform=RatioTransform(),
-                   val_fraction=0.15, test_fraction=0.1)  # fmt: skip
+    return prepare(
+        series,
+        window=WINDOW,
+        horizon=HORIZON,
+        transform=RatioTransform(),
+        val_fraction=0.15,
+        test_fraction=0.1,
+    )
 
 
 def _rows(arrays: dict[str, np.ndarray]) -> np.ndarray:
     """Each window as one row of its values, rows sorted: compares window sets in any order."""
-    flat = np.concatenate([arrays[f].reshape(len(arrays[f]), -1).astype(np.float64)
-                           for f in FIELDS], axis=1)  # fmt: skip
+    flat = np.concatenate([arrays[f].reshape(len(arrays[f]), -1).astype(np.float64) for f in FIELDS], axis=1)
     return flat[np.lexsort(flat.T[::-1])]
 
 
@@ -61,8 +73,10 @@ def test_store_has_the_in_memory_statistics(store, in_memory):
     assert store.covariates == ("x0",)
     for uid in store.series_ids:
         a, b = store.transform.stats[uid], in_memory.transform.stats[uid]
-        np.testing.assert_allclose([a.mu, a.sigma, a.scale, *a.cov_mu, *a.cov_sigma],
-                                   [b.mu, b.sigma, b.scale, *b.cov_mu, *b.cov_sigma])
+        np.testing.assert_allclose(
+            [a.mu, a.sigma, a.scale, *a.cov_mu, *a.cov_sigma],
+            [b.mu, b.sigma, b.scale, *b.cov_mu, *b.cov_sigma],
+        )
     np.testing.assert_allclose(store.mase_scale, in_memory.mase_scale)
     assert store.freqs == in_memory.freqs
 
@@ -103,8 +117,16 @@ def test_sample_is_whole_series_with_global_indices(store, in_memory):
 
 
 def test_streamed_fit_scores_like_the_in_memory_scorer(store, in_memory):
-    spec = TrainSpec("mlp", {"hidden_sizes": [16], "dropout": 0.0}, WINDOW, HORIZON,
-                     batch_size=32, max_epochs=3, patience=3, seed=1)  # fmt: skip
+    spec = TrainSpec(
+        "mlp",
+        {"hidden_sizes": [16], "dropout": 0.0},
+        WINDOW,
+        HORIZON,
+        batch_size=32,
+        max_epochs=3,
+        patience=3,
+        seed=1,
+    )
     reports = []
     result = fit(spec, store.stream(WINDOW), lambda m, c: reports.append((m, c)))
     assert result.status == "ok" and len(reports) == 4

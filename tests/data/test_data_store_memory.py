@@ -21,8 +21,10 @@ PROBE = Path(__file__).with_name("memory_probe.py")
 def test_streamed_epoch_and_store_stay_under_a_memory_ceiling():
     done = subprocess.run(
         [sys.executable, str(PROBE), "2000000", "1000", "96", "1000"],
-        capture_output=True, text=True, timeout=400,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     measured = json.loads(done.stdout.strip().splitlines()[-1])
     in_memory = measured["frame_bytes"] + measured["all_windows_bytes"]

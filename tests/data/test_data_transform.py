@@ -84,16 +84,16 @@ def test_standardize_round_trip_and_moments(macro, kind):
         assert abs(z.mean()) < 1e-10
         np.testing.assert_allclose(z.std(), 1.0, rtol=1e-10)
         r_all = t.changes(y)
-        np.testing.assert_allclose(t.unstandardize(uid, t.standardize(uid, r_all)), r_all,
-                                   rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(
+            t.unstandardize(uid, t.standardize(uid, r_all)), r_all, rtol=1e-10, atol=1e-12
+        )
 
 
 def test_fit_series_hand_values():
     t = RatioTransform("diff")
     s = t.fit_series("a", np.array([10.0, 11.0, 13.0, 12.0]))  # changes 1, 2, -1
     assert s.mu == pytest.approx(2.0 / 3.0)
-    assert s.sigma == pytest.approx(np.sqrt(((1 - 2 / 3) ** 2 + (2 - 2 / 3) ** 2
-                                             + (-1 - 2 / 3) ** 2) / 3))
+    assert s.sigma == pytest.approx(np.sqrt(((1 - 2 / 3) ** 2 + (2 - 2 / 3) ** 2 + (-1 - 2 / 3) ** 2) / 3))
     assert s.scale == s.sigma
     assert t.stats["a"] is s
     # "none" standardises levels, but its direction scale is the std of the level steps
@@ -131,17 +131,16 @@ def test_json_state_round_trip_gives_identical_outputs(macro, kind):
         np.testing.assert_array_equal(back.standardize(uid, r), z)
         np.testing.assert_array_equal(back.unstandardize(uid, z), t.unstandardize(uid, z))
         np.testing.assert_array_equal(back.integrate(last, paths), t.integrate(last, paths))
-        np.testing.assert_array_equal(back.direction(uid, last, paths),
-                                      t.direction(uid, last, paths))
+        np.testing.assert_array_equal(back.direction(uid, last, paths), t.direction(uid, last, paths))
         cov = rng.normal(size=(5, 2))
-        np.testing.assert_array_equal(back.standardize_covariates(uid, cov),
-                                      t.standardize_covariates(uid, cov))
+        np.testing.assert_array_equal(
+            back.standardize_covariates(uid, cov), t.standardize_covariates(uid, cov)
+        )
 
 
 # -- direction labels ---------------------------------------------------------------------------
 def _with_scale(kind: str, scale: float, flat_band: float = 0.25) -> RatioTransform:
-    return RatioTransform(kind, flat_band=flat_band,
-                          stats={"s": SeriesStats(mu=0.0, sigma=1.0, scale=scale)})
+    return RatioTransform(kind, flat_band=flat_band, stats={"s": SeriesStats(mu=0.0, sigma=1.0, scale=scale)})
 
 
 def test_direction_diff_hand_path():
@@ -160,8 +159,7 @@ def test_direction_scales_with_flat_band_and_batches():
     wide = _with_scale("diff", 1.0, flat_band=0.5)  # band 0.5, 0.707
     narrow = _with_scale("diff", 1.0, flat_band=0.1)  # band 0.1, 0.141
     np.testing.assert_array_equal(wide.direction("s", np.zeros(3), r), [[1, 1], [1, 1], [1, 1]])
-    np.testing.assert_array_equal(narrow.direction("s", np.zeros(3), r),
-                                  [[2, 2], [0, 0], [1, 1]])
+    np.testing.assert_array_equal(narrow.direction("s", np.zeros(3), r), [[2, 2], [0, 0], [1, 1]])
     assert narrow.direction("s", np.zeros(3), r).dtype == np.int64
 
 

@@ -39,8 +39,9 @@ def _levels(frame: pd.DataFrame, uid: str, column: str = "y") -> np.ndarray:
 
 
 def _prep(frame, kind="log_ratio", window=T, horizon=H, **kw):
-    return prepare(validate(frame, transform=kind), window=window, horizon=horizon,
-                   transform=RatioTransform(kind), **kw)
+    return prepare(
+        validate(frame, transform=kind), window=window, horizon=horizon, transform=RatioTransform(kind), **kw
+    )
 
 
 # -- 2. train-only fitting ----------------------------------------------------------------------
@@ -190,10 +191,8 @@ def test_future_last_inputs_and_targets_trace_back_to_the_data(synth):
             np.testing.assert_array_equal(ws.future[i], y[o + 1 : o + 1 + H])
             r = np.log(y[1:] / y[:-1])
             s = t.stats[uid]
-            np.testing.assert_allclose(ws.y_reg[i], (r[o : o + H] - s.mu) / s.sigma,
-                                       rtol=1e-5, atol=1e-5)
-            np.testing.assert_allclose(ws.x[i, :, 0], (r[o - T : o] - s.mu) / s.sigma,
-                                       rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(ws.y_reg[i], (r[o : o + H] - s.mu) / s.sigma, rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(ws.x[i, :, 0], (r[o - T : o] - s.mu) / s.sigma, rtol=1e-5, atol=1e-5)
             # y_dir: cumulative log change against 0.25 * sigma * sqrt(h)
             cum = np.log(y[o + 1 : o + 1 + H] / y[o])
             band = 0.25 * s.sigma * np.sqrt(np.arange(1, H + 1))
@@ -246,8 +245,9 @@ def test_covariates_become_standardised_features():
             for i in np.flatnonzero(ws.series == index):
                 o = ws.origin[i]
                 # feature row k pairs change r[k] (y[k] -> y[k+1]) with the covariates at k+1
-                np.testing.assert_allclose(ws.x[i, :, 1:], (cov[o - T + 1 : o + 1] - mu) / sd,
-                                           rtol=1e-5, atol=1e-5)
+                np.testing.assert_allclose(
+                    ws.x[i, :, 1:], (cov[o - T + 1 : o + 1] - mu) / sd, rtol=1e-5, atol=1e-5
+                )
     # training covariate features are about zero-mean / unit-std
     c = prep.train.x[:, -1, 1:]
     assert np.all(np.abs(c.mean(axis=0)) < 0.3)

@@ -22,10 +22,16 @@ def board(rows):
 
 
 def test_diversity_rule_caps_each_architecture():
-    b = board([
-        ("a", "lstm", 0.10, "ok"), ("b", "lstm", 0.11, "ok"), ("c", "lstm", 0.12, "ok"),
-        ("d", "mlp", 0.20, "ok"), ("e", "gru", 0.30, "ok"), ("f", "gru", 0.05, "failed"),
-    ])  # fmt: skip
+    b = board(
+        [
+            ("a", "lstm", 0.10, "ok"),
+            ("b", "lstm", 0.11, "ok"),
+            ("c", "lstm", 0.12, "ok"),
+            ("d", "mlp", 0.20, "ok"),
+            ("e", "gru", 0.30, "ok"),
+            ("f", "gru", 0.05, "failed"),
+        ]
+    )
     chosen = select_members(b, top_k=4, max_per_architecture=2)
     assert chosen["trial_id"].tolist() == ["a", "b", "d", "e"]
     assert select_members(b, top_k=3, max_per_architecture=1)["trial_id"].tolist() == ["a", "d", "e"]
@@ -67,9 +73,14 @@ def test_future_index_for_mixed_frequencies_and_shared_starts():
     start = pd.Timestamp("2020-01-01")
     index = _future_index([start, start, pd.Timestamp("2020-03-01"), 7], ["MS", "MS", "MS", 1], 2)
     assert list(index) == [
-        pd.Timestamp("2020-02-01"), pd.Timestamp("2020-03-01"),
-        pd.Timestamp("2020-02-01"), pd.Timestamp("2020-03-01"),
-        pd.Timestamp("2020-04-01"), pd.Timestamp("2020-05-01"), 8, 9,
-    ]  # fmt: skip
+        pd.Timestamp("2020-02-01"),
+        pd.Timestamp("2020-03-01"),
+        pd.Timestamp("2020-02-01"),
+        pd.Timestamp("2020-03-01"),
+        pd.Timestamp("2020-04-01"),
+        pd.Timestamp("2020-05-01"),
+        8,
+        9,
+    ]
     same = _future_index([start] * 3, ["QS-OCT"] * 3, 2)
     assert isinstance(same, pd.DatetimeIndex) and len(same) == 6 and same[2] == same[0]

@@ -36,10 +36,7 @@ def test_season_length(freq, expected):
 
 def test_infer_freq():
     assert infer_freq(pd.date_range("2019-10-01", periods=5, freq="QS-OCT")) == "QS-OCT"
-    assert (
-        infer_freq(pd.Series(pd.date_range("2020-01-01", periods=4, freq="MS"))[::-1])
-        == "MS"
-    )
+    assert infer_freq(pd.Series(pd.date_range("2020-01-01", periods=4, freq="MS"))[::-1]) == "MS"
     assert infer_freq([1990, 1995, 2000]) == 5
     with pytest.raises(ValueError, match="irregular"):
         infer_freq([1, 2, 4])
@@ -55,7 +52,7 @@ def test_future_dates():
     assert list(got) == [pd.Timestamp("2021-10-01"), pd.Timestamp("2022-01-01")]
     # off-anchor last date continues at the next anchor
     assert future_dates("2020-01-15", "MS", 1)[0] == pd.Timestamp("2020-02-01")
-    assert future_dates(pd.Timestamp("2020-01-01 23:00", tz="UTC"), "h", 1)[
-        0
-    ] == pd.Timestamp("2020-01-02 00:00", tz="UTC")
+    assert future_dates(pd.Timestamp("2020-01-01 23:00", tz="UTC"), "h", 1)[0] == pd.Timestamp(
+        "2020-01-02 00:00", tz="UTC"
+    )
     assert len(future_dates(3, 1, 0)) == 0

@@ -131,9 +131,11 @@ def test_metrics_match_hand_computation():
             assert row["coverage_90"] == pytest.approx(np.mean(np.abs(err) <= half))
             assert row["width_90"] == pytest.approx(2 * half)
             pinball = np.mean(
-                [np.maximum(q * (actual - p), (q - 1) * (actual - p)) for q, p in
-                 ((0.05, pred - half), (0.95, pred + half))]
-            )  # fmt: skip
+                [
+                    np.maximum(q * (actual - p), (q - 1) * (actual - p))
+                    for q, p in ((0.05, pred - half), (0.95, pred + half))
+                ]
+            )
             assert row["quantile_loss"] == pytest.approx(pinball)
             assert row["crps"] == pytest.approx(2 * pinball)  # quantiles only: 2 x pinball
             assert row["crps_scaled"] == pytest.approx(2 * pinball / scale)
@@ -169,10 +171,16 @@ def test_gaussian_crps_and_direction_metrics():
     direction = transform_direction(transform)
     probs = [0.1, 0.2, 0.7]
     result = backtest(
-        {"prob": Drift(slope=0.5, std=2.0, probs=probs), "naive": baseline_forecasters(
-            statistical_models=(), log=None)["naive"]},
-        data, H, K, direction=direction, log=None,
-    )  # fmt: skip
+        {
+            "prob": Drift(slope=0.5, std=2.0, probs=probs),
+            "naive": baseline_forecasters(statistical_models=(), log=None)["naive"],
+        },
+        data,
+        H,
+        K,
+        direction=direction,
+        log=None,
+    )
     fc = result.forecasts
     # actual labels: cumulative log change from the origin's last level vs the band
     for uid, g in data.groupby("unique_id"):
@@ -242,8 +250,9 @@ def test_failing_forecasters_optional_dropped_others_raise():
         raise RuntimeError("boom")
 
     notes = []
-    result = backtest({"drift": Drift(), "broken": broken}, data, H, K, optional=("broken",),
-                      log=notes.append)  # fmt: skip
+    result = backtest(
+        {"drift": Drift(), "broken": broken}, data, H, K, optional=("broken",), log=notes.append
+    )
     assert list(result.summary["model"]) == ["drift"]
     assert any("broken left out" in n and "boom" in n for n in notes)
     with pytest.raises(RuntimeError, match="boom"):
@@ -260,16 +269,27 @@ def test_failing_forecasters_optional_dropped_others_raise():
 def test_backtest_report_has_the_expected_images(tmp_path):
     data = _macro()
     result = backtest(
-        {"ensemble": Drift(slope=1.0, half_width=20.0, std=5.0), "other": Drift(half_width=5.0),
-         "naive": baseline_forecasters(statistical_models=(), log=None)["naive"]},
-        data, H, K, log=None,
-    )  # fmt: skip
+        {
+            "ensemble": Drift(slope=1.0, half_width=20.0, std=5.0),
+            "other": Drift(half_width=5.0),
+            "naive": baseline_forecasters(statistical_models=(), log=None)["naive"],
+        },
+        data,
+        H,
+        K,
+        log=None,
+    )
     run = tmp_path / "run"
     run.mkdir()
     pd.DataFrame(
-        {"trial_id": ["a", "b"], "architecture": ["mlp", "lstm"], "status": ["ok", "ok"],
-         "val_loss": [0.5, 0.4], "train_seconds": [1.0, 2.0]}
-    ).to_parquet(run / "leaderboard.parquet")  # fmt: skip
+        {
+            "trial_id": ["a", "b"],
+            "architecture": ["mlp", "lstm"],
+            "status": ["ok", "ok"],
+            "val_loss": [0.5, 0.4],
+            "train_seconds": [1.0, 2.0],
+        }
+    ).to_parquet(run / "leaderboard.parquet")
     paths = result.save(tmp_path / "out")
     report = write_backtest_report(result, tmp_path / "out", run_dir=run)
     assert report == tmp_path / "out" / "report.html"
@@ -280,8 +300,13 @@ def test_backtest_report_has_the_expected_images(tmp_path):
         assert f"<h2>{heading}</h2>" in page
     pngs = {p.stem: p for p in (tmp_path / "out" / "report_files").glob("*.png")}
     assert set(pngs) == {
-        "leaderboard", "forecasts", "residuals", "residual_acf", "reliability", "backtest_steps"
-    }  # fmt: skip
+        "leaderboard",
+        "forecasts",
+        "residuals",
+        "residual_acf",
+        "reliability",
+        "backtest_steps",
+    }
     for png in pngs.values():
         _check_png(png)
     summary = pd.read_csv(tmp_path / "out" / "backtest_summary.csv")
@@ -302,9 +327,13 @@ def test_evaluate_does_not_import_the_ensemble_package():
 def finished_run(ray_session, tmp_path_factory):
     return tiny_run(
         tmp_path_factory,
-        **{"data.horizon": H, "train.max_epochs": 3, "ensemble.samples": 8,
-           "ensemble.quantiles": [0.05, 0.25, 0.5, 0.75, 0.95]},
-    )  # fmt: skip
+        **{
+            "data.horizon": H,
+            "train.max_epochs": 3,
+            "ensemble.samples": 8,
+            "ensemble.quantiles": [0.05, 0.25, 0.5, 0.75, 0.95],
+        },
+    )
 
 
 def test_evaluate_command_on_a_real_ensemble(finished_run, capsys):
@@ -312,8 +341,13 @@ def test_evaluate_command_on_a_real_ensemble(finished_run, capsys):
     report = evaluate_command(artifact, builtin_dataset_path(), windows=2)
     out_dir = run_dir / "evaluation"
     assert report == out_dir / "report.html"
-    for name in ("backtest.parquet", "backtest_summary.parquet", "backtest_summary.csv",
-                 "forecasts.parquet", "backtest_series.parquet"):  # fmt: skip
+    for name in (
+        "backtest.parquet",
+        "backtest_summary.parquet",
+        "backtest_summary.csv",
+        "forecasts.parquet",
+        "backtest_series.parquet",
+    ):
         assert (out_dir / name).is_file(), name
     summary = pd.read_parquet(out_dir / "backtest_summary.parquet")
     models = list(summary["model"])
@@ -335,8 +369,15 @@ def test_evaluate_command_on_a_real_ensemble(finished_run, capsys):
     assert {"q05", "q25", "q75", "q95", "p_up", "direction", "cutoff", "y"} <= set(fc.columns)
     assert not any(c.startswith("sample_") for c in fc.columns)  # draws scored, not stored
     pngs = {p.stem for p in (out_dir / "report_files").glob("*.png")}
-    assert {"forecasts", "reliability", "residuals", "residual_acf", "backtest_steps",
-            "leaderboard", "curves"} <= pngs  # fmt: skip
+    assert {
+        "forecasts",
+        "reliability",
+        "residuals",
+        "residual_acf",
+        "backtest_steps",
+        "leaderboard",
+        "curves",
+    } <= pngs
     printed = capsys.readouterr().out
     assert "ensemble" in printed and f"report: {report}" in printed
 
@@ -345,8 +386,9 @@ def test_evaluate_command_on_a_real_ensemble(finished_run, capsys):
 
     with pytest.raises(DataError, match=r"series '\w+' has 203 observations.*needs at least"):
         evaluate_command(artifact, builtin_dataset_path(), windows=60, log=None)
-    code = main(["evaluate", "--model", str(artifact), "--data", str(builtin_dataset_path()),
-                 "--windows", "60"])  # fmt: skip
+    code = main(
+        ["evaluate", "--model", str(artifact), "--data", str(builtin_dataset_path()), "--windows", "60"]
+    )
     assert code == 2 and "needs at least" in capsys.readouterr().err
 
 
@@ -361,8 +403,21 @@ def test_run_report_and_cli_evaluate(finished_run, tmp_path, capsys):
     from foretune.cli import main
 
     out = tmp_path / "cli"
-    code = main(["evaluate", "--model", str(artifact), "--data", str(builtin_dataset_path()),
-                 "--windows", "1", "--horizon", "2", "--out", str(out)])  # fmt: skip
+    code = main(
+        [
+            "evaluate",
+            "--model",
+            str(artifact),
+            "--data",
+            str(builtin_dataset_path()),
+            "--windows",
+            "1",
+            "--horizon",
+            "2",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0 and (out / "report.html").is_file()
     fc = pd.read_parquet(out / "forecasts.parquet")
     assert set(fc["step"]) == {1, 2}

@@ -18,36 +18,26 @@ def _frame(uid, ds, y):
 
 @pytest.fixture
 def mixed_history():
-    monthly = _frame(
-        "m", pd.date_range("2020-01-01", periods=12, freq="MS"), np.arange(12)
-    )
+    monthly = _frame("m", pd.date_range("2020-01-01", periods=12, freq="MS"), np.arange(12))
     quarterly = _frame(
         "q",
         pd.date_range("2019-10-01", periods=8, freq="QS-OCT"),
         [1, 2, 3, 4, 5, 6, 7, 8],
     )
-    return pd.concat([quarterly, monthly], ignore_index=True).assign(
-        extra=0.0
-    )  # extra columns ignored
+    return pd.concat([quarterly, monthly], ignore_index=True).assign(extra=0.0)  # extra columns ignored
 
 
 def test_naive_continues_each_series_at_its_frequency(mixed_history):
     out = naive(mixed_history, 3)
     assert list(out.columns) == ["unique_id", "ds", "Naive"]
     m, q = out[out.unique_id == "m"], out[out.unique_id == "q"]
-    assert list(m["ds"]) == list(
-        pd.to_datetime(["2021-01-01", "2021-02-01", "2021-03-01"])
-    )
-    assert list(q["ds"]) == list(
-        pd.to_datetime(["2021-10-01", "2022-01-01", "2022-04-01"])
-    )
+    assert list(m["ds"]) == list(pd.to_datetime(["2021-01-01", "2021-02-01", "2021-03-01"]))
+    assert list(q["ds"]) == list(pd.to_datetime(["2021-10-01", "2022-01-01", "2022-04-01"]))
     assert list(m["Naive"]) == [11.0] * 3 and list(q["Naive"]) == [8.0] * 3
 
 
 def test_seasonal_naive_repeats_last_season(mixed_history):
-    out = seasonal_naive(
-        mixed_history[mixed_history.unique_id == "q"], 6
-    )  # season 4 from QS-OCT
+    out = seasonal_naive(mixed_history[mixed_history.unique_id == "q"], 6)  # season 4 from QS-OCT
     assert list(out["SeasonalNaive"]) == [5, 6, 7, 8, 5, 6]
     assert out["ds"].iloc[-1] == pd.Timestamp("2023-01-01")
     out = seasonal_naive(mixed_history, 2, season=3)
@@ -87,13 +77,12 @@ def test_statistical_reports_missing_statsforecast(monkeypatch):
 
 def test_statistical_on_realgdp():
     import statsmodels.api as sm
+
     data = sm.datasets.macrodata.load_pandas().data
     ds = pd.PeriodIndex.from_fields(
         year=data["year"].astype(int), quarter=data["quarter"].astype(int), freq="Q"
     )
-    history = _frame(
-        "realgdp", ds.to_timestamp(how="start"), data["realgdp"]
-    )  # 1959Q1..2009Q3, 'QS-JAN'
+    history = _frame("realgdp", ds.to_timestamp(how="start"), data["realgdp"])  # 1959Q1..2009Q3, 'QS-JAN'
     out = statistical(history, 8)
     assert list(out.columns) == ["unique_id", "ds", "AutoETS", "AutoTheta"]
     assert out.shape == (8, 4)
@@ -108,6 +97,4 @@ def test_statistical_naive_models_agree_with_ours():
     out = statistical(history, 5, season=4, models=("Naive", "SeasonalNaive"))
     assert list(out["ds"]) == [60, 65, 70, 75, 80]
     np.testing.assert_allclose(out["Naive"], naive(history, 5)["Naive"])
-    np.testing.assert_allclose(
-        out["SeasonalNaive"], seasonal_naive(history, 5, season=4)["SeasonalNaive"]
-    )
+    np.testing.assert_allclose(out["SeasonalNaive"], seasonal_naive(history, 5, season=4)["SeasonalNaive"])

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from foretune.evaluate.metrics import (
+    central_interval,
     coverage,
     crps_from_samples,
     crps_gaussian,
@@ -16,6 +17,7 @@ from foretune.evaluate.metrics import (
     log_loss,
     mae,
     mase,
+    mase_scale,
     pinball,
     rmse,
     smape,
@@ -59,14 +61,15 @@ def test_mase_per_series_scale_and_padding():
     # scales 1 and 2; scaled errors 1/1 and 2/2
     assert mase([[3], [6]], [[4], [4]], [[0, 1, 2], [0, 2, 4]]) == pytest.approx(1.0)
     # a shorter history padded with NaN on the left gives the same scale
-    assert mase([[3], [6]], [[4], [4]], [[np.nan, 0, 1], [0, 2, 4]]) == pytest.approx(
-        1.0
-    )
+    assert mase([[3], [6]], [[4], [4]], [[np.nan, 0, 1], [0, 2, 4]]) == pytest.approx(1.0)
 
 
 def test_mase_undefined_scale_is_nan():
     assert math.isnan(mase([1, 2], [1, 3], [5, 5, 5, 5]))  # constant history
-    assert math.isnan(mase([1], [2], [1, 2], season=4))  # history shorter than a season
+    assert math.isnan(mase([1], [2], [1], season=4))  # no difference at all
+    # a history not longer than its season falls back to the one-step scale |2 - 1| = 1
+    assert mase([1], [3], [1, 2], season=4) == pytest.approx(2.0)
+    assert mase_scale([np.nan, 1, 2, 4], season=4) == pytest.approx(1.5)
     # the undefined series is skipped in a multi-series mean: only 1/1 remains
     assert mase([[3], [6]], [[4], [4]], [[0, 1, 2], [2, 2, 2]]) == pytest.approx(1.0)
     with pytest.raises(ValueError):
@@ -77,22 +80,14 @@ def test_pinball():
     # q=0.9: under-forecast by 2 -> 0.9*2 = 1.8; over-forecast by 2 -> 0.1*2 = 0.2
     assert pinball([10, 10], [8, 12], 0.9) == pytest.approx(1.0)
     # several levels on a trailing axis: q=.1 pred 8 -> .2, q=.9 pred 12 -> .2
-    assert pinball(np.array([10.0])[:, None], [[8, 12]], [0.1, 0.9]) == pytest.approx(
-        0.2
-    )
+    assert pinball(np.array([10.0])[:, None], [[8, 12]], [0.1, 0.9]) == pytest.approx(0.2)
 
 
 def test_pinball_edges():
     assert pinball([10], [10], 0.3) == 0.0  # exact hit
-    assert pinball([10, 10], [12, 8], 0.0) == pytest.approx(
-        1.0
-    )  # q=0 charges only over-forecasts: 2, 0
-    assert pinball([10, 10], [12, 8], 1.0) == pytest.approx(
-        1.0
-    )  # q=1 only under-forecasts: 0, 2
-    assert pinball([1, 2, 4], [2, 2, 2], 0.5) == pytest.approx(
-        0.5 * 1.0
-    )  # half the MAE (1)
+    assert pinball([10, 10], [12, 8], 0.0) == pytest.approx(1.0)  # q=0 charges only over-forecasts: 2, 0
+    assert pinball([10, 10], [12, 8], 1.0) == pytest.approx(1.0)  # q=1 only under-forecasts: 0, 2
+    assert pinball([1, 2, 4], [2, 2, 2], 0.5) == pytest.approx(0.5 * 1.0)  # half the MAE (1)
     with pytest.raises(ValueError):
         pinball([1], [1], 1.5)
     with pytest.raises(ValueError):
@@ -106,13 +101,9 @@ def test_crps_from_samples_by_hand():
     # fair: 0.5 * (2+2)/(2*1) = 1 -> 0
     assert crps_from_samples(1.0, [2.0, 0.0], fair=True) == pytest.approx(0.0)
     # vectorised over trailing dims: points (y=1, {0,2}) -> .5 and (y=5, {5,5}) -> 0
-    assert crps_from_samples([1.0, 5.0], [[0.0, 5.0], [2.0, 5.0]]) == pytest.approx(
-        0.25
-    )
+    assert crps_from_samples([1.0, 5.0], [[0.0, 5.0], [2.0, 5.0]]) == pytest.approx(0.25)
     # a point with a NaN draw is skipped
-    assert crps_from_samples([1.0, 5.0], [[0.0, np.nan], [2.0, 5.0]]) == pytest.approx(
-        0.5
-    )
+    assert crps_from_samples([1.0, 5.0], [[0.0, np.nan], [2.0, 5.0]]) == pytest.approx(0.5)
 
 
 def test_crps_from_samples_matches_pairwise_sum():
@@ -125,15 +116,9 @@ def test_crps_from_samples_matches_pairwise_sum():
 
 def test_crps_gaussian_closed_form_by_hand():
     # y = mu: sigma * (2 phi(0) - 1/sqrt(pi)) = sigma * (sqrt(2) - 1) / sqrt(pi)
-    assert crps_gaussian(0.0, 0.0, 1.0) == pytest.approx(
-        (math.sqrt(2) - 1) / math.sqrt(math.pi)
-    )
-    assert crps_gaussian(3.0, 3.0, 2.0) == pytest.approx(
-        2 * (math.sqrt(2) - 1) / math.sqrt(math.pi)
-    )
-    assert crps_gaussian([1.0, 4.0], [3.0, 4.0], 0.0) == pytest.approx(
-        1.0
-    )  # sigma 0: |y - mu|
+    assert crps_gaussian(0.0, 0.0, 1.0) == pytest.approx((math.sqrt(2) - 1) / math.sqrt(math.pi))
+    assert crps_gaussian(3.0, 3.0, 2.0) == pytest.approx(2 * (math.sqrt(2) - 1) / math.sqrt(math.pi))
+    assert crps_gaussian([1.0, 4.0], [3.0, 4.0], 0.0) == pytest.approx(1.0)  # sigma 0: |y - mu|
     with pytest.raises(ValueError):
         crps_gaussian(0.0, 0.0, -1.0)
 
@@ -143,12 +128,8 @@ def test_crps_samples_converge_to_gaussian():
     mu, sigma = np.array([1.0, -2.0, 0.5]), np.array([2.0, 0.5, 1.0])
     y = np.array([0.5, -1.0, 3.0])
     samples = mu + sigma * rng.standard_normal((100_000, 3))
-    assert crps_from_samples(y, samples) == pytest.approx(
-        crps_gaussian(y, mu, sigma), rel=1e-2
-    )
-    assert crps_from_samples(y, samples, fair=True) == pytest.approx(
-        crps_gaussian(y, mu, sigma), rel=1e-2
-    )
+    assert crps_from_samples(y, samples) == pytest.approx(crps_gaussian(y, mu, sigma), rel=1e-2)
+    assert crps_from_samples(y, samples, fair=True) == pytest.approx(crps_gaussian(y, mu, sigma), rel=1e-2)
 
 
 def test_coverage_and_width():
@@ -173,22 +154,16 @@ def test_direction_accuracy():
     probs = [[0.6, 0.2, 0.2], [0.1, 0.2, 0.7], [0.1, 0.3, 0.6], [0.2, 0.5, 0.3]]
     # argmax 0, 2, 2, 1 vs labels 0, 1, 2, 2 -> 2 of 4
     assert direction_accuracy([0, 1, 2, 2], probs) == pytest.approx(0.5)
-    assert (
-        direction_accuracy([0, np.nan], [[1, 0, 0], [0, 0, 1]]) == 1.0
-    )  # NaN label skipped
+    assert direction_accuracy([0, np.nan], [[1, 0, 0], [0, 0, 1]]) == 1.0  # NaN label skipped
     with pytest.raises(ValueError):
         direction_accuracy([3], [[0.2, 0.3, 0.5]])
 
 
 def test_log_loss():
     # -(ln 0.5 + ln 0.5) / 2 = ln 2
-    assert log_loss([0, 2], [[0.5, 0.25, 0.25], [0.2, 0.3, 0.5]]) == pytest.approx(
-        math.log(2)
-    )
+    assert log_loss([0, 2], [[0.5, 0.25, 0.25], [0.2, 0.3, 0.5]]) == pytest.approx(math.log(2))
     assert log_loss([1], [[0.0, 1.0, 0.0]]) == pytest.approx(0.0)
-    assert log_loss([0], [[0.0, 1.0, 0.0]]) == pytest.approx(
-        -math.log(1e-15)
-    )  # clipped
+    assert log_loss([0], [[0.0, 1.0, 0.0]]) == pytest.approx(-math.log(1e-15))  # clipped
     with pytest.raises(ValueError):
         log_loss([0], [[0.5, 0.5, 0.5]])
 
@@ -238,23 +213,17 @@ def test_evaluate_forecasts_by_hand():
     assert b["log_loss"] == pytest.approx(-math.log(0.6))
     assert agg["mase"] == pytest.approx(1.0)
     assert agg["smape"] == pytest.approx((100 / 11 + 100 / 13) / 2)
-    assert agg["coverage_90"] == pytest.approx(0.5) and agg[
-        "width_90"
-    ] == pytest.approx(1.75)
+    assert agg["coverage_90"] == pytest.approx(0.5) and agg["width_90"] == pytest.approx(1.75)
     assert (agg["n_series"], agg["n_points"], agg["mase_n_undefined"]) == (2, 4, 0)
     assert "crps" not in agg
 
 
 def test_evaluate_forecasts_crps_sources_and_undefined_mase():
     history, frame = _forecast_frames()
-    history.loc[history["unique_id"] == "b", "y"] = (
-        7.0  # constant: MASE undefined for b
-    )
+    history.loc[history["unique_id"] == "b", "y"] = 7.0  # constant: MASE undefined for b
     frame = frame[["unique_id", "ds", "y", "mean"]].assign(std=0.0)
     per, agg = evaluate_forecasts(frame, history)
-    assert agg["crps"] == pytest.approx(
-        agg["mae"]
-    )  # sigma 0 -> CRPS is the absolute error
+    assert agg["crps"] == pytest.approx(agg["mae"])  # sigma 0 -> CRPS is the absolute error
     assert math.isnan(per.set_index("unique_id").loc["b", "mase"])
     assert agg["mase"] == pytest.approx(0.5) and agg["mase_n_undefined"] == 1
     # samples take precedence over std: draws {y-1, y+1} -> E|X-y| = 1, E|X-X'|/2 = 0.5
@@ -270,3 +239,9 @@ def test_evaluate_forecasts_checks_columns():
         evaluate_forecasts(frame, point="Naive")
     with pytest.raises(ValueError, match="one fold"):
         evaluate_forecasts(pd.concat([frame, frame]))
+
+
+def test_central_interval_matches_configured_quantiles():
+    assert central_interval(0.9) == (0.05, 0.95)
+    assert central_interval(0.8) == (0.1, 0.9)  # 0.1 exactly, not 0.09999999999999998
+    assert central_interval(0.5) == (0.25, 0.75)

@@ -49,9 +49,7 @@ def sine_windows() -> Windows:
     """Noisy sine with period 12 steps: ~400 training and ~150 later, held-out windows."""
     generator = torch.Generator().manual_seed(0)
     t = torch.arange(600, dtype=torch.float32)
-    series = torch.sin(2 * math.pi * t / 12) + 0.1 * torch.randn(
-        600, generator=generator
-    )
+    series = torch.sin(2 * math.pi * t / 12) + 0.1 * torch.randn(600, generator=generator)
     x, y, d = _windows(series)
     split = 420
     test = slice(split + WINDOW + HORIZON, None)  # no overlap with any training window

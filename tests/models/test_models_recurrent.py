@@ -11,9 +11,7 @@ def seed_formula(gates: int, inputs: int, hidden: int) -> int:
 
 @pytest.mark.parametrize(("name", "gates"), [("lstm", 4), ("gru", 3), ("bilstm", 4)])
 def test_recurrent_parameter_counts_match_the_formulas(name, gates):
-    model = models.build(
-        name, input_size=10, horizon=1, window=20, hidden_sizes=[64, 32]
-    )
+    model = models.build(name, input_size=10, horizon=1, window=20, hidden_sizes=[64, 32])
     directions = 2 if name == "bilstm" else 1
     inputs = 10
     for layer, hidden in zip(model.encoder.rnn.layers, [64, 32], strict=True):
@@ -28,22 +26,14 @@ def test_recurrent_parameter_counts_match_the_formulas(name, gates):
 
 
 def test_seed_example_counts():
-    lstm = models.build(
-        "lstm", input_size=10, horizon=1, window=5, hidden_sizes=[64]
-    ).encoder.rnn.layers[0]
-    gru = models.build(
-        "gru", input_size=10, horizon=1, window=5, hidden_sizes=[64]
-    ).encoder.rnn.layers[0]
-    assert (
-        sum(p.numel() for p in lstm.parameters()) == 18_944 + 2 * 4 * 64
-    )  # seed omits biases
+    lstm = models.build("lstm", input_size=10, horizon=1, window=5, hidden_sizes=[64]).encoder.rnn.layers[0]
+    gru = models.build("gru", input_size=10, horizon=1, window=5, hidden_sizes=[64]).encoder.rnn.layers[0]
+    assert sum(p.numel() for p in lstm.parameters()) == 18_944 + 2 * 4 * 64  # seed omits biases
     assert sum(p.numel() for p in gru.parameters()) == 14_208 + 2 * 3 * 64
 
 
 def test_recurrent_init():
-    rnn = models.build(
-        "lstm", input_size=3, horizon=1, window=5, hidden_sizes=[16]
-    ).encoder.rnn.layers[0]
+    rnn = models.build("lstm", input_size=3, horizon=1, window=5, hidden_sizes=[16]).encoder.rnn.layers[0]
     for block in rnn.weight_hh_l0.detach().chunk(4):
         torch.testing.assert_close(block @ block.T, torch.eye(16), atol=1e-5, rtol=0)
     assert torch.all(rnn.bias_ih_l0[16:32] == 1) and torch.all(rnn.bias_hh_l0 == 0)
@@ -60,14 +50,10 @@ def test_variational_dropout_uses_one_mask_for_all_steps():
 
 def test_bilstm_features_are_both_final_states():
     torch.manual_seed(0)
-    encoder = models.build(
-        "bilstm", input_size=2, horizon=1, window=9, hidden_sizes=[8]
-    ).encoder.eval()
+    encoder = models.build("bilstm", input_size=2, horizon=1, window=9, hidden_sizes=[8]).encoder.eval()
     x = torch.randn(3, 9, 2)
     outputs, _ = encoder.rnn.layers[0](x)
-    torch.testing.assert_close(
-        encoder(x), torch.cat([outputs[:, -1, :8], outputs[:, 0, 8:]], dim=-1)
-    )
+    torch.testing.assert_close(encoder(x), torch.cat([outputs[:, -1, :8], outputs[:, 0, 8:]], dim=-1))
 
 
 def test_attention_weights_sum_to_one():

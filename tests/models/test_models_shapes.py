@@ -25,21 +25,14 @@ def test_every_parameter_gets_a_gradient(name):
     model = models.build(name, input_size=F, horizon=H, window=T)
     regression, logits = model(torch.randn(B, T, F))
     (regression.sum() + logits.sum()).backward()
-    missing = [
-        n
-        for n, p in model.named_parameters()
-        if p.grad is None or not torch.isfinite(p.grad).all()
-    ]
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
     assert not missing
 
 
 def test_no_batchnorm_anywhere():
     for name in models.available():
         model = models.build(name, input_size=F, horizon=H, window=T)
-        assert not any(
-            isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
-            for m in model.modules()
-        )
+        assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
 
 
 def test_layer_norm_variants_run():

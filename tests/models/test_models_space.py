@@ -34,9 +34,7 @@ def test_tcn_trial_params_are_prefixed_and_receptive_field_window_relative():
         "norm",
     }
     assert WINDOW // 2 <= kwargs["receptive_field"] <= WINDOW
-    encoder = models.build(
-        "tcn", input_size=1, horizon=1, window=WINDOW, **kwargs
-    ).encoder
+    encoder = models.build("tcn", input_size=1, horizon=1, window=WINDOW, **kwargs).encoder
     assert encoder.receptive_field >= kwargs["receptive_field"]
 
 
@@ -48,16 +46,12 @@ def test_fixed_trial_decodes_layers():
         "lstm.hidden_sizes.taper": 0.5,
         "lstm.layer_norm": True,
     }
-    kwargs = models.suggest_hyperparameters(
-        optuna.trial.FixedTrial(params), "lstm", window=WINDOW
-    )
+    kwargs = models.suggest_hyperparameters(optuna.trial.FixedTrial(params), "lstm", window=WINDOW)
     assert kwargs == {"dropout": 0.2, "hidden_sizes": [64, 32], "layer_norm": True}
     # depth 1: the taper is never asked for (conditional parameter).
     params.update({"lstm.hidden_sizes.depth": 1})
     del params["lstm.hidden_sizes.taper"]
-    kwargs = models.suggest_hyperparameters(
-        optuna.trial.FixedTrial(params), "lstm", window=WINDOW
-    )
+    kwargs = models.suggest_hyperparameters(optuna.trial.FixedTrial(params), "lstm", window=WINDOW)
     assert kwargs["hidden_sizes"] == [64]
 
 
@@ -66,9 +60,7 @@ def test_conditional_space_in_one_study():
         name = trial.suggest_categorical("architecture", models.available())
         kwargs = models.suggest_hyperparameters(trial, name, window=WINDOW)
         models.build(name, input_size=1, horizon=2, window=WINDOW, **kwargs)
-        assert all(
-            k == "architecture" or k.startswith(f"{name}.") for k in trial.params
-        )
+        assert all(k == "architecture" or k.startswith(f"{name}.") for k in trial.params)
         return 0.0
 
     study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0))

@@ -6,9 +6,7 @@ from foretune import models
 
 def tcn_encoder(window=64, **hyperparameters):
     torch.manual_seed(0)
-    model = models.build(
-        "tcn", input_size=2, horizon=1, window=window, dropout=0.1, **hyperparameters
-    )
+    model = models.build("tcn", input_size=2, horizon=1, window=window, dropout=0.1, **hyperparameters)
     return model.encoder.eval()
 
 
@@ -22,30 +20,20 @@ def test_sequence_features_are_causal(norm):
         changed = x.clone()
         changed[:, t + 1 :] = torch.randn_like(changed[:, t + 1 :])
         features = encoder.sequence_features(changed)
-        torch.testing.assert_close(
-            features[:, : t + 1], base[:, : t + 1], atol=1e-6, rtol=0
-        )
+        torch.testing.assert_close(features[:, : t + 1], base[:, : t + 1], atol=1e-6, rtol=0)
         assert not torch.allclose(features[:, t + 1 :], base[:, t + 1 :])
     torch.testing.assert_close(encoder(x), base[:, -1])
 
 
-@pytest.mark.parametrize(
-    ("kernel_size", "num_layers"), [(2, 3), (3, 3), (3, 4), (5, 2), (4, 1)]
-)
+@pytest.mark.parametrize(("kernel_size", "num_layers"), [(2, 3), (3, 3), (3, 4), (5, 2), (4, 1)])
 @pytest.mark.parametrize("norm", ["weight", "layer"])
 def test_measured_receptive_field_equals_formula(kernel_size, num_layers, norm):
-    encoder = tcn_encoder(
-        channels=12, kernel_size=kernel_size, num_layers=num_layers, norm=norm
-    )
+    encoder = tcn_encoder(channels=12, kernel_size=kernel_size, num_layers=num_layers, norm=norm)
     x = torch.randn(4, 64, 2)
     base = encoder.sequence_features(x)
     source = 5
     x[:, source] += 10.0
-    changed = (
-        ((encoder.sequence_features(x) - base).abs().amax(dim=(0, 2)) > 1e-6)
-        .nonzero()
-        .flatten()
-    )
+    changed = ((encoder.sequence_features(x) - base).abs().amax(dim=(0, 2)) > 1e-6).nonzero().flatten()
     expected = models.receptive_field(kernel_size, num_layers)
     assert changed.tolist() == list(range(source, source + expected))
     assert encoder.receptive_field == expected

@@ -56,9 +56,7 @@ def test_transformer_variants(causal, pool):
 
 def test_causal_last_token_pooling_sees_every_step():
     torch.manual_seed(0)
-    model = models.build(
-        "transformer", input_size=1, horizon=1, window=10, causal=True
-    ).eval()
+    model = models.build("transformer", input_size=1, horizon=1, window=10, causal=True).eval()
     x = torch.randn(1, 10, 1)
     changed = x.clone()
     changed[:, 0] += 1.0
@@ -67,6 +65,4 @@ def test_causal_last_token_pooling_sees_every_step():
 
 def test_d_model_must_divide_by_heads():
     with pytest.raises(ValueError, match="divisible"):
-        models.build(
-            "transformer", input_size=1, horizon=1, window=10, d_model=30, nhead=4
-        )
+        models.build("transformer", input_size=1, horizon=1, window=10, d_model=30, nhead=4)

@@ -18,8 +18,12 @@ def foretune(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
     return subprocess.run(
         [sys.executable, "-m", "foretune", *args],
-        capture_output=True, text=True, cwd=cwd, env=env, timeout=600,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=600,
+    )
 
 
 def test_run_on_wide_parquet_then_predict(tmp_path):
@@ -30,18 +34,38 @@ def test_run_on_wide_parquet_then_predict(tmp_path):
     wide.to_parquet(data, index=False)
     out = tmp_path / "run"
     result = foretune(
-        "run", "--data", str(data), "--models", "mlp", "--trials", "2", "--horizon", "3",
-        "--seed", "1", "--out", str(out), "--num-cpus", "2",
-    )  # fmt: skip
+        "run",
+        "--data",
+        str(data),
+        "--models",
+        "mlp",
+        "--trials",
+        "2",
+        "--horizon",
+        "3",
+        "--seed",
+        "1",
+        "--out",
+        str(out),
+        "--num-cpus",
+        "2",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "leaderboard" in result.stdout and "ensemble artifact" in result.stdout
     board = pd.read_parquet(out / "leaderboard.parquet")
     assert len(board) == 2 and set(board["architecture"]) == {"mlp"}
     forecast_path = tmp_path / "forecast.parquet"
     result = foretune(
-        "predict", "--model", str(out / "ensemble"), "--data", str(data), "--horizon", "2",
-        "--out", str(forecast_path),
-    )  # fmt: skip
+        "predict",
+        "--model",
+        str(out / "ensemble"),
+        "--data",
+        str(data),
+        "--horizon",
+        "2",
+        "--out",
+        str(forecast_path),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     forecast = pd.read_parquet(forecast_path)
     assert sorted(forecast["unique_id"].unique()) == ["cpi", "m1", "realgdp"]
@@ -76,6 +100,5 @@ def test_bad_data_names_the_series_and_writes_nothing(tmp_path):
 
 
 def test_predict_with_missing_artifact_is_clear(tmp_path):
-    result = foretune("predict", "--model", str(tmp_path / "nope"), "--data",
-                      str(builtin_dataset_path()))
+    result = foretune("predict", "--model", str(tmp_path / "nope"), "--data", str(builtin_dataset_path()))
     assert result.returncode == 2 and "manifest" in result.stderr

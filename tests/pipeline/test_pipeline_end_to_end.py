@@ -28,8 +28,19 @@ def test_leaderboard_has_one_row_per_trial_with_metrics(finished_run):
     run_dir, board, _ = finished_run
     on_disk = pd.read_parquet(run_dir / "leaderboard.parquet")
     assert len(on_disk) == 2
-    for column in ("trial_id", "architecture", "val_loss", "val_mae", "val_rmse", "val_smape",
-                   "val_mase", "train_seconds", "status", "checkpoint_path", "hyperparameters"):
+    for column in (
+        "trial_id",
+        "architecture",
+        "val_loss",
+        "val_mae",
+        "val_rmse",
+        "val_smape",
+        "val_mase",
+        "train_seconds",
+        "status",
+        "checkpoint_path",
+        "hyperparameters",
+    ):
         assert column in on_disk.columns, column
     assert set(on_disk["status"]) == {"ok"}
     assert on_disk["val_loss"].is_monotonic_increasing

@@ -35,14 +35,26 @@ def head_node():
     env.pop("RAY_ADDRESS", None)
     ray_bin = Path(sys.executable).with_name("ray")
     process = subprocess.Popen(
-        [str(ray_bin), "start", "--head", "--block", "--num-cpus=2",
-         f"--port={_free_port()}", "--node-ip-address=127.0.0.1",
-         "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}",
-         # the test session's own Ray already holds the agent's default port 52365
-         f"--dashboard-agent-listen-port={_free_port()}",
-         f"--temp-dir={temp_dir}", "--disable-usage-stats"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
+        [
+            str(ray_bin),
+            "start",
+            "--head",
+            "--block",
+            "--num-cpus=2",
+            f"--port={_free_port()}",
+            "--node-ip-address=127.0.0.1",
+            "--dashboard-host=127.0.0.1",
+            f"--dashboard-port={dashboard}",
+            # the test session's own Ray already holds the agent's default port 52365
+            f"--dashboard-agent-listen-port={_free_port()}",
+            f"--temp-dir={temp_dir}",
+            "--disable-usage-stats",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     address = f"http://127.0.0.1:{dashboard}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -69,11 +81,32 @@ def test_job_submit_runs_the_sweep_on_that_cluster(head_node, tmp_path):
     ray_bin = Path(sys.executable).with_name("ray")
     for _ in range(10):  # the job agent may start a few seconds after the dashboard answers
         result = subprocess.run(
-            [str(ray_bin), "job", "submit", "--address", address, "--working-dir", ".", "--",
-             "python", "jobs/sweep.py", "--models", "mlp", "--trials", "2", "--horizon", "2",
-             "--out", str(out)],
-            cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
-        )  # fmt: skip
+            [
+                str(ray_bin),
+                "job",
+                "submit",
+                "--address",
+                address,
+                "--working-dir",
+                ".",
+                "--",
+                "python",
+                "jobs/sweep.py",
+                "--models",
+                "mlp",
+                "--trials",
+                "2",
+                "--horizon",
+                "2",
+                "--out",
+                str(out),
+            ],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         if "No available agent" not in result.stdout + result.stderr:
             break
         time.sleep(3)

@@ -12,9 +12,13 @@ from foretune.search import run_sweep
 def test_torchtrainer_trial_reports_to_tune_and_checkpoints(ray_session, small_config, tmp_path):
     config = small_config(
         models=["mlp"],
-        **{"train.num_workers": 2, "train.cpus_per_worker": 0.5, "search.trials": 1,
-           "search.max_concurrent": 1},
-    )  # fmt: skip
+        **{
+            "train.num_workers": 2,
+            "train.cpus_per_worker": 0.5,
+            "search.trials": 1,
+            "search.max_concurrent": 1,
+        },
+    )
     result = run_sweep(config, tmp_path)
     board = result.leaderboard
     assert len(board) == 1

@@ -11,15 +11,16 @@ from foretune.ensemble import EnsembleError, build_ensemble
 from foretune.search import run_sweep
 
 
-def test_failing_configuration_is_recorded_and_the_sweep_finishes(
-    ray_session, small_config, tmp_path
-):
+def test_failing_configuration_is_recorded_and_the_sweep_finishes(ray_session, small_config, tmp_path):
     # nhead=3 cannot divide d_model=64: every transformer trial raises inside torch.
     config = small_config(
         models=["transformer"],
-        **{"search.trials": 2, "search.max_failures": 1,
-           "search.space": {"transformer.nhead": 3, "transformer.d_model": 64}},
-    )  # fmt: skip
+        **{
+            "search.trials": 2,
+            "search.max_failures": 1,
+            "search.space": {"transformer.nhead": 3, "transformer.d_model": 64},
+        },
+    )
     board = run_sweep(config, tmp_path).leaderboard
     assert len(board) == 2
     assert set(board["status"]) == {"failed"}
@@ -31,9 +32,13 @@ def test_failing_configuration_is_recorded_and_the_sweep_finishes(
 def test_mixed_sweep_keeps_good_trials(ray_session, small_config, tmp_path):
     config = small_config(
         models=["mlp", "transformer"],
-        **{"search.trials": 6, "search.max_failures": 0, "search.sampler": "random",
-           "search.space": {"transformer.nhead": 3, "transformer.d_model": 64}},
-    )  # fmt: skip
+        **{
+            "search.trials": 6,
+            "search.max_failures": 0,
+            "search.sampler": "random",
+            "search.space": {"transformer.nhead": 3, "transformer.d_model": 64},
+        },
+    )
     board = run_sweep(config, tmp_path).leaderboard
     assert len(board) == 6
     assert set(board["architecture"]) == {"mlp", "transformer"}
@@ -42,14 +47,12 @@ def test_mixed_sweep_keeps_good_trials(ray_session, small_config, tmp_path):
     assert board.iloc[0]["status"] == "ok"  # finished trials rank first
 
 
-def test_time_budget_stops_the_sweep_and_keeps_finished_trials(
-    ray_session, small_config, tmp_path
-):
+def test_time_budget_stops_the_sweep_and_keeps_finished_trials(ray_session, small_config, tmp_path):
     budget = 12.0
     config = small_config(
         models=["mlp"],
         **{"search.trials": 200, "search.time_budget_s": budget, "train.max_epochs": 6},
-    )  # fmt: skip
+    )
     started = time.monotonic()
     board = run_sweep(config, tmp_path).leaderboard
     elapsed = time.monotonic() - started

@@ -29,8 +29,7 @@ def test_resume_after_sigkill_completes_exactly_the_requested_trials(tmp_path):
                 "models": ["mlp"],
                 "data": {"horizon": 2},
                 "train": {"max_epochs": 3, "patience": 3},
-                "search": {"trials": TRIALS, "windows": [8], "scheduler": "none",
-                           "max_concurrent": 1},
+                "search": {"trials": TRIALS, "windows": [8], "scheduler": "none", "max_concurrent": 1},
                 "ensemble": {"top_k": 2, "samples": 8},
             }
         )
@@ -40,8 +39,11 @@ def test_resume_after_sigkill_completes_exactly_the_requested_trials(tmp_path):
     cmd = [sys.executable, "-m", "foretune"]
     driver = subprocess.Popen(
         [*cmd, "sweep", "--config", str(config), "--out", str(run_dir), "--num-cpus", "2"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 240
     while _finished_trials(run_dir) < 2 and time.monotonic() < deadline:
         assert driver.poll() is None, "the sweep ended before it could be interrupted"
@@ -58,8 +60,11 @@ def test_resume_after_sigkill_completes_exactly_the_requested_trials(tmp_path):
 
     resumed = subprocess.run(
         [*cmd, "run", "--resume", str(run_dir), "--num-cpus", "2"],
-        env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     board = pd.read_parquet(run_dir / "leaderboard.parquet")
     assert len(board) == TRIALS and board["trial_id"].nunique() == TRIALS

@@ -19,9 +19,16 @@ def source(tmp_path_factory):
 
 
 def _config(small_config, source, **overrides):
-    return small_config(**{"data.path": str(source), "data.streaming": "on",
-                           "train.max_epochs": 2, "search.max_concurrent": 1,
-                           "ensemble.max_windows": 300, **overrides})  # fmt: skip
+    return small_config(
+        **{
+            "data.path": str(source),
+            "data.streaming": "on",
+            "train.max_epochs": 2,
+            "search.max_concurrent": 1,
+            "ensemble.max_windows": 300,
+            **overrides,
+        }
+    )
 
 
 def test_streamed_sweep_is_reproducible_and_serves_an_ensemble(
@@ -47,8 +54,9 @@ def test_streamed_sweep_is_reproducible_and_serves_an_ensemble(
 
 
 def test_streamed_sweep_on_two_ray_train_workers(ray_session, small_config, source, tmp_path):
-    config = _config(small_config, source, **{"search.trials": 1, "train.num_workers": 2,
-                                              "train.cpus_per_worker": 0.5})  # fmt: skip
+    config = _config(
+        small_config, source, **{"search.trials": 1, "train.num_workers": 2, "train.cpus_per_worker": 0.5}
+    )
     board = run_sweep(config, tmp_path / "run").leaderboard
     assert board["status"].tolist() == ["ok"]
     assert board["val_mase"].notna().all()
@@ -64,8 +72,7 @@ def test_trials_must_leave_cpus_for_ray_data(ray_session, small_config, source, 
 def test_auto_streams_only_above_the_threshold(small_config, source):
     config = _config(small_config, source, **{"data.streaming": "auto"})
     assert streamed_covariates(config) is None  # 8000 rows x 8 steps x 4 B is far below 2 GB
-    tiny = _config(small_config, source, **{"data.streaming": "auto",
-                                            "data.stream_above_gb": 1e-6})  # fmt: skip
+    tiny = _config(small_config, source, **{"data.streaming": "auto", "data.stream_above_gb": 1e-6})
     assert streamed_covariates(tiny) == ()
     off = _config(small_config, source, **{"data.streaming": "off"})
     assert streamed_covariates(off) is None

@@ -40,8 +40,9 @@ def spec_of():
         base.update(settings)
         hp = models.default_hyperparameters(architecture, WINDOW)
         hp.update(hyperparameters or {})
-        return TrainSpec(architecture=architecture, hyperparameters=hp, window=WINDOW,
-                         horizon=HORIZON, **base)  # fmt: skip
+        return TrainSpec(
+            architecture=architecture, hyperparameters=hp, window=WINDOW, horizon=HORIZON, **base
+        )
 
     return make
 

@@ -23,8 +23,13 @@ def test_run_bench_on_one_model_writes_the_json(tmp_path, capsys):
     assert torch.get_num_threads() == threads  # restored after the one-thread measurement
     saved = json.loads(out.read_text())
     row = saved["models"]["mlp"]
-    assert set(row) >= {"params", "s_per_epoch", "bare_s_per_epoch", "seed_cpu_s_per_epoch",
-                        "gpu_s_per_epoch"}  # fmt: skip
+    assert set(row) >= {
+        "params",
+        "s_per_epoch",
+        "bare_s_per_epoch",
+        "seed_cpu_s_per_epoch",
+        "gpu_s_per_epoch",
+    }
     assert row["seed_cpu_s_per_epoch"] == 0.5
     if not torch.cuda.is_available():
         assert row["gpu_s_per_epoch"] == "not measured"

@@ -53,10 +53,23 @@ def test_window_longer_than_the_series_is_a_data_error():
 def test_spec_for_passes_the_loop_settings():
     from foretune.search import spec_for
 
-    config = ExperimentConfig.from_dict({"train": {
-        "schedule": "inverse_sqrt", "warmup_epochs": 2, "min_lr_ratio": 0.1, "clip_value": 0.5,
-        "accumulate_steps": 3, "plateau_factor": 0.3, "plateau_patience": 4, "compile": True,
-        "stream_threshold_mb": 64, "use_gpu": True, "precision": "bf16"}})  # fmt: skip
+    config = ExperimentConfig.from_dict(
+        {
+            "train": {
+                "schedule": "inverse_sqrt",
+                "warmup_epochs": 2,
+                "min_lr_ratio": 0.1,
+                "clip_value": 0.5,
+                "accumulate_steps": 3,
+                "plateau_factor": 0.3,
+                "plateau_patience": 4,
+                "compile": True,
+                "stream_threshold_mb": 64,
+                "use_gpu": True,
+                "precision": "bf16",
+            }
+        }
+    )
     spec = spec_for(config, architecture="mlp", window=8)
     for key, value in config.train.model_dump().items():
         if hasattr(spec, key):
@@ -74,8 +87,7 @@ def test_check_resources_against_the_running_cluster(ray_session):
         check_resources(config({"train": {"num_workers": 3, "cpus_per_worker": 1.0}}))
     assert "2 CPU(s) and 0 GPU(s)" in str(err.value)  # says what the cluster has
     with pytest.raises(ConfigError, match=r"train\.num_workers=1 with train\.use_gpu=true"):
-        check_resources(config({"train": {"num_workers": 1, "cpus_per_worker": 0.5,
-                                          "use_gpu": True}}))  # fmt: skip
+        check_resources(config({"train": {"num_workers": 1, "cpus_per_worker": 0.5, "use_gpu": True}}))
     with pytest.raises(ConfigError, match=r"train\.use_gpu=true"):
         check_resources(config({"train": {"use_gpu": True}}))  # inline trial asking 1 GPU
     with pytest.raises(ConfigError, match=r"train\.cpus_per_worker=4"):

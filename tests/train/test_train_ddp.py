@@ -10,8 +10,7 @@ import torch
 from foretune.train import fit, read_checkpoint
 
 
-def test_two_workers_follow_the_single_process_curve(ray_session, prepared, spec_of, recorder,
-                                                     tmp_path):  # fmt: skip
+def test_two_workers_follow_the_single_process_curve(ray_session, prepared, spec_of, recorder, tmp_path):
     from ray.train import RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
@@ -25,8 +24,7 @@ def test_two_workers_follow_the_single_process_curve(ray_session, prepared, spec
     trainer = TorchTrainer(
         train_worker,
         train_loop_config={"spec": replace(single, batch_size=32).to_dict(), "data": prepared},
-        scaling_config=ScalingConfig(num_workers=2, use_gpu=False,
-                                     resources_per_worker={"CPU": 0.5}),  # fmt: skip
+        scaling_config=ScalingConfig(num_workers=2, use_gpu=False, resources_per_worker={"CPU": 0.5}),
         run_config=RunConfig(name="ddp", storage_path=str(tmp_path)),
     )
     result = trainer.fit()
@@ -48,5 +46,4 @@ def test_two_workers_follow_the_single_process_curve(ray_session, prepared, spec
     assert history[-1]["status"] == "ok"
     model, _ = read_checkpoint(result.checkpoint.path)
     for key, value in model.state_dict().items():
-        torch.testing.assert_close(value, reference.final[1]["state_dict"][key], rtol=1e-4,
-                                   atol=1e-5)  # fmt: skip
+        torch.testing.assert_close(value, reference.final[1]["state_dict"][key], rtol=1e-4, atol=1e-5)

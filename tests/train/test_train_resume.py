@@ -17,9 +17,7 @@ class Crash(RuntimeError):
 
 
 def _same_metrics(a: dict, b: dict) -> None:
-    assert {k: v for k, v in a.items() if k not in TIMING} == {
-        k: v for k, v in b.items() if k not in TIMING
-    }
+    assert {k: v for k, v in a.items() if k not in TIMING} == {k: v for k, v in b.items() if k not in TIMING}
 
 
 def _assert_same_weights(a: dict, b: dict) -> None:
@@ -33,13 +31,18 @@ def _assert_same_weights(a: dict, b: dict) -> None:
     [
         {"architecture": "mlp", "schedule": "warmup_cosine", "warmup_epochs": 1.0},
         # lr 0.03: cuts at epochs 2, 3 and 5, so the crash lands mid-plateau (1 bad epoch)
-        {"architecture": "lstm", "schedule": "plateau", "plateau_patience": 1,
-         "learning_rate": 0.03, "optimizer": "adamw", "weight_decay": 0.01},
+        {
+            "architecture": "lstm",
+            "schedule": "plateau",
+            "plateau_patience": 1,
+            "learning_rate": 0.03,
+            "optimizer": "adamw",
+            "weight_decay": 0.01,
+        },
     ],
     ids=["mlp-warmup-cosine", "lstm-plateau-adamw"],
-)  # fmt: skip
-def test_resume_after_a_crash_gives_the_same_result(prepared, spec_of, recorder, tmp_path,
-                                                    settings):  # fmt: skip
+)
+def test_resume_after_a_crash_gives_the_same_result(prepared, spec_of, recorder, tmp_path, settings):
     spec = spec_of(max_epochs=6, patience=4, **settings)  # dropout on: RNG state matters
     straight = recorder()
     fit(spec, prepared, straight, device="cpu")
@@ -53,8 +56,13 @@ def test_resume_after_a_crash_gives_the_same_result(prepared, spec_of, recorder,
             raise Crash
 
     with pytest.raises(Crash):
-        fit(spec, prepared, crash_at_epoch_2, device="cpu",
-            save_state=lambda state: write_state(tmp_path, state))  # fmt: skip
+        fit(
+            spec,
+            prepared,
+            crash_at_epoch_2,
+            device="cpu",
+            save_state=lambda state: write_state(tmp_path, state),
+        )
     assert list(tmp_path.iterdir()) == [tmp_path / "state.pt"]  # one file, replaced per epoch
     state = read_state(tmp_path)  # torch.load(weights_only=True): tensors and plain values
     assert state["epoch"] == 2
@@ -72,8 +80,7 @@ def test_resume_rejects_another_model(prepared, spec_of, recorder):
     states = []
     fit(spec_of(max_epochs=1), prepared, recorder(), device="cpu", save_state=states.append)
     with pytest.raises(ValueError, match="different model"):
-        fit(spec_of("lstm", max_epochs=2), prepared, recorder(), device="cpu",
-            resume_from=states[-1])  # fmt: skip
+        fit(spec_of("lstm", max_epochs=2), prepared, recorder(), device="cpu", resume_from=states[-1])
 
 
 def test_resume_from_a_finished_state_only_reports(prepared, spec_of, recorder):
@@ -100,8 +107,13 @@ def test_same_seed_same_result_other_seed_differs(prepared, spec_of, recorder):
 
 def test_absurd_learning_rate_diverges_without_exception(prepared, spec_of, recorder):
     states, rec = [], recorder()
-    result = fit(spec_of(learning_rate=1e6, clip_norm=None, max_epochs=5), prepared, rec,
-                 device="cpu", save_state=states.append)  # fmt: skip
+    result = fit(
+        spec_of(learning_rate=1e6, clip_norm=None, max_epochs=5),
+        prepared,
+        rec,
+        device="cpu",
+        save_state=states.append,
+    )
     metrics, payload = rec.final
     assert result.status == metrics["status"] == "diverged"
     assert "non-finite" in metrics["reason"] and "learning_rate" in metrics["reason"]
@@ -111,8 +123,7 @@ def test_absurd_learning_rate_diverges_without_exception(prepared, spec_of, reco
     assert result.model is None
 
 
-def test_divergence_after_good_epochs_keeps_only_finite_state(prepared, spec_of, recorder,
-                                                              monkeypatch):  # fmt: skip
+def test_divergence_after_good_epochs_keeps_only_finite_state(prepared, spec_of, recorder, monkeypatch):
     from foretune.train.loop import Trainer
 
     original = Trainer.train_epoch

@@ -61,8 +61,9 @@ def test_scheduler_drives_the_optimizer(spec_of):
 
 
 def test_plateau_cuts_after_patience_bad_epochs(spec_of):
-    spec = spec_of(schedule="plateau", plateau_patience=2, plateau_factor=0.5, learning_rate=0.1,
-                   min_lr_ratio=0.2)  # fmt: skip
+    spec = spec_of(
+        schedule="plateau", plateau_patience=2, plateau_factor=0.5, learning_rate=0.1, min_lr_ratio=0.2
+    )
     opt = _optimizer(0.1)
     scheduler, per_update = build_scheduler(spec, opt, steps_per_epoch=5)
     assert not per_update

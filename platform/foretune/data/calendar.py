@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
-__all__ = ["Freq", "future_dates", "infer_freq", "season_length"]
+__all__ = ["Freq", "future_dates", "infer_freq", "season_length", "series_seasons"]
 
 Freq = str | int
 """A pandas offset alias for datetime ``ds`` or an integer step for integer ``ds``."""
@@ -57,25 +57,17 @@ def infer_freq(ds: Sequence[Any] | np.ndarray | pd.Series | pd.Index) -> Freq:
     if _is_integer_axis(ds):
         values = np.unique(np.asarray(ds, dtype=np.int64))
         if len(values) < 2:
-            raise ValueError(
-                "cannot infer the step of an integer ds with fewer than 2 points; pass freq"
-            )
+            raise ValueError("cannot infer the step of an integer ds with fewer than 2 points; pass freq")
         steps = np.unique(np.diff(values))
         if len(steps) != 1:
-            raise ValueError(
-                f"integer ds has irregular steps {steps[:5].tolist()}; pass freq"
-            )
+            raise ValueError(f"integer ds has irregular steps {steps[:5].tolist()}; pass freq")
         return int(steps[0])
     index = pd.DatetimeIndex(pd.to_datetime(np.asarray(ds))).sort_values()
     if len(index) < 3:
-        raise ValueError(
-            "cannot infer the frequency of a datetime ds with fewer than 3 points; pass freq"
-        )
+        raise ValueError("cannot infer the frequency of a datetime ds with fewer than 3 points; pass freq")
     freq = pd.infer_freq(index)
     if freq is None:
-        raise ValueError(
-            f"ds is not regularly spaced (starts {index[:3].tolist()}); pass freq"
-        )
+        raise ValueError(f"ds is not regularly spaced (starts {index[:3].tolist()}); pass freq")
     return freq
 
 
@@ -90,9 +82,7 @@ def future_dates(last_ds: Any, freq: Freq, horizon: int) -> pd.Index:
     if isinstance(freq, (int, np.integer)) and not isinstance(freq, bool):
         if freq <= 0:
             raise ValueError(f"integer freq must be a positive step, got {freq}")
-        return pd.Index(
-            int(last_ds) + int(freq) * np.arange(1, horizon + 1, dtype=np.int64)
-        )
+        return pd.Index(int(last_ds) + int(freq) * np.arange(1, horizon + 1, dtype=np.int64))
     offset = to_offset(freq)
     start = pd.Timestamp(last_ds) + offset
     return pd.date_range(start=start, periods=horizon, freq=offset)
@@ -113,3 +103,15 @@ def season_length(freq: Freq) -> int:
             n = abs(offset.n)
             return period // n if n and period % n == 0 else 1
     return 1
+
+
+def series_seasons(history: pd.DataFrame) -> dict[Any, int]:
+    """``unique_id -> season_length`` of each series' inferred frequency (1 where it cannot be
+    inferred: too short or irregular)."""
+    seasons = {}
+    for uid, ds in history.groupby("unique_id", sort=False, observed=True)["ds"]:
+        try:
+            seasons[uid] = season_length(infer_freq(ds))
+        except ValueError:
+            seasons[uid] = 1
+    return seasons

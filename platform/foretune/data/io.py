@@ -16,13 +16,11 @@ import pandas as pd
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from foretune.errors import DataError
+
 from .calendar import Freq, infer_freq
 
 REQUIRED = ("unique_id", "ds", "y")
-
-
-class DataError(ValueError):
-    """Input data a user has to fix."""
 
 
 def builtin_dataset_path() -> Path:
@@ -67,9 +65,7 @@ def resolve_source(source: str) -> tuple[pafs.FileSystem | None, str]:
 def to_long(frame: pd.DataFrame) -> pd.DataFrame:
     """Melt a wide frame (``ds`` + one column per series) to long; pass long frames through."""
     if "ds" not in frame.columns:
-        raise DataError(
-            f"column 'ds' (the time stamp) is missing; found columns {list(frame.columns)}"
-        )
+        raise DataError(f"column 'ds' (the time stamp) is missing; found columns {list(frame.columns)}")
     if "y" in frame.columns or "unique_id" in frame.columns:
         return frame.reset_index(drop=True)
     value_columns = [c for c in frame.columns if c != "ds"]
@@ -135,9 +131,7 @@ def validate(
     order = frame.groupby("unique_id", sort=False)["ds"].apply(lambda s: s.is_monotonic_increasing)
     if not order.all():
         bad = order[~order].index[0]
-        raise DataError(
-            f"series {bad!r} has unsorted time stamps; sort each series by ds ascending"
-        )
+        raise DataError(f"series {bad!r} has unsorted time stamps; sort each series by ds ascending")
     # Series in sorted id order from here on: every later stage enumerates them in this order.
     frame = frame.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
     freqs: dict[str, Freq] = {}

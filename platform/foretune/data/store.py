@@ -44,6 +44,9 @@ import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from foretune.evaluate.metrics import mase_scale
+from foretune.rundir import STORE_MANIFEST
+
 from .calendar import Freq, season_length
 from .io import REQUIRED, DataError, check_series, resolve_source
 from .transform import RatioTransform, SeriesStats
@@ -51,7 +54,6 @@ from .windows import (
     PreparedData,
     WindowSet,
     minimum_length,
-    naive_scale,
     series_splits,
     split_lengths,
     window_counts,
@@ -62,8 +64,7 @@ STORE_FORMAT = "foretune-series-store"
 TARGET_BATCH_BYTES = 8 * 2**20
 #: Levels per store file (and shuffle partition); at most MAX_PARTITIONS partitions.
 TARGET_FILE_BYTES, MAX_PARTITIONS = 64 * 2**20, 1000
-_SUMMARY = ["unique_id", "n", "freq", "mu", "sigma", "scale", "cov_mu", "cov_sigma",
-            "mase_scale", "problem"]  # fmt: skip
+_SUMMARY = ["unique_id", "n", "freq", "mu", "sigma", "scale", "cov_mu", "cov_sigma", "mase_scale", "problem"]
 
 
 @dataclass(frozen=True)
@@ -84,9 +85,18 @@ class StoreSettings:
     @classmethod
     def from_config(cls, config: Any, covariates: tuple[str, ...]) -> StoreSettings:
         data = config.data
-        return cls(str(data.path), covariates, data.transform, data.eps, data.flat_band,
-                   data.horizon, max(config.search.windows), data.val_fraction,
-                   data.test_fraction, data.stream_cpus)  # fmt: skip
+        return cls(
+            str(data.path),
+            covariates,
+            data.transform,
+            data.eps,
+            data.flat_band,
+            data.horizon,
+            max(config.search.windows),
+            data.val_fraction,
+            data.test_fraction,
+            data.stream_cpus,
+        )
 
 
 # -- the input, seen through its Parquet metadata only -------------------------------------------
@@ -129,9 +139,7 @@ def estimated_window_bytes(source: str, longest_window: int, n_covariates: int) 
 
 
 def _numeric(kind: pa.DataType) -> bool:
-    return (pa.types.is_integer(kind) or pa.types.is_floating(kind)) and not pa.types.is_boolean(
-        kind
-    )
+    return (pa.types.is_integer(kind) or pa.types.is_floating(kind)) and not pa.types.is_boolean(kind)
 
 
 # -- step 1: one row per series -----------------------------------------------------------------
@@ -140,24 +148,35 @@ def _profile_series(table: pa.Table, settings: StoreSettings) -> pa.Table:
     frame = table.to_pandas()
     uid = str(frame["unique_id"].iloc[0])
     covs = list(settings.covariates)
-    row: dict[str, Any] = {"unique_id": uid, "n": len(frame), "freq": "", "mu": np.nan,
-                           "sigma": np.nan, "scale": np.nan, "cov_mu": [], "cov_sigma": [],
-                           "mase_scale": np.nan, "problem": "", "y": []}  # fmt: skip
+    row: dict[str, Any] = {
+        "unique_id": uid,
+        "n": len(frame),
+        "freq": "",
+        "mu": np.nan,
+        "sigma": np.nan,
+        "scale": np.nan,
+        "cov_mu": [],
+        "cov_sigma": [],
+        "mase_scale": np.nan,
+        "problem": "",
+        "y": [],
+    }
     row.update({f"cov:{c}": [] for c in covs})
     try:
         frame = _series_frame(uid, frame, settings)
         y = frame["y"].to_numpy(np.float64)
         cov = frame[covs].to_numpy(np.float64)
-        need = minimum_length(settings.longest_window, settings.horizon, settings.val_fraction,
-                              settings.test_fraction)  # fmt: skip
+        need = minimum_length(
+            settings.longest_window, settings.horizon, settings.val_fraction, settings.test_fraction
+        )
         freq = check_series(uid, frame["ds"].to_numpy(), y, settings.transform, need)
-        n_train = split_lengths(len(y) - 1, settings.horizon, settings.val_fraction,
-                                settings.test_fraction)[0]  # fmt: skip
+        n_train = split_lengths(len(y) - 1, settings.horizon, settings.val_fraction, settings.test_fraction)[
+            0
+        ]
         transform = RatioTransform(settings.transform, settings.eps, settings.flat_band)
         stats = transform.fit_series(uid, y[: n_train + 1], cov[: n_train + 1])
         row.update(vars(stats))
-        row.update(freq=json.dumps(freq), y=y,
-                   mase_scale=naive_scale(y[: n_train + 1], season_length(freq)))  # fmt: skip
+        row.update(freq=json.dumps(freq), y=y, mase_scale=mase_scale(y[: n_train + 1], season_length(freq)))
         row.update({f"cov:{c}": cov[:, i] for i, c in enumerate(covs)})
     except DataError as exc:
         row["problem"] = str(exc)
@@ -180,31 +199,48 @@ def _series_frame(uid: str, frame: pd.DataFrame, settings: StoreSettings) -> pd.
         try:
             frame = frame.assign(ds=pd.to_datetime(ds))
         except (ValueError, TypeError):
-            raise DataError(f"series {uid!r}: column 'ds' must hold dates or integer time "
-                            f"steps; could not parse e.g. {ds.iloc[0]!r}") from None  # fmt: skip
+            raise DataError(
+                f"series {uid!r}: column 'ds' must hold dates or integer time "
+                f"steps; could not parse e.g. {ds.iloc[0]!r}"
+            ) from None
     frame = frame.sort_values("ds", kind="stable").reset_index(drop=True)
     dup = frame["ds"].duplicated()
     if dup.any():
-        raise DataError(f"series {uid!r} has duplicate time stamp ds={frame['ds'][dup].iloc[0]} "
-                        f"({int(dup.sum())} extra rows); keep one row per series and time")  # fmt: skip
+        raise DataError(
+            f"series {uid!r} has duplicate time stamp ds={frame['ds'][dup].iloc[0]} "
+            f"({int(dup.sum())} extra rows); keep one row per series and time"
+        )
     for c in ["y", *settings.covariates]:
         values = frame[c].to_numpy(np.float64)
         bad = ~np.isfinite(values)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise DataError(f"column {c!r} has {int(bad.sum())} NaN/inf value(s) in series "
-                            f"{uid!r}, first at ds={frame['ds'].iloc[i]}; fill or drop them "
-                            "before training")  # fmt: skip
+            raise DataError(
+                f"column {c!r} has {int(bad.sum())} NaN/inf value(s) in series "
+                f"{uid!r}, first at ds={frame['ds'].iloc[i]}; fill or drop them "
+                "before training"
+            )
     return frame
 
 
 def _store_schema(covariates: list[str]) -> pa.Schema:
     values = pa.list_(pa.float64())
-    return pa.schema([("unique_id", pa.string()), ("n", pa.int64()), ("freq", pa.string()),
-                      ("mu", pa.float64()), ("sigma", pa.float64()), ("scale", pa.float64()),
-                      ("cov_mu", values), ("cov_sigma", values), ("mase_scale", pa.float64()),
-                      ("problem", pa.string()), ("y", values),
-                      *[(f"cov:{c}", values) for c in covariates]])  # fmt: skip
+    return pa.schema(
+        [
+            ("unique_id", pa.string()),
+            ("n", pa.int64()),
+            ("freq", pa.string()),
+            ("mu", pa.float64()),
+            ("sigma", pa.float64()),
+            ("scale", pa.float64()),
+            ("cov_mu", values),
+            ("cov_sigma", values),
+            ("mase_scale", pa.float64()),
+            ("problem", pa.string()),
+            ("y", values),
+            *[(f"cov:{c}", values) for c in covariates],
+        ]
+    )
 
 
 def store_partitions(settings: StoreSettings) -> int:
@@ -228,20 +264,20 @@ def build_store(settings: StoreSettings, directory: Path, *, reuse: bool = False
     import ray
 
     directory = Path(directory)
-    if reuse and (directory / "store.json").is_file():
+    if reuse and (directory / STORE_MANIFEST).is_file():
         return SeriesStore.open(directory, settings)
     remote = {"num_cpus": settings.stream_cpus}
     dataset = ray.data.read_parquet(
-        settings.source, columns=["unique_id", "ds", "y", *settings.covariates],
+        settings.source,
+        columns=["unique_id", "ds", "y", *settings.covariates],
         num_cpus=settings.stream_cpus,
-    )  # fmt: skip
+    )
     grouped = dataset.groupby("unique_id", num_partitions=store_partitions(settings)).map_groups(
         _profile_series, fn_kwargs={"settings": settings}, batch_format="pyarrow", **remote
     )
     staging = directory.with_name(f".{directory.name}.{uuid.uuid4().hex[:8]}.tmp")
     grouped.write_parquet(str(staging / "series"), ray_remote_args=remote)
-    (staging / "store.json").write_text(json.dumps({"format": STORE_FORMAT,
-                                                    "settings": vars(settings)}))  # fmt: skip
+    (staging / STORE_MANIFEST).write_text(json.dumps({"format": STORE_FORMAT, "settings": vars(settings)}))
     if directory.exists():
         shutil.rmtree(directory)
     os.replace(staging, directory)
@@ -264,29 +300,38 @@ class SeriesStore:
     @classmethod
     def open(cls, directory: Path, settings: StoreSettings) -> SeriesStore:
         """Read the per-series summary; raise the first series problem as ``DataError``."""
-        saved = json.loads((Path(directory) / "store.json").read_text())["settings"]
+        saved = json.loads((Path(directory) / STORE_MANIFEST).read_text())["settings"]
         saved["covariates"] = tuple(saved["covariates"])
         differ = [k for k, v in vars(settings).items() if k != "stream_cpus" and saved.get(k) != v]
         if differ:
-            raise DataError(f"the series store in {directory} was built with other data settings "
-                            f"({differ}); use a new run directory")  # fmt: skip
+            raise DataError(
+                f"the series store in {directory} was built with other data settings "
+                f"({differ}); use a new run directory"
+            )
         table = pq.read_table(Path(directory) / "series", columns=_SUMMARY)
         summary = table.to_pandas().sort_values("unique_id", kind="stable").reset_index(drop=True)
         if summary.empty:
             raise DataError(f"{settings.source} holds no rows")
         problems = summary[summary["problem"] != ""]
         if len(problems):
-            extra = f" ({len(problems)} series have problems; this is the first)" if len(
-                problems) > 1 else ""  # fmt: skip
+            extra = f" ({len(problems)} series have problems; this is the first)" if len(problems) > 1 else ""
             raise DataError(problems["problem"].iloc[0] + extra)
         transform = RatioTransform(settings.transform, settings.eps, settings.flat_band)
         for r in summary.itertuples(index=False):
-            transform.stats[r.unique_id] = SeriesStats(r.mu, r.sigma, r.scale, list(r.cov_mu),
-                                                       list(r.cov_sigma))  # fmt: skip
+            transform.stats[r.unique_id] = SeriesStats(
+                r.mu, r.sigma, r.scale, list(r.cov_mu), list(r.cov_sigma)
+            )
         ids = summary["unique_id"].tolist()
         freqs = {uid: json.loads(f) for uid, f in zip(ids, summary["freq"], strict=True)}
-        return cls(Path(directory), settings, ids, summary["n"].to_numpy(), freqs, transform,
-                   summary["mase_scale"].to_numpy(np.float64))  # fmt: skip
+        return cls(
+            Path(directory),
+            settings,
+            ids,
+            summary["n"].to_numpy(),
+            freqs,
+            transform,
+            summary["mase_scale"].to_numpy(np.float64),
+        )
 
     def files(self) -> list[str]:
         """The store's files in a fixed order (by their smallest series id), whatever names and
@@ -308,8 +353,9 @@ class SeriesStore:
     def counts(self, window: int) -> dict[str, int]:
         """Exact numbers of windows per split for ``window``."""
         s = self.settings
-        per = np.array([window_counts(int(n), window, s.horizon, s.val_fraction, s.test_fraction)
-                        for n in self.lengths])  # fmt: skip
+        per = np.array(
+            [window_counts(int(n), window, s.horizon, s.val_fraction, s.test_fraction) for n in self.lengths]
+        )
         return dict(zip(("train", "val", "test"), per.sum(axis=0).tolist(), strict=True))
 
     def windows(self, window: int, split: str, *, scoring: bool = False):
@@ -329,10 +375,12 @@ class SeriesStore:
         dataset = ray.data.from_items(
             [{"path": f} for f in files], override_num_blocks=len(files)
         ).map_batches(
-            _file_windows, batch_size=1, batch_format="numpy", num_cpus=s.stream_cpus,
-            fn_kwargs={"settings": s, "window": window, "split": split, "scoring": scoring,
-                       "rows": rows},
-        )  # fmt: skip
+            _file_windows,
+            batch_size=1,
+            batch_format="numpy",
+            num_cpus=s.stream_cpus,
+            fn_kwargs={"settings": s, "window": window, "split": split, "scoring": scoring, "rows": rows},
+        )
         # Blocks in file order whatever task finishes first, so a seeded epoch is repeatable.
         dataset.context.execution_options.preserve_order = True
         return dataset
@@ -361,34 +409,67 @@ class SeriesStore:
         """
         s = self.settings
         order = np.random.default_rng(seed).permutation(len(self.series_ids))
-        per = np.array([sum(window_counts(int(self.lengths[i]), window, s.horizon,
-                                          s.val_fraction, s.test_fraction)[1:])
-                        for i in order])  # fmt: skip
+        per = np.array(
+            [
+                sum(
+                    window_counts(int(self.lengths[i]), window, s.horizon, s.val_fraction, s.test_fraction)[
+                        1:
+                    ]
+                )
+                for i in order
+            ]
+        )
         take = max(1, int(np.searchsorted(np.cumsum(per), max_windows, side="right")))
         chosen = sorted(order[:take].tolist())
         ids = [self.series_ids[i] for i in chosen]
-        table = pq.read_table(self.directory / "series", filters=[("unique_id", "in", ids)],
-                              columns=["unique_id", "y", *[f"cov:{c}" for c in s.covariates]])
+        table = pq.read_table(
+            self.directory / "series",
+            filters=[("unique_id", "in", ids)],
+            columns=["unique_id", "y", *[f"cov:{c}" for c in s.covariates]],
+        )
         position = {uid: index for index, uid in zip(chosen, ids, strict=True)}
         row_ids = table.column("unique_id").to_pylist()
         parts: dict[str, list[WindowSet]] = {"train": [], "val": [], "test": []}
         for i, y, cov in _series_rows(table, s.covariates):
             uid = row_ids[i]
-            cut = series_splits(self.transform, uid, position[uid], y, cov, window, s.horizon,
-                                s.val_fraction, s.test_fraction, ("val", "test"))  # fmt: skip
+            cut = series_splits(
+                self.transform,
+                uid,
+                position[uid],
+                y,
+                cov,
+                window,
+                s.horizon,
+                s.val_fraction,
+                s.test_fraction,
+                ("val", "test"),
+            )
             for name, ws in cut.items():
                 parts[name].append(ws)
-        merged = {k: WindowSet(*(np.concatenate([getattr(w, f) for w in v])
-                                 for f in WindowSet.__dataclass_fields__))
-                  for k, v in parts.items() if v}  # fmt: skip
+        merged = {
+            k: WindowSet(
+                *(np.concatenate([getattr(w, f) for w in v]) for f in WindowSet.__dataclass_fields__)
+            )
+            for k, v in parts.items()
+            if v
+        }
         # sorted by series, as prepare's output is
         for k, ws in merged.items():
             order = np.argsort(ws.series, kind="stable")
             merged[k] = WindowSet(*(getattr(ws, f)[order] for f in WindowSet.__dataclass_fields__))
         empty = WindowSet(*(a[:0] for a in vars(merged["val"]).values()))
-        return PreparedData(empty, merged["val"], merged["test"], self.transform, window,
-                            s.horizon, s.covariates, list(self.series_ids), dict(self.freqs),
-                            self.mase_scale)  # fmt: skip
+        return PreparedData(
+            empty,
+            merged["val"],
+            merged["test"],
+            self.transform,
+            window,
+            s.horizon,
+            s.covariates,
+            list(self.series_ids),
+            dict(self.freqs),
+            self.mase_scale,
+        )
 
 
 def _series_rows(table: pa.Table, covariates: tuple[str, ...]):
@@ -397,8 +478,7 @@ def _series_rows(table: pa.Table, covariates: tuple[str, ...]):
     (offsets, values), covs = columns[0], columns[1:]
     for i in range(table.num_rows):
         lo, hi = offsets[i], offsets[i + 1]
-        cov = np.stack([v[o[i] : o[i + 1]] for o, v in covs], axis=1) if covs else np.zeros(
-            (hi - lo, 0))  # fmt: skip
+        cov = np.stack([v[o[i] : o[i + 1]] for o, v in covs], axis=1) if covs else np.zeros((hi - lo, 0))
         yield i, values[lo:hi], cov
 
 
@@ -408,13 +488,26 @@ def _list_column(table: pa.Table, name: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _file_windows(
-    batch: dict[str, np.ndarray], settings: StoreSettings, window: int, split: str,
-    scoring: bool, rows: int,
-):  # fmt: skip
+    batch: dict[str, np.ndarray],
+    settings: StoreSettings,
+    window: int,
+    split: str,
+    scoring: bool,
+    rows: int,
+):
     """``map_batches`` generator: store file paths in, one split's windows out, ``rows`` series
     at a time (a task holds one file's levels and one slice's windows, never all windows)."""
-    columns = ["unique_id", "y", "mu", "sigma", "scale", "cov_mu", "cov_sigma", "mase_scale",
-               *[f"cov:{c}" for c in settings.covariates]]  # fmt: skip
+    columns = [
+        "unique_id",
+        "y",
+        "mu",
+        "sigma",
+        "scale",
+        "cov_mu",
+        "cov_sigma",
+        "mase_scale",
+        *[f"cov:{c}" for c in settings.covariates],
+    ]
     for path in batch["path"]:
         # Sorted by id: the shuffle writes a file's rows in whatever order its inputs arrived.
         table = pq.read_table(str(path), columns=columns).sort_by("unique_id")
@@ -429,17 +522,29 @@ def _cut_windows(
 ) -> dict[str, np.ndarray]:
     """``map_batches`` function: store rows (whole series) in, one split's windows out."""
     transform = RatioTransform(settings.transform, settings.eps, settings.flat_band)
-    meta = table.select(["unique_id", "mu", "sigma", "scale", "cov_mu", "cov_sigma",
-                         "mase_scale"]).to_pylist()  # fmt: skip
+    meta = table.select(
+        ["unique_id", "mu", "sigma", "scale", "cov_mu", "cov_sigma", "mase_scale"]
+    ).to_pylist()
     cut: list[WindowSet] = []
     extra: dict[str, list[np.ndarray]] = {"mu": [], "sigma": [], "mase_scale": []}
     for i, y, cov in _series_rows(table, settings.covariates):
         row = meta[i]
         uid = row["unique_id"]
-        transform.stats[uid] = SeriesStats(row["mu"], row["sigma"], row["scale"],
-                                           row["cov_mu"], row["cov_sigma"])  # fmt: skip
-        ws = series_splits(transform, uid, 0, y, cov, window, settings.horizon,
-                           settings.val_fraction, settings.test_fraction, (split,))[split]
+        transform.stats[uid] = SeriesStats(
+            row["mu"], row["sigma"], row["scale"], row["cov_mu"], row["cov_sigma"]
+        )
+        ws = series_splits(
+            transform,
+            uid,
+            0,
+            y,
+            cov,
+            window,
+            settings.horizon,
+            settings.val_fraction,
+            settings.test_fraction,
+            (split,),
+        )[split]
         cut.append(ws)
         for key in extra:
             extra[key].append(np.full(len(ws), row[key], dtype=np.float64))

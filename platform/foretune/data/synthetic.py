@@ -18,9 +18,14 @@ import pyarrow.parquet as pq
 
 
 def write_series_parquet(
-    directory: str | Path, rows: int, series: int, *, files: int = 8, seed: int = 0,
+    directory: str | Path,
+    rows: int,
+    series: int,
+    *,
+    files: int = 8,
+    seed: int = 0,
     covariates: int = 0,
-) -> Path:  # fmt: skip
+) -> Path:
     """Write ``rows`` rows (``series`` series of ``rows // series`` days) under ``directory``.
 
     ``covariates`` adds numeric columns ``x0, x1, ...`` (noisy weekly signals) beside ``y``.
@@ -52,7 +57,8 @@ def write_series_parquet(
         }
         for c in range(covariates):
             signal = np.cos(2 * np.pi * (steps[None, :] + c) / 7) + 0.1 * rng.standard_normal(
-                (series, hi - lo))  # fmt: skip
+                (series, hi - lo)
+            )
             columns[f"x{c}"] = signal.ravel()
         table = pa.table(columns)
         pq.write_table(table, directory / f"part-{part:05d}.parquet")

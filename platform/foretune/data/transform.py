@@ -84,9 +84,7 @@ class RatioTransform:
         return np.where(change > band, 2, np.where(change < -band, 0, 1)).astype(np.int64)
 
     # -- fitting and standardising -------------------------------------------------------------
-    def fit_series(
-        self, uid: str, y_train: np.ndarray, cov_train: np.ndarray | None = None
-    ) -> SeriesStats:
+    def fit_series(self, uid: str, y_train: np.ndarray, cov_train: np.ndarray | None = None) -> SeriesStats:
         """Fit (and remember) one series' statistics on its training levels ``y_train``."""
         r = self.changes(y_train)
         mu, sigma = float(r.mean()), _std(r)
@@ -110,9 +108,7 @@ class RatioTransform:
         s = self.stats[uid]
         if not s.cov_mu:
             return np.asarray(cov, dtype=np.float64)
-        return (np.asarray(cov, dtype=np.float64) - np.asarray(s.cov_mu)) / np.asarray(
-            s.cov_sigma
-        )
+        return (np.asarray(cov, dtype=np.float64) - np.asarray(s.cov_mu)) / np.asarray(s.cov_sigma)
 
     # -- persistence ---------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

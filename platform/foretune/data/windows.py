@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from foretune.evaluate.metrics import mase_scale
+
 from .calendar import season_length
 from .io import DataError, SeriesFrame
 from .transform import RatioTransform
@@ -103,9 +105,8 @@ def prepare(
                 "the series"
             )
         transform.fit_series(uid, y[: n_train + 1], cov[: n_train + 1])
-        scales.append(naive_scale(y[: n_train + 1], season_length(data.freqs[uid])))
-        cut = series_splits(transform, uid, index, y, cov, window, horizon, val_fraction,
-                            test_fraction)  # fmt: skip
+        scales.append(mase_scale(y[: n_train + 1], season_length(data.freqs[uid])))
+        cut = series_splits(transform, uid, index, y, cov, window, horizon, val_fraction, test_fraction)
         for name, windows in cut.items():
             parts[name].append(windows)
     merged = {name: _concat(sets) for name, sets in parts.items()}
@@ -123,9 +124,7 @@ def prepare(
     )
 
 
-def features(
-    transform: RatioTransform, uid: str, y: np.ndarray, cov: np.ndarray
-) -> np.ndarray:
+def features(transform: RatioTransform, uid: str, y: np.ndarray, cov: np.ndarray) -> np.ndarray:
     """Model features ``[n-1, F]`` of a whole series: standardised changes, then covariates."""
     z = transform.standardize(uid, transform.changes(y))[:, None]
     if cov.shape[-1] == 0:
@@ -167,18 +166,22 @@ def series_splits(
             out[name] = _empty(window, horizon, 1 + cov.shape[-1])
             continue
         start = first - window
-        cut = _series_windows(transform, uid, index, y[start : hi + 1], cov[start : hi + 1],
-                              window, horizon)  # fmt: skip
+        cut = _series_windows(transform, uid, index, y[start : hi + 1], cov[start : hi + 1], window, horizon)
         cut.origin += start
         out[name] = cut
     return out
 
 
 def _empty(window: int, horizon: int, n_features: int) -> WindowSet:
-    return WindowSet(np.zeros((0, window, n_features), np.float32),
-                     np.zeros((0, horizon), np.float32), np.zeros((0, horizon), np.int64),
-                     np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64),
-                     np.zeros((0, horizon), np.float64))  # fmt: skip
+    return WindowSet(
+        np.zeros((0, window, n_features), np.float32),
+        np.zeros((0, horizon), np.float32),
+        np.zeros((0, horizon), np.int64),
+        np.zeros(0, np.int64),
+        np.zeros(0, np.int64),
+        np.zeros(0, np.float64),
+        np.zeros((0, horizon), np.float64),
+    )
 
 
 def window_counts(
@@ -208,14 +211,4 @@ def _series_windows(transform, uid, index, y, cov, window, horizon) -> WindowSet
 
 
 def _concat(sets: list[WindowSet]) -> WindowSet:
-    return WindowSet(
-        *(np.concatenate([getattr(s, f) for s in sets]) for f in WindowSet.__dataclass_fields__)
-    )
-
-
-def naive_scale(y_train: np.ndarray, season: int) -> float:
-    """MASE's scale: in-sample MAE of the seasonal naive forecast (season 1 when too short)."""
-    if len(y_train) <= season:
-        season = 1
-    scale = float(np.mean(np.abs(y_train[season:] - y_train[:-season])))
-    return scale if scale > 0 else float("nan")
+    return WindowSet(*(np.concatenate([getattr(s, f) for s in sets]) for f in WindowSet.__dataclass_fields__))

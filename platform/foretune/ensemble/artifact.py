@@ -34,16 +34,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from foretune.errors import ArtifactError
+
 FORMAT = "foretune-ensemble"
 FORMAT_VERSION = 2
 #: Versions this code reads: 1 (no calibration, members only in ensemble.json) and 2.
 SUPPORTED_VERSIONS = (1, 2)
 MANIFEST = "manifest.json"
 _PACKAGES = ("foretune", "torch", "numpy", "pandas", "pyarrow", "ray", "optuna")
-
-
-class ArtifactError(ValueError):
-    """An artifact directory that cannot be trusted or used."""
 
 
 def sha256(path: Path) -> str:

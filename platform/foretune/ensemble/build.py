@@ -45,6 +45,7 @@ import torch
 
 from foretune.config import ExperimentConfig
 from foretune.data import PreparedData, WindowSet
+from foretune.errors import EnsembleError
 from foretune.evaluate import metrics as M
 from foretune.train import read_checkpoint
 from foretune.train.checkpoint import META
@@ -59,13 +60,7 @@ from .refit import best_epochs, refit
 CRPS_SELECTION_SAMPLES = 20
 
 
-class EnsembleError(RuntimeError):
-    """The sweep produced nothing an ensemble can be built from."""
-
-
-def select_members(
-    board: pd.DataFrame, top_k: int, max_per_architecture: int | None = None
-) -> pd.DataFrame:
+def select_members(board: pd.DataFrame, top_k: int, max_per_architecture: int | None = None) -> pd.DataFrame:
     """The best ``top_k`` usable trials (status ok, with a checkpoint), best first, with at
     most ``max_per_architecture`` of any one architecture (None: no limit)."""
     ok = board[(board["status"] == "ok") & board["checkpoint_path"].notna()]
@@ -165,8 +160,10 @@ def make_ensemble(
         calibration_report = {"skipped": "ensemble.calibration is none"}
     else:
         bounds = {
-            level: (mixture.quantiles[round((1 - level) / 2, 12)],
-                    mixture.quantiles[round((1 + level) / 2, 12)])
+            level: (
+                mixture.quantiles[round((1 - level) / 2, 12)],
+                mixture.quantiles[round((1 + level) / 2, 12)],
+            )
             for level in levels
         }
         row_scale = scale[test.series] if settings.calibration_scale == "mase" else None
@@ -190,15 +187,15 @@ def make_ensemble(
         "direction": _direction_report(mixture, test) if len(test) else {},
     }
     manifest_info = {
-        "input_schema": {"required": ["unique_id", "ds", "y"],
-                         "covariates": data_info["covariates"]},
+        "input_schema": {"required": ["unique_id", "ds", "y"], "covariates": data_info["covariates"]},
         "freqs": data_info["freqs"],
         "horizon": config.data.horizon,
         "transform": saved_transform["kind"],
     }
     scales = {uid: float(s) for uid, s in zip(reference.series_ids, scale, strict=True)}
-    return Ensemble(members, transform, ensemble_settings, manifest_info, calibration, scales,
-                    config.to_dict())
+    return Ensemble(
+        members, transform, ensemble_settings, manifest_info, calibration, scales, config.to_dict()
+    )
 
 
 # -- steps ---------------------------------------------------------------------------------------
@@ -207,8 +204,9 @@ def _sample_stream(run_dir: Path, config: ExperimentConfig, windows: list[int]):
     from foretune.data.store import SeriesStore, StoreSettings
 
     if config.ensemble.refit:
-        raise EnsembleError("ensemble.refit retrains in memory, which streamed data does not "
-                            "fit; set ensemble.refit: false")  # fmt: skip
+        raise EnsembleError(
+            "ensemble.refit retrains in memory, which streamed data does not fit; set ensemble.refit: false"
+        )
     covariates = tuple(json.loads((run_dir / "data.json").read_text())["covariates"])
     store = SeriesStore.open(run_dir / "data", StoreSettings.from_config(config, covariates))
     return {w: store.sample(w, config.ensemble.max_windows, config.seed) for w in windows}
@@ -257,8 +255,9 @@ def _draw_all(members, datasets, samples: int, seed: int) -> list[Draws]:
             windows = _concat(data.val, data.test)
             uids = np.asarray(data.series_ids, dtype=object)[windows.series]
             rows = RowTransform(data.transform, uids)
-            out.append(member_draws(member.model, windows.x, samples, rows, windows.last,
-                                    path_directions=True))
+            out.append(
+                member_draws(member.model, windows.x, samples, rows, windows.last, path_directions=True)
+            )
     return out
 
 
@@ -284,8 +283,7 @@ def _weigh(members, val_draws, val: WindowSet, scale, settings):
     )
     for member, value in zip(members, member_scores, strict=True):
         member.info[f"val_{metric}"] = float(value)
-    selection: dict[str, Any] = {"weighting": weighting, "metric": metric,
-                                 "windows": int(len(val))}
+    selection: dict[str, Any] = {"weighting": weighting, "metric": metric, "windows": int(len(val))}
     usable = np.flatnonzero(finite)
     weights = np.zeros(len(members))
     if weighting == "greedy":
@@ -293,8 +291,12 @@ def _weigh(members, val_draws, val: WindowSet, scale, settings):
         weights[usable] = result.weights
         counts = np.zeros(len(members), dtype=np.int64)
         counts[usable] = result.counts
-        selection.update(rounds=settings.greedy_rounds, best_round=result.best_round,
-                         counts=counts.tolist(), trajectory=result.trajectory)
+        selection.update(
+            rounds=settings.greedy_rounds,
+            best_round=result.best_round,
+            counts=counts.tolist(),
+            trajectory=result.trajectory,
+        )
     elif weighting == "inverse_error":
         weights[usable] = inverse_error_weights(member_scores[usable])
     else:
@@ -338,9 +340,16 @@ def _refit(run_dir, board, members, test_draws, datasets, config) -> list[Draws]
             member.info["refit"] = f"train+validation, {best + 1} epochs"
             torch.manual_seed(config.seed)
             uids = np.asarray(data.series_ids, dtype=object)[data.test.series]
-            out.append(member_draws(model, data.test.x, config.ensemble.samples,
-                                    RowTransform(data.transform, uids), data.test.last,
-                                    path_directions=True))
+            out.append(
+                member_draws(
+                    model,
+                    data.test.x,
+                    config.ensemble.samples,
+                    RowTransform(data.transform, uids),
+                    data.test.last,
+                    path_directions=True,
+                )
+            )
     return out
 
 
@@ -355,11 +364,16 @@ def _test_scores(members, test_draws, mixture, test: WindowSet, scale) -> dict[s
             "crps_scaled": M.crps_from_samples(test.future / row_scale, paths / row_scale),
         }
 
-    out = {"windows": int(len(test)),
-           "ensemble": scores(mixture.mean, resample(mixture.paths, mixture.path_weights, 200))}
+    out = {
+        "windows": int(len(test)),
+        "ensemble": scores(mixture.mean, resample(mixture.paths, mixture.path_weights, 200)),
+    }
     out["members"] = [
-        {"trial_id": m.info.get("trial_id"), "architecture": m.architecture,
-         **scores(d.levels.mean(axis=0), d.levels)}
+        {
+            "trial_id": m.info.get("trial_id"),
+            "architecture": m.architecture,
+            **scores(d.levels.mean(axis=0), d.levels),
+        }
         for m, d in zip(members, test_draws, strict=True)
     ]
     return out
@@ -369,21 +383,23 @@ def _direction_report(mixture, test: WindowSet) -> dict[str, Any]:
     out = {"windows": int(len(test))}
     for source in ("head", "samples", "blend"):
         probs = mixture.direction(source)
-        out[source] = {"accuracy": M.direction_accuracy(test.y_dir, probs),
-                       "log_loss": M.log_loss(test.y_dir, probs)}
+        out[source] = {
+            "accuracy": M.direction_accuracy(test.y_dir, probs),
+            "log_loss": M.log_loss(test.y_dir, probs),
+        }
     out["base_rates"] = [float(np.mean(test.y_dir == k)) for k in range(3)]
     return out
 
 
 # -- helpers -------------------------------------------------------------------------------------
 def _rows(d: Draws, rows: slice) -> Draws:
-    return Draws(d.levels[:, rows], d.probs[rows],
-                 None if d.path_probs is None else d.path_probs[rows])
+    return Draws(d.levels[:, rows], d.probs[rows], None if d.path_probs is None else d.path_probs[rows])
 
 
 def _concat(a: WindowSet, b: WindowSet) -> WindowSet:
-    return WindowSet(*(np.concatenate([getattr(a, f), getattr(b, f)])
-                       for f in WindowSet.__dataclass_fields__))
+    return WindowSet(
+        *(np.concatenate([getattr(a, f), getattr(b, f)]) for f in WindowSet.__dataclass_fields__)
+    )
 
 
 def _halves(ws: WindowSet) -> np.ndarray:
@@ -392,5 +408,5 @@ def _halves(ws: WindowSet) -> np.ndarray:
     for index in np.unique(ws.series):
         rows = np.flatnonzero(ws.series == index)
         order = rows[np.argsort(ws.origin[rows], kind="stable")]
-        fold[order[len(order) // 2:]] = 1
+        fold[order[len(order) // 2 :]] = 1
     return fold

@@ -137,8 +137,7 @@ class Calibration:
             "method": "cqr",
             "scaled": self.scaled,
             "adjustments": {
-                repr(float(level)): [float(v) for v in adj]
-                for level, adj in sorted(self.adjustments.items())
+                repr(float(level)): [float(v) for v in adj] for level, adj in sorted(self.adjustments.items())
             },
         }
 
@@ -224,7 +223,6 @@ def _scaled_width(lo, hi, scale) -> float:
 
 def _column(scale) -> np.ndarray:
     return np.asarray(scale, dtype=np.float64).reshape(-1, 1)
-
 
 
 def usable_scale(scale) -> np.ndarray:

@@ -41,8 +41,7 @@ class RowTransform:
         uids = np.asarray(uids, dtype=object)
         names, inverse = np.unique(uids, return_inverse=True)
         table = np.array(
-            [[transform.stats[u].mu, transform.stats[u].sigma, transform.stats[u].scale]
-             for u in names],
+            [[transform.stats[u].mu, transform.stats[u].sigma, transform.stats[u].scale] for u in names],
             dtype=np.float64,
         ).reshape(-1, 3)[inverse]
         column = table.reshape(-1, 3, 1)

@@ -48,8 +48,7 @@ def pooled_samples(predictions: np.ndarray, counts: np.ndarray) -> np.ndarray:
 
     The result ``[sum(counts) * S, ...]`` is an unweighted sample of the count-weighted mixture.
     """
-    parts = [np.broadcast_to(p, (c, *p.shape)) for p, c in zip(predictions, counts, strict=True)
-             if c > 0]
+    parts = [np.broadcast_to(p, (c, *p.shape)) for p, c in zip(predictions, counts, strict=True) if c > 0]
     return np.concatenate([p.reshape((-1, *p.shape[2:])) for p in parts])
 
 

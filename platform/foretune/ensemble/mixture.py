@@ -56,8 +56,7 @@ def pool(paths: list[np.ndarray], weights) -> tuple[np.ndarray, np.ndarray]:
     """
     weights = np.asarray(weights, dtype=np.float64)
     weights = weights / weights.sum()
-    path_weights = np.concatenate([np.full(len(p), w / len(p)) for p, w in zip(paths, weights,
-                                                                             strict=True)])
+    path_weights = np.concatenate([np.full(len(p), w / len(p)) for p, w in zip(paths, weights, strict=True)])
     return np.concatenate(paths), path_weights
 
 
@@ -109,5 +108,4 @@ def mix(draws: list[Draws], weights, levels) -> Mixture:
     path_probs = None
     if all(d.path_probs is not None for d in draws):
         path_probs = sum(w * d.path_probs for w, d in zip(weights, draws, strict=True))
-    return Mixture(paths, path_weights, mean, std, dict(zip(levels, qs, strict=True)), head,
-                   path_probs)
+    return Mixture(paths, path_weights, mean, std, dict(zip(levels, qs, strict=True)), head, path_probs)

@@ -147,8 +147,17 @@ class Ensemble:
             model.eval()
             meta = json.loads((directory / "spec.json").read_text())
             info = {k: v for k, v in entry.items() if k not in ("path", "weight")}
-            members.append(Member(model, spec.architecture, spec.window, float(entry["weight"]),
-                                  spec, int(meta["n_features"]), info))
+            members.append(
+                Member(
+                    model,
+                    spec.architecture,
+                    spec.window,
+                    float(entry["weight"]),
+                    spec,
+                    int(meta["n_features"]),
+                    info,
+                )
+            )
         config = None
         if (path / "config.json").is_file():
             config = json.loads((path / "config.json").read_text())
@@ -165,23 +174,39 @@ class Ensemble:
                 assert member.spec is not None and member.n_features is not None
                 write_checkpoint(
                     staging / "members" / str(i),
-                    {"state_dict": member.model.state_dict(), "spec": member.spec.to_dict(),
-                     "n_features": member.n_features},
+                    {
+                        "state_dict": member.model.state_dict(),
+                        "spec": member.spec.to_dict(),
+                        "n_features": member.n_features,
+                    },
                 )
-                entries.append({"path": f"members/{i}", "architecture": member.architecture,
-                                "window": member.window, "weight": member.weight, **member.info})
+                entries.append(
+                    {
+                        "path": f"members/{i}",
+                        "architecture": member.architecture,
+                        "window": member.window,
+                        "weight": member.weight,
+                        **member.info,
+                    }
+                )
             settings = {**self.settings, "members": entries}
             write_json(staging / "ensemble.json", settings)
             write_json(staging / "transform.json", self.transform.to_dict())
             if self.config is not None:
                 write_json(staging / "config.json", self.config)
             if self.calibration is not None:
-                write_json(staging / "calibration.json",
-                           {**self.calibration.to_dict(), "series_scale": self.scales})
+                write_json(
+                    staging / "calibration.json", {**self.calibration.to_dict(), "series_scale": self.scales}
+                )
             info = {k: v for k, v in self.manifest.items() if k in _MANIFEST_INFO}
             info["members"] = [
-                {"path": e["path"], "architecture": e["architecture"], "window": e["window"],
-                 "weight": e["weight"], "trial_id": e.get("trial_id")}
+                {
+                    "path": e["path"],
+                    "architecture": e["architecture"],
+                    "window": e["window"],
+                    "weight": e["weight"],
+                    "trial_id": e.get("trial_id"),
+                }
                 for e in entries
             ]
             info["weights"] = [e["weight"] for e in entries]
@@ -247,8 +272,7 @@ class Ensemble:
             raise DataError("no series to forecast in the given data")
         batch = self._batch(series, longest)
         clock.lap("inputs")
-        mixture = self.forecast(batch.inputs, batch.rows, batch.last, horizon, samples, seed,
-                                clock=clock)
+        mixture = self.forecast(batch.inputs, batch.rows, batch.last, horizon, samples, seed, clock=clock)
         frame = self._frame(batch, mixture, horizon, sample_columns)
         clock.lap("frame")
         self.timings = clock.laps
@@ -278,8 +302,17 @@ class Ensemble:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             for member in self.members:
-                draws.append(member_draws(member.model, inputs[member.window], samples, rows,
-                                          last, horizon, path_directions=need_paths))
+                draws.append(
+                    member_draws(
+                        member.model,
+                        inputs[member.window],
+                        samples,
+                        rows,
+                        last,
+                        horizon,
+                        path_directions=need_paths,
+                    )
+                )
         clock.lap("members")
         wanted = set(self._quantile_levels()) | set(interval_quantiles(self.levels))
         wanted |= set(interval_quantiles(levels))
@@ -290,8 +323,10 @@ class Ensemble:
     def intervals(self, mixture: Mixture, scale: np.ndarray | None) -> dict[float, tuple]:
         """Central intervals per level from the mixture, calibrated when this ensemble is."""
         bounds = {
-            level: (mixture.quantiles[round((1 - level) / 2, 12)],
-                    mixture.quantiles[round((1 + level) / 2, 12)])
+            level: (
+                mixture.quantiles[round((1 - level) / 2, 12)],
+                mixture.quantiles[round((1 + level) / 2, 12)],
+            )
             for level in self.levels
         }
         if self.calibration is None:
@@ -314,18 +349,28 @@ class Ensemble:
             cov = group[self.covariates].to_numpy(np.float64)
             if uid not in transform.stats:
                 transform.fit_series(uid, y, cov)
-            tails.append(features(transform, uid, y[-(longest + 1):], cov[-(longest + 1):]))
+            tails.append(features(transform, uid, y[-(longest + 1) :], cov[-(longest + 1) :]))
             uids.append(uid)
             last.append(y[-1])
             last_ds.append(group["ds"].iloc[-1])
             freqs.append(series.freqs[uid])
             if scaled:
-                scale.append(self.scales[uid] if uid in self.scales
-                             else _history_scale(y, series.freqs[uid]))
+                scale.append(
+                    self.scales[uid]
+                    if uid in self.scales
+                    else M.mase_scale(y, season_length(series.freqs[uid]))
+                )
         stacked = np.stack(tails)  # [N, longest, F]
         inputs = {w: np.ascontiguousarray(stacked[:, -w:]) for w in windows}
-        return _Batch(uids, np.asarray(last), last_ds, freqs, inputs,
-                      RowTransform(transform, uids), np.asarray(scale) if scaled else None)
+        return _Batch(
+            uids,
+            np.asarray(last),
+            last_ds,
+            freqs,
+            inputs,
+            RowTransform(transform, uids),
+            np.asarray(scale) if scaled else None,
+        )
 
     def _frame(self, batch: _Batch, mixture: Mixture, horizon: int, sample_columns: int):
         n = len(batch.uids)
@@ -370,9 +415,7 @@ class Ensemble:
         """
         from foretune.explain import explain_ensemble
 
-        return explain_ensemble(
-            self, data, series=series, step=step, target=target, baseline=baseline, **kw
-        )
+        return explain_ensemble(self, data, series=series, step=step, target=target, baseline=baseline, **kw)
 
 
 _MANIFEST_INFO = ("input_schema", "freqs", "horizon", "transform")
@@ -391,14 +434,6 @@ def _check_manifest_members(path: Path, manifest: dict, settings: dict) -> None:
             f"{path}: the manifest's member list disagrees with ensemble.json; the artifact was "
             "modified, refusing to load it"
         )
-
-
-def _history_scale(y: np.ndarray, freq) -> float:
-    """MASE scale of a series first seen at predict time: mean absolute seasonal difference."""
-    season = season_length(freq)
-    if len(y) <= season:
-        season = 1
-    return M.mae(y[season:], y[:-season])
 
 
 def _future_index(last_ds: list[Any], freqs: list[Any], horizon: int) -> pd.Index:

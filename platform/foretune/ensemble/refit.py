@@ -50,8 +50,12 @@ def best_epochs(run_dir: Path, board: pd.DataFrame) -> dict[str, int]:
 
 def with_validation_in_train(data: PreparedData) -> PreparedData:
     """``data`` whose training windows also include the validation windows."""
-    train = WindowSet(*(np.concatenate([getattr(data.train, f), getattr(data.val, f)])
-                        for f in WindowSet.__dataclass_fields__))
+    train = WindowSet(
+        *(
+            np.concatenate([getattr(data.train, f), getattr(data.val, f)])
+            for f in WindowSet.__dataclass_fields__
+        )
+    )
     return dataclasses.replace(data, train=train)
 
 

@@ -66,7 +66,13 @@ from .forecasters import (
     required_history,
     transform_direction,
 )
-from .metrics import coverage, direction_accuracy, evaluate_forecasts, interval_width, mase
+from .metrics import (
+    coverage,
+    direction_accuracy,
+    evaluate_forecasts,
+    interval_width,
+    mase_scale,
+)
 
 __all__ = [
     "BacktestResult",
@@ -87,9 +93,15 @@ _SAMPLE_COL = re.compile(r"^sample_\d+$")
 _LEAD_METRICS = ("mase", "smape", "crps_scaled", "crps", "mae", "rmse", "quantile_loss")
 _TAIL_METRICS = ("direction_accuracy", "log_loss")
 SUMMARY_PRINT = (
-    "mase", "smape", "crps_scaled", "crps", "coverage_90", "width_90", "direction_accuracy",
+    "mase",
+    "smape",
+    "crps_scaled",
+    "crps",
+    "coverage_90",
+    "width_90",
+    "direction_accuracy",
     "log_loss",
-)  # fmt: skip
+)
 """Columns ``format_summary`` prints (those present)."""
 
 
@@ -178,9 +190,7 @@ def _check_lengths(
         )
 
 
-def _align(
-    name: str, raw: pd.DataFrame, actuals: pd.DataFrame, window: int, horizon: int
-) -> pd.DataFrame:
+def _align(name: str, raw: pd.DataFrame, actuals: pd.DataFrame, window: int, horizon: int) -> pd.DataFrame:
     """Join a forecaster's output onto the window's actuals; raise if rows are missing."""
     if not isinstance(raw, pd.DataFrame):
         raise TypeError(f"forecaster {name!r} returned {type(raw).__name__}, not a DataFrame")
@@ -218,9 +228,7 @@ def _align(
     return merged.drop(columns="_merge")
 
 
-def _direction_pred(
-    fc: pd.DataFrame, direction: DirectionFn, hist_y: Mapping[str, np.ndarray]
-) -> np.ndarray:
+def _direction_pred(fc: pd.DataFrame, direction: DirectionFn, hist_y: Mapping[str, np.ndarray]) -> np.ndarray:
     """Predicted labels: argmax of ``p_*`` if given, else the labels of the mean path."""
     if all(c in fc.columns for c in _DIRECTION_COLS):
         p = fc[list(_DIRECTION_COLS)].to_numpy(np.float64)
@@ -244,16 +252,10 @@ def _crps_from(columns: Collection[str]) -> str:
     return "point"
 
 
-def _inverse_scale(history: np.ndarray, season: int) -> float:
-    """``1 / scale`` of MASE for one series' history (NaN when undefined), from ``metrics.mase``
-    itself, so that the scale's formula lives in one place: a unit error scores ``1 / scale``."""
-    return mase(1.0, 0.0, history, season)
-
-
 def _score(
     fc: pd.DataFrame,
     history: pd.DataFrame,
-    season: int | None,
+    season: Mapping[str, int],
     has_direction: bool,
     inverse_scale: Mapping[str, float],
 ) -> pd.DataFrame:
@@ -263,9 +265,7 @@ def _score(
     cols = ["unique_id", "ds", "y", *value_cols]
     if has_direction and probabilistic:
         cols.append("direction")
-    per_series, _ = evaluate_forecasts(
-        fc[cols], history[["unique_id", "ds", "y"]], season=season
-    )
+    per_series, _ = evaluate_forecasts(fc[cols], history[["unique_id", "ds", "y"]], season=season)
     method = _crps_from(value_cols)
     if method == "quantiles":
         per_series["crps"] = 2.0 * per_series["quantile_loss"]
@@ -334,9 +334,7 @@ def backtest(
         raise ValueError("no forecasters to backtest")
     models = {str(name): as_forecaster(f) for name, f in forecasters.items()}
     series = _series(data)
-    seasons = {
-        uid: season if season is not None else season_length(f) for uid, f in series.freqs.items()
-    }
+    seasons = {uid: season if season is not None else season_length(f) for uid, f in series.freqs.items()}
     _check_lengths(series, models, seasons, horizon, windows, optional)
 
     frame = series.frame
@@ -355,11 +353,8 @@ def backtest(
         actuals.insert(2, "step", (pos - cut + 1)[inside])
         cutoffs = history.groupby("unique_id", sort=False)["ds"].last()
         actuals.insert(1, "cutoff", actuals["unique_id"].map(cutoffs))
-        hist_y = {
-            uid: g["y"].to_numpy(np.float64)
-            for uid, g in history.groupby("unique_id", sort=False)
-        }
-        inverse_scale = {uid: _inverse_scale(y, seasons[uid]) for uid, y in hist_y.items()}
+        hist_y = {uid: g["y"].to_numpy(np.float64) for uid, g in history.groupby("unique_id", sort=False)}
+        inverse_scale = {uid: 1.0 / mase_scale(y, seasons[uid]) for uid, y in hist_y.items()}
         if direction is not None:
             labels = np.full(len(actuals), np.nan)
             for uid, idx in actuals.groupby("unique_id", sort=False).indices.items():
@@ -393,7 +388,7 @@ def backtest(
                 ],
                 axis=1,
             )
-            per_series = _score(fc, history, season, direction is not None, inverse_scale)
+            per_series = _score(fc, history, seasons, direction is not None, inverse_scale)
             forecasts[name].append(fc[[c for c in fc.columns if not _SAMPLE_COL.match(str(c))]])
             per_series.insert(0, "cutoff", per_series["unique_id"].map(cutoffs))
             per_series.insert(0, "window", w)
@@ -450,13 +445,13 @@ def _coverage(metrics: pd.DataFrame, metric_cols: list[str], order: list[str]) -
         level = float(col.split("_", 1)[1])
         for model, value in zip(summary["model"], summary[col], strict=True):
             if np.isfinite(value):
-                rows.append(
-                    {"model": model, "level": level, "nominal": level / 100.0, "empirical": value}
-                )
+                rows.append({"model": model, "level": level, "nominal": level / 100.0, "empirical": value})
     columns = ["model", "level", "nominal", "empirical"]
-    return pd.DataFrame(rows, columns=columns).sort_values(
-        ["model", "level"], key=lambda s: s.map(order.index) if s.name == "model" else s
-    ).reset_index(drop=True)
+    return (
+        pd.DataFrame(rows, columns=columns)
+        .sort_values(["model", "level"], key=lambda s: s.map(order.index) if s.name == "model" else s)
+        .reset_index(drop=True)
+    )
 
 
 def _steps(forecasts: pd.DataFrame, order: list[str]) -> pd.DataFrame:
@@ -535,10 +530,7 @@ def _held_out(model_dir: Path, history: pd.DataFrame, horizon: int) -> dict[str,
     except (KeyError, TypeError, ValueError):
         return {}
     sizes = history.groupby("unique_id", sort=False).size()
-    return {
-        str(uid): split_lengths(int(n) - 1, train_horizon, val, test)[2]
-        for uid, n in sizes.items()
-    }
+    return {str(uid): split_lengths(int(n) - 1, train_horizon, val, test)[2] for uid, n in sizes.items()}
 
 
 def evaluate_command(
@@ -572,8 +564,7 @@ def evaluate_command(
     horizon = ensemble.horizon if horizon is None else int(horizon)
     if not 1 <= horizon <= ensemble.horizon:
         raise ValueError(
-            f"horizon={horizon} is not available: this ensemble forecasts 1..{ensemble.horizon} "
-            "steps"
+            f"horizon={horizon} is not available: this ensemble forecasts 1..{ensemble.horizon} steps"
         )
     out_dir = Path(out).resolve() if out is not None else model_dir.parent / "evaluation"
     forecasters: dict[str, Any] = dict(
@@ -622,9 +613,7 @@ def evaluate_command(
     return report
 
 
-def run_report(
-    run_dir: str | Path, artifact: str | Path, windows: int = 2, log: Log = print
-) -> Path:
+def run_report(run_dir: str | Path, artifact: str | Path, windows: int = 2, log: Log = print) -> Path:
     """Backtest a finished run on its own data and write ``run_dir/report/report.html``.
 
     The data is ``config.json``'s ``data.path`` (None: the built-in data). ``windows`` is

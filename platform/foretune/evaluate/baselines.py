@@ -44,9 +44,7 @@ def _history(history: pd.DataFrame) -> pd.DataFrame:
         raise ValueError(f"history frame lacks columns {sorted(missing)}")
     if history.duplicated(["unique_id", "ds"]).any():
         raise ValueError("history has duplicate (unique_id, ds) rows")
-    return history[["unique_id", "ds", "y"]].sort_values(
-        ["unique_id", "ds"], kind="stable"
-    )
+    return history[["unique_id", "ds", "y"]].sort_values(["unique_id", "ds"], kind="stable")
 
 
 def _check_horizon(horizon: int) -> None:
@@ -85,13 +83,9 @@ def _per_series(
     return out
 
 
-def naive(
-    history: pd.DataFrame, horizon: int, freq: Freq | None = None
-) -> pd.DataFrame:
+def naive(history: pd.DataFrame, horizon: int, freq: Freq | None = None) -> pd.DataFrame:
     """Repeat each series' last value ``horizon`` times (column ``Naive``)."""
-    return _per_series(
-        history, horizon, freq, NAIVE, lambda uid, y, f: np.full(horizon, y[-1])
-    )
+    return _per_series(history, horizon, freq, NAIVE, lambda uid, y, f: np.full(horizon, y[-1]))
 
 
 def seasonal_naive(
@@ -107,9 +101,7 @@ def seasonal_naive(
         if m < 1:
             raise ValueError(f"season must be >= 1, got {m}")
         if len(y) < m:
-            raise ValueError(
-                f"series {uid!r} has {len(y)} points, fewer than one season ({m})"
-            )
+            raise ValueError(f"series {uid!r} has {len(y)} points, fewer than one season ({m})")
         return y[len(y) - m + np.arange(horizon) % m]
 
     return _per_series(history, horizon, freq, SEASONAL_NAIVE, forecast)
@@ -131,11 +123,7 @@ def _build_models(models: Iterable[str | Any], season: int) -> list[Any]:
         cls = getattr(sf_models, model, None)
         if cls is None:
             raise ValueError(f"statsforecast has no model {model!r}")
-        kwargs = (
-            {"season_length": season}
-            if "season_length" in inspect.signature(cls).parameters
-            else {}
-        )
+        kwargs = {"season_length": season} if "season_length" in inspect.signature(cls).parameters else {}
         built.append(cls(**kwargs))
     return built
 

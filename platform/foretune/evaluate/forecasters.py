@@ -185,9 +185,7 @@ def ensemble_forecasters(
     windows = [int(m.window) for m in ensemble.members]
     common = {"samples": samples, "seed": seed}
     out = {
-        "ensemble": ModelForecaster.with_draws(
-            ensemble, draws, min_history=max(windows) + 1, **common
-        ),
+        "ensemble": ModelForecaster.with_draws(ensemble, draws, min_history=max(windows) + 1, **common),
     }
     raw = getattr(ensemble, "without_calibration", None)
     if getattr(ensemble, "calibration", None) is not None and callable(raw):
@@ -204,9 +202,7 @@ def ensemble_forecasters(
         alone.weight = 1.0  # a zero-weight member still forecasts on its own
         single = type(ensemble)([alone], ensemble.transform, settings, ensemble.manifest)
         name = f"member{i}_{member.architecture}"
-        out[name] = ModelForecaster.with_draws(
-            single, draws, min_history=int(member.window) + 1, **common
-        )
+        out[name] = ModelForecaster.with_draws(single, draws, min_history=int(member.window) + 1, **common)
     return out
 
 

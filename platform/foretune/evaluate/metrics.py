@@ -10,11 +10,12 @@ Infinite inputs are not skipped and propagate. Shape and range errors (a quantil
 
 Conventions chosen here:
 - ``smape``: M4 definition on 0..200; a point where actual and forecast are both 0 scores 0.
-- ``mase``: scale is the in-sample mean absolute ``season``-difference, taken along the last
-  axis of ``insample`` (one scale per series; NaN-pad shorter histories on the left). A scale
-  of 0 (constant history) or an empty scale (history not longer than ``season``) is *undefined*:
-  that series' points become NaN, so ``mase`` of a single such series is ``nan`` (not ``inf``,
-  which would swamp every average it enters) and a multi-series mean skips it.
+- ``mase``: scale (``mase_scale``) is the in-sample mean absolute ``season``-difference, taken
+  along the last axis of ``insample`` (one scale per series; NaN-pad shorter histories on the
+  left); a history not longer than ``season`` uses the one-step difference. A scale of 0
+  (constant history) or with no differences at all is *undefined*: that series' points become
+  NaN, so ``mase`` of a single such series is ``nan`` (not ``inf``, which would swamp every
+  average it enters) and a multi-series mean skips it.
 - ``pinball``: ``max(q * (y - p), (q - 1) * (y - p))``, no factor 2 (so q=0.5 is MAE / 2).
 - ``crps_from_samples``: CRPS of the empirical distribution of the samples (``fair=False``,
   as ``properscoring.crps_ensemble``), or the unbiased "fair" estimator (``fair=True``).
@@ -29,7 +30,7 @@ per-series values over series as the M competitions do.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -37,9 +38,8 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.special import ndtr
 
-from foretune.data.calendar import infer_freq, season_length
-
 __all__ = [
+    "central_interval",
     "coverage",
     "crps_from_samples",
     "crps_gaussian",
@@ -49,6 +49,7 @@ __all__ = [
     "log_loss",
     "mae",
     "mase",
+    "mase_scale",
     "pinball",
     "rmse",
     "smape",
@@ -104,27 +105,52 @@ def smape_points(y: ArrayLike, yhat: ArrayLike) -> np.ndarray:
     return out
 
 
-def mase(y: ArrayLike, yhat: ArrayLike, insample: ArrayLike, season: int = 1) -> float:
-    """Mean absolute scaled error.
+def mase_scale(insample: ArrayLike, season: int = 1) -> np.ndarray | float:
+    """MASE's scale: mean absolute ``season``-difference along the last axis of ``insample``.
 
-    ``insample`` is the history with time on its last axis (``[T]`` for one series,
-    ``[series, T]`` with ``y`` as ``[series, horizon]``). Its scale,
-    ``mean_t |insample[t] - insample[t - season]|``, must broadcast against ``y`` once a unit
-    axis replaces time. Undefined scale (0 or no differences) -> those points are NaN.
+    NaNs (left padding) are skipped; a history not longer than ``season`` (counting its
+    non-NaN points) uses ``season`` 1; a scale of 0 or with no differences is NaN. Returns a
+    float for one series (``[T]``), else an array with the time axis kept as a unit axis.
     """
     if season < 1:
         raise ValueError(f"season must be >= 1, got {season}")
     hist = np.asarray(insample, dtype=np.float64)
     if hist.ndim == 0:
         raise ValueError("insample must have a time axis")
+    scale = _seasonal_mad(hist, season)
+    if season > 1:
+        short = np.count_nonzero(~np.isnan(hist), axis=-1, keepdims=True) <= season
+        scale = np.where(short, _seasonal_mad(hist, 1), scale)
+    scale[scale == 0] = np.nan
+    return float(scale[0]) if hist.ndim == 1 else scale
+
+
+def _seasonal_mad(hist: np.ndarray, season: int) -> np.ndarray:
     diffs = np.abs(hist[..., season:] - hist[..., :-season])
     valid = ~np.isnan(diffs)
     count = valid.sum(axis=-1, keepdims=True)
     total = np.where(valid, diffs, 0.0).sum(axis=-1, keepdims=True)
-    scale = np.divide(total, count, out=np.full(total.shape, np.nan), where=count > 0)
-    scale[scale == 0] = np.nan
+    return np.divide(total, count, out=np.full(total.shape, np.nan), where=count > 0)
+
+
+def mase(y: ArrayLike, yhat: ArrayLike, insample: ArrayLike, season: int = 1) -> float:
+    """Mean absolute scaled error.
+
+    ``insample`` is the history with time on its last axis (``[T]`` for one series,
+    ``[series, T]`` with ``y`` as ``[series, horizon]``); its ``mase_scale`` must broadcast
+    against ``y``. Undefined scale -> those points are NaN.
+    """
+    scale = np.atleast_1d(mase_scale(insample, season))
     y, yhat, scale = _floats(y, yhat, scale)
     return _mean(np.abs(y - yhat) / scale)
+
+
+def central_interval(level: float) -> tuple[float, float]:
+    """The quantile levels bounding a central interval: ``0.9 -> (0.05, 0.95)``.
+
+    Rounded to 12 digits so that they match the configured quantiles as dictionary keys.
+    """
+    return round((1.0 - level) / 2.0, 12), round((1.0 + level) / 2.0, 12)
 
 
 # --------------------------------------------------------------------- probabilistic forecasts
@@ -159,9 +185,7 @@ def crps_from_samples(y: ArrayLike, samples: ArrayLike, fair: bool = False) -> f
     shape = np.broadcast_shapes(y.shape, x.shape[1:])
     x = np.sort(np.broadcast_to(x, (n, *shape)), axis=0)
     y = np.broadcast_to(y, shape)
-    spread_weight = (2.0 * np.arange(1, n + 1) - n - 1).reshape(
-        (n,) + (1,) * len(shape)
-    )
+    spread_weight = (2.0 * np.arange(1, n + 1) - n - 1).reshape((n,) + (1,) * len(shape))
     half_spread = (spread_weight * x).sum(axis=0) / (n * (n - 1) if fair else n * n)
     return _mean(np.abs(x - y).mean(axis=0) - half_spread)
 
@@ -175,11 +199,7 @@ def crps_gaussian(y: ArrayLike, mu: ArrayLike, sigma: ArrayLike) -> float:
     positive = sigma > 0
     safe = np.where(positive, sigma, 1.0)
     z = err / safe
-    crps = safe * (
-        z * (2.0 * ndtr(z) - 1.0)
-        + 2.0 * _INV_SQRT_2PI * np.exp(-0.5 * z * z)
-        - _INV_SQRT_PI
-    )
+    crps = safe * (z * (2.0 * ndtr(z) - 1.0) + 2.0 * _INV_SQRT_2PI * np.exp(-0.5 * z * z) - _INV_SQRT_PI)
     return _mean(np.where(positive, crps, np.abs(err)))
 
 
@@ -200,9 +220,7 @@ def interval_width(lower: ArrayLike, upper: ArrayLike) -> float:
 
 
 # ------------------------------------------------------------------------------------ direction
-def _labels_probs(
-    labels: ArrayLike, probs: ArrayLike
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _labels_probs(labels: ArrayLike, probs: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Broadcast labels ``[...]`` against probs ``[..., K]``; return int labels, probs, skip mask."""
     p = np.asarray(probs, dtype=np.float64)
     if p.ndim == 0:
@@ -267,7 +285,7 @@ def evaluate_forecasts(
     history: pd.DataFrame | None = None,
     *,
     point: str = "mean",
-    season: int | None = None,
+    season: int | Mapping[Any, int] = 1,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Score a long forecast frame per series and across series.
 
@@ -283,7 +301,7 @@ def evaluate_forecasts(
       ``log_loss``.
 
     ``history`` (``unique_id, ds, y``, the data before the forecast) enables ``mase``, with
-    ``season`` or, if None, ``season_length`` of each series' inferred frequency.
+    ``season`` one int for all series or a mapping ``unique_id -> season`` (missing ids: 1).
 
     One forecast per ``(unique_id, ds)``: score backtest folds one call per fold.
     Returns ``(per_series, aggregate)``: one row per series (``unique_id``, ``n`` points with an
@@ -295,9 +313,7 @@ def evaluate_forecasts(
     if missing:
         raise ValueError(f"forecast frame lacks columns {sorted(missing)}")
     if frame.duplicated(["unique_id", "ds"]).any():
-        raise ValueError(
-            "forecast frame has several rows per (unique_id, ds); score one fold at a time"
-        )
+        raise ValueError("forecast frame has several rows per (unique_id, ds); score one fold at a time")
     quantiles = _quantile_columns(frame.columns)
     pairs = [
         (lo, col, quantiles[round(1.0 - lo, 12)])
@@ -305,20 +321,15 @@ def evaluate_forecasts(
         if lo < 0.5 and round(1.0 - lo, 12) in quantiles
     ]
     sample_cols = [c for c in frame.columns if _SAMPLE_COL.match(str(c))]
-    has_direction = "direction" in frame.columns and all(
-        c in frame.columns for c in _DIRECTION_COLS
-    )
+    has_direction = "direction" in frame.columns and all(c in frame.columns for c in _DIRECTION_COLS)
     histories = {}
     if history is not None:
         histories = {
-            uid: g.sort_values("ds")
-            for uid, g in history.groupby("unique_id", sort=False, observed=True)
+            uid: g.sort_values("ds") for uid, g in history.groupby("unique_id", sort=False, observed=True)
         }
 
     rows = []
-    for uid, g in frame.sort_values(["unique_id", "ds"]).groupby(
-        "unique_id", sort=False, observed=True
-    ):
+    for uid, g in frame.sort_values(["unique_id", "ds"]).groupby("unique_id", sort=False, observed=True):
         y = g["y"].to_numpy(np.float64)
         yhat = g[point].to_numpy(np.float64)
         row: dict[str, Any] = {
@@ -331,11 +342,7 @@ def evaluate_forecasts(
             if h is None:
                 row["mase"] = float("nan")
             else:
-                m = (
-                    season
-                    if season is not None
-                    else season_length(_freq_or_one(h["ds"]))
-                )
+                m = season.get(uid, 1) if isinstance(season, Mapping) else season
                 row["mase"] = mase(y, yhat, h["y"].to_numpy(np.float64), season=m)
         if sample_cols:
             row["crps"] = crps_from_samples(y, g[sample_cols].to_numpy(np.float64).T)
@@ -372,11 +379,3 @@ def evaluate_forecasts(
     if history is not None:
         aggregate["mase_n_undefined"] = int(per_series["mase"].isna().sum())
     return per_series, aggregate
-
-
-def _freq_or_one(ds: pd.Series) -> str | int:
-    """Inferred frequency, or step 1 (season 1) when the history is too short or irregular."""
-    try:
-        return infer_freq(ds)
-    except ValueError:
-        return 1

@@ -246,9 +246,7 @@ def curves_figure(curves: pd.DataFrame, max_trials: int = 20) -> bytes:
         Line2D([], [], color="0.3", ls="--", label="training"),
     ]
     ax.add_artist(ax.legend(handles=style_handles, fontsize=8, loc="upper right"))
-    ax.legend(
-        title="trial", fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False
-    )
+    ax.legend(title="trial", fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     return _png(fig)
 
@@ -366,9 +364,7 @@ def residuals_figure(residuals: pd.DataFrame) -> bytes:
         lw=0,
         label="5-95% per step",
     )
-    ax.plot(
-        summary.index, summary["mean"], color="C1", lw=1.8, marker="o", ms=3, label="mean per step"
-    )
+    ax.plot(summary.index, summary["mean"], color="C1", lw=1.8, marker="o", ms=3, label="mean per step")
     ax.axhline(0.0, color="k", lw=0.8)
     ax.set_xlabel("forecast step")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -525,9 +521,8 @@ def lag_feature_heatmap(
     """Heat map of a ``lag x feature`` frame; ``signed`` uses a diverging map centred on 0."""
     values = matrix.to_numpy(np.float64)
     fig = Figure(
-        figsize=(min(3.5 + 0.7 * max(values.shape[1], 1), 12),
-                 min(2.5 + 0.22 * max(values.shape[0], 1), 12))
-    )  # fmt: skip
+        figsize=(min(3.5 + 0.7 * max(values.shape[1], 1), 12), min(2.5 + 0.22 * max(values.shape[0], 1), 12))
+    )
     ax = fig.subplots()
     finite = values[np.isfinite(values)]
     if finite.size == 0:
@@ -541,9 +536,12 @@ def lag_feature_heatmap(
     image = ax.imshow(values, aspect="auto", interpolation="nearest", **colors)
     fig.colorbar(image, ax=ax, label=colorbar_label)
     ax.set_xticks(
-        np.arange(values.shape[1]), [str(c) for c in matrix.columns], rotation=45, ha="right",
+        np.arange(values.shape[1]),
+        [str(c) for c in matrix.columns],
+        rotation=45,
+        ha="right",
         fontsize=8,
-    )  # fmt: skip
+    )
     every = max(1, int(np.ceil(len(matrix) / 30)))
     rows = np.arange(0, len(matrix), every)
     ax.set_yticks(rows, [str(matrix.index[i]) for i in rows], fontsize=8)

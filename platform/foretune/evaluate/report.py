@@ -44,6 +44,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from foretune.data.calendar import series_seasons
+
 from . import plots
 from .metrics import evaluate_forecasts
 
@@ -191,10 +193,11 @@ def series_scores(
     if "y" not in forecasts.columns or not _numeric(forecasts["y"]).notna().any():
         return pd.Series(dtype="float64"), None
     cols = ["unique_id", "ds", "y", "mean"]
+    seasons = series_seasons(history) if history is not None else 1
     per_fold = []
     for fold in _folds(forecasts):
         frame = fold[cols].assign(y=_numeric(fold["y"]), mean=_numeric(fold["mean"]))
-        per_series, _ = evaluate_forecasts(frame, history)
+        per_series, _ = evaluate_forecasts(frame, history, season=seasons)
         per_fold.append(per_series)
     scores = pd.concat(per_fold).groupby("unique_id", sort=False, observed=True)
     for metric in ("mase", "smape"):
@@ -367,10 +370,7 @@ def _leaderboard_section(lb: pd.DataFrame, fig: _Figures) -> str:
         parts.append("<h3>By architecture</h3>" + _table(_by_architecture(table, failed)))
     else:
         parts.append(
-            _note(
-                "No plot: the leaderboard needs an architecture column and "
-                "val_loss or train_seconds."
-            )
+            _note("No plot: the leaderboard needs an architecture column and val_loss or train_seconds.")
         )
     marks: dict[str, dict[int, str]] = {}
     if "status" in table.columns:
@@ -387,9 +387,7 @@ def _by_architecture(table: pd.DataFrame, failed: pd.Series) -> pd.DataFrame:
             "architecture": table["architecture"].astype("string").fillna("?"),
             "failed": failed.astype(int),
             "val_loss": _numeric(table.get("val_loss", pd.Series(np.nan, index=table.index))),
-            "train_seconds": _numeric(
-                table.get("train_seconds", pd.Series(np.nan, index=table.index))
-            ),
+            "train_seconds": _numeric(table.get("train_seconds", pd.Series(np.nan, index=table.index))),
         }
     )
     g = frame.groupby("architecture", sort=False)
@@ -423,9 +421,7 @@ def _forecast_section(forecasts: pd.DataFrame, history: pd.DataFrame | None, fig
     picks = pick_series(scores, ids, metric)
     parts = []
     if metric is None:
-        parts.append(
-            _note(f"No actuals (y) in the forecasts: showing the first {len(picks)} series.")
-        )
+        parts.append(_note(f"No actuals (y) in the forecasts: showing the first {len(picks)} series."))
     else:
         parts.append(
             _note(
@@ -446,8 +442,7 @@ def _forecast_section(forecasts: pd.DataFrame, history: pd.DataFrame | None, fig
             plots.fan_chart(
                 _one_fold(forecasts), history, [u for u, _ in picks], [label for _, label in picks]
             ),
-            f"Forecast mean with shaded intervals ({levels}) after the recent history; "
-            f"series: {labels}.",
+            f"Forecast mean with shaded intervals ({levels}) after the recent history; series: {labels}.",
         )
     )
     return "\n".join(parts)
@@ -526,9 +521,7 @@ def _steps_section(steps: pd.DataFrame, fig: _Figures) -> str:
 
 def _coverage_section(coverage: pd.DataFrame, fig: _Figures) -> str:
     cov = coverage.copy()
-    value_cols = [
-        c for c in ("nominal", "empirical", "empirical_before", "empirical_after") if c in cov
-    ]
+    value_cols = [c for c in ("nominal", "empirical", "empirical_before", "empirical_after") if c in cov]
     for c in value_cols:
         cov[c] = _numeric(cov[c])
     parts = []
@@ -543,8 +536,7 @@ def _coverage_section(coverage: pd.DataFrame, fig: _Figures) -> str:
         fig(
             "reliability",
             plots.reliability_diagram(cov),
-            f"Nominal vs empirical interval coverage{what}; "
-            "points on the diagonal are perfectly calibrated.",
+            f"Nominal vs empirical interval coverage{what}; points on the diagonal are perfectly calibrated.",
         )
     )
     parts.append(_table(coverage))
@@ -612,8 +604,7 @@ def _page(title: str, sections: list[_Section]) -> str:
         )
         missing = f'<div class="missing"><p>Not included:</p><ul>{items}</ul></div>'
     body = "\n".join(
-        f'<section id="{s.key}">\n<h2>{html.escape(s.heading)}</h2>\n{s.body}\n</section>'
-        for s in shown
+        f'<section id="{s.key}">\n<h2>{html.escape(s.heading)}</h2>\n{s.body}\n</section>' for s in shown
     )
     t = html.escape(title)
     return (

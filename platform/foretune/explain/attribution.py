@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from foretune.errors import ExplainError
 from foretune.models import DIRECTION_CLASSES
 
 #: Integration step counts tried in turn until the completeness error is within tolerance.
@@ -30,10 +31,6 @@ INTERNAL_BATCH = 2048
 TARGETS = ("forecast", "direction")
 BASELINES = ("zeros", "mean")
 INSTALL_HINT = "pip install foretune[explain]"
-
-
-class ExplainError(ValueError):
-    """A request the explainer cannot serve (bad step, target, baseline, class or series)."""
 
 
 class MissingDependencyError(ExplainError, ImportError):

@@ -34,9 +34,7 @@ class AdditiveAttention(nn.Module):
             init_linear(linear, "tanh")
 
     def forward(self, outputs: Tensor, query: Tensor) -> tuple[Tensor, Tensor]:
-        energy = self.score(
-            torch.tanh(self.keys(outputs) + self.query(query).unsqueeze(1))
-        ).squeeze(-1)
+        energy = self.score(torch.tanh(self.keys(outputs) + self.query(query).unsqueeze(1))).squeeze(-1)
         weights = torch.softmax(energy, dim=1)
         return torch.bmm(weights.unsqueeze(1), outputs).squeeze(1), weights
 
@@ -60,9 +58,7 @@ class AttentionLSTMEncoder(Encoder):
         layer_norm: bool = False,
     ) -> None:
         super().__init__()
-        self.rnn = StackedRecurrent(
-            "lstm", input_size, hidden_sizes, dropout=dropout, layer_norm=layer_norm
-        )
+        self.rnn = StackedRecurrent("lstm", input_size, hidden_sizes, dropout=dropout, layer_norm=layer_norm)
         self.attention = AdditiveAttention(self.rnn.out_features, attention_size)
         self.out_features = 2 * self.rnn.out_features
         self.last_attention: Tensor | None = None

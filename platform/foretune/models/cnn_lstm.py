@@ -42,9 +42,7 @@ class CNNLSTMEncoder(Encoder):
     ) -> None:
         super().__init__()
         if conv_layers < 1 or channels < 1:
-            raise ValueError(
-                f"conv_layers and channels must be >= 1, got {conv_layers}, {channels}"
-            )
+            raise ValueError(f"conv_layers and channels must be >= 1, got {conv_layers}, {channels}")
         blocks: list[nn.Module] = []
         features = input_size
         for _ in range(conv_layers):

@@ -31,9 +31,7 @@ class Forecaster(nn.Module):
         self.config: dict[str, Any] = dict(config or {})
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        assert x.dim() == 3, (
-            f"expected x of shape [batch, time, features], got {tuple(x.shape)}"
-        )
+        assert x.dim() == 3, f"expected x of shape [batch, time, features], got {tuple(x.shape)}"
         return self.head(self.encoder(x))
 
 

@@ -30,9 +30,7 @@ class GRUEncoder(Encoder):
         layer_norm: bool = False,
     ) -> None:
         super().__init__()
-        self.rnn = StackedRecurrent(
-            "gru", input_size, hidden_sizes, dropout=dropout, layer_norm=layer_norm
-        )
+        self.rnn = StackedRecurrent("gru", input_size, hidden_sizes, dropout=dropout, layer_norm=layer_norm)
         self.out_features = self.rnn.out_features
 
     def forward(self, x: Tensor) -> Tensor:

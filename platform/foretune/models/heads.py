@@ -20,9 +20,7 @@ class MultiTaskHead(nn.Module):
     def __init__(self, in_features: int, horizon: int, dropout: float) -> None:
         super().__init__()
         if in_features < 1 or horizon < 1:
-            raise ValueError(
-                f"in_features and horizon must be >= 1, got {in_features}, {horizon}"
-            )
+            raise ValueError(f"in_features and horizon must be >= 1, got {in_features}, {horizon}")
         self.horizon = horizon
         self.dropout = nn.Dropout(dropout)
         self.regression = nn.Linear(in_features, horizon)
@@ -32,7 +30,5 @@ class MultiTaskHead(nn.Module):
 
     def forward(self, features: Tensor) -> tuple[Tensor, Tensor]:
         features = self.dropout(features)
-        logits = self.direction(features).unflatten(
-            -1, (self.horizon, len(DIRECTION_CLASSES))
-        )
+        logits = self.direction(features).unflatten(-1, (self.horizon, len(DIRECTION_CLASSES)))
         return self.regression(features), logits

@@ -22,9 +22,7 @@ Nonlinearity = Literal["relu", "gelu", "tanh", "sigmoid", "linear"]
 _HE = frozenset({"relu", "gelu"})
 
 
-def init_linear(
-    layer: nn.Linear | nn.Conv1d, nonlinearity: Nonlinearity = "linear"
-) -> None:
+def init_linear(layer: nn.Linear | nn.Conv1d, nonlinearity: Nonlinearity = "linear") -> None:
     """Initialise a dense or convolutional layer for the activation that follows it."""
     if nonlinearity in _HE:
         nn.init.kaiming_normal_(layer.weight, mode="fan_in", nonlinearity="relu")
@@ -48,6 +46,4 @@ def init_recurrent(rnn: nn.LSTM | nn.GRU) -> None:
         elif name.startswith("bias"):
             nn.init.zeros_(param)
             if gates == 4 and name.startswith("bias_ih"):
-                param.data[hidden : 2 * hidden] = (
-                    1.0  # PyTorch gate order: input, forget, cell, output
-                )
+                param.data[hidden : 2 * hidden] = 1.0  # PyTorch gate order: input, forget, cell, output

@@ -84,9 +84,7 @@ def check_sizes(name: str, sizes: Sequence[int]) -> list[int]:
     """Validate a per-layer size list (non-empty, positive ints) and return it as a list."""
     sizes = [int(s) for s in sizes]
     if not sizes or min(sizes) < 1:
-        raise ValueError(
-            f"{name} must be a non-empty list of positive sizes, got {sizes}"
-        )
+        raise ValueError(f"{name} must be a non-empty list of positive sizes, got {sizes}")
     return sizes
 
 
@@ -119,12 +117,8 @@ class StackedRecurrent(nn.Module):
         self.norms = nn.ModuleList()
         features = input_size
         for index, hidden in enumerate(check_sizes("hidden_sizes", hidden_sizes)):
-            self.dropouts.append(
-                VariationalDropout(dropout) if index else nn.Identity()
-            )
-            rnn = rnn_class(
-                features, hidden, batch_first=True, bidirectional=bidirectional
-            )
+            self.dropouts.append(VariationalDropout(dropout) if index else nn.Identity())
+            rnn = rnn_class(features, hidden, batch_first=True, bidirectional=bidirectional)
             init_recurrent(rnn)
             self.layers.append(rnn)
             features = hidden * directions
@@ -132,9 +126,7 @@ class StackedRecurrent(nn.Module):
         self.out_features = features
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        for dropout, rnn, norm in zip(
-            self.dropouts, self.layers, self.norms, strict=True
-        ):
+        for dropout, rnn, norm in zip(self.dropouts, self.layers, self.norms, strict=True):
             x = norm(rnn(dropout(x))[0])
         if not self.bidirectional:
             return x, x[:, -1]
@@ -163,9 +155,7 @@ class SequenceConv(nn.Module):
     ) -> None:
         super().__init__()
         if kernel_size < 1 or dilation < 1:
-            raise ValueError(
-                f"kernel_size and dilation must be >= 1, got {kernel_size}, {dilation}"
-            )
+            raise ValueError(f"kernel_size and dilation must be >= 1, got {kernel_size}, {dilation}")
         conv = nn.Conv1d(in_channels, out_channels, kernel_size, dilation=dilation)
         init_linear(conv, nonlinearity)
         self.conv = apply_weight_norm(conv) if weight_norm else conv
@@ -190,9 +180,7 @@ def layers_for_receptive_field(kernel_size: int, target: int) -> int:
     if target <= 1:
         return 1
     if kernel_size < 2:
-        raise ValueError(
-            f"kernel_size {kernel_size} cannot reach a receptive field of {target}"
-        )
+        raise ValueError(f"kernel_size {kernel_size} cannot reach a receptive field of {target}")
     layers = 1
     while receptive_field(kernel_size, layers) < target:
         layers += 1

@@ -35,9 +35,7 @@ class MLPEncoder(Encoder):
     ) -> None:
         super().__init__()
         if activation not in ACTIVATIONS:
-            raise ValueError(
-                f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}"
-            )
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
         self.in_features = input_size * window
         layers: list[nn.Module] = []
         features = self.in_features

@@ -45,10 +45,7 @@ class ModelSpec:
     def defaults(self) -> dict[str, Any]:
         """Default hyperparameters (tuples become lists, so they read like config values)."""
         values = {"dropout": DEFAULT_DROPOUT, **_keyword_defaults(self.encoder)}
-        return {
-            k: list(v) if isinstance(v, tuple) else copy.deepcopy(v)
-            for k, v in values.items()
-        }
+        return {k: list(v) if isinstance(v, tuple) else copy.deepcopy(v) for k, v in values.items()}
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -56,9 +53,7 @@ _REGISTRY: dict[str, ModelSpec] = {}
 
 def _keyword_defaults(encoder: type[Encoder]) -> dict[str, Any]:
     params = inspect.signature(encoder.__init__).parameters.values()
-    return {
-        p.name: p.default for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY
-    }
+    return {p.name: p.default for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY}
 
 
 def _origin(encoder: type) -> tuple[str, str]:
@@ -74,9 +69,7 @@ def register(name: str, *, space: Mapping[str, Dimension]) -> Callable[[E], E]:
             raise TypeError(f"{name}: {encoder!r} is not an Encoder subclass")
         params = list(inspect.signature(encoder.__init__).parameters)[1:4]
         if tuple(params) != _POSITIONAL:
-            raise TypeError(
-                f"{name}: encoder must take {_POSITIONAL} first, got {params}"
-            )
+            raise TypeError(f"{name}: encoder must take {_POSITIONAL} first, got {params}")
         keywords = _keyword_defaults(encoder)
         missing = [k for k, v in keywords.items() if v is inspect.Parameter.empty]
         unknown = sorted(set(space) - set(keywords) - {"dropout"})
@@ -87,9 +80,7 @@ def register(name: str, *, space: Mapping[str, Dimension]) -> Callable[[E], E]:
             )
         existing = _REGISTRY.get(name)
         if existing is not None and _origin(existing.encoder) != _origin(encoder):
-            raise ValueError(
-                f"architecture {name!r} is already registered to {existing.encoder}"
-            )
+            raise ValueError(f"architecture {name!r} is already registered to {existing.encoder}")
         _REGISTRY[name] = ModelSpec(name, encoder, dict(space))
         return encoder
 
@@ -106,9 +97,7 @@ def get(name: str) -> ModelSpec:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise ValueError(
-            f"unknown architecture {name!r}; available: {', '.join(_REGISTRY)}"
-        ) from None
+        raise ValueError(f"unknown architecture {name!r}; available: {', '.join(_REGISTRY)}") from None
 
 
 def search_space(name: str) -> dict[str, Dimension]:

@@ -66,9 +66,7 @@ class Int:
 
     def suggest(self, trial: BaseTrial, name: str, window: int) -> int:
         """Ask ``trial`` for this value under ``name``."""
-        return trial.suggest_int(
-            name, self.low, self.high, step=self.step, log=self.log
-        )
+        return trial.suggest_int(name, self.low, self.high, step=self.step, log=self.log)
 
 
 @dataclass(frozen=True)
@@ -83,9 +81,7 @@ class Categorical:
             raise ValueError("Categorical: needs at least one choice")
         bad = [c for c in self.choices if not isinstance(c, _SCALAR_TYPES)]
         if bad:
-            raise ValueError(
-                f"Categorical: choices must be None/bool/int/float/str, got {bad}"
-            )
+            raise ValueError(f"Categorical: choices must be None/bool/int/float/str, got {bad}")
 
     def suggest(self, trial: BaseTrial, name: str, window: int) -> Any:
         """Ask ``trial`` for this value under ``name``."""
@@ -101,9 +97,7 @@ class WindowFraction:
 
     def __post_init__(self) -> None:
         if not 0 < self.low <= self.high:
-            raise ValueError(
-                f"WindowFraction: need 0 < low <= high, got {self.low}, {self.high}"
-            )
+            raise ValueError(f"WindowFraction: need 0 < low <= high, got {self.low}, {self.high}")
 
     def bounds(self, window: int) -> tuple[int, int]:
         """The integer range this fraction means for ``window`` steps."""
@@ -128,9 +122,7 @@ class Layers:
     min_size: int = 4
 
     @staticmethod
-    def decode(
-        width: int, depth: int, taper: float = 1.0, min_size: int = 4
-    ) -> list[int]:
+    def decode(width: int, depth: int, taper: float = 1.0, min_size: int = 4) -> list[int]:
         """``[max(min_size, round(width * taper**l)) for l in range(depth)]``."""
         return [max(min_size, round(width * taper**layer)) for layer in range(depth)]
 
@@ -152,6 +144,4 @@ def suggest_space(
     trial: BaseTrial, space: Mapping[str, Dimension], prefix: str, window: int
 ) -> dict[str, Any]:
     """Ask ``trial`` for each dimension as ``"<prefix>.<key>"``; return decoded kwargs."""
-    return {
-        key: dim.suggest(trial, f"{prefix}.{key}", window) for key, dim in space.items()
-    }
+    return {key: dim.suggest(trial, f"{prefix}.{key}", window) for key, dim in space.items()}

@@ -103,20 +103,14 @@ class TCNEncoder(Encoder):
                 if isinstance(channels, int)
                 else len(channels)
             )
-        widths = (
-            [channels] * num_layers if isinstance(channels, int) else list(channels)
-        )
+        widths = [channels] * num_layers if isinstance(channels, int) else list(channels)
         widths = check_sizes("channels", widths)
         if len(widths) != num_layers:
-            raise ValueError(
-                f"channels lists {len(widths)} widths but the TCN has {num_layers} layers"
-            )
+            raise ValueError(f"channels lists {len(widths)} widths but the TCN has {num_layers} layers")
         blocks = []
         features = input_size
         for layer, width in enumerate(widths):
-            blocks.append(
-                TemporalBlock(features, width, kernel_size, 2**layer, dropout, norm)
-            )
+            blocks.append(TemporalBlock(features, width, kernel_size, 2**layer, dropout, norm))
             features = width
         self.blocks = nn.Sequential(*blocks)
         self.kernel_size = kernel_size

@@ -54,18 +54,14 @@ class TransformerEncoder(Encoder):
     ) -> None:
         super().__init__()
         if d_model % nhead:
-            raise ValueError(
-                f"d_model ({d_model}) must be divisible by nhead ({nhead})"
-            )
+            raise ValueError(f"d_model ({d_model}) must be divisible by nhead ({nhead})")
         if pool not in ("last", "mean"):
             raise ValueError(f"pool must be 'last' or 'mean', got {pool!r}")
         self.causal = causal
         self.pool = pool
         self.input_projection = nn.Linear(input_size, d_model)
         init_linear(self.input_projection)
-        self.register_buffer(
-            "positional", sinusoidal_encoding(window, d_model), persistent=False
-        )
+        self.register_buffer("positional", sinusoidal_encoding(window, d_model), persistent=False)
         self.dropout = nn.Dropout(dropout)
         layer = nn.TransformerEncoderLayer(
             d_model,

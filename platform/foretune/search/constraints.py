@@ -32,16 +32,16 @@ class ConstrainedTrial:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._trial, name)
 
-    def suggest_float(self, name: str, low: float, high: float, *, log: bool = False,
-                      step: float | None = None) -> float:  # fmt: skip
+    def suggest_float(
+        self, name: str, low: float, high: float, *, log: bool = False, step: float | None = None
+    ) -> float:
         self.asked.append(name)
         rule = self._overrides.get(name)
         if rule is None:
             return self._trial.suggest_float(name, low, high, log=log, step=step)
         return self._numeric(name, rule, log, self._trial.suggest_float, float)
 
-    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1,
-                    log: bool = False) -> int:  # fmt: skip
+    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
         self.asked.append(name)
         rule = self._overrides.get(name)
         if rule is None:

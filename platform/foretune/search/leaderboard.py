@@ -21,10 +21,27 @@ from .resources import trial_request
 from .space import decode
 
 COLUMNS = [
-    "trial_id", "architecture", "window", "learning_rate", "batch_size", "status", "reason",
-    "val_loss", "val_mae", "val_rmse", "val_smape", "val_mase", "train_seconds", "epochs",
-    "n_params", "cpus", "gpus", "workers", "checkpoint_path", "hyperparameters",
-]  # fmt: skip
+    "trial_id",
+    "architecture",
+    "window",
+    "learning_rate",
+    "batch_size",
+    "status",
+    "reason",
+    "val_loss",
+    "val_mae",
+    "val_rmse",
+    "val_smape",
+    "val_mase",
+    "train_seconds",
+    "epochs",
+    "n_params",
+    "cpus",
+    "gpus",
+    "workers",
+    "checkpoint_path",
+    "hyperparameters",
+]
 
 
 def leaderboard_frame(results: ResultGrid, config: ExperimentConfig) -> pd.DataFrame:
@@ -34,8 +51,15 @@ def leaderboard_frame(results: ResultGrid, config: ExperimentConfig) -> pd.DataF
     and training seconds (the front of the multi-objective view).
     """
     request = trial_request(config)
-    rows = [{**_row(result, config), "cpus": request["CPU"], "gpus": request["GPU"],
-             "workers": config.train.num_workers} for result in results]  # fmt: skip
+    rows = [
+        {
+            **_row(result, config),
+            "cpus": request["CPU"],
+            "gpus": request["GPU"],
+            "workers": config.train.num_workers,
+        }
+        for result in results
+    ]
     board = pd.DataFrame(rows)
     for column in COLUMNS:
         if column not in board:
@@ -103,8 +127,7 @@ def _row(result, config: ExperimentConfig) -> dict[str, Any]:
         )
         row.update({f"hp_{k}": _scalar(v) for k, v in spec.hyperparameters.items()})
     except Exception:  # noqa: BLE001 - a trial whose parameters cannot be decoded still counts
-        row.update(architecture=params.get("architecture"), hyperparameters=json.dumps(params,
-                   default=str))  # fmt: skip
+        row.update(architecture=params.get("architecture"), hyperparameters=json.dumps(params, default=str))
     if result.error is not None:
         row.update(status="failed", reason=_last_line(result.error))
         return row
@@ -114,8 +137,8 @@ def _row(result, config: ExperimentConfig) -> dict[str, Any]:
         status = "early_stopped"
     row.update(
         status=status,
-        reason=metrics.get("reason", "") or ("stopped by the scheduler or budget"
-                                              if status == "early_stopped" else ""),
+        reason=metrics.get("reason", "")
+        or ("stopped by the scheduler or budget" if status == "early_stopped" else ""),
         val_loss=metrics.get("best_val_loss", metrics.get("val_loss")),
         train_seconds=metrics.get("train_seconds", metrics.get("time_total_s")),
         epochs=(metrics.get("epoch", -1) or 0) + 1,

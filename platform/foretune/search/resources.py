@@ -42,28 +42,33 @@ def check_resources(config: ExperimentConfig, streaming: bool = False) -> None:
     if train.num_workers >= 1:
         n, per_cpu = train.num_workers, train.cpus_per_worker
         if train.use_gpu and n > gpus:
-            problems.append(f"train.num_workers={n} with train.use_gpu=true needs {n} GPU(s), "
-                            "one per worker")  # fmt: skip
+            problems.append(f"train.num_workers={n} with train.use_gpu=true needs {n} GPU(s), one per worker")
         if n * per_cpu + DRIVER_CPU > cpus:
-            problems.append(f"train.num_workers={n} x train.cpus_per_worker={per_cpu:g} needs "
-                            f"{n * per_cpu:g} CPU(s)")  # fmt: skip
+            problems.append(
+                f"train.num_workers={n} x train.cpus_per_worker={per_cpu:g} needs {n * per_cpu:g} CPU(s)"
+            )
         if per_cpu > node_cpus:
             problems.append(f"train.cpus_per_worker={per_cpu:g} is more than any one node has")
     else:
         if train.gpus_per_trial > node_gpus:
             key = "train.use_gpu=true" if train.use_gpu else "train.gpus_per_trial"
-            problems.append(f"{key} needs {train.gpus_per_trial:g} GPU(s) per trial "
-                            f"(train.gpus_per_trial={train.gpus_per_trial:g})")  # fmt: skip
+            problems.append(
+                f"{key} needs {train.gpus_per_trial:g} GPU(s) per trial "
+                f"(train.gpus_per_trial={train.gpus_per_trial:g})"
+            )
         if config.search.cpus_per_trial > node_cpus:
-            problems.append(f"search.cpus_per_trial={config.search.cpus_per_trial:g} is more "
-                            "than any one node has")  # fmt: skip
+            problems.append(
+                f"search.cpus_per_trial={config.search.cpus_per_trial:g} is more than any one node has"
+            )
     data_cpus, trial_cpus = config.data.stream_cpus, trial_request(config)["CPU"]
     if streaming and trial_cpus + data_cpus > cpus:
-        problems.append(f"streamed data needs data.stream_cpus={data_cpus:g} CPU(s) free beside "
-                        f"a trial's {trial_cpus:g}")  # fmt: skip
+        problems.append(
+            f"streamed data needs data.stream_cpus={data_cpus:g} CPU(s) free beside a trial's {trial_cpus:g}"
+        )
     if problems:
         raise ConfigError(
-            "the Ray cluster can never run this configuration: " + "; ".join(problems)
+            "the Ray cluster can never run this configuration: "
+            + "; ".join(problems)
             + f". The cluster has {cpus:g} CPU(s) and {gpus:g} GPU(s) (largest node: "
             f"{node_cpus:g} CPU(s), {node_gpus:g} GPU(s)); lower the request or add nodes"
         )

@@ -143,6 +143,14 @@ def spec_for(
 
 #: ``TrainConfig`` fields handed to ``TrainSpec`` unchanged (the training loop's own settings).
 _LOOP_SETTINGS = (
-    "clip_value", "schedule", "warmup_epochs", "min_lr_ratio", "plateau_factor",
-    "plateau_patience", "accumulate_steps", "precision", "compile", "stream_threshold_mb",
-)  # fmt: skip
+    "clip_value",
+    "schedule",
+    "warmup_epochs",
+    "min_lr_ratio",
+    "plateau_factor",
+    "plateau_patience",
+    "accumulate_steps",
+    "precision",
+    "compile",
+    "stream_threshold_mb",
+)

@@ -76,23 +76,22 @@ def streamed_covariates(config: ExperimentConfig) -> tuple[str, ...] | None:
         return None  # wide format: melted in memory (streaming takes long format only)
     covariates = input_covariates(dataset.schema, data.covariates)
     if data.streaming == "auto":
-        need = estimated_window_bytes(str(data.path), max(config.search.windows),
-                                      len(covariates))  # fmt: skip
+        need = estimated_window_bytes(str(data.path), max(config.search.windows), len(covariates))
         if need <= data.stream_above_gb * 1e9:
             return None
     return covariates
 
 
-def stream_store(
-    config: ExperimentConfig, covariates: tuple[str, ...], run_dir: Path, reuse: bool = False
-):
+def stream_store(config: ExperimentConfig, covariates: tuple[str, ...], run_dir: Path, reuse: bool = False):
     """The run's series store under ``run_dir/data`` (reused when ``reuse``: a resumed run)."""
     started = time.perf_counter()
-    store = build_store(StoreSettings.from_config(config, covariates), run_dir / "data",
-                        reuse=reuse)  # fmt: skip
-    print(f"foretune: streaming {len(store.series_ids)} series ({int(store.lengths.sum())} rows) "
-          f"from {config.data.path} through Ray Data; series store ready in "
-          f"{time.perf_counter() - started:.1f} s", flush=True)  # fmt: skip
+    store = build_store(StoreSettings.from_config(config, covariates), run_dir / "data", reuse=reuse)
+    print(
+        f"foretune: streaming {len(store.series_ids)} series ({int(store.lengths.sum())} rows) "
+        f"from {config.data.path} through Ray Data; series store ready in "
+        f"{time.perf_counter() - started:.1f} s",
+        flush=True,
+    )
     return store
 
 
@@ -108,9 +107,12 @@ def _leave_room_for_data(config: ExperimentConfig) -> ExperimentConfig:
     fits = max(1, int((cpus - config.data.stream_cpus) // request))
     if fits >= config.search.max_concurrent:
         return config
-    print(f"foretune: running at most {fits} trial(s) at once (search.max_concurrent="
-          f"{config.search.max_concurrent}) so that Ray Data keeps {config.data.stream_cpus:g} "
-          "CPU(s) for streaming", flush=True)  # fmt: skip
+    print(
+        f"foretune: running at most {fits} trial(s) at once (search.max_concurrent="
+        f"{config.search.max_concurrent}) so that Ray Data keeps {config.data.stream_cpus:g} "
+        "CPU(s) for streaming",
+        flush=True,
+    )
     capped = config.model_copy(deep=True)
     capped.search.max_concurrent = fits
     return capped
@@ -150,8 +152,10 @@ def run_sweep(
     validate_space(config)
     covariates = streamed_covariates(config)  # None: the data fits in memory
     if covariates is not None and config.ensemble.refit:
-        raise ConfigError("ensemble.refit retrains on the whole training split in memory, which "
-                          "streamed data does not fit; set ensemble.refit: false")  # fmt: skip
+        raise ConfigError(
+            "ensemble.refit retrains on the whole training split in memory, which "
+            "streamed data does not fit; set ensemble.refit: false"
+        )
     if covariates is None:
         series = load_series(config)
         datasets: dict = prepare_all(config, series)

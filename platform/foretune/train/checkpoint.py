@@ -93,9 +93,7 @@ class StateThrottle:
 
 
 @contextmanager
-def staged_checkpoint(
-    state: dict[str, Any] | None, payload: dict[str, Any] | None
-) -> Iterator[Path | None]:
+def staged_checkpoint(state: dict[str, Any] | None, payload: dict[str, Any] | None) -> Iterator[Path | None]:
     """A temporary directory holding the training ``state`` and/or final ``payload`` to report.
 
     Yields ``None`` when there is nothing to save; the caller reports without a checkpoint then.

@@ -33,8 +33,7 @@ def train_worker(config: dict[str, Any]) -> list[dict[str, Any]]:
     spec = TrainSpec(**config["spec"])
     data = config["data"]
     if isinstance(data, WindowStream):  # streamed: this worker's equal shards of the datasets
-        data = data.with_shards(ray.train.get_dataset_shard("train"),
-                                ray.train.get_dataset_shard("val"))  # fmt: skip
+        data = data.with_shards(ray.train.get_dataset_shard("train"), ray.train.get_dataset_shard("val"))
     device = ray.train.torch.get_device()
     history: list[dict[str, Any]] = []
     rank = context.get_world_rank()

@@ -28,9 +28,7 @@ def split_bytes(arrays: tuple[np.ndarray, ...]) -> int:
 class Feeder:
     """Batches ``(x, y_reg, y_dir)`` of one split by index, resident or streamed."""
 
-    def __init__(
-        self, arrays: tuple[np.ndarray, ...], device: torch.device, threshold_mb: float
-    ) -> None:
+    def __init__(self, arrays: tuple[np.ndarray, ...], device: torch.device, threshold_mb: float) -> None:
         self.device = device
         self.n = len(arrays[0])
         self.stream = split_bytes(arrays) > threshold_mb * 2**20

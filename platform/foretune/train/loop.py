@@ -189,8 +189,9 @@ def fit(
     else:  # a rank without samples of its own still joins the all-reduces
         need, n_train, n_val = 1, len(data.train), len(data.val)
     if n_train < need or n_val < need:
-        raise ValueError(f"fit needs at least {need} training and {need} validation window(s) "
-                         f"(has {n_train} and {n_val})")  # fmt: skip
+        raise ValueError(
+            f"fit needs at least {need} training and {need} validation window(s) (has {n_train} and {n_val})"
+        )
     if resume_from is not None:
         _check_resumable(resume_from, spec, data.n_features)
     torch.manual_seed(spec.seed)
@@ -225,8 +226,10 @@ def fit(
         val_loss = trainer.val_loss()
         if not (math.isfinite(train_loss) and math.isfinite(val_loss) and _finite(model)):
             status = "diverged"
-            reason = (f"non-finite loss or weights at epoch {epoch} (train_loss={train_loss}, "
-                      f"val_loss={val_loss}); lower learning_rate or set clip_norm/clip_value")
+            reason = (
+                f"non-finite loss or weights at epoch {epoch} (train_loss={train_loss}, "
+                f"val_loss={val_loss}); lower learning_rate or set clip_norm/clip_value"
+            )
             break
         stop.update(val_loss, epoch, model)
         trainer.end_epoch(val_loss)
@@ -260,12 +263,16 @@ def fit(
     if status != "ok":  # never checkpoint a diverged trial; keep its best finite weights
         report(final, None)
         return FitResult(final, model.cpu(), status)
-    scores = (score_stream(model, data, device, world_size) if streamed
-              else score_windows(model, data, data.val))  # fmt: skip
+    scores = (
+        score_stream(model, data, device, world_size) if streamed else score_windows(model, data, data.val)
+    )
     final.update({f"val_{k}": v for k, v in scores.items()})
     model = model.cpu()
-    checkpoint = {"state_dict": model.state_dict(), "spec": spec.to_dict(),
-                  "n_features": data.n_features} if rank == 0 else None
+    checkpoint = (
+        {"state_dict": model.state_dict(), "spec": spec.to_dict(), "n_features": data.n_features}
+        if rank == 0
+        else None
+    )
     report(final, checkpoint)
     return FitResult(final, model, status)
 
@@ -334,8 +341,7 @@ class Trainer:
         self.epochs_done = 0
         if isinstance(train, tuple):
             self.train = Feeder(train, device, spec.stream_threshold_mb)
-            self.val = Feeder(tuple(a[rank::world_size] for a in val), device,
-                              spec.stream_threshold_mb)  # fmt: skip
+            self.val = Feeder(tuple(a[rank::world_size] for a in val), device, spec.stream_threshold_mb)
             local_train = -(-self.train.n // world_size)
         else:  # a WindowStream: Ray Data datasets, or this worker's equal shards of them
             shuffle = max(SHUFFLE_BATCHES * spec.batch_size, SHUFFLE_WINDOWS)
@@ -348,11 +354,9 @@ class Trainer:
         self.global_batch = spec.batch_size * world_size
         self.update_samples = self.global_batch * spec.accumulate_steps
         self.steps_per_epoch = -(-local_train // (spec.batch_size * spec.accumulate_steps))
-        self.scheduler, self.per_update = build_scheduler(spec, self.optimizer,
-                                                          self.steps_per_epoch)  # fmt: skip
+        self.scheduler, self.per_update = build_scheduler(spec, self.optimizer, self.steps_per_epoch)
         amp = device.type == "cuda" and spec.precision != "fp32"
-        self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(spec.precision) \
-            if amp else None  # fmt: skip
+        self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(spec.precision) if amp else None
         self.scaler = torch.amp.GradScaler("cuda") if amp and spec.precision == "fp16" else None
         self.generator = torch.Generator().manual_seed(spec.seed)
         self.horizon = spec.horizon
@@ -485,31 +489,34 @@ class Trainer:
     # -- resumable state --------------------------------------------------------------------
     def state(self, epoch: int, stop: _EarlyStopping, elapsed: float, n_features: int):
         """The full training state after ``epoch`` (see the module docstring)."""
-        rng = {"torch": torch.get_rng_state(),
-               "cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda"
-               else None}  # fmt: skip
+        rng = {
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
+        }
         ranks = [rng]
         if self.world > 1:
             import torch.distributed as dist
 
             ranks = [None] * self.world
             dist.all_gather_object(ranks, rng)
-        return _cpu_copy({
-            "format": STATE_FORMAT,
-            "version": STATE_VERSION,
-            "spec": self.spec.to_dict(),
-            "n_features": n_features,
-            "world_size": self.world,
-            "epoch": epoch,
-            "elapsed_s": elapsed,
-            "model": self.model.state_dict(),
-            "best_state": stop.best_state,
-            "early_stopping": stop.to_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
-            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
-            "rng": {"permutation": self.generator.get_state(), "ranks": ranks},
-        })  # fmt: skip
+        return _cpu_copy(
+            {
+                "format": STATE_FORMAT,
+                "version": STATE_VERSION,
+                "spec": self.spec.to_dict(),
+                "n_features": n_features,
+                "world_size": self.world,
+                "epoch": epoch,
+                "elapsed_s": elapsed,
+                "model": self.model.state_dict(),
+                "best_state": stop.best_state,
+                "early_stopping": stop.to_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+                "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+                "rng": {"permutation": self.generator.get_state(), "ranks": ranks},
+            }
+        )
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Restore optimiser, schedule, scaler and RNG from ``state`` (weights: by ``fit``)."""
@@ -542,15 +549,13 @@ class _EarlyStopping:
             self.bad_epochs += 1
 
     def to_dict(self) -> dict[str, Any]:
-        return {"best_loss": self.best_loss, "best_epoch": self.best_epoch,
-                "bad_epochs": self.bad_epochs}  # fmt: skip
+        return {"best_loss": self.best_loss, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs}
 
     def load(self, values: dict[str, Any], best_state, device: torch.device) -> None:
         self.best_loss = float(values["best_loss"])
         self.best_epoch = int(values["best_epoch"])
         self.bad_epochs = int(values["bad_epochs"])
-        self.best_state = None if best_state is None else {
-            k: v.to(device) for k, v in best_state.items()}  # fmt: skip
+        self.best_state = None if best_state is None else {k: v.to(device) for k, v in best_state.items()}
 
 
 # -- internals ----------------------------------------------------------------------------------
@@ -571,8 +576,7 @@ def _optimizer(spec: TrainSpec, params: list[nn.Parameter]) -> torch.optim.Optim
     CPU benchmark it makes an optimiser step about 3x cheaper (~90 vs ~320 µs for the MLP).
     """
     cls = torch.optim.AdamW if spec.optimizer == "adamw" else torch.optim.Adam
-    kwargs = dict(lr=spec.learning_rate, betas=ADAM_BETAS, eps=ADAM_EPS,
-                  weight_decay=spec.weight_decay)  # fmt: skip
+    kwargs = dict(lr=spec.learning_rate, betas=ADAM_BETAS, eps=ADAM_EPS, weight_decay=spec.weight_decay)
     try:
         return cls(params, fused=True, **kwargs)
     except (RuntimeError, ValueError):  # device or dtype without a fused kernel
@@ -618,8 +622,9 @@ class FlatGrads:
 
     def __init__(self, params: list[nn.Parameter]) -> None:
         self.params = params
-        self.flat = torch.zeros(sum(p.numel() for p in params), dtype=params[0].dtype,
-                                device=params[0].device)  # fmt: skip
+        self.flat = torch.zeros(
+            sum(p.numel() for p in params), dtype=params[0].dtype, device=params[0].device
+        )
         offset = 0
         for p in params:
             p.grad = self.flat[offset : offset + p.numel()].view_as(p)
@@ -629,8 +634,9 @@ class FlatGrads:
     @classmethod
     def make(cls, params: list[nn.Parameter]) -> FlatGrads | None:
         """A ``FlatGrads`` when every parameter shares one dense floating dtype and device."""
-        if not params or any(p.is_sparse or p.dtype != params[0].dtype or p.device !=
-                             params[0].device for p in params):  # fmt: skip
+        if not params or any(
+            p.is_sparse or p.dtype != params[0].dtype or p.device != params[0].device for p in params
+        ):
             return None
         return cls(params) if params[0].is_floating_point() else None
 
@@ -660,8 +666,9 @@ def _mean_across(total: torch.Tensor, count: int, world_size: int) -> float:
     if world_size > 1:
         import torch.distributed as dist
 
-        both = torch.stack([total.double(), torch.tensor(float(count), dtype=torch.float64,
-                                                         device=total.device)])  # fmt: skip
+        both = torch.stack(
+            [total.double(), torch.tensor(float(count), dtype=torch.float64, device=total.device)]
+        )
         dist.all_reduce(both)
         total, count = both[0], float(both[1])
     return float(total) / count if count else math.nan
@@ -684,11 +691,11 @@ def _cpu_copy(tree: Any) -> Any:
 
 def _check_resumable(state: dict[str, Any], spec: TrainSpec, n_features: int) -> None:
     if state.get("format") != STATE_FORMAT or state.get("version") != STATE_VERSION:
-        raise ValueError("resume_from is not a foretune training state "
-                         f"({STATE_FORMAT} version {STATE_VERSION})")  # fmt: skip
+        raise ValueError(
+            f"resume_from is not a foretune training state ({STATE_FORMAT} version {STATE_VERSION})"
+        )
     saved = state["spec"]
     ours = spec.to_dict()
     differ = [k for k in _RESUME_KEYS if saved.get(k) != ours[k]]
     if differ or state["n_features"] != n_features:
-        raise ValueError(f"resume_from was saved for a different model: {differ or 'n_features'} "
-                         "differ")  # fmt: skip
+        raise ValueError(f"resume_from was saved for a different model: {differ or 'n_features'} differ")

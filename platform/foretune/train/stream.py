@@ -32,9 +32,14 @@ class StreamFeeder:
     """Batches ``(x, y_reg, y_dir)`` of one streamed split, on the device."""
 
     def __init__(
-        self, source: Any, n: int, device: torch.device, seed: int, shuffle_windows: int,
+        self,
+        source: Any,
+        n: int,
+        device: torch.device,
+        seed: int,
+        shuffle_windows: int,
         rank: int = 0,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.source, self.n, self.device = source, n, device
         self.seed, self.shuffle_windows, self.rank = seed, shuffle_windows, rank
 
@@ -56,9 +61,12 @@ class StreamFeeder:
 
 
 def score_stream(
-    model: torch.nn.Module, stream: Any, device: torch.device, world_size: int = 1,
+    model: torch.nn.Module,
+    stream: Any,
+    device: torch.device,
+    world_size: int = 1,
     batch: int = 4096,
-) -> dict[str, float]:  # fmt: skip
+) -> dict[str, float]:
     """MAE, RMSE, sMAPE and MASE of the point forecasts on the streamed validation windows.
 
     The same definitions as ``loop.score_windows`` (original units, NaN points skipped), summed
@@ -90,6 +98,4 @@ def score_stream(
         dist.all_reduce(both)
         sums = both.cpu().numpy()
     means = [s / c if c else float("nan") for s, c in zip(sums[:4], sums[4:], strict=True)]
-    return {"mae": means[0], "rmse": float(np.sqrt(means[1])), "smape": means[2],
-            "mase": means[3]}  # fmt: skip
-
+    return {"mae": means[0], "rmse": float(np.sqrt(means[1])), "smape": means[2], "mase": means[3]}
