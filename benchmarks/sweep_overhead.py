@@ -19,8 +19,9 @@ import time
 import optuna
 
 from foretune.config import ExperimentConfig
+from foretune.data.experiment import load_series, prepare_all
 from foretune.runtime import ensure_ray
-from foretune.search import load_series, prepare_all, run_sweep
+from foretune.search import run_sweep
 from foretune.search.space import DefineByRun, decode
 from foretune.train import fit
 

@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 
 from foretune.config import ConfigError
+from foretune.data.experiment import streamed_covariates
 from foretune.data.synthetic import write_series_parquet
 from foretune.ensemble import Ensemble, build_ensemble
 from foretune.search import run_sweep
-from foretune.search.sweep import streamed_covariates
 
 
 @pytest.fixture(scope="module")

@@ -214,7 +214,7 @@ def _sample_stream(run_dir: Path, config: ExperimentConfig, windows: list[int]):
 
 def _prepare(config: ExperimentConfig, windows: list[int], saved: dict) -> dict[int, PreparedData]:
     """The sweep's prepared windows for each needed window length, checked against the sweep."""
-    from foretune.search.sweep import load_series, prepare_all
+    from foretune.data.experiment import load_series, prepare_all
 
     sub = config.model_copy(deep=True)
     sub.search.windows = windows

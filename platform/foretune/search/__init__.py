@@ -4,6 +4,6 @@ Only ``search`` and ``ensemble`` know Ray Tune.
 """
 
 from .space import decode, define_space, spec_for
-from .sweep import SweepResult, load_series, prepare_all, run_sweep
+from .sweep import SweepResult, run_sweep
 
-__all__ = ["SweepResult", "decode", "define_space", "load_series", "prepare_all", "run_sweep", "spec_for"]
+__all__ = ["SweepResult", "decode", "define_space", "run_sweep", "spec_for"]

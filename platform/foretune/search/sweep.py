@@ -22,14 +22,9 @@ from ray.tune.search import ConcurrencyLimiter
 from ray.tune.search.optuna import OptunaSearch
 
 from foretune.config import ConfigError, ExperimentConfig
-from foretune.data import PreparedData, RatioTransform, SeriesFrame, prepare, read_frame, validate
-from foretune.data.store import (
-    StoreSettings,
-    build_store,
-    estimated_window_bytes,
-    input_covariates,
-    open_dataset,
-)
+from foretune.data import RatioTransform
+from foretune.data.experiment import load_series, prepare_all, streamed_covariates
+from foretune.data.store import StoreSettings, build_store
 from foretune.runtime import ensure_ray
 
 from .leaderboard import curves_frame, leaderboard_frame
@@ -47,39 +42,6 @@ class SweepResult:
 
     run_dir: Path
     leaderboard: pd.DataFrame
-
-
-def load_series(config: ExperimentConfig) -> SeriesFrame:
-    """Read and validate the experiment's data (built-in data when no path is set)."""
-    data = config.data
-    longest = max(config.search.windows)
-    return validate(
-        read_frame(data.path),
-        transform=data.transform,
-        min_length=longest + data.horizon + 1,
-        covariates=data.covariates,
-    )
-
-
-def streamed_covariates(config: ExperimentConfig) -> tuple[str, ...] | None:
-    """The covariates when the experiment's data stream through Ray Data, else ``None``.
-
-    ``data.streaming`` on/off decides; ``auto`` streams when the in-memory windows (estimated from
-    the Parquet metadata, no rows read) would exceed ``data.stream_above_gb``. The built-in data
-    never streams. The input's columns are checked here, before Ray starts.
-    """
-    data = config.data
-    if data.path is None or data.streaming == "off":
-        return None
-    dataset, _, _ = open_dataset(str(data.path))
-    if data.streaming == "auto" and not {"unique_id", "y"} <= set(dataset.schema.names):
-        return None  # wide format: melted in memory (streaming takes long format only)
-    covariates = input_covariates(dataset.schema, data.covariates)
-    if data.streaming == "auto":
-        need = estimated_window_bytes(str(data.path), max(config.search.windows), len(covariates))
-        if need <= data.stream_above_gb * 1e9:
-            return None
-    return covariates
 
 
 def stream_store(config: ExperimentConfig, covariates: tuple[str, ...], run_dir: Path, reuse: bool = False):
@@ -116,23 +78,6 @@ def _leave_room_for_data(config: ExperimentConfig) -> ExperimentConfig:
     capped = config.model_copy(deep=True)
     capped.search.max_concurrent = fits
     return capped
-
-
-def prepare_all(config: ExperimentConfig, series: SeriesFrame) -> dict[int, PreparedData]:
-    """Prepared windows for every window length the search may pick (one fitted transform)."""
-    data = config.data
-    out = {}
-    for window in sorted(set(config.search.windows)):
-        transform = RatioTransform(data.transform, data.eps, data.flat_band)
-        out[window] = prepare(
-            series,
-            window=window,
-            horizon=data.horizon,
-            transform=transform,
-            val_fraction=data.val_fraction,
-            test_fraction=data.test_fraction,
-        )
-    return out
 
 
 def run_sweep(
