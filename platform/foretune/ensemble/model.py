@@ -238,6 +238,16 @@ class Ensemble:
         raw.timings = {}
         return raw
 
+    def member_alone(self, index: int) -> Ensemble:
+        """Member ``index`` as an uncalibrated ensemble of its own (weight 1, even if it had
+        none), so it can be scored as it enters the mixture."""
+        entries = list(self.settings.get("members", []))
+        settings = dict(self.settings)
+        settings["members"] = [entries[index]] if index < len(entries) else []
+        alone = copy.copy(self.members[index])
+        alone.weight = 1.0
+        return Ensemble([alone], self.transform, settings, self.manifest)
+
     # -- forecasting ---------------------------------------------------------------------------
     def predict(
         self,

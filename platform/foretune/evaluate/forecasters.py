@@ -194,13 +194,8 @@ def ensemble_forecasters(
         )
     if not members:
         return out
-    entries = list(ensemble.settings.get("members", []))
     for i, member in enumerate(ensemble.members):
-        settings = dict(ensemble.settings)
-        settings["members"] = [entries[i]] if i < len(entries) else []
-        alone = copy.copy(member)
-        alone.weight = 1.0  # a zero-weight member still forecasts on its own
-        single = type(ensemble)([alone], ensemble.transform, settings, ensemble.manifest)
+        single = ensemble.member_alone(i)
         name = f"member{i}_{member.architecture}"
         out[name] = ModelForecaster.with_draws(single, draws, min_history=int(member.window) + 1, **common)
     return out
