@@ -27,10 +27,24 @@ class DataConfig(_Section):
     path: str | None = Field(None, description="Parquet file or directory; None = built-in data")
     horizon: int = Field(4, ge=1, le=1000, description="forecast steps")
     window: int = Field(16, ge=2, le=10000, description="input steps when not searched")
-    transform: Literal["log_ratio", "diff", "none"] = "log_ratio"
+    transform: Literal["auto", "log_ratio", "diff", "none"] = Field(
+        "log_ratio",
+        description="auto = log_ratio where a series is strictly positive, else a scaled difference",
+    )
     eps: float = Field(1e-10, ge=0.0, lt=1.0)
     val_fraction: float = Field(0.15, gt=0.0, lt=0.5)
     test_fraction: float = Field(0.1, ge=0.0, lt=0.5)
+    val_windows: int = Field(1, ge=1, le=1000, description="validation part: windows of horizon steps")
+    test_windows: int = Field(
+        1, ge=0, le=1000, description="test/calibration part: windows of horizon steps before validation"
+    )
+    freq: str | int | None = Field(
+        None, description="pandas offset alias or integer step; None = inferred per series"
+    )
+    season: int | None = Field(None, ge=1, description="seasonal period; None = from the frequency")
+    fill: Literal["none", "ffill", "interpolate", "zero"] = Field(
+        "none", description="gaps and NaN in y: none = an error naming the series and time stamp"
+    )
     flat_band: float = Field(
         0.25, ge=0.0, description="|cumulative change| <= flat_band*sigma*sqrt(h) is 'flat'"
     )
@@ -135,7 +149,10 @@ class SearchConfig(_Section):
     reduction_factor: int = Field(3, ge=2)
     max_failures: int = Field(1, ge=0, description="retries of a failing trial")
     learning_rate: tuple[float, float] = (3e-4, 1e-2)
-    windows: list[int] = Field(default_factory=lambda: [8, 16, 24])
+    windows: list[int] | None = Field(
+        default_factory=lambda: [8, 16, 24],
+        description="lookbacks to search; None = multiples of max(horizon, season)",
+    )
     batch_sizes: list[int] = Field(default_factory=lambda: [32, 64])
 
     @field_validator("learning_rate")
@@ -147,7 +164,9 @@ class SearchConfig(_Section):
 
     @field_validator("windows", "batch_sizes")
     @classmethod
-    def _positive(cls, v: list[int]) -> list[int]:
+    def _positive(cls, v: list[int] | None) -> list[int] | None:
+        if v is None:
+            return v
         if not v or min(v) < 2:
             raise ValueError("needs a non-empty list of integers >= 2")
         return v
@@ -229,12 +248,11 @@ class ExperimentConfig(_Section):
 
     @field_validator("models")
     @classmethod
-    def _known_models(cls, v: list[str]) -> list[str]:
-        from foretune.models import available
-
-        unknown = [m for m in v if m not in available()]
-        if unknown or not v:
-            raise ValueError(f"unknown architecture(s) {unknown}; choose from {available()}")
+    def _distinct_models(cls, v: list[str]) -> list[str]:
+        # Names are checked against the model registry by search.validate_space, before Ray
+        # starts: the config sits below the models and does not import them.
+        if not v:
+            raise ValueError("name at least one architecture")
         return list(dict.fromkeys(v))
 
     @model_validator(mode="after")

@@ -41,6 +41,8 @@ _SEASON_BY_OFFSET: tuple[tuple[type, int], ...] = (
     (pd.offsets.BusinessDay, 5),
     (pd.offsets.Day, 7),
     (pd.offsets.Hour, 24),
+    (pd.offsets.Minute, 24 * 60),  # a daily cycle: 30min -> 48, 15min -> 96, 5min -> 288
+    (pd.offsets.Second, 24 * 60 * 60),
 )
 
 
@@ -91,9 +93,10 @@ def future_dates(last_ds: Any, freq: Freq, horizon: int) -> pd.Index:
 def season_length(freq: Freq) -> int:
     """Default seasonal period for a frequency.
 
-    Quarterly 4, monthly 12, weekly 52, business-daily 5, daily 7, hourly 24; a multiple of the
-    unit divides the period when it can (``"6h"`` -> 4, else 1); anything else (yearly,
-    minutes, integer steps) 1. Callers that know better pass their own ``season``.
+    Quarterly 4, monthly 12, weekly 52, business-daily 5, daily 7, hourly 24, and a daily cycle
+    below an hour (30 min 48, 15 min 96, 5 min 288); a multiple of the unit divides the period
+    when it can (``"6h"`` -> 4, else 1); anything else (yearly, integer steps) 1. ``data.season``
+    overrides it for a run.
     """
     if isinstance(freq, (int, np.integer)):
         return 1
