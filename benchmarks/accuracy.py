@@ -8,7 +8,7 @@ Run from the repository root (a few minutes on 2 CPU cores)::
 For each real data set: write it as Parquet under the output directory, run a small Tune/Optuna
 sweep on a local Ray (2 CPUs), build the MC-dropout ensemble, then backtest the ensemble, its
 members and the baselines (naive, seasonal naive, AutoETS, AutoTheta) with the same rolling-origin
-windows (``foretune.evaluate.backtest.evaluate_command``), and print one markdown table per data
+windows (``foretune.commands.evaluate.evaluate_command``), and print one markdown table per data
 set. Each backtest covers only each series' held-out test part (``test_fraction`` is checked to
 cover ``windows x horizon``), so no model has seen the points it is scored on.
 
@@ -193,8 +193,8 @@ def _fmt(value) -> str:
 
 
 def run_dataset(name: str, out: Path, args: argparse.Namespace) -> str:
+    from foretune.commands.evaluate import evaluate_command
     from foretune.ensemble import build_ensemble
-    from foretune.evaluate.backtest import evaluate_command
     from foretune.search import run_sweep
 
     loader, settings = DATASETS[name]

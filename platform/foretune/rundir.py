@@ -9,7 +9,8 @@ no module spells a file name of another. Stages that read a run take a ``RunDir`
     data/              the streamed series store (larger-than-memory runs only)
     sweep/             Ray Tune's experiment (trial checkpoints)
     leaderboard.parquet, curves.parquet   one row per trial / per trial and epoch
-    ensemble/          the ensemble artifact;  report/  the backtest report;  explain/
+    ensemble/          the ensemble artifact;  report/  the run's backtest report
+    evaluation/, explain/   what `foretune evaluate` / `explain` write by default
 """
 
 from __future__ import annotations
@@ -76,3 +77,7 @@ class RunDir:
     @property
     def explain(self) -> Path:
         return self.root / "explain"
+
+    @property
+    def evaluation(self) -> Path:
+        return self.root / "evaluation"

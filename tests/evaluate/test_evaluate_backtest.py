@@ -12,14 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from foretune.data import DataError, RatioTransform, builtin_dataset_path, future_dates, infer_freq
-from foretune.evaluate.backtest import (
-    backtest,
-    evaluate_command,
-    format_summary,
-    run_report,
-    write_backtest_report,
-)
+from foretune.commands.evaluate import evaluate_command, run_report
+from foretune.data import RatioTransform, builtin_dataset_path, future_dates, infer_freq
+from foretune.errors import ArtifactError, ConfigError, DataError
+from foretune.evaluate.backtest import backtest, format_summary, rolling_origins, write_backtest_report
 from foretune.evaluate.baselines import statsforecast_available
 from foretune.evaluate.forecasters import baseline_forecasters, transform_direction
 from support import tiny_run
@@ -313,13 +309,43 @@ def test_backtest_report_has_the_expected_images(tmp_path):
     assert list(summary["model"]) == ["ensemble", "other", "naive"]
 
 
-def test_evaluate_does_not_import_the_ensemble_package():
+def test_evaluate_imports_nothing_from_a_later_stage():
     code = (
-        "import sys, foretune.evaluate.backtest, foretune.evaluate.forecasters;"
-        "print('foretune.ensemble' in sys.modules, 'foretune.search' in sys.modules)"
+        "import sys, foretune.evaluate.backtest, foretune.evaluate.forecasters, "
+        "foretune.evaluate.report, foretune.evaluate.plots, foretune.evaluate.baselines;"
+        "print(*(any(m == p or m.startswith(p + '.') for m in sys.modules) for p in "
+        "('foretune.explain', 'foretune.commands', 'foretune.cli')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["False", "False"]
+    assert out.stdout.split() == ["False", "False", "False"]
+
+
+def test_rolling_origins_cut_history_and_actuals():
+    data = _macro()
+    frame = data.sort_values(["unique_id", "ds"]).reset_index(drop=True)
+    origins = list(rolling_origins(frame, H, K, {"pop": 4, "realinv": 4}))
+    assert [o.window for o in origins] == [1, 2, 3]
+    for o in origins:
+        assert list(o.actuals.columns) == ["unique_id", "cutoff", "ds", "step", "y"]
+        for uid, g in frame.groupby("unique_id"):
+            n = len(g)
+            cut = n - (K - o.window + 1) * H
+            assert len(o.history[o.history.unique_id == uid]) == cut
+            got = o.actuals[o.actuals.unique_id == uid]
+            assert list(got["ds"]) == list(g["ds"].iloc[cut : cut + H])
+            assert list(got["step"]) == list(range(1, H + 1))
+            assert (got["cutoff"] == g["ds"].iloc[cut - 1]).all()
+
+
+def test_user_errors_are_foretune_errors(tmp_path):
+    data = _macro()
+    for horizon, windows in ((0, K), (H, 0), (1.5, K)):
+        with pytest.raises(ConfigError, match="must be a positive integer"):
+            backtest({"drift": Drift()}, data, horizon, windows, log=None)
+    with pytest.raises(DataError, match="column 'ds'"):
+        backtest({"drift": Drift()}, data.drop(columns="ds"), H, K, log=None)
+    with pytest.raises(ArtifactError, match="no config.json"):
+        run_report(tmp_path, tmp_path / "ensemble", log=None)
 
 
 # ------------------------------------------------------------------- a real tiny ensemble (Ray)
@@ -386,6 +412,8 @@ def test_evaluate_command_on_a_real_ensemble(finished_run, capsys):
 
     with pytest.raises(DataError, match=r"series '\w+' has 203 observations.*needs at least"):
         evaluate_command(artifact, builtin_dataset_path(), windows=60, log=None)
+    with pytest.raises(ConfigError, match="horizon=5 is not available"):
+        evaluate_command(artifact, builtin_dataset_path(), horizon=H + 1, log=None)
     code = main(
         ["evaluate", "--model", str(artifact), "--data", str(builtin_dataset_path()), "--windows", "60"]
     )

@@ -10,8 +10,6 @@ different baselines merge on ``unique_id, ds``.
 ``season=None`` means ``season_length(freq)`` of each series; pass an int to override.
 Seasonal naive needs at least one full season of history and raises otherwise.
 statsforecast is optional: ``statsforecast_available()`` says whether ``statistical`` can run.
-statsforecast 2.x fits in compiled code (no numba JIT): the first call costs only its ~1 s
-import.
 """
 
 from __future__ import annotations
@@ -25,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from foretune.data.calendar import Freq, future_dates, infer_freq, season_length
+from foretune.errors import ConfigError, DataError
 
 __all__ = [
     "naive",
@@ -41,15 +40,15 @@ SEASONAL_NAIVE = "SeasonalNaive"
 def _history(history: pd.DataFrame) -> pd.DataFrame:
     missing = {"unique_id", "ds", "y"} - set(history.columns)
     if missing:
-        raise ValueError(f"history frame lacks columns {sorted(missing)}")
+        raise DataError(f"history frame lacks columns {sorted(missing)}")
     if history.duplicated(["unique_id", "ds"]).any():
-        raise ValueError("history has duplicate (unique_id, ds) rows")
+        raise DataError("history has duplicate (unique_id, ds) rows")
     return history[["unique_id", "ds", "y"]].sort_values(["unique_id", "ds"], kind="stable")
 
 
 def _check_horizon(horizon: int) -> None:
     if int(horizon) != horizon or horizon < 1:
-        raise ValueError(f"horizon must be a positive integer, got {horizon}")
+        raise ConfigError(f"horizon must be a positive integer, got {horizon}")
 
 
 def _series_freq(uid: Any, ds: pd.Series, freq: Freq | None) -> Freq:
@@ -58,7 +57,7 @@ def _series_freq(uid: Any, ds: pd.Series, freq: Freq | None) -> Freq:
     try:
         return infer_freq(ds)
     except ValueError as err:
-        raise ValueError(f"series {uid!r}: {err}") from None
+        raise DataError(f"series {uid!r}: {err}") from None
 
 
 def _per_series(
@@ -99,9 +98,9 @@ def seasonal_naive(
     def forecast(uid: Any, y: np.ndarray, f: Freq) -> np.ndarray:
         m = season if season is not None else season_length(f)
         if m < 1:
-            raise ValueError(f"season must be >= 1, got {m}")
+            raise ConfigError(f"season must be >= 1, got {m}")
         if len(y) < m:
-            raise ValueError(f"series {uid!r} has {len(y)} points, fewer than one season ({m})")
+            raise DataError(f"series {uid!r} has {len(y)} points, fewer than one season ({m})")
         return y[len(y) - m + np.arange(horizon) % m]
 
     return _per_series(history, horizon, freq, SEASONAL_NAIVE, forecast)
@@ -122,7 +121,7 @@ def _build_models(models: Iterable[str | Any], season: int) -> list[Any]:
             continue
         cls = getattr(sf_models, model, None)
         if cls is None:
-            raise ValueError(f"statsforecast has no model {model!r}")
+            raise ConfigError(f"statsforecast has no model {model!r}")
         kwargs = {"season_length": season} if "season_length" in inspect.signature(cls).parameters else {}
         built.append(cls(**kwargs))
     return built

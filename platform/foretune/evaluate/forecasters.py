@@ -1,29 +1,19 @@
 """What the backtest evaluates: anything with ``predict(history, horizon=H)``, and adapters to it.
 
-A *forecaster* (``Forecaster``, duck-typed) takes a long history frame ``unique_id, ds, y,
-[covariates]`` and returns a long frame ``unique_id, ds, mean`` with, optionally, ``std``,
-quantile columns ``qNN`` (``q05``, ``q50``, ``q95``, ...), sample columns ``sample_0 ..``, and
-direction probabilities ``p_down, p_flat, p_up``: exactly what ``Ensemble.predict`` returns, so an
-ensemble *is* a forecaster. A plain function ``f(history, horizon) -> frame`` is adapted by
-``as_forecaster``.
+A *forecaster* takes a long history frame ``unique_id, ds, y, [covariates]`` and returns a long
+frame ``unique_id, ds, mean`` with, optionally, ``std``, quantile columns ``qNN``, sample
+columns ``sample_0 ..`` and direction probabilities ``p_down, p_flat, p_up`` (what
+``Ensemble.predict`` returns). ``as_forecaster`` also adapts a plain function
+``f(history, horizon) -> frame``. A forecaster may say how much history it needs before an
+origin with ``min_history``: an int, or a function of the series' season length.
 
-A forecaster may say how much history it needs before an origin with a ``min_history``
-attribute: an ``int``, or a function of the series' season length (seasonal naive needs one full
-season). The backtest checks it up front and raises ``DataError`` naming the series.
-
-This module never imports ``foretune.ensemble`` (evaluate sits below it in the flow):
-``ensemble_forecasters`` works on any object shaped like an ``Ensemble`` (``members``,
-``transform``, ``settings``, ``manifest``, a ``predict`` with ``samples``/``seed``) and builds the
-single-member forecasters with ``type(ensemble)(...)``. What it uses only when present:
-``predict(..., sample_columns=k)`` (mixture draws, so CRPS comes from samples) and
-``calibration`` with ``without_calibration()`` (the raw mixture is scored too, as
-``ensemble_uncalibrated``).
+``baseline_forecasters()`` and ``ensemble_forecasters(ensemble)`` build the named forecasters
+``foretune evaluate`` compares; ``transform_direction`` labels paths as the models were trained.
 """
 
 from __future__ import annotations
 
 import copy
-import inspect
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +22,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
+
+from foretune.data import RatioTransform
+from foretune.ensemble import Ensemble
 
 from . import baselines
 
@@ -75,24 +68,22 @@ class FunctionForecaster:
 
 @dataclass
 class ModelForecaster:
-    """Adapt a model with ``predict(data, horizon=, samples=, seed=)`` (an ``Ensemble``).
+    """Adapt an ``Ensemble`` (``predict(data, horizon=, samples=, seed=)``) to a forecaster.
 
     ``samples`` and ``seed`` are passed on every call, so each origin is forecast with the same
     number of MC-dropout draws and the run is reproducible.
     """
 
-    model: Any
+    model: Ensemble
     samples: int | None = None
     seed: int | None = None
     min_history: MinHistory = 2
     kwargs: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def with_draws(cls, model: Any, draws: int, **kw: Any) -> ModelForecaster:
-        """Ask for ``draws`` sample columns when ``model.predict`` takes ``sample_columns``."""
-        kwargs = {}
-        if draws and "sample_columns" in inspect.signature(model.predict).parameters:
-            kwargs["sample_columns"] = int(draws)
+    def with_draws(cls, model: Ensemble, draws: int, **kw: Any) -> ModelForecaster:
+        """Ask for ``draws`` sample columns of the mixture (none when ``draws`` is 0)."""
+        kwargs = {"sample_columns": int(draws)} if draws else {}
         return cls(model, kwargs=kwargs, **kw)
 
     def predict(self, history: pd.DataFrame, horizon: int, **_: Any) -> pd.DataFrame:
@@ -168,7 +159,7 @@ def _quiet_statistical(history: pd.DataFrame, horizon: int, **kwargs: Any) -> pd
 
 # ------------------------------------------------------------------------------------- ensemble
 def ensemble_forecasters(
-    ensemble: Any,
+    ensemble: Ensemble,
     *,
     members: bool = True,
     samples: int | None = None,
@@ -177,20 +168,21 @@ def ensemble_forecasters(
 ) -> dict[str, ModelForecaster]:
     """``{"ensemble": ..., ["ensemble_uncalibrated": ...,] "member0_<arch>": ...}``.
 
-    Each member forecaster is the same class holding only that member (weight 1), so members
-    are scored as they enter the ensemble: MC dropout, sample paths inverted through the shared
-    transform, the same quantiles -- but uncalibrated, as the conformal calibration was fit on
-    the ensemble's mixture. ``draws`` sample columns are requested where supported.
+    A calibrated ensemble is also scored without its calibration (``ensemble_uncalibrated``):
+    the calibration moves only the interval bounds, so its draws and sample CRPS are the raw
+    mixture's and the difference shows in coverage, widths and quantile loss. Each member is
+    scored alone (``Ensemble.member_alone``: weight 1, uncalibrated, as the calibration was fit
+    on the mixture) as it enters the ensemble. Each asks for ``draws`` sample columns, so the
+    backtest's CRPS comes from samples.
     """
     windows = [int(m.window) for m in ensemble.members]
     common = {"samples": samples, "seed": seed}
     out = {
         "ensemble": ModelForecaster.with_draws(ensemble, draws, min_history=max(windows) + 1, **common),
     }
-    raw = getattr(ensemble, "without_calibration", None)
-    if getattr(ensemble, "calibration", None) is not None and callable(raw):
+    if ensemble.calibration is not None:
         out["ensemble_uncalibrated"] = ModelForecaster.with_draws(
-            raw(), draws, min_history=max(windows) + 1, **common
+            ensemble.without_calibration(), draws, min_history=max(windows) + 1, **common
         )
     if not members:
         return out
@@ -201,8 +193,8 @@ def ensemble_forecasters(
     return out
 
 
-def transform_direction(transform: Any) -> DirectionFn:
-    """The direction labels of ``transform`` (a ``RatioTransform``) as a ``DirectionFn``.
+def transform_direction(transform: RatioTransform) -> DirectionFn:
+    """The direction labels of ``transform`` (an ensemble's transform) as a ``DirectionFn``.
 
     A path's label at step h compares its cumulative change from the last observed level with
     the transform's flat band (``flat_band * scale * sqrt(h)``), the definition the models were

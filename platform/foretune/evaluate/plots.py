@@ -1,18 +1,13 @@
 """Report figures: one small function per figure, each returning the figure as PNG bytes.
 
+    png = fan_chart(forecasts, history, series=["a", "b"])      # bytes of a PNG image
+
 Figures are drawn on ``matplotlib.figure.Figure`` directly (the Agg renderer, no pyplot), so
 nothing touches matplotlib's global state and they work headless and inside worker processes.
 Inputs are the long frames ``foretune.evaluate.report.write_report`` documents; the caller has
 checked their required columns. Every function tolerates NaNs, a single series or trial and
-missing quantile columns; an input with nothing left to plot gives a figure saying so.
-
-Choices:
-- ``acf`` / ``pooled_acf``: biased estimator (divide by the total sum of squares, as
-  statsmodels' ``acf``), each segment demeaned on its own; a NaN point drops the pairs it is in;
-  a lag with no pairs left (segments too short) is NaN. Lag 0 is 1 unless there is no variance.
-- Intervals are the symmetric quantile pairs ``(q, 1 - q)`` found among the ``qNN`` columns
-  (same naming as ``metrics.evaluate_forecasts``), widest shaded lightest.
-- Colors: ``tab10`` / ``tab20`` (categorical), ``viridis`` (heat map).
+missing quantile columns; an input with nothing left to plot gives a figure saying so. Colors:
+``tab10`` / ``tab20`` (categorical), ``viridis`` (heat map).
 """
 
 from __future__ import annotations
@@ -29,7 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from .metrics import _quantile_columns
+from .metrics import _quantile_columns, central_interval
 
 __all__ = [
     "acf",
@@ -77,16 +72,18 @@ def _maybe_log(ax: Axes, values: np.ndarray, ratio: float = 100.0) -> None:
 
 
 def interval_pairs(columns: Sequence[str]) -> list[tuple[float, str, str]]:
-    """Symmetric quantile pairs ``(coverage, lo_col, hi_col)``, widest first.
+    """Symmetric quantile pairs ``(coverage, lo_col, hi_col)``, widest first (the ``qNN`` naming of
+    ``metrics.evaluate_forecasts``; a fan chart shades the widest lightest).
 
     ``["q05", "q50", "q95", "q25", "q75"]`` -> ``[(0.9, "q05", "q95"), (0.5, "q25", "q75")]``.
     """
     quantiles = _quantile_columns(columns)
     pairs = []
     for lo, col in quantiles.items():
-        hi = round(1.0 - lo, 12)
+        level = round(1.0 - 2.0 * lo, 12)
+        _, hi = central_interval(level)
         if lo < 0.5 and hi in quantiles:
-            pairs.append((round(hi - lo, 12), col, quantiles[hi]))
+            pairs.append((level, col, quantiles[hi]))
     return sorted(pairs, reverse=True)
 
 
@@ -94,8 +91,10 @@ def interval_pairs(columns: Sequence[str]) -> list[tuple[float, str, str]]:
 def pooled_acf(segments: Sequence[npt.ArrayLike], nlags: int = 20) -> np.ndarray:
     """ACF at lags ``0..nlags`` pooled over independent segments (e.g. one per series).
 
-    ``r_k = sum_s sum_t e_s[t] e_s[t+k] / sum_s sum_t e_s[t]**2`` with each segment demeaned
-    on its own; pairs never cross segments. NaN points are skipped, lags without pairs are NaN.
+    ``r_k = sum_s sum_t e_s[t] e_s[t+k] / sum_s sum_t e_s[t]**2`` (the biased estimator, as
+    statsmodels' ``acf``) with each segment demeaned on its own; pairs never cross segments. A
+    NaN point drops the pairs it is in; lags without pairs are NaN; lag 0 is 1 unless there is
+    no variance.
     """
     if nlags < 0:
         raise ValueError(f"nlags must be >= 0, got {nlags}")

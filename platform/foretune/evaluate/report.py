@@ -1,34 +1,14 @@
 """One self-contained HTML report of a run: leaderboard, curves, forecasts, backtest, calibration.
 
-``write_report(out_dir, ...)`` writes ``out_dir/report.html`` and the figures it shows as
-``out_dir/report_files/<name>.png``. Each image is embedded in the HTML as a base64 data URI
-(so the page alone is complete and can be mailed or attached to a CI run) and links to its
-file on disk. No server, no JavaScript; figures come from ``plots`` (Agg, no pyplot state).
+    write_report("out/", leaderboard=board, curves=curves, history=history, forecasts=fc,
+                 backtest=summary, coverage=coverage, backtest_steps=steps)
 
-Every input is optional; a section appears only when its input is given and non-empty, and
-the page lists the sections left out with the reason. A frame lacking a required column raises
-``ValueError`` naming it before anything is written (see ``REQUIRED``).
-
-Choices:
-- Leaderboard order: finished trials by ``val_loss`` ascending, trials without a ``val_loss``
-  next, failed trials (``status`` in failed/error/errored/crashed, any case) last; the
-  ``reason`` column is moved to the end. Hyperparameter columns (``hp_*``) follow the metrics.
-- Forecast series: ranked by MASE of ``mean`` against the ``y`` actuals in ``forecasts``
-  (``metrics.evaluate_forecasts`` with ``history`` as the in-sample data, folds averaged);
-  by sMAPE when there is no ``history`` or no defined MASE; without actuals the first three
-  series are shown. The chart shows best, median and worst; for backtests with several folds
-  (a ``cutoff`` column or repeated ``(unique_id, ds)``) it shows each series' last fold.
-- Residuals are ``y - mean``; the step is the ``step`` column if present, else the position
-  within the series' fold (``cutoff`` if present). The ACF is pooled over series (and over
-  folds when they overlap), lags 1..20, band ``+-1.96 / sqrt(n)`` with n the residual count.
-- Backtest highlight: lowest value per column, except ``*accuracy``/``r2``/``skill`` (highest)
-  and ``coverage_<L>`` (closest to L/100); count columns (``n``, ``n_*``) are not ranked.
-- Coverage given in percent (``nominal`` above 1) is drawn as fractions. The coverage frame has
-  ``empirical_before`` (and optionally ``empirical_after``: a calibration's effect) or
-  ``empirical`` (a backtest's coverage; with a ``model`` column, one line per model).
-- Error by horizon step (``backtest_steps``: ``model, step`` and a metric): the first of
-  ``mase``, ``smape``, ``mae`` present, one line per model; naive-type models dashed.
-- Tables: cells are formatted, HTML-escaped, then rendered with ``DataFrame.to_html``.
+writes ``out/report.html`` and its figures as ``out/report_files/<name>.png``. Every input is
+optional: a section appears only when its input is given and non-empty, and the page lists the
+sections left out with the reason. Images are embedded as base64 data URIs, so the page alone is
+complete (it can be mailed or attached to a CI run); no server, no JavaScript. ``run_tables``
+reads a run directory's leaderboard and curves; the helpers (``sort_leaderboard``,
+``series_scores``, ``pick_series``, ``residual_frame``, ``best_cells``) are public for reuse.
 """
 
 from __future__ import annotations
@@ -45,6 +25,8 @@ import numpy as np
 import pandas as pd
 
 from foretune.data.calendar import series_seasons
+from foretune.errors import DataError
+from foretune.rundir import RunDir
 
 from . import plots
 from .metrics import evaluate_forecasts
@@ -55,6 +37,7 @@ __all__ = [
     "best_cells",
     "pick_series",
     "residual_frame",
+    "run_tables",
     "series_scores",
     "sort_leaderboard",
     "write_report",
@@ -92,7 +75,7 @@ STEP_METRICS = ("mase", "smape", "mae")
 
 ACF_LAGS = 20
 MAX_CURVES = 20
-_FAILED = frozenset({"failed", "error", "errored", "crashed"})
+_FAILED = frozenset({"failed", "error", "errored", "crashed"})  # trial statuses, any case
 _LEADING = (
     "trial_id",
     "architecture",
@@ -142,9 +125,11 @@ def _failed_mask(frame: pd.DataFrame) -> pd.Series:
 
 
 def sort_leaderboard(leaderboard: pd.DataFrame) -> pd.DataFrame:
-    """Best trial first (lowest ``val_loss``), trials without a loss next, failed trials last.
+    """Best trial first (lowest ``val_loss``), trials without a loss next, failed trials last
+    (``status`` failed/error/errored/crashed, any case).
 
-    Columns: the standard ones first, then others, then ``hp_*``, then ``reason``.
+    Columns: the standard ones first, then others, then the hyperparameters ``hp_*`` after the
+    metrics, then ``reason``.
     """
     leaderboard = leaderboard.reset_index(drop=True)
     loss = (
@@ -187,8 +172,9 @@ def series_scores(
 ) -> tuple[pd.Series, str | None]:
     """Per-series score of ``mean`` vs ``y`` (lower is better) and the metric's name.
 
-    MASE (``history`` as in-sample data) when defined for some series, else sMAPE; folds
-    (``cutoff``) are scored separately and averaged. No ``y`` actuals: an empty series, None.
+    MASE (``history`` as in-sample data, each series' season from its inferred frequency) when
+    defined for some series, else sMAPE (also without ``history``); folds (``cutoff``) are
+    scored separately and averaged. No ``y`` actuals: an empty series, None.
     """
     if "y" not in forecasts.columns or not _numeric(forecasts["y"]).notna().any():
         return pd.Series(dtype="float64"), None
@@ -224,8 +210,9 @@ def pick_series(scores: pd.Series, ids: Iterable[Any], metric: str | None) -> li
 def residual_frame(forecasts: pd.DataFrame) -> pd.DataFrame:
     """Residuals ``y - mean`` with ``unique_id, segment, step, ds, residual``, ordered by time.
 
-    ``segment`` numbers the stretches the ACF is pooled over: one per series, or one per series
-    and fold when folds overlap in time.
+    ``step`` is the ``step`` column if present, else the position within the series' fold
+    (``cutoff`` if present). ``segment`` numbers the stretches the ACF is pooled over: one per
+    series, or one per series and fold when folds overlap in time.
     """
     f = forecasts
     has_cutoff = "cutoff" in f.columns and f["cutoff"].notna().any()
@@ -252,7 +239,13 @@ def residual_frame(forecasts: pd.DataFrame) -> pd.DataFrame:
 
 
 def best_cells(frame: pd.DataFrame) -> dict[str, list[int]]:
-    """Row positions of the best value in each ranked numeric column (ties all count)."""
+    """Row positions of the best value in each ranked numeric column (ties all count).
+
+    Best is the lowest value, except ``*accuracy``, ``r2`` and ``*skill`` (highest) and
+    ``coverage_<L>`` (closest to L/100, or to L when the column is in percent); count columns
+    (``n``, ``n_*``, ``*_n_undefined``, ``rank``, ``fold(s)``, ``cutoff``) and booleans are not
+    ranked.
+    """
     best: dict[str, list[int]] = {}
     for col in frame.columns:
         name = str(col)
@@ -416,6 +409,7 @@ def _curves_section(curves: pd.DataFrame, fig: _Figures) -> str:
 
 
 def _forecast_section(forecasts: pd.DataFrame, history: pd.DataFrame | None, fig: _Figures) -> str:
+    # best, median and worst series; a backtest with several folds shows each one's last fold
     scores, metric = series_scores(forecasts, history)
     ids = pd.unique(forecasts["unique_id"])
     picks = pick_series(scores, ids, metric)
@@ -449,6 +443,7 @@ def _forecast_section(forecasts: pd.DataFrame, history: pd.DataFrame | None, fig
 
 
 def _residual_section(forecasts: pd.DataFrame, fig: _Figures) -> str:
+    # the ACF is pooled over series (and folds when they overlap), band +-1.96 / sqrt(n residuals)
     res = residual_frame(forecasts)
     r = res["residual"].to_numpy(np.float64)
     ok = np.isfinite(r)
@@ -525,7 +520,7 @@ def _coverage_section(coverage: pd.DataFrame, fig: _Figures) -> str:
     for c in value_cols:
         cov[c] = _numeric(cov[c])
     parts = []
-    if cov["nominal"].max() > 1.0:
+    if cov["nominal"].max() > 1.0:  # given in percent: drawn as fractions
         cov[value_cols] = cov[value_cols] / 100.0
         parts.append(_note("Coverage was given in percent; drawn as fractions."))
     after = "empirical_after" in cov.columns
@@ -565,6 +560,15 @@ def _attribution_section(attributions: pd.DataFrame, fig: _Figures) -> str:
 
 
 # ----------------------------------------------------------------------------------- assembly
+def run_tables(run: RunDir) -> dict[str, pd.DataFrame | None]:
+    """A run directory's ``leaderboard`` and training ``curves`` (None where absent), as
+    ``write_report`` takes them."""
+    return {
+        "leaderboard": pd.read_parquet(run.leaderboard) if run.leaderboard.is_file() else None,
+        "curves": pd.read_parquet(run.curves) if run.curves.is_file() else None,
+    }
+
+
 def _check(name: str, frame: Any) -> pd.DataFrame | None:
     if frame is None:
         return None
@@ -572,16 +576,16 @@ def _check(name: str, frame: Any) -> pd.DataFrame | None:
         raise TypeError(f"{name} must be a pandas DataFrame, got {type(frame).__name__}")
     missing = [c for c in REQUIRED[name] if c not in frame.columns]
     if missing:
-        raise ValueError(
+        raise DataError(
             f"{name} lacks columns {missing}; it needs {list(REQUIRED[name])}, "
             f"got {[str(c) for c in frame.columns]}"
         )
     if name == "curves" and not {"train_loss", "val_loss"} & set(frame.columns):
-        raise ValueError("curves needs a train_loss or val_loss column")
+        raise DataError("curves needs a train_loss or val_loss column")
     if name == "coverage" and not {"empirical_before", "empirical"} & set(frame.columns):
-        raise ValueError("coverage needs an empirical_before or empirical column")
+        raise DataError("coverage needs an empirical_before or empirical column")
     if name == "backtest_steps" and not set(STEP_METRICS) & set(frame.columns):
-        raise ValueError(f"backtest_steps needs one of the columns {list(STEP_METRICS)}")
+        raise DataError(f"backtest_steps needs one of the columns {list(STEP_METRICS)}")
     return frame
 
 
@@ -636,7 +640,15 @@ def write_report(
     with a ``y`` column), Backtest (``backtest``, with an error-by-step figure when
     ``backtest_steps`` is also given), Calibration (``coverage``), Attributions
     (``attributions``). Required columns are in ``REQUIRED``; a frame lacking one raises
-    ``ValueError`` before anything is written.
+    ``DataError`` before anything is written.
+
+    - Forecasts are scored per series by MASE of ``mean`` (sMAPE without ``history``); the chart
+      shows the best, median and worst series (the first three without actuals).
+    - ``coverage`` has ``nominal`` and ``empirical_before`` (optionally ``empirical_after``:
+      a calibration's effect) or ``empirical`` (a backtest's; with ``model``, one line per
+      model); coverage given in percent (``nominal`` above 1) is drawn as fractions.
+    - ``backtest_steps`` (``model, step`` and a metric) is drawn with the first of ``mase``,
+      ``smape``, ``mae`` present; the backtest table marks each column's best (``best_cells``).
     """
     inputs = {
         "leaderboard": leaderboard,

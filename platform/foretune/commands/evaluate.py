@@ -1,0 +1,169 @@
+"""``foretune evaluate`` and a finished run's report: backtest a saved ensemble against baselines.
+
+    report = evaluate_command(model="RUN/ensemble", data="history.parquet", horizon=None,
+                              windows=3, out=None)          # tables + RUN/evaluation/report.html
+    report = run_report(run_dir, artifact)                  # RUN/report/report.html
+
+Both backtest the ensemble, its uncalibrated mixture, each member alone and the baselines with
+``foretune.evaluate.backtest``, write its tables and the HTML report, print the summary and
+return the report's path.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from foretune.data import builtin_dataset_path, split_lengths
+from foretune.ensemble import Ensemble
+from foretune.errors import ArtifactError, ConfigError, DataError
+from foretune.evaluate.backtest import BacktestResult, backtest, format_summary, write_backtest_report
+from foretune.evaluate.forecasters import baseline_forecasters, ensemble_forecasters, transform_direction
+from foretune.evaluate.report import run_tables, write_report
+from foretune.rundir import RunDir
+
+__all__ = ["evaluate_command", "run_report"]
+
+Log = Callable[[str], None] | None
+
+
+def evaluate_command(
+    model: str | Path,
+    data: str | Path | pd.DataFrame | None,
+    horizon: int | None = None,
+    windows: int = 3,
+    out: str | Path | None = None,
+    *,
+    samples: int | None = None,
+    seed: int | None = None,
+    members: bool = True,
+    statistical: bool = True,
+    log: Log = print,
+) -> Path:
+    """Backtest a saved ensemble, its members and the baselines; write tables and the report.
+
+    ``model`` is the ensemble directory (``RUN/ensemble``); ``horizon`` defaults to the
+    ensemble's and may not exceed it (``ConfigError``); ``out`` defaults to
+    ``<model>/../evaluation``. Writes ``backtest.parquet`` (per model, series and window),
+    ``backtest_series.parquet``, ``backtest_summary.parquet`` and ``.csv``,
+    ``backtest_steps.parquet``, ``backtest_coverage.parquet``, ``forecasts.parquet`` and
+    ``report.html``; prints the summary and returns the report's path. Baselines: naive,
+    seasonal naive and (with statsforecast, ``statistical=True``) AutoETS and AutoTheta, the last
+    two dropped with a note if they fail. Series too short for ``windows`` raise ``DataError``.
+
+    ``backtest.parquet`` gets a ``held_out`` column when the artifact's config says how the
+    models' data was split: False for a window reaching into the part the models were trained
+    or validated on (assuming ``data`` is the data they were trained on), with a printed note.
+    """
+    say = log or (lambda _msg: None)
+    model_dir = Path(model).resolve()
+    ensemble = Ensemble.load(model_dir)
+    horizon = ensemble.horizon if horizon is None else int(horizon)
+    if not 1 <= horizon <= ensemble.horizon:
+        raise ConfigError(
+            f"horizon={horizon} is not available: this ensemble forecasts 1..{ensemble.horizon} steps"
+        )
+    out_dir = Path(out).resolve() if out is not None else RunDir(model_dir.parent).evaluation
+    forecasters: dict[str, Any] = dict(
+        ensemble_forecasters(ensemble, members=members, samples=samples, seed=seed)
+    )
+    stats_models = ("AutoETS", "AutoTheta") if statistical else ()
+    forecasters.update(baseline_forecasters(statistical_models=stats_models, log=log))
+    result = backtest(
+        forecasters,
+        data,
+        horizon,
+        windows,
+        direction=transform_direction(ensemble.transform),
+        optional=stats_models,
+        log=log,
+    )
+    note = _mark_held_out(result, ensemble, horizon, windows)
+    if note:
+        result.notes.append(note)
+        say(f"note: {note}")
+    paths = result.save(out_dir)
+    report = write_backtest_report(result, out_dir, run_dir=model_dir.parent)
+    n_series = result.history["unique_id"].nunique()
+    say(
+        f"\nbacktest: {n_series} series, {windows} rolling-origin window(s) x horizon {horizon} "
+        f"(the last {windows * horizon} observations of each series); mean over series:"
+    )
+    say(format_summary(result.summary))
+    say(f"tables: {paths['summary'].parent}")
+    say(f"report: {report}")
+    return report
+
+
+def run_report(run_dir: str | Path, artifact: str | Path, windows: int = 2, log: Log = print) -> Path:
+    """Backtest a finished run on its own data and write ``run_dir/report/report.html``.
+
+    The data is the run config's ``data.path`` (None: the built-in data). ``windows`` is
+    reduced when the series are too short for it; if not even one window fits, the report has
+    the leaderboard and training curves only, and says why. A directory without the run's
+    config raises ``ArtifactError``.
+    """
+    run = RunDir(Path(run_dir).resolve())
+    if not run.config.is_file():
+        raise ArtifactError(f"{run.root} is not a foretune run directory: it has no {run.config.name}")
+    config = json.loads(run.config.read_text())
+    data = config.get("data", {}).get("path") or builtin_dataset_path()
+    error: DataError | None = None
+    for k in range(max(int(windows), 1), 0, -1):
+        try:
+            return evaluate_command(artifact, data, windows=k, out=run.report, log=log)
+        except DataError as err:  # too short for k windows: try fewer
+            error = err
+    if log:
+        log(f"note: report without a backtest: {error}")
+    path = write_report(
+        run.report,
+        **run_tables(run),
+        title="foretune run report (no backtest: series too short)",
+    )
+    if log:
+        log(f"report: {path}")
+    return path
+
+
+def _mark_held_out(result: BacktestResult, ensemble: Ensemble, horizon: int, windows: int) -> str | None:
+    """Add ``held_out`` to ``result.metrics``; a note when some windows are not held out.
+
+    Nothing (and no column) when the artifact's config does not say how the data was split.
+    """
+    held = _held_out(ensemble.config, result.history)
+    if not held:
+        return None
+    seen = set(ensemble.transform.stats)  # a series the models never saw is wholly held out
+    n_eval = windows * horizon
+    result.metrics["held_out"] = [
+        not (uid in seen and (windows - w + 1) * horizon > held.get(uid, n_eval))
+        for uid, w in zip(result.metrics["unique_id"], result.metrics["window"], strict=True)
+    ]
+    overlap = sorted(u for u, h in held.items() if u in seen and n_eval > h)
+    if not overlap:
+        return None
+    return (
+        f"{len(overlap)} series (e.g. {overlap[0]!r}) have only {held[overlap[0]]} "
+        f"held-out test points but the backtest covers the last {n_eval}: the earlier "
+        "windows reach into data the models were trained or validated on, so their "
+        "scores are optimistic (backtest.parquet's held_out column marks them; this "
+        "assumes --data is the training data)"
+    )
+
+
+def _held_out(config: dict[str, Any] | None, history: pd.DataFrame) -> dict[str, int]:
+    """Observations at each series' end the models never trained or validated on (test part),
+    from the artifact's experiment config; empty when it does not say."""
+    data = (config or {}).get("data", {})
+    try:
+        val, test = float(data["val_fraction"]), float(data["test_fraction"])
+        train_horizon = int(data["horizon"])
+    except (KeyError, TypeError, ValueError):
+        return {}
+    sizes = history.groupby("unique_id", sort=False).size()
+    return {str(uid): split_lengths(int(n) - 1, train_horizon, val, test)[2] for uid, n in sizes.items()}
