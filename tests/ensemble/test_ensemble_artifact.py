@@ -114,6 +114,13 @@ def test_predict_after_load_equals_predict_before_save(run, tmp_path):
     np.testing.assert_allclose(probs, 1.0, atol=1e-6)
 
 
+def test_saving_a_loaded_artifact_writes_the_same_ensemble_json(run, tmp_path):
+    _, _, artifact = run
+    again = Ensemble.load(artifact).save(tmp_path / "again")
+    assert (again / "ensemble.json").read_bytes() == (artifact / "ensemble.json").read_bytes()
+    assert (again / "calibration.json").read_bytes() == (artifact / "calibration.json").read_bytes()
+
+
 def test_tampered_or_incompatible_artifacts_are_refused(run, tmp_path):
     _, _, artifact = run
 

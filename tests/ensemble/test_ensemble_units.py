@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from foretune.data import RatioTransform
-from foretune.ensemble import EnsembleError, select_members
+from foretune.ensemble import ArtifactError, EnsembleError, EnsembleSettings, select_members
 from foretune.ensemble.draws import RowTransform
 from foretune.ensemble.mixture import pool, resample, weighted_quantiles
 from foretune.ensemble.model import _future_index
@@ -84,3 +84,47 @@ def test_future_index_for_mixed_frequencies_and_shared_starts():
     ]
     same = _future_index([start] * 3, ["QS-OCT"] * 3, 2)
     assert isinstance(same, pd.DatetimeIndex) and len(same) == 6 and same[2] == same[0]
+
+
+def test_settings_round_trip_keys_defaults_and_unknown_keys():
+    state = {
+        "horizon": 4,
+        "samples": 50,
+        "quantiles": [0.1, 0.9],
+        "levels": [0.9, 0.5],
+        "seed": 0,
+        "direction_source": "blend",
+        "weighting": "greedy",
+        "metric": "mase",
+        "refit": False,
+        "selection": {"metric": "mase"},
+        "calibration": {"skipped": "ensemble.calibration is none"},
+        "test_scores": {},
+        "direction": {},
+        "members": [{"path": "members/0", "weight": 1.0}],
+        "from_a_newer_version": [1, 2],
+    }
+    settings = EnsembleSettings.from_dict(state)
+    assert settings.to_dict() == {k: v for k, v in state.items() if k != "members"}
+    assert settings.interval_levels == [0.5, 0.9]
+    assert settings.quantile_levels == [0.05, 0.1, 0.5, 0.9, 0.95]
+    assert set(settings.reports) == {"selection", "calibration", "test_scores", "direction"}
+    bare = EnsembleSettings.from_dict({"horizon": 2})
+    assert (bare.samples, bare.levels, bare.seed, bare.direction_source) == (
+        50,
+        [0.5, 0.8, 0.9, 0.95],
+        0,
+        "head",
+    )
+    assert bare.reports == {} and set(bare.to_dict()) == {
+        "horizon",
+        "samples",
+        "quantiles",
+        "levels",
+        "seed",
+        "direction_source",
+    }
+    with pytest.raises(ArtifactError, match="horizon"):
+        EnsembleSettings.from_dict({"samples": 3})
+    with pytest.raises(ArtifactError, match="direction_source"):
+        EnsembleSettings.from_dict({"horizon": 2, "direction_source": "tea leaves"})

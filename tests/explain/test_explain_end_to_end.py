@@ -1,5 +1,5 @@
 """End to end on a real (tiny) ensemble: 2-trial sweep -> ensemble -> ``explain_command``,
-``Ensemble.explain`` and ``foretune explain``."""
+``explain_ensemble`` and ``foretune explain``."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from foretune.commands.explain import default_out_dir, explain_command
 from foretune.data import builtin_dataset_path
 from foretune.ensemble import Ensemble
-from foretune.explain import default_out_dir, explain_command
+from foretune.explain import explain_ensemble
 from support import tiny_run
 
 HORIZON = 4
@@ -65,8 +66,14 @@ def test_ensemble_explain_direction_with_mean_baseline_for_some_series(artifact)
     ensemble = Ensemble.load(artifact)
     history = pd.read_parquet(builtin_dataset_path())
     ids = sorted(history["unique_id"].unique())[:2]
-    ex = ensemble.explain(
-        history, series=ids, step=HORIZON, target="direction", baseline="mean", direction_class="predicted"
+    ex = explain_ensemble(
+        ensemble,
+        history,
+        series=ids,
+        step=HORIZON,
+        target="direction",
+        baseline="mean",
+        direction_class="predicted",
     )
     assert sorted(ex.attributions["unique_id"].unique()) == ids
     assert set(ex.completeness["target"]) <= {"p_down", "p_flat", "p_up"}

@@ -13,8 +13,7 @@ import torch
 from torch import nn
 
 from foretune.data import DataError, RatioTransform, features
-from foretune.ensemble import Ensemble
-from foretune.ensemble.model import Member
+from foretune.ensemble import Ensemble, EnsembleSettings, Member
 from foretune.explain import ExplainError, Explanation, explain_ensemble, feature_names
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -56,9 +55,8 @@ def _ensemble(windows=(4, 8), weights=(0.25, 0.5)) -> Ensemble:
         Member(LinearForecaster(w, seed=i).eval(), arch, w, wt)
         for i, (w, wt, arch) in enumerate(zip(windows, weights, ("mlp", "lstm"), strict=True))
     ]
-    settings = {"horizon": HORIZON}
     manifest = {"input_schema": {"covariates": COVARIATES}}
-    return Ensemble(members, RatioTransform("log_ratio"), settings, manifest)
+    return Ensemble(members, RatioTransform("log_ratio"), EnsembleSettings(horizon=HORIZON), manifest)
 
 
 def _inputs(history: pd.DataFrame, uid: str, window: int) -> np.ndarray:
@@ -203,10 +201,15 @@ def test_bad_requests(explained):
         explain_ensemble(ensemble, history[history.ds < "2021-01-05"])  # shorter than a window
 
 
-def test_ensemble_explain_method_delegates(explained):
-    ensemble, history, ex = explained
-    again = ensemble.explain(history, step=2)
-    pd.testing.assert_frame_equal(again.attributions, ex.attributions)
+def test_attributes_the_inputs_predict_builds(explained):
+    from foretune.explain.ensemble import _inputs
+
+    ensemble, history, _ = explained
+    uids, inputs = _inputs(ensemble, history, None)
+    served = ensemble.inputs(history)
+    assert uids == served.uids and set(inputs) == set(served.windows) == {4, 8}
+    for window, x in inputs.items():
+        np.testing.assert_array_equal(x, served.windows[window])
 
 
 def test_save_writes_parquet_pngs_and_json(explained, tmp_path):

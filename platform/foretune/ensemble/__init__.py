@@ -1,32 +1,37 @@
-"""Ensemble: choose and weight members, MC dropout, conformal calibration, checksummed artifact.
+"""Ensemble: choose and weight a sweep's best trials, MC dropout, conformal calibration, artifact.
 
-Modules: ``build`` (leaderboard -> in-memory ``Ensemble`` -> artifact), ``greedy`` (greedy
-ensemble selection, pure numpy), ``conformal`` (CQR interval calibration), ``draws`` (batched
-MC-dropout draws and inversion), ``mixture`` (weighted mixture statistics), ``refit`` (optional
-refit on train + validation), ``model`` (``Ensemble``: load, save, predict), ``artifact``
-(manifest, checksums, atomic writes).
+    build_ensemble(run_dir, config)                    # RUN/leaderboard.parquet -> RUN/ensemble
+    Ensemble.load("RUN/ensemble").predict(history)     # a forecast in the units of y
+
+Modules: ``build`` (the build's steps), ``model`` (``Ensemble``: load, save, predict),
+``settings`` (``EnsembleSettings``, what ``ensemble.json`` records), ``inputs`` (each series' last
+windows), ``draws`` (batched MC-dropout draws), ``mixture`` (weighted mixture statistics),
+``conformal`` (CQR calibration), ``greedy`` (greedy ensemble selection), ``refit`` (optional
+refit on train + validation), ``artifact`` (file names, manifest, checksums, atomic writes).
 """
 
-from .artifact import ArtifactError
-from .build import (
-    EnsembleError,
-    build_ensemble,
-    inverse_error_weights,
-    make_ensemble,
-    select_members,
-)
+from foretune.errors import ArtifactError, EnsembleError
+
+from .build import build_ensemble, inverse_error_weights, make_ensemble, select_members
 from .conformal import Calibration
 from .greedy import greedy_selection
-from .model import Ensemble
+from .inputs import ModelInputs, build_inputs, read_history
+from .model import Ensemble, Member
+from .settings import EnsembleSettings
 
 __all__ = [
     "ArtifactError",
     "Calibration",
     "Ensemble",
     "EnsembleError",
+    "EnsembleSettings",
+    "Member",
+    "ModelInputs",
     "build_ensemble",
+    "build_inputs",
     "greedy_selection",
     "inverse_error_weights",
     "make_ensemble",
+    "read_history",
     "select_members",
 ]

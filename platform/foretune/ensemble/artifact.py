@@ -1,25 +1,15 @@
-"""The ensemble's artifact directory: self-describing, checksummed, no pickles.
-
-Layout::
+"""The ensemble's artifact directory: its file names, manifest, checksums and atomic writes.
 
     ensemble/
-      manifest.json        format + version, package versions, input schema, frequencies,
-                           member list with weights, SHA-256 of every other file
-      ensemble.json        members (architecture, window, weight, source trial, scores),
-                           settings, and the build's reports (selection, test scores,
-                           calibration coverage before/after, direction accuracy)
-      calibration.json     conformal adjustments per level and step, series scales (optional)
-      transform.json       RatioTransform state (per-series statistics)
-      config.json          the experiment config that produced it
-      members/<i>/model.pt, spec.json   weights (state_dict, weights_only) + spec
+      manifest.json      format version, package versions, input schema, frequencies, members and
+                         weights, and the SHA-256 of every other file
+      ensemble.json      members, settings and the build's reports (``EnsembleSettings``)
+      calibration.json   conformal adjustments per level and step, series scales (optional)
+      transform.json     the shared ``RatioTransform``;  config.json  the experiment config
+      members/<i>/       model.pt (a state_dict, loaded weights_only) and spec.json
 
-Format versions: 1 (the first release: no calibration, no member list in the manifest) and 2
-(this one) are read; any other version is refused with an ``ArtifactError``. The manifest
-itself is not checksummed, so ``Ensemble.load`` also checks that its member list agrees with
-the checksummed ``ensemble.json``.
-
-Files are written to a temporary sibling directory and renamed into place, so a crash never
-leaves a half-written artifact that later loads.
+``finalize(staging, target, info)`` writes the manifest and moves the directory into place;
+``verify(directory)`` checks it before ``Ensemble.load`` reads anything.
 """
 
 from __future__ import annotations
@@ -30,18 +20,38 @@ import os
 import platform
 import shutil
 import time
+from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from torch import nn
+
 from foretune.errors import ArtifactError
+from foretune.train import TrainSpec, read_checkpoint
+from foretune.train.checkpoint import META, WEIGHTS
 
 FORMAT = "foretune-ensemble"
 FORMAT_VERSION = 2
-#: Versions this code reads: 1 (no calibration, members only in ensemble.json) and 2.
+#: Versions this code reads: 1 (no calibration, members only in ensemble.json) and 2. The
+#: manifest itself is not checksummed, so ``Ensemble.load`` also checks its member list.
 SUPPORTED_VERSIONS = (1, 2)
+
 MANIFEST = "manifest.json"
+ENSEMBLE = "ensemble.json"
+TRANSFORM = "transform.json"
+CALIBRATION = "calibration.json"
+CONFIG = "config.json"
+MEMBERS = "members"
+#: A member's files, as ``foretune.train.write_checkpoint`` writes them.
+MEMBER_WEIGHTS = WEIGHTS
+MEMBER_SPEC = META
 _PACKAGES = ("foretune", "torch", "numpy", "pandas", "pyarrow", "ray", "optuna")
+
+
+def member_dir(index: int) -> str:
+    """Member ``index``'s directory, relative to the artifact (``members/<index>``)."""
+    return f"{MEMBERS}/{index}"
 
 
 def sha256(path: Path) -> str:
@@ -67,7 +77,11 @@ def write_json(path: Path, payload: Any) -> None:
 
 
 def finalize(staging: Path, target: Path, info: dict[str, Any]) -> Path:
-    """Write the manifest over ``staging``'s files, then atomically move it to ``target``."""
+    """Write the manifest over ``staging``'s files, then atomically move it to ``target``.
+
+    ``staging`` is a sibling of ``target``, renamed into place, so a crash never leaves a
+    half-written artifact that later loads.
+    """
     files = {
         str(p.relative_to(staging)): sha256(p)
         for p in sorted(staging.rglob("*"))
@@ -125,7 +139,7 @@ def verify(directory: Path) -> dict[str, Any]:
     return manifest
 
 
-def require_listed(directory: Path, manifest: dict[str, Any], names) -> None:
+def require_listed(directory: Path, manifest: dict[str, Any], names: Iterable[str]) -> None:
     """Every file the loader is about to read must be covered by the manifest's checksums."""
     listed = manifest.get("files", {})
     for name in names:
@@ -134,3 +148,11 @@ def require_listed(directory: Path, manifest: dict[str, Any], names) -> None:
                 f"{directory}: {name} is not listed in the manifest's checksums; refusing to load "
                 "an unverified file"
             )
+
+
+def read_member(directory: Path) -> tuple[nn.Module, TrainSpec, int]:
+    """A member checkpoint's model (in eval mode), its ``TrainSpec`` and its input size."""
+    model, spec = read_checkpoint(directory)
+    model.eval()
+    n_features = int(json.loads((directory / MEMBER_SPEC).read_text())["n_features"])
+    return model, spec, n_features

@@ -1,41 +1,19 @@
-"""Choose members from the leaderboard, weight them, calibrate, and write the ensemble artifact.
+"""Build the ensemble of a finished sweep: choose members, weight them, calibrate, save the artifact.
 
-``build_ensemble(run_dir, config)`` = ``make_ensemble(...).save(run_dir / "ensemble")``:
+    path = build_ensemble(run_dir, config)        # writes RUN/ensemble and returns its path
+    ensemble = make_ensemble(run_dir, config)     # the same ensemble, in memory
 
-1. Candidates: the ``top_k`` finished trials by validation loss, at most ``max_per_architecture``
-   of one architecture (a diversity rule: the next-best trial of another architecture takes the
-   place of a third LSTM that would mostly repeat the first two).
-2. Data, once: ``load_series`` + ``prepare_all`` rebuild the sweep's windows (and are checked
-   against the sweep's saved transform). A streamed run (``foretune.data.store``) uses the
-   validation and test windows of a seeded sample of whole series, up to ``max_windows``.
-   Every candidate draws ``samples`` MC-dropout paths for all validation and test windows in
-   one batched pass; everything below reuses these draws.
-3. Weights, on the validation windows: each validation window is an out-of-sample forecast origin
-   (rolling origin over the validation part; no trial trained on it, though the sweep used its
-   loss to stop training and rank trials). ``weighting``:
-   - ``greedy`` (default): greedy ensemble selection with replacement (Caruana et al., 2004;
-     ``greedy.py``) of the members' MC-mean forecasts (the mixture mean is the weighted mean of
-     the members' means, so this optimises exactly the served point forecast) under ``metric``;
-   - ``inverse_error``: weights proportional to 1 / the member's ``metric``;
-   - ``mean``: equal weights.
-   ``metric``: ``mae``/``rmse`` in original units; ``mase`` (default) and ``crps`` divided by each
-   series' MASE scale, so series of different magnitude count alike. For ``crps`` the greedy
-   step pools members' paths (at most 20 per member, to keep selection cheap).
-   Members that get weight 0 are dropped (listed in ``ensemble.json`` as candidates).
-4. Optional refit on train + validation (``refit``; see ``refit.py``).
-5. Calibration on the test windows (which no trial trained on and nothing above used): CQR per
-   level and step (``conformal.py``). ``ensemble.json`` records ``calibration: {level: {before,
-   after, after_crossfit, n, ...}}``; with ``data.test_fraction: 0`` there are no held-out windows
-   and the ensemble stays uncalibrated (recorded as such).
-6. Reports in ``ensemble.json``: ``selection`` (candidates, their validation scores, greedy
-   counts and trajectory), ``test_scores`` (ensemble and each member: MASE, MAE, scaled CRPS on
-   the test windows), ``direction`` (accuracy and log-loss of head, sample-path and blended
-   direction probabilities on the test windows).
+``make_ensemble`` runs named steps on a run directory (``foretune.rundir.RunDir``): candidates
+(the best finished trials), draws (their MC-dropout paths on the validation and test windows),
+weights (chosen on the validation windows), an optional refit, calibration (CQR on the test
+windows, which nothing before used) and the artifact (``Ensemble`` with the steps' reports).
+``config=None`` reads the run's own config.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,26 +21,34 @@ import numpy as np
 import pandas as pd
 import torch
 
-from foretune.config import ExperimentConfig
+from foretune.config import EnsembleConfig, ExperimentConfig
 from foretune.data import PreparedData, WindowSet
+from foretune.data.experiment import load_series, prepare_all
+from foretune.data.store import SeriesStore, StoreSettings
 from foretune.errors import EnsembleError
 from foretune.evaluate import metrics as M
-from foretune.train import read_checkpoint
-from foretune.train.checkpoint import META
+from foretune.rundir import RunDir
 
-from .conformal import calibrate, interval_quantiles, usable_scale
+from .artifact import MEMBER_WEIGHTS, read_member
+from .conformal import Calibration, calibrate, interval_quantiles, usable_scale
 from .draws import Draws, RowTransform, member_draws
 from .greedy import greedy_search, pooled_samples
-from .mixture import mix, pool, resample
+from .mixture import Mixture, mix, pool, resample
 from .model import Ensemble, Member
-from .refit import best_epochs, refit
+from .refit import best_epochs, concat_windows, refit
+from .settings import EnsembleSettings
 
+#: Paths per member that the greedy search pools under the ``crps`` metric (keeps it cheap).
 CRPS_SELECTION_SAMPLES = 20
 
 
 def select_members(board: pd.DataFrame, top_k: int, max_per_architecture: int | None = None) -> pd.DataFrame:
     """The best ``top_k`` usable trials (status ok, with a checkpoint), best first, with at
-    most ``max_per_architecture`` of any one architecture (None: no limit)."""
+    most ``max_per_architecture`` of any one architecture (None: no limit).
+
+    The limit is a diversity rule: the next-best trial of another architecture takes the place
+    of a third of one architecture, which would mostly repeat the first two.
+    """
     ok = board[(board["status"] == "ok") & board["checkpoint_path"].notna()]
     ok = ok[np.isfinite(ok["val_loss"].astype(float))]
     if ok.empty:
@@ -81,14 +67,15 @@ def select_members(board: pd.DataFrame, top_k: int, max_per_architecture: int | 
 
 
 def inverse_error_weights(losses: np.ndarray) -> np.ndarray:
+    """Weights proportional to ``1 / loss``, summing to 1."""
     inv = 1.0 / np.maximum(np.asarray(losses, dtype=float), 1e-12)
     return inv / inv.sum()
 
 
 def build_ensemble(run_dir: str | Path, config: ExperimentConfig | None = None) -> Path:
-    """Build ``run_dir/ensemble`` from ``run_dir/leaderboard.parquet``; return its path."""
-    run_dir = Path(run_dir).resolve()
-    return make_ensemble(run_dir, config).save(run_dir / "ensemble")
+    """Build the run's ensemble from its leaderboard and save it; return the artifact's path."""
+    run = RunDir(Path(run_dir).resolve())
+    return make_ensemble(run.root, config).save(run.ensemble)
 
 
 def make_ensemble(
@@ -102,120 +89,200 @@ def make_ensemble(
     ``trial_ids`` replaces the leaderboard choice with these trials (e.g. one trial: the best
     single model, weighted 1 and calibrated the same way, for comparisons).
     """
-    run_dir = Path(run_dir).resolve()
-    board_path = run_dir / "leaderboard.parquet"
-    if not board_path.is_file():
-        raise EnsembleError(f"{board_path} not found; run `foretune sweep` first")
+    run = RunDir(Path(run_dir).resolve())
+    board = _leaderboard(run)
     if config is None:
-        config = ExperimentConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+        config = ExperimentConfig.from_dict(json.loads(run.config.read_text()))
     settings = config.ensemble
-    board = pd.read_parquet(board_path)
+    members = _candidates(run, board, settings, trial_ids)
+    windows = _windows(run, config, members)
+    val_draws, test_draws = _draws(members, windows, settings.samples, config.seed)
+    members, test_draws, selection = _weights(members, val_draws, test_draws, windows, settings)
+    if settings.refit:
+        test_draws = _refit(run, board, members, test_draws, windows.datasets, config)
+    mixture = mix(test_draws, [m.weight for m in members], interval_quantiles(settings.levels))
+    calibration, calibration_report = _calibration(mixture, windows, settings)
+    return _artifact(
+        run, config, members, test_draws, mixture, windows, selection, calibration, calibration_report
+    )
+
+
+@dataclass
+class _Windows:
+    """The sweep's validation and test windows for each member window length."""
+
+    datasets: dict[int, PreparedData]
+    reference: PreparedData  # any one: all share series, origins and transform
+    scale: np.ndarray  # [n_series] MASE scale, undefined ones replaced by 1
+
+    @property
+    def val(self) -> WindowSet:
+        return self.reference.val
+
+    @property
+    def test(self) -> WindowSet:
+        return self.reference.test
+
+
+# -- steps ---------------------------------------------------------------------------------------
+def _leaderboard(run: RunDir) -> pd.DataFrame:
+    if not run.leaderboard.is_file():
+        raise EnsembleError(f"{run.leaderboard} not found; run `foretune sweep` first")
+    return pd.read_parquet(run.leaderboard)
+
+
+def _candidates(
+    run: RunDir, board: pd.DataFrame, settings: EnsembleConfig, trial_ids: list[str] | None
+) -> list[Member]:
+    """The trials to weigh, best first, loaded: the leaderboard's choice or ``trial_ids``."""
     if trial_ids is None:
-        candidates = select_members(board, settings.top_k, settings.max_per_architecture)
+        rows = select_members(board, settings.top_k, settings.max_per_architecture)
     else:
-        candidates = board[board["trial_id"].astype(str).isin([str(t) for t in trial_ids])]
-        candidates = select_members(candidates, len(candidates)) if len(candidates) else candidates
-        if candidates.empty:
-            raise EnsembleError(f"none of the trials {trial_ids} is a finished trial of {run_dir}")
+        rows = board[board["trial_id"].astype(str).isin([str(t) for t in trial_ids])]
+        rows = select_members(rows, len(rows)) if len(rows) else rows
+        if rows.empty:
+            raise EnsembleError(f"none of the trials {trial_ids} is a finished trial of {run.root}")
+    return [_load_member(row) for row in rows.itertuples()]
 
-    saved_transform = json.loads((run_dir / "transform.json").read_text())
-    windows = sorted({int(w) for w in candidates["window"]})
-    if (run_dir / "data" / "store.json").is_file():
-        datasets = _sample_stream(run_dir, config, windows)
+
+def _windows(run: RunDir, config: ExperimentConfig, members: list[Member]) -> _Windows:
+    """The data, once: the sweep's windows (in-memory runs) or a sample of them (streamed runs)."""
+    lengths = sorted({m.window for m in members})
+    if run.streamed:
+        datasets = _sample_stream(run, config, lengths)
     else:
-        datasets = _prepare(config, windows, saved_transform)
+        datasets = _prepare(config, lengths, json.loads(run.transform.read_text()))
     reference = next(iter(datasets.values()))
-    transform = reference.transform
-    val, test = reference.val, reference.test
-    n_val = len(val)
-    if n_val == 0:
+    if len(reference.val) == 0:
         raise EnsembleError("there are no validation windows to weight the members on")
+    return _Windows(datasets, reference, usable_scale(reference.mase_scale))
 
-    members = [_load_member(row) for row in candidates.itertuples()]
-    draws = _draw_all(members, datasets, config.ensemble.samples, config.seed)
-    val_draws = [_rows(d, slice(0, n_val)) for d in draws]
-    test_draws = [_rows(d, slice(n_val, None)) for d in draws]
 
-    scale = usable_scale(reference.mase_scale)
-    weights, selection = _weigh(members, val_draws, val, scale, settings)
+def _draws(
+    members: list[Member], windows: _Windows, samples: int, seed: int
+) -> tuple[list[Draws], list[Draws]]:
+    """Every member's MC draws for the validation and the test windows, in one pass each; all
+    later steps reuse them."""
+    n_val = len(windows.val)
+    val, test = [], []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for member in members:
+            data = windows.datasets[member.window]
+            both = concat_windows(data.val, data.test)
+            uids = np.asarray(data.series_ids, dtype=object)[both.series]
+            rows = RowTransform(data.transform, uids)
+            draws = member_draws(member.model, both.x, samples, rows, both.last, path_directions=True)
+            val.append(_rows(draws, slice(0, n_val)))
+            test.append(_rows(draws, slice(n_val, None)))
+    return val, test
+
+
+def _weights(
+    members: list[Member],
+    val_draws: list[Draws],
+    test_draws: list[Draws],
+    windows: _Windows,
+    settings: EnsembleConfig,
+) -> tuple[list[Member], list[Draws], dict[str, Any]]:
+    """Weigh the candidates on the validation windows; keep those with a positive weight.
+
+    Each validation window is an out-of-sample forecast origin (no trial trained on it, though
+    the sweep used its loss to stop training and rank trials). Returns the kept members (weights
+    normalised), their test draws and the selection report, which lists every candidate.
+    """
+    weights, selection = _selection_weights(members, val_draws, windows.val, windows.scale, settings)
     selection["candidates"] = [
         {**m.info, "architecture": m.architecture, "window": m.window, "weight": float(w)}
         for m, w in zip(members, weights, strict=True)
     ]
     keep = [i for i, w in enumerate(weights) if w > 0]
-    members = [members[i] for i in keep]
-    test_draws = [test_draws[i] for i in keep]
-    for member, i in zip(members, keep, strict=True):
+    kept = [members[i] for i in keep]
+    for member, i in zip(kept, keep, strict=True):
         member.weight = float(weights[i] / sum(weights[j] for j in keep))
+    return kept, [test_draws[i] for i in keep], selection
 
-    if settings.refit:
-        test_draws = _refit(run_dir, board, members, test_draws, datasets, config)
 
-    levels = list(settings.levels)
-    mixture = mix(test_draws, [m.weight for m in members], interval_quantiles(levels))
-    calibration, calibration_report = None, {}
+def _calibration(
+    mixture: Mixture, windows: _Windows, settings: EnsembleConfig
+) -> tuple[Calibration | None, dict[str, Any]]:
+    """CQR per level and step on the test windows, and its report (or why there is none).
+
+    Cross-fitted on the earlier and later half of each series' windows for an honest estimate
+    of the calibrated coverage (``after_crossfit``).
+    """
+    test = windows.test
     if len(test) == 0:
-        calibration_report = {"skipped": "no held-out test windows (data.test_fraction is 0)"}
-    elif settings.calibration == "none":
-        calibration_report = {"skipped": "ensemble.calibration is none"}
-    else:
-        bounds = {
-            level: (
-                mixture.quantiles[round((1 - level) / 2, 12)],
-                mixture.quantiles[round((1 + level) / 2, 12)],
-            )
-            for level in levels
-        }
-        row_scale = scale[test.series] if settings.calibration_scale == "mase" else None
-        calibration = calibrate(bounds, test.future, row_scale, folds=_halves(test))
-        calibration_report = calibration.report
+        return None, {"skipped": "no held-out test windows (data.test_fraction is 0)"}
+    if settings.calibration == "none":
+        return None, {"skipped": "ensemble.calibration is none"}
+    row_scale = windows.scale[test.series] if settings.calibration_scale == "mase" else None
+    calibration = calibrate(mixture.intervals(settings.levels), test.future, row_scale, folds=_halves(test))
+    return calibration, calibration.report
 
-    data_info = json.loads((run_dir / "data.json").read_text())
-    ensemble_settings: dict[str, Any] = {
-        "horizon": config.data.horizon,
-        "samples": settings.samples,
-        "quantiles": settings.quantiles,
-        "levels": levels,
-        "seed": config.seed,
-        "weighting": settings.weighting,
-        "metric": settings.metric,
-        "refit": settings.refit,
-        "direction_source": settings.direction_source,
-        "selection": selection,
-        "calibration": calibration_report,
-        "test_scores": _test_scores(members, test_draws, mixture, test, scale) if len(test) else {},
-        "direction": _direction_report(mixture, test) if len(test) else {},
-    }
+
+def _artifact(
+    run: RunDir,
+    config: ExperimentConfig,
+    members: list[Member],
+    test_draws: list[Draws],
+    mixture: Mixture,
+    windows: _Windows,
+    selection: dict[str, Any],
+    calibration: Calibration | None,
+    calibration_report: dict[str, Any],
+) -> Ensemble:
+    """The ensemble with its settings, the steps' reports and the run's input schema."""
+    settings, test = config.ensemble, windows.test
+    ensemble_settings = EnsembleSettings(
+        horizon=config.data.horizon,
+        samples=settings.samples,
+        quantiles=settings.quantiles,
+        levels=list(settings.levels),
+        seed=config.seed,
+        weighting=settings.weighting,
+        metric=settings.metric,
+        refit=settings.refit,
+        direction_source=settings.direction_source,
+        selection=selection,
+        calibration=calibration_report,
+        test_scores=_test_scores(members, test_draws, mixture, test, windows.scale) if len(test) else {},
+        direction=_direction_report(mixture, test) if len(test) else {},
+    )
+    data_info = json.loads(run.data_info.read_text())
     manifest_info = {
         "input_schema": {"required": ["unique_id", "ds", "y"], "covariates": data_info["covariates"]},
         "freqs": data_info["freqs"],
         "horizon": config.data.horizon,
-        "transform": saved_transform["kind"],
+        "transform": json.loads(run.transform.read_text())["kind"],
     }
-    scales = {uid: float(s) for uid, s in zip(reference.series_ids, scale, strict=True)}
+    reference = windows.reference
+    scales = {uid: float(s) for uid, s in zip(reference.series_ids, windows.scale, strict=True)}
     return Ensemble(
-        members, transform, ensemble_settings, manifest_info, calibration, scales, config.to_dict()
+        members,
+        reference.transform,
+        ensemble_settings,
+        manifest_info,
+        calibration,
+        scales,
+        config.to_dict(),
     )
 
 
-# -- steps ---------------------------------------------------------------------------------------
-def _sample_stream(run_dir: Path, config: ExperimentConfig, windows: list[int]):
+# -- data ----------------------------------------------------------------------------------------
+def _sample_stream(run: RunDir, config: ExperimentConfig, windows: list[int]) -> dict[int, PreparedData]:
     """Streamed runs: validation and test windows of a seeded sample of whole series."""
-    from foretune.data.store import SeriesStore, StoreSettings
-
     if config.ensemble.refit:
         raise EnsembleError(
             "ensemble.refit retrains in memory, which streamed data does not fit; set ensemble.refit: false"
         )
-    covariates = tuple(json.loads((run_dir / "data.json").read_text())["covariates"])
-    store = SeriesStore.open(run_dir / "data", StoreSettings.from_config(config, covariates))
+    covariates = tuple(json.loads(run.data_info.read_text())["covariates"])
+    store = SeriesStore.open(run.store, StoreSettings.from_config(config, covariates))
     return {w: store.sample(w, config.ensemble.max_windows, config.seed) for w in windows}
 
 
-def _prepare(config: ExperimentConfig, windows: list[int], saved: dict) -> dict[int, PreparedData]:
+def _prepare(config: ExperimentConfig, windows: list[int], saved: dict[str, Any]) -> dict[int, PreparedData]:
     """The sweep's prepared windows for each needed window length, checked against the sweep."""
-    from foretune.data.experiment import load_series, prepare_all
-
     sub = config.model_copy(deep=True)
     sub.search.windows = windows
     datasets = prepare_all(sub, load_series(config))
@@ -235,34 +302,32 @@ def _prepare(config: ExperimentConfig, windows: list[int], saved: dict) -> dict[
     return datasets
 
 
-def _load_member(row) -> Member:
+def _load_member(row: Any) -> Member:
     directory = Path(row.checkpoint_path)
-    if not (directory / "model.pt").is_file():
+    if not (directory / MEMBER_WEIGHTS).is_file():
         raise EnsembleError(f"checkpoint of trial {row.trial_id} is missing at {directory}")
-    model, spec = read_checkpoint(directory)
-    n_features = int(json.loads((directory / META).read_text())["n_features"])
+    model, spec, n_features = read_member(directory)
     info = {"trial_id": str(row.trial_id), "val_loss": float(row.val_loss)}
     return Member(model, spec.architecture, spec.window, 0.0, spec, n_features, info)
 
 
-def _draw_all(members, datasets, samples: int, seed: int) -> list[Draws]:
-    """Every member's MC draws for the validation then the test windows, in one pass each."""
-    out = []
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        for member in members:
-            data = datasets[member.window]
-            windows = _concat(data.val, data.test)
-            uids = np.asarray(data.series_ids, dtype=object)[windows.series]
-            rows = RowTransform(data.transform, uids)
-            out.append(
-                member_draws(member.model, windows.x, samples, rows, windows.last, path_directions=True)
-            )
-    return out
+# -- weighting -----------------------------------------------------------------------------------
+def _selection_weights(
+    members: list[Member],
+    val_draws: list[Draws],
+    val: WindowSet,
+    scale: np.ndarray,
+    settings: EnsembleConfig,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Member weights on the validation windows by ``settings.weighting``, and the report.
 
-
-def _weigh(members, val_draws, val: WindowSet, scale, settings):
-    """Member weights on the validation windows and the selection report."""
+    ``greedy``: greedy ensemble selection with replacement of the members' MC-mean forecasts
+    (the mixture mean is the weighted mean of the members' means, so this optimises exactly the
+    served point forecast); ``inverse_error``: weights proportional to 1 / the member's score;
+    ``mean``: equal weights. Scores by ``settings.metric``: ``mae``/``rmse`` in original units,
+    ``mase`` and ``crps`` divided by each series' MASE scale, so series of any magnitude count
+    alike. Under ``crps`` the greedy step pools the members' paths.
+    """
     metric, weighting = settings.metric, settings.weighting
     row_scale = scale[val.series][:, None] if metric in ("mase", "crps") else 1.0
     target = val.future / row_scale
@@ -311,7 +376,7 @@ def _weigh(members, val_draws, val: WindowSet, scale, settings):
     return weights, selection
 
 
-def _crps(samples, y):
+def _crps(samples: np.ndarray, y: np.ndarray) -> float:
     return M.crps_from_samples(y, samples)
 
 
@@ -324,8 +389,19 @@ _METRICS = {
 }
 
 
-def _refit(run_dir, board, members, test_draws, datasets, config) -> list[Draws]:
-    epochs = best_epochs(run_dir, board)
+def _refit(
+    run: RunDir,
+    board: pd.DataFrame,
+    members: list[Member],
+    test_draws: list[Draws],
+    datasets: dict[int, PreparedData],
+    config: ExperimentConfig,
+) -> list[Draws]:
+    """Retrain the kept members on train + validation (``refit``) and redraw their test paths.
+
+    A member whose refit diverges keeps its original weights; its ``info`` says so.
+    """
+    epochs = best_epochs(run, board)
     out = []
     with torch.random.fork_rng(devices=[]):
         for member, draws in zip(members, test_draws, strict=True):
@@ -353,7 +429,10 @@ def _refit(run_dir, board, members, test_draws, datasets, config) -> list[Draws]
     return out
 
 
-def _test_scores(members, test_draws, mixture, test: WindowSet, scale) -> dict[str, Any]:
+# -- reports -------------------------------------------------------------------------------------
+def _test_scores(
+    members: list[Member], test_draws: list[Draws], mixture: Mixture, test: WindowSet, scale: np.ndarray
+) -> dict[str, Any]:
     """MASE, MAE and scaled CRPS on the test windows: the ensemble and each member."""
     row_scale = scale[test.series][:, None]
 
@@ -379,7 +458,8 @@ def _test_scores(members, test_draws, mixture, test: WindowSet, scale) -> dict[s
     return out
 
 
-def _direction_report(mixture, test: WindowSet) -> dict[str, Any]:
+def _direction_report(mixture: Mixture, test: WindowSet) -> dict[str, Any]:
+    """Accuracy and log-loss of the head, sample-path and blended direction probabilities."""
     out = {"windows": int(len(test))}
     for source in ("head", "samples", "blend"):
         probs = mixture.direction(source)
@@ -394,12 +474,6 @@ def _direction_report(mixture, test: WindowSet) -> dict[str, Any]:
 # -- helpers -------------------------------------------------------------------------------------
 def _rows(d: Draws, rows: slice) -> Draws:
     return Draws(d.levels[:, rows], d.probs[rows], None if d.path_probs is None else d.path_probs[rows])
-
-
-def _concat(a: WindowSet, b: WindowSet) -> WindowSet:
-    return WindowSet(
-        *(np.concatenate([getattr(a, f), getattr(b, f)]) for f in WindowSet.__dataclass_fields__)
-    )
 
 
 def _halves(ws: WindowSet) -> np.ndarray:

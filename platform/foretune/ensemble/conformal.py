@@ -1,34 +1,22 @@
-"""Split-conformal calibration of prediction intervals (conformalised quantile regression, CQR).
+"""Split-conformal calibration of central prediction intervals (conformalised quantile regression).
 
-Romano, Patterson & Candès (2019): for a central interval ``[lo, hi]`` at nominal level ``L``
-(miscoverage ``alpha = 1 - L``) and held-out calibration windows with actuals ``y``, the score
+    calibration = calibrate(bounds, y, scale, folds)   # fit on held-out windows, with a report
+    calibrated = calibration.apply(bounds, scale)       # per level and horizon step
+    Calibration.from_dict(calibration.to_dict())        # calibration.json
 
-    E = max(lo - y, y - hi) / scale
-
-is negative inside the interval and positive outside. With ``n`` scores, the adjustment is the
-``ceil((n + 1)(1 - alpha))``-th smallest score ``Q``, and the calibrated interval is
-``[lo - Q * scale, hi + Q * scale]``: wider when the raw interval under-covered (Q > 0), narrower
-when it over-covered (Q < 0). For exchangeable windows its coverage is at least ``L`` (and below
-``L + 1/(n+1)``).
-
-Choices:
-- One adjustment per level and per horizon step (step h's intervals widen with h at their own rate).
-- Scores are divided by each series' MASE scale (in-sample mean absolute seasonal difference of
-  its training part) when ``scaled`` (the default): the adjustment is then in "typical step
-  changes", so one number serves series of any magnitude, including series first seen at predict
-  time. ``scaled=False`` keeps scores in original units (only sensible for series of one scale).
-- Too few windows for a level (``ceil((n + 1)(1 - alpha)) > n``, e.g. n < 19 at 95%): the exact
-  conformal bound is infinite; we use the largest score instead and flag the level ``saturated``.
-- A narrowed interval never crosses: where ``lo > hi`` both become their midpoint. Intervals of
-  increasing level are made nested (the 95% interval contains the 90% one) by a running min/max.
+CQR (Romano, Patterson & Candes, 2019) moves each raw interval ``[lo, hi]`` of level ``L`` out
+(it under-covered) or in (it over-covered) by a quantile of the held-out scores
+``max(lo - y, y - hi) / scale``; for exchangeable windows the coverage is then at least ``L``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from foretune.evaluate import metrics as M
 
@@ -40,20 +28,17 @@ def level_name(level: float) -> str:
     return f"{round(level * 100, 6):g}"
 
 
-def interval_quantiles(levels) -> list[float]:
+def interval_quantiles(levels: Iterable[float]) -> list[float]:
     """The quantile levels ``(1 - L) / 2`` and ``(1 + L) / 2`` of every central interval."""
-    out = set()
-    for level in levels:
-        out.add(round((1.0 - level) / 2, 12))
-        out.add(round((1.0 + level) / 2, 12))
-    return sorted(out)
+    return sorted({q for level in levels for q in M.central_interval(level)})
 
 
 def conformal_quantile(scores: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per column of ``scores [n, ...]``: the ``ceil((n+1)(1-alpha))``-th smallest score.
 
     NaN scores are left out (``n`` counts the rest). Returns ``(Q, n, saturated)`` where
-    ``saturated`` marks columns whose rank exceeded ``n`` (the largest score was used).
+    ``saturated`` marks columns whose rank exceeded ``n``: too few windows for the level (e.g.
+    n < 19 at 95%), where the exact conformal bound is infinite and the largest score is used.
     """
     scores = np.asarray(scores, dtype=np.float64)
     n = (~np.isnan(scores)).sum(axis=0)
@@ -66,8 +51,15 @@ def conformal_quantile(scores: np.ndarray, alpha: float) -> tuple[np.ndarray, np
     return q, n, saturated
 
 
-def cqr_scores(lower, upper, y, scale=None) -> np.ndarray:
-    """CQR scores ``max(lower - y, y - upper) [/ scale]`` of windows ``[N, H]``; scale ``[N]``."""
+def cqr_scores(
+    lower: npt.ArrayLike, upper: npt.ArrayLike, y: npt.ArrayLike, scale: npt.ArrayLike | None = None
+) -> np.ndarray:
+    """CQR scores ``max(lower - y, y - upper) [/ scale]`` of windows ``[N, H]``; scale ``[N]``.
+
+    Negative inside the interval, positive outside. Dividing by each series' MASE scale puts
+    the scores in "typical step changes", so one adjustment serves series of any magnitude,
+    including series first seen at predict time.
+    """
     lower, upper, y = (np.asarray(a, dtype=np.float64) for a in (lower, upper, y))
     scores = np.maximum(lower - y, y - upper)
     if scale is not None:
@@ -75,13 +67,30 @@ def cqr_scores(lower, upper, y, scale=None) -> np.ndarray:
     return scores
 
 
-def fit_cqr(lower, upper, y, level: float, scale=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Adjustment per horizon step ``[H]`` for central intervals ``[N, H]`` at ``level``."""
+def fit_cqr(
+    lower: npt.ArrayLike,
+    upper: npt.ArrayLike,
+    y: npt.ArrayLike,
+    level: float,
+    scale: npt.ArrayLike | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Adjustment per horizon step ``[H]`` for central intervals ``[N, H]`` at ``level``.
+
+    One adjustment per step, so the intervals of step h widen at their own rate.
+    """
     return conformal_quantile(cqr_scores(lower, upper, y, scale), 1.0 - level)
 
 
-def apply_cqr(lower, upper, adjustment, scale=None) -> tuple[np.ndarray, np.ndarray]:
-    """Widen (``adjustment > 0``) or narrow intervals ``[N, H]`` by ``adjustment [H] * scale [N]``."""
+def apply_cqr(
+    lower: npt.ArrayLike,
+    upper: npt.ArrayLike,
+    adjustment: npt.ArrayLike,
+    scale: npt.ArrayLike | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Widen (``adjustment > 0``) or narrow intervals ``[N, H]`` by ``adjustment [H] * scale [N]``.
+
+    A narrowed interval never crosses: where ``lo > hi`` both become their midpoint.
+    """
     delta = np.asarray(adjustment, dtype=np.float64)
     if scale is not None:
         delta = delta * _column(scale)
@@ -109,7 +118,12 @@ def nest(bounds: Bounds) -> Bounds:
 
 @dataclass
 class Calibration:
-    """Per-level, per-step CQR adjustments; applied by ``Ensemble.predict``."""
+    """Per-level, per-step CQR adjustments; applied by ``Ensemble.predict``.
+
+    ``scaled``: adjustments are in units of each series' MASE scale (in-sample mean absolute
+    seasonal difference of its training part); False keeps original units, only sensible for
+    series of one scale.
+    """
 
     adjustments: dict[float, np.ndarray]
     scaled: bool = True
@@ -225,7 +239,7 @@ def _column(scale) -> np.ndarray:
     return np.asarray(scale, dtype=np.float64).reshape(-1, 1)
 
 
-def usable_scale(scale) -> np.ndarray:
+def usable_scale(scale: npt.ArrayLike) -> np.ndarray:
     """Series scales with undefined values (NaN, 0: a constant history) replaced by 1.0."""
     scale = np.asarray(scale, dtype=np.float64)
     return np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)

@@ -1,22 +1,16 @@
 """Batched MC-dropout draws: run one member on many windows at once and invert them to levels.
 
-Used alike by ``build`` (on the validation and test windows) and ``Ensemble.predict`` (on the
-last window of every series), so the quantities calibrated at build time are exactly the ones
-served at predict time.
+    rows = RowTransform(transform, uids)          # row i uses the statistics of series uids[i]
+    draws = member_draws(model, x, samples, rows, last, horizon, path_directions=True)
+    draws.levels [S, N, H], draws.probs [N, H, 3], draws.path_probs [N, H, 3] or None
 
-- ``RowTransform``: the data set's ``RatioTransform`` applied row-wise, row ``i`` with the
-  statistics of series ``uids[i]``. It is a view: one ``SeriesStats`` whose fields are column
-  arrays, so the transform's own formulas (``unstandardize``, ``integrate``, ``direction``) run
-  vectorised over all series and samples at once; no formula is restated here.
-- ``member_draws``: ``samples`` forward passes with dropout on (MC dropout) of every window, in
-  chunks of at most ``CHUNK_ROWS`` windows (a bounded memory footprint: 1,000 series x 100 samples
-  is 100,000 windows), returning level paths ``[S, N, H]``, the mean head probabilities
-  ``[N, H, 3]`` and, on request, the fraction of sample paths in each direction class (smoothed:
-  ``(count + 0.5) / (S + 1.5)``).
+``build`` (validation and test windows) and ``Ensemble.predict`` (each series' last window) both
+draw through here, so what is calibrated at build time is exactly what is served.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,8 +20,11 @@ from torch import nn
 from foretune.data import RatioTransform, SeriesStats
 from foretune.models import set_mc_dropout
 
-CHUNK_ROWS = 16384  # windows per forward pass; fixed, so draws do not depend on the machine
-BLOCK_VALUES = 1 << 18  # values per inversion block (2 MiB of float64)
+#: Windows per forward pass: bounds the memory of samples x series windows (1,000 series x 100
+#: samples is 100,000 windows); fixed, so draws do not depend on the machine.
+CHUNK_ROWS = 16384
+#: Values per inversion block (2 MiB of float64): a few whole samples at a time stay in cache.
+BLOCK_VALUES = 1 << 18
 _ROW = "__rows__"
 #: Added to each class count of the sample paths (Krichevsky-Trofimov): S paths never give a class
 #: probability of exactly 0, which would make the log-loss of one surprise infinite.
@@ -35,9 +32,14 @@ SMOOTHING = 0.5
 
 
 class RowTransform:
-    """``transform`` with per-row statistics of series ``uids`` (see the module docstring)."""
+    """``transform`` applied row-wise: row ``i`` with the statistics of series ``uids[i]``.
 
-    def __init__(self, transform: RatioTransform, uids) -> None:
+    A view: one ``SeriesStats`` whose fields are column arrays, so the transform's own formulas
+    (``unstandardize``, ``integrate``, ``direction``) run vectorised over all series and samples
+    at once; no formula is restated here.
+    """
+
+    def __init__(self, transform: RatioTransform, uids: Sequence[str] | np.ndarray) -> None:
         uids = np.asarray(uids, dtype=object)
         names, inverse = np.unique(uids, return_inverse=True)
         table = np.array(
@@ -107,7 +109,12 @@ def member_draws(
     horizon: int | None = None,
     path_directions: bool = False,
 ) -> Draws:
-    """MC-dropout level paths of one member for windows ``x`` (see the module docstring)."""
+    """MC-dropout level paths ``[S, N, H]`` of one member for windows ``x [N, T, F]``.
+
+    Also the mean head probabilities ``[N, H, 3]`` and, with ``path_directions``, the smoothed
+    fraction of sample paths in each direction class (see ``invert_paths``). ``horizon`` keeps
+    the first steps only.
+    """
     z, probs = mc_forward(model, x, samples)
     if horizon is not None:
         z, probs = z[..., :horizon], probs[:, :horizon]
@@ -121,9 +128,8 @@ def invert_paths(
     """Level paths ``[S, N, H]`` of standardised paths ``z`` and, on request, the smoothed
     fraction of paths per direction class ``[N, H, 3]``.
 
-    Runs on blocks of whole samples of about ``BLOCK_VALUES`` values, so the temporaries stay
-    in cache: one vectorised pass over a ``[100, 1000, 24]`` array is memory-bound and no faster
-    than a Python loop per series; blocks of ``[~10, 1000, 24]`` beat both.
+    Smoothed: ``(count + 0.5) / (S + 1.5)``. Runs on blocks of whole samples of about
+    ``BLOCK_VALUES`` values, so the temporaries stay in cache.
     """
     levels = np.empty_like(z)
     counts = np.zeros((*z.shape[1:], 3)) if path_directions else None

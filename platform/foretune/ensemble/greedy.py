@@ -1,19 +1,12 @@
-"""Greedy ensemble selection with replacement (Caruana et al., 2004), as a pure numpy function.
+"""Greedy ensemble selection with replacement (Caruana et al., 2004), as pure numpy functions.
 
-Start from the empty ensemble; in each of ``rounds`` rounds add (with replacement) the member
-whose addition gives the best score of the combined forecast; a member's weight is the number of
-times it was added divided by the number of additions. The returned weights are those of the best
-round seen (AutoGluon's ``EnsembleSelection`` keeps the whole trajectory; when later rounds only
-make the score worse, stopping at the best round is what one would choose with hindsight on the
-same windows, and it never scores worse than the best single member, which is always round 1).
+    weights = greedy_selection(predictions [M, N, H], target [N, H], metric_fn, rounds=25)
+    result = greedy_search(...)   # weights, integer counts, score trajectory, best round
 
-Ties go to the lower index (callers pass members best first), so with identical members the first
-one gets all the weight. A candidate whose score is NaN is never chosen.
-
-``combine(predictions, counts)`` turns integer counts into the combined forecast; the default is
-the count-weighted mean over axis 0, which is exactly the mixture mean (the point forecast an
-ensemble of sample paths reports). For a distributional score pass a pooling ``combine``
-(see ``pooled_samples``): member ``m``'s samples repeated ``counts[m]`` times.
+Each round adds (with replacement) the member whose addition scores best; a member's weight is
+the share of additions it got. ``combine`` turns counts into the combined forecast: the default
+is the count-weighted mean (the mixture mean); ``pooled_samples`` pools sample forecasts for a
+distributional score.
 """
 
 from __future__ import annotations
@@ -59,7 +52,14 @@ def greedy_search(
     rounds: int = 25,
     combine: Combine | None = None,
 ) -> GreedyResult:
-    """Greedy selection with replacement; see the module docstring. Lower scores are better."""
+    """Greedy selection with replacement; see the module docstring. Lower scores are better.
+
+    Returns the weights of the best round seen: when later rounds only make the score worse,
+    stopping at the best round is what one would choose with hindsight on the same windows, and
+    it never scores worse than the best single member (round 1). Ties go to the lower index
+    (callers pass members best first), so of identical members the first gets all the weight.
+    A candidate whose score is NaN is never chosen.
+    """
     predictions = np.asarray(predictions, dtype=np.float64)
     target = np.asarray(target, dtype=np.float64)
     n_members = predictions.shape[0] if predictions.ndim else 0
@@ -101,6 +101,6 @@ def greedy_selection(
     """Weights ``[M]`` of greedy ensemble selection of ``predictions [M, N, H]`` for ``target``.
 
     ``metric_fn(combined [N, H], target [N, H]) -> float`` (lower is better). Pure numpy; see
-    the module docstring for the algorithm and its tie and stopping rules.
+    ``greedy_search`` for its tie and stopping rules.
     """
     return greedy_search(predictions, target, metric_fn, rounds, combine).weights

@@ -1,17 +1,23 @@
 """Pool weighted sample paths into one predictive distribution (weighted mixture).
 
-``mix`` pools members' ``Draws`` (each path carries ``member weight / S``) and summarises the
-mixture: weighted mean and std, weighted-empirical-CDF quantiles, and the weighted direction
-probabilities (heads, and sample paths when drawn). ``resample`` turns a weighted sample into an
-unweighted one (for CRPS and ``sample_*`` columns).
+    mixture = mix(draws, weights, quantile_levels)   # members' Draws; each path weighs w / S
+    mixture.mean, mixture.std, mixture.quantiles[q], mixture.intervals(levels)
+    mixture.direction("head" | "samples" | "blend")   # p_down, p_flat, p_up
+
+``resample`` turns a weighted sample into an unweighted one (for CRPS and ``sample_*`` columns).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
+from foretune.evaluate.metrics import central_interval
+
+from .conformal import Bounds
 from .draws import Draws
 
 
@@ -29,13 +35,12 @@ def weighted_moments(samples: np.ndarray, weights: np.ndarray) -> tuple[np.ndarr
     return mean, np.sqrt(np.maximum(var, 0.0))
 
 
-def weighted_quantiles(samples: np.ndarray, weights: np.ndarray, levels) -> np.ndarray:
+def weighted_quantiles(samples: np.ndarray, weights: np.ndarray, levels: Iterable[float]) -> np.ndarray:
     """Quantiles ``[len(levels), ...]`` over axis 0 of ``samples`` with sample ``weights``.
 
     Uses the weighted empirical CDF: the smallest sample whose cumulative weight reaches q.
-    Sorts along a contiguous last axis (the sample axis moved there), which is several times
-    faster than sorting along axis 0 of a ``[K, N, H]`` array.
     """
+    # sort along a contiguous last axis (the sample axis moved there), not along axis 0
     moved = np.moveaxis(np.asarray(samples), 0, -1)  # [..., K]
     order = np.argsort(moved, axis=-1)
     sorted_samples = np.take_along_axis(moved, order, axis=-1)
@@ -49,7 +54,7 @@ def weighted_quantiles(samples: np.ndarray, weights: np.ndarray, levels) -> np.n
     return np.stack(out)
 
 
-def pool(paths: list[np.ndarray], weights) -> tuple[np.ndarray, np.ndarray]:
+def pool(paths: list[np.ndarray], weights: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Concatenate members' sample paths ``[S_m, ...]``; each path carries ``weight / S_m``.
 
     Returns ``(pooled [K, ...], path_weights [K])`` with the path weights summing to 1.
@@ -85,18 +90,25 @@ class Mixture:
     head_probs: np.ndarray  # [N, H, 3] weighted direction-head probabilities
     path_probs: np.ndarray | None  # [N, H, 3] weighted fraction of paths per class, if drawn
 
+    def intervals(self, levels: Iterable[float]) -> Bounds:
+        """Central intervals ``(lo, hi)`` ``[N, H]`` of the mixture per level (raw quantiles)."""
+        bounds: Bounds = {}
+        for level in levels:
+            lo, hi = central_interval(level)
+            bounds[level] = (self.quantiles[lo], self.quantiles[hi])
+        return bounds
+
     def direction(self, source: str) -> np.ndarray:
         """``p_down, p_flat, p_up`` ``[N, H, 3]`` from the heads, the sample paths, or both."""
+        assert source in ("head", "samples", "blend"), source
         if source == "head" or self.path_probs is None:
             return self.head_probs
         if source == "samples":
             return self.path_probs
-        if source == "blend":
-            return 0.5 * (self.head_probs + self.path_probs)
-        raise ValueError(f"unknown direction source {source!r}")
+        return 0.5 * (self.head_probs + self.path_probs)
 
 
-def mix(draws: list[Draws], weights, levels) -> Mixture:
+def mix(draws: list[Draws], weights: npt.ArrayLike, levels: Iterable[float]) -> Mixture:
     """Pool members' draws (each path weighted ``weight / S``) and summarise the mixture."""
     weights = np.asarray(weights, dtype=np.float64)
     weights = weights / weights.sum()

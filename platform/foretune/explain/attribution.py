@@ -1,8 +1,11 @@
 """Integrated gradients of one model's output at one horizon step, with a completeness check.
 
-Works on any registered model through ``forward(x [N, T, F]) -> (regression [N, H], logits
-[N, H, 3])``; nothing here knows an architecture. See the package docstring for the choices
-(private deterministic copy, recurrent modules in train mode without dropout, adaptive step counts).
+    result = integrated_gradients(model, x [N, T, F], step=1, target="forecast", baseline="zeros")
+    result.attributions [N, T, F], result.relative_error [N], result.converged [N]
+
+Works on any registered model through ``forward(x) -> (regression [N, H], logits [N, H, 3])``;
+nothing here knows an architecture. captum, an optional extra (``pip install
+foretune[explain]``), is imported only when attributions are computed (``require_captum``).
 """
 
 from __future__ import annotations
@@ -19,11 +22,14 @@ from torch import Tensor, nn
 from foretune.errors import ExplainError
 from foretune.models import DIRECTION_CLASSES
 
-#: Integration step counts tried in turn until the completeness error is within tolerance.
+#: Integration step counts tried in turn until the completeness error is within tolerance. Smooth
+#: networks (LSTM/GRU/attention/transformer) converge at 50; piecewise-linear ReLU ones (TCN,
+#: CNN-LSTM, MLP) can need more.
 N_STEPS: tuple[int, ...] = (50, 100, 200, 400)
 #: Largest accepted relative completeness error ``|delta| / max(|f(x) - f(b)|, ATOL)``.
 TOLERANCE = 0.05
-#: Floor of the denominator of the relative error (outputs are in standardised units).
+#: Floor of the denominator of the relative error (outputs are in standardised units); it only
+#: guards the division.
 ATOL = 1e-6
 #: Most interpolated inputs captum evaluates in one forward pass (it never goes below the rows).
 INTERNAL_BATCH = 2048
@@ -41,8 +47,12 @@ class MissingDependencyError(ExplainError, ImportError):
     """
 
 
-def require_captum():
-    """``captum.attr.IntegratedGradients``, or :class:`MissingDependencyError` naming the extra."""
+def require_captum() -> type:
+    """``captum.attr.IntegratedGradients``, or :class:`MissingDependencyError` naming the extra.
+
+    captum is imported here only, so ``foretune.explain`` and ``foretune.models`` import
+    without it.
+    """
     try:
         from captum.attr import IntegratedGradients
     except ImportError as exc:
@@ -96,6 +106,7 @@ def prepare_model(
         dtype = first.dtype if first is not None else torch.float32
     clone = copy.deepcopy(model).to(device=device, dtype=dtype)
     clone.eval()
+    # not torch.backends.cudnn.flags(enabled=False): it is process-wide and resets the other flags
     for module in clone.modules():
         if isinstance(module, nn.RNNBase):
             module.dropout = 0.0
@@ -172,12 +183,23 @@ def integrated_gradients(
     """Integrated gradients (captum) of ``model``'s output at horizon ``step`` for windows ``x``.
 
     ``x [N, T, F]`` are model inputs (standardised features). ``target="forecast"`` attributes
-    regression column ``step - 1``; ``"direction"`` the softmax probability of
-    ``direction_class`` (a name, an index, one index per row, or ``"predicted"``: the model's
-    own most probable class) at that step. Rows whose relative completeness error exceeds
-    ``tolerance`` are recomputed with the next of ``n_steps``; see :class:`Attribution`.
-    ``model`` itself is not modified (a private copy is used, in ``dtype`` if given, else the
-    model's own precision; see :func:`prepare_model`).
+    regression column ``step - 1``, in the standardised units the model predicts;
+    ``"direction"`` the softmax probability of ``direction_class`` (a name, an index, one index
+    per row, or ``"predicted"``: the model's own most probable class) at that step.
+
+    ``baseline``: ``"zeros"`` is all zeros in the standardised input space (every feature at its
+    training mean: y changing by its average change, covariates at their mean); ``"mean"`` is
+    each feature's mean over the window, repeated over time; or an array of the inputs' shape.
+
+    Completeness: the attributions of a row sum to ``f(x) - f(baseline)`` exactly in the limit;
+    captum's quadrature approximates it. Rows whose relative error exceeds ``tolerance`` are
+    recomputed with the next of ``n_steps``; if the last is still not enough, a
+    ``RuntimeWarning`` says so (``warn``). A window whose output barely moves from the baseline
+    may stay flagged with a small absolute error: its attributions then largely cancel.
+
+    ``model`` itself is not modified (a private copy is used, see :func:`prepare_model`), in
+    ``dtype`` if given, else the model's own precision: float32 rounding is far below the
+    quadrature error the completeness check measures.
     """
     IntegratedGradients = require_captum()
     check_request(step, target)

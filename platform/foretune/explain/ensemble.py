@@ -1,28 +1,30 @@
-"""Attributions for a saved ensemble: every member, and the weighted ensemble, per series.
+"""Attributions of a saved ensemble's forecast: every member, and the weighted ensemble, per series.
 
-Inputs are built exactly as ``Ensemble.predict`` builds them: each series' history is validated,
-transformed with the ensemble's statistics (a series not seen in training gets statistics fit on
-the history it comes with) and the last ``window`` feature rows feed each member. The ensemble
-attribution is the normalised-weight sum of the members', aligned by lag (see the package
-docstring).
+    explanation = explain_ensemble(Ensemble.load("RUN/ensemble"), history, step=1)
+    explanation.attributions   # unique_id, member, step, lag, feature, attribution
+    explanation.completeness   # one row per series and member (and "ensemble")
+    explanation.save("RUN/explain")   # parquet, one heat map per series, bars, summary.json
+
+Inputs are built as ``Ensemble.predict`` builds them (``foretune.ensemble.inputs``).
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 
-from foretune.data import DataError, features, read_frame, validate
+from foretune.data import DataError
+from foretune.ensemble import Ensemble
+from foretune.ensemble.inputs import build_inputs, read_history
 from foretune.models import DIRECTION_CLASSES
 
 from .attribution import (
@@ -37,9 +39,7 @@ from .attribution import (
     prepare_model,
     require_captum,
 )
-
-if TYPE_CHECKING:
-    from foretune.ensemble import Ensemble
+from .plots import feature_importance_bars, series_attribution_heatmap
 
 #: ``member`` value of the weighted ensemble's rows.
 ENSEMBLE = "ensemble"
@@ -87,14 +87,13 @@ class Explanation:
         return m[order or list(m.columns)]
 
     def save(self, out: str | Path) -> dict[str, Path]:
-        """Write ``attributions.parquet``, ``heatmap_<series>.png`` (ensemble, lag x feature),
-        ``feature_importance.png`` and ``summary.json`` (with completeness and the file names)
-        under ``out``; earlier ``heatmap_*.png`` files there are removed first. Returns the paths.
+        """Write ``attributions.parquet``, ``heatmap_<series>.png`` (signed ensemble attribution,
+        lag x feature), ``feature_importance.png`` (mean |attribution| over series, summed over
+        lags, per feature) and ``summary.json`` (settings, members and weights, completeness,
+        file names) under ``out``; earlier ``heatmap_*.png`` files there are removed first.
+        Returns the paths. The ensemble rows can also go to the evaluation report
+        (``evaluate.report.write_report(attributions=explanation.ensemble)``).
         """
-        from foretune.evaluate.plots import attribution_bars
-
-        from .plots import attribution_heatmap
-
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         for stale in out.glob(f"{HEATMAP_PREFIX}*.png"):
@@ -111,10 +110,10 @@ class Explanation:
                 f"{uid}: attribution of {what} at step {s.get('step', '?')} "
                 f"(ensemble, baseline {s.get('baseline', '?')})"
             )
-            path.write_bytes(attribution_heatmap(self.matrix(uid), title))
+            path.write_bytes(series_attribution_heatmap(self.matrix(uid), title))
             paths[f"heatmap:{uid}"] = path
         paths["feature_importance"] = out / FEATURES_FILE
-        paths["feature_importance"].write_bytes(attribution_bars(self.ensemble))
+        paths["feature_importance"].write_bytes(feature_importance_bars(self.ensemble))
         paths["summary"] = out / SUMMARY_FILE
         files = {
             "attributions": ATTRIBUTIONS_FILE,
@@ -155,37 +154,12 @@ def _inputs(
     ensemble: Ensemble, data: pd.DataFrame | str | Path, series: Sequence[Any] | None
 ) -> tuple[list[str], dict[int, np.ndarray]]:
     """Series ids and each window's member inputs ``[N, window, F]``, as ``predict`` builds them."""
-    windows = sorted({m.window for m in ensemble.members})
-    frame = read_frame(data)
-    if series:
-        wanted = list(dict.fromkeys(str(s) for s in series))
-        present = set(frame["unique_id"].astype(str))
-        missing = [s for s in wanted if s not in present]
-        if missing:
-            shown = ", ".join(sorted(present)[:20]) + (" ..." if len(present) > 20 else "")
-            raise DataError(f"series {missing} not in the data; available: {shown}")
-        frame = frame[frame["unique_id"].astype(str).isin(wanted)]
-    validated = validate(
-        frame,
-        transform=ensemble.transform.kind,
-        min_length=max(windows) + 1,
-        covariates=ensemble.covariates,
-    )
-    transform = copy.deepcopy(ensemble.transform)
-    uids: list[str] = []
-    inputs: dict[int, list[np.ndarray]] = {w: [] for w in windows}
-    for uid, group in validated.frame.groupby("unique_id", sort=False):
-        y = group["y"].to_numpy(np.float64)
-        cov = group[ensemble.covariates].to_numpy(np.float64)
-        if uid not in transform.stats:
-            transform.fit_series(uid, y, cov)
-        feats = features(transform, uid, y, cov)
-        for w in windows:
-            inputs[w].append(feats[-w:])
-        uids.append(str(uid))
-    if not uids:
+    windows = ensemble.windows
+    history = read_history(data, ensemble.transform.kind, ensemble.covariates, max(windows) + 1, series)
+    if not history.series_ids:
         raise DataError("no series to explain in the given data")
-    return uids, {w: np.stack(v) for w, v in inputs.items()}
+    inputs = build_inputs(history, ensemble.transform, ensemble.covariates, windows)
+    return [str(uid) for uid in inputs.uids], inputs.windows
 
 
 def _predicted_classes(
@@ -265,8 +239,18 @@ def explain_ensemble(
     """Integrated-gradients attributions of ``ensemble``'s forecast at ``step`` for each series.
 
     ``data``: each series' history (frame or Parquet path, as for ``predict``); ``series``:
-    ids to explain (None or empty: all). ``target``, ``baseline``, ``direction_class`` and the
-    completeness knobs are described in :mod:`foretune.explain`. Returns an
+    ids to explain (None or empty: all). ``target``, ``baseline`` and the completeness knobs
+    (``tolerance``, ``n_steps``, ``atol``, ``method``) are those of
+    :func:`~foretune.explain.integrated_gradients`. ``direction_class``: ``"up"`` (default),
+    ``"down"``, ``"flat"``, a class index, or ``"predicted"``: each series' class with the
+    highest ensemble-weighted probability, the same class for every member so that the
+    weighted sum is meaningful.
+
+    The ensemble attribution is ``sum_m w_m * attribution_m`` with the weights normalised to sum
+    to 1 (as ``predict`` mixes members), so it explains the weighted forecast (or probability)
+    and is complete for it. Members' attributions are aligned by lag, the distance from the
+    forecast origin (lag 1 = the most recent input): the ensemble rows span lags
+    ``1..max(window)`` and a member contributes 0 beyond its own window. Returns an
     :class:`Explanation` with per-member and ensemble rows.
     """
     require_captum()

@@ -1,4 +1,10 @@
-"""``foretune explain``: load an ensemble, attribute, write the files, print where they are."""
+"""``foretune explain``: attribute a saved ensemble's forecast and write the files.
+
+    explanation = explain_command(model="RUN/ensemble", data="history.parquet", series=None,
+                                  step=1, target="forecast", baseline="zeros", out=None)
+
+Without ``out`` the files go to ``RUN/explain``, next to the ensemble (``default_out_dir``).
+"""
 
 from __future__ import annotations
 
@@ -8,13 +14,14 @@ from typing import Any
 
 import pandas as pd
 
-from .attribution import require_captum
-from .ensemble import Explanation, explain_ensemble
+from foretune.ensemble import Ensemble
+from foretune.explain import Explanation, explain_ensemble, require_captum
+from foretune.rundir import RunDir
 
 
 def default_out_dir(model: str | Path) -> Path:
     """``<model>/../explain``: next to the ensemble directory, inside its run directory."""
-    return Path(model).resolve().parent / "explain"
+    return RunDir(Path(model).resolve().parent).explain
 
 
 def explain_command(
@@ -27,14 +34,12 @@ def explain_command(
     out: str | Path | None = None,
     **kw: Any,
 ) -> Explanation:
-    """Explain ensemble ``model`` on ``data`` and write the files to ``out`` (see ``save``).
+    """Explain ensemble ``model`` on ``data``, write the files to ``out`` and say where.
 
     Extra keywords go to :func:`~foretune.explain.explain_ensemble` (``direction_class``,
-    ``tolerance``, ``n_steps``, ...). Returns the :class:`Explanation`.
+    ``tolerance``, ``n_steps``, ...). Returns the :class:`~foretune.explain.Explanation`.
     """
-    from foretune.ensemble import Ensemble
-
-    require_captum()  # before the (slower) load, so a missing extra fails first
+    require_captum()  # before loading the ensemble, so a missing extra is the first error
     ensemble = Ensemble.load(model)
     explanation = explain_ensemble(
         ensemble, data, series=series, step=step, target=target, baseline=baseline, **kw

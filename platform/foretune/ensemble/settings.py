@@ -1,0 +1,94 @@
+"""``EnsembleSettings``: what ``ensemble.json`` records besides the members, typed, defaults here.
+
+    settings = EnsembleSettings.from_dict(json.loads(text))   # an artifact's ensemble.json
+    settings.to_dict()                                          # the same keys, for writing it
+
+Serving settings (``horizon``, ``samples``, ``quantiles``, ``levels``, ``seed``,
+``direction_source``) drive ``Ensemble.predict``; the recipe (``weighting``, ``metric``, ``refit``)
+and the build's reports (``selection``, ``calibration``, ``test_scores``, ``direction``) are
+recorded for people. A key left out of an older artifact takes its default here; a key this
+version does not know is kept in ``extra`` and written back unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from foretune.errors import ArtifactError
+
+DEFAULT_LEVELS = (0.5, 0.8, 0.9, 0.95)
+DEFAULT_SAMPLES = 50
+#: Quantile columns every forecast has, whatever the configured quantiles.
+BASE_QUANTILES = (0.05, 0.5, 0.95)
+DIRECTION_SOURCES = ("head", "samples", "blend")
+#: The build's reports, in ``Ensemble.report``.
+REPORTS = ("selection", "test_scores", "calibration", "direction")
+#: Written next to the settings by ``Ensemble.save`` (one entry per member), not a setting.
+MEMBERS_KEY = "members"
+#: Recorded only when known (``None`` means absent from ``ensemble.json``).
+_OPTIONAL = ("weighting", "metric", "refit", *REPORTS)
+
+
+@dataclass
+class EnsembleSettings:
+    """How an ensemble serves forecasts, and what its build recorded; see the module docstring."""
+
+    horizon: int
+    samples: int = DEFAULT_SAMPLES  # MC-dropout draws per member when predict gets none
+    quantiles: list[float] = field(default_factory=list)  # quantile columns besides BASE_QUANTILES
+    levels: list[float] = field(default_factory=lambda: list(DEFAULT_LEVELS))  # lo_<L>/hi_<L>
+    seed: int = 0  # predict's seed when it gets none
+    direction_source: str = "head"  # p_down/p_flat/p_up from the heads, the paths, or a blend
+    weighting: str | None = None
+    metric: str | None = None
+    refit: bool | None = None
+    selection: dict[str, Any] | None = None
+    calibration: dict[str, Any] | None = None
+    test_scores: dict[str, Any] | None = None
+    direction: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def interval_levels(self) -> list[float]:
+        """The central interval levels, ascending."""
+        return sorted(float(v) for v in self.levels)
+
+    @property
+    def quantile_levels(self) -> list[float]:
+        """The quantile columns of a forecast, ascending: ``quantiles`` and ``BASE_QUANTILES``."""
+        return sorted(set(float(q) for q in self.quantiles) | set(BASE_QUANTILES))
+
+    @property
+    def reports(self) -> dict[str, Any]:
+        """The build's reports that this artifact has."""
+        return {name: getattr(self, name) for name in REPORTS if getattr(self, name) is not None}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``ensemble.json`` keys (without ``members``)."""
+        out = {**self.extra}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "extra" or (f.name in _OPTIONAL and value is None):
+                continue
+            out[f.name] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, state: Mapping[str, Any]) -> EnsembleSettings:
+        """Settings from ``ensemble.json``'s keys (``members`` is skipped); ``ArtifactError`` if
+        they cannot be served."""
+        names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        if "horizon" not in state:
+            raise ArtifactError("the ensemble settings have no horizon")
+        known = {k: v for k, v in state.items() if k in names}
+        extra = {k: v for k, v in state.items() if k not in names and k != MEMBERS_KEY}
+        settings = cls(**known, extra=extra)
+        if settings.direction_source not in DIRECTION_SOURCES:
+            raise ArtifactError(
+                f"unknown direction_source {settings.direction_source!r} in the ensemble settings "
+                f"(known: {list(DIRECTION_SOURCES)})"
+            )
+        return settings
