@@ -12,7 +12,6 @@ missing quantile columns; an input with nothing left to plot gives a figure sayi
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 
 import matplotlib
@@ -23,6 +22,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
+
+from foretune.plotting import attribution_bars, attribution_matrix, empty, lag_feature_heatmap, png
 
 from .metrics import _quantile_columns, central_interval
 
@@ -43,22 +44,8 @@ __all__ = [
     "residuals_figure",
 ]
 
-DPI = 100
-
 
 # ------------------------------------------------------------------------------------ helpers
-def _png(fig: Figure) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
-    return buf.getvalue()
-
-
-def _empty(ax: Axes, text: str = "no data to plot") -> None:
-    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="0.4")
-    ax.set_xticks([])
-    ax.set_yticks([])
-
-
 def _finite(values: pd.Series | np.ndarray) -> np.ndarray:
     arr = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(np.float64)
     return arr[np.isfinite(arr)]
@@ -155,12 +142,12 @@ def leaderboard_figure(leaderboard: pd.DataFrame, failed: npt.ArrayLike | None =
     panels = (("val_loss", "validation loss"), ("train_seconds", "training time [s]"))
     for ax, (col, label) in zip(axes, panels, strict=True):
         if col not in leaderboard.columns:
-            _empty(ax, f"no {col} column")
+            empty(ax, f"no {col} column")
             continue
         values = pd.to_numeric(leaderboard[col], errors="coerce").to_numpy(np.float64)
         finite = np.isfinite(values)
         if not finite.any():
-            _empty(ax, f"no finite {col}")
+            empty(ax, f"no finite {col}")
             continue
         x = np.array([pos[a] for a in arch], dtype=np.float64) + rng.uniform(-0.15, 0.15, n)
         boxes = {k: values[(arch == k) & finite & ~bad] for k in names}
@@ -185,7 +172,7 @@ def leaderboard_figure(leaderboard: pd.DataFrame, failed: npt.ArrayLike | None =
         _maybe_log(ax, values[finite])
         ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    return _png(fig)
+    return png(fig)
 
 
 def rank_trials(curves: pd.DataFrame) -> tuple[pd.Series, str]:
@@ -230,8 +217,8 @@ def curves_figure(curves: pd.DataFrame, max_trials: int = 20) -> bytes:
         if drew:
             ax.plot([], [], "-", color=color, label=str(trial))
     if not plotted:
-        _empty(ax)
-        return _png(fig)
+        empty(ax)
+        return png(fig)
     _maybe_log(ax, np.concatenate(plotted), ratio=20.0)
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -247,7 +234,7 @@ def curves_figure(curves: pd.DataFrame, max_trials: int = 20) -> bytes:
     ax.add_artist(ax.legend(handles=style_handles, fontsize=8, loc="upper right"))
     ax.legend(title="trial", fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
-    return _png(fig)
+    return png(fig)
 
 
 def fan_chart(
@@ -267,14 +254,14 @@ def fan_chart(
     fig = Figure(figsize=(10, 3.0 * n))
     axes = np.atleast_1d(fig.subplots(n, 1, squeeze=False)[:, 0])
     if not series:
-        _empty(axes[0])
-        return _png(fig)
+        empty(axes[0])
+        return png(fig)
     pairs = interval_pairs(list(forecasts.columns))
     alphas = np.linspace(0.15, 0.4, num=max(len(pairs), 1))
     for i, (ax, uid) in enumerate(zip(axes, series, strict=True)):
         f = forecasts[forecasts["unique_id"] == uid].sort_values("ds")
         if f.empty:
-            _empty(ax, f"no forecasts for {uid}")
+            empty(ax, f"no forecasts for {uid}")
             continue
         x = f["ds"].to_numpy()
         start, horizon = x[0], len(f)
@@ -329,7 +316,7 @@ def fan_chart(
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
-    return _png(fig)
+    return png(fig)
 
 
 def residuals_figure(residuals: pd.DataFrame) -> bytes:
@@ -338,8 +325,8 @@ def residuals_figure(residuals: pd.DataFrame) -> bytes:
     ax = fig.subplots()
     r = residuals[np.isfinite(residuals["residual"].to_numpy(np.float64))]
     if r.empty:
-        _empty(ax)
-        return _png(fig)
+        empty(ax)
+        return png(fig)
     rng = np.random.default_rng(0)
     steps = r["step"].to_numpy(np.float64)
     ax.scatter(
@@ -372,7 +359,7 @@ def residuals_figure(residuals: pd.DataFrame) -> bytes:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    return _png(fig)
+    return png(fig)
 
 
 def acf_figure(values: np.ndarray, n: int) -> bytes:
@@ -383,8 +370,8 @@ def acf_figure(values: np.ndarray, n: int) -> bytes:
     vals = np.asarray(values, dtype=np.float64)[1:]
     keep = np.isfinite(vals)
     if not keep.any() or n < 2:
-        _empty(ax, "too few residuals for an autocorrelation")
-        return _png(fig)
+        empty(ax, "too few residuals for an autocorrelation")
+        return png(fig)
     ax.vlines(lags[keep], 0.0, vals[keep], color="C0", lw=2)
     ax.plot(lags[keep], vals[keep], "o", color="C0", ms=4)
     band = 1.96 / np.sqrt(n)
@@ -399,7 +386,7 @@ def acf_figure(values: np.ndarray, n: int) -> bytes:
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    return _png(fig)
+    return png(fig)
 
 
 def _reliability_lines(coverage: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame, str]]:
@@ -449,7 +436,7 @@ def reliability_diagram(coverage: pd.DataFrame) -> bytes:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
-    return _png(fig)
+    return png(fig)
 
 
 _BASELINE_NAME = ("naive", "seasonal", "auto", "ets", "theta", "arima")
@@ -478,8 +465,8 @@ def metric_by_step_figure(steps: pd.DataFrame, metric: str) -> bytes:
         ax.plot(g["step"].to_numpy(), y, marker="o", ms=3.5, label=name, **style)
         drew = True
     if not drew:
-        _empty(ax)
-        return _png(fig)
+        empty(ax)
+        return png(fig)
     ax.set_xlabel("forecast step")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(metric.upper())
@@ -487,16 +474,7 @@ def metric_by_step_figure(steps: pd.DataFrame, metric: str) -> bytes:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
-    return _png(fig)
-
-
-def attribution_matrix(attributions: pd.DataFrame) -> pd.DataFrame:
-    """Mean ``|attribution|`` over series and steps: rows are lags (sorted), columns features
-    (most important first: largest sum over lags)."""
-    a = attributions.assign(_abs=pd.to_numeric(attributions["attribution"], errors="coerce").abs())
-    m = a.pivot_table(index="lag", columns="feature", values="_abs", aggfunc="mean").sort_index()
-    order = m.sum(axis=0).sort_values(ascending=False, kind="stable").index
-    return m[order]
+    return png(fig)
 
 
 def attribution_heatmap(attributions: pd.DataFrame) -> bytes:
@@ -507,62 +485,3 @@ def attribution_heatmap(attributions: pd.DataFrame) -> bytes:
         colorbar_label="mean |attribution|",
         title="mean |attribution| by lag and feature",
     )
-
-
-def lag_feature_heatmap(
-    matrix: pd.DataFrame,
-    *,
-    signed: bool,
-    colorbar_label: str,
-    title: str,
-    ylabel: str = "lag (1 = most recent)",
-) -> bytes:
-    """Heat map of a ``lag x feature`` frame; ``signed`` uses a diverging map centred on 0."""
-    values = matrix.to_numpy(np.float64)
-    fig = Figure(
-        figsize=(min(3.5 + 0.7 * max(values.shape[1], 1), 12), min(2.5 + 0.22 * max(values.shape[0], 1), 12))
-    )
-    ax = fig.subplots()
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        _empty(ax)
-        return _png(fig)
-    if signed:
-        limit = float(np.abs(finite).max()) or 1.0
-        colors = {"cmap": "RdBu_r", "vmin": -limit, "vmax": limit}
-    else:
-        colors = {"cmap": "viridis"}
-    image = ax.imshow(values, aspect="auto", interpolation="nearest", **colors)
-    fig.colorbar(image, ax=ax, label=colorbar_label)
-    ax.set_xticks(
-        np.arange(values.shape[1]),
-        [str(c) for c in matrix.columns],
-        rotation=45,
-        ha="right",
-        fontsize=8,
-    )
-    every = max(1, int(np.ceil(len(matrix) / 30)))
-    rows = np.arange(0, len(matrix), every)
-    ax.set_yticks(rows, [str(matrix.index[i]) for i in rows], fontsize=8)
-    ax.set_xlabel("feature")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    return _png(fig)
-
-
-def attribution_bars(attributions: pd.DataFrame) -> bytes:
-    """Total attribution per feature: the heat map's mean ``|attribution|`` summed over lags."""
-    total = attribution_matrix(attributions).sum(axis=0, min_count=1).dropna()
-    total = total.sort_values()
-    fig = Figure(figsize=(7, min(1.5 + 0.3 * max(len(total), 1), 10)))
-    ax = fig.subplots()
-    if total.empty:
-        _empty(ax)
-        return _png(fig)
-    ax.barh([str(k) for k in total.index], total.to_numpy(np.float64), color="C0")
-    ax.set_xlabel("sum over lags of mean |attribution|")
-    ax.set_title("attribution by feature")
-    ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    return _png(fig)
