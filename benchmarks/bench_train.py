@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 
 try:
-    from foretune.bench import run_bench
+    from foretune.commands.bench import run_bench
 except ImportError:  # run without PYTHONPATH=platform
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "platform"))
-    from foretune.bench import run_bench
+    from foretune.commands.bench import run_bench
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,7 +11,7 @@ For each size it generates long-format Parquet (``foretune.data.synthetic``: dai
 - **epoch**: one training epoch plus its validation pass of a small MLP on ``--workers`` Ray
   Train workers (DDP, gloo), each reading its shard of the streamed windows — seconds (as the
   loop measures them, without the worker group's start-up) and training windows per second;
-- **peak private memory** (``foretune.memory``; shared object-store pages excluded) of the driver
+- **peak private memory** (``benchmarks/peak_memory.py``; shared object-store pages excluded) of the driver
   over both steps and of each worker over its epoch.
 
 In the same run, at the smallest size, the in-memory path (``read_frame`` + ``validate`` +
@@ -32,6 +32,10 @@ from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+# Ray Train workers import peak_memory.py from this folder too.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (str(Path(__file__).resolve().parent), os.environ.get("PYTHONPATH")) if p
+)
 
 WORKER_PEAKS = "worker_peaks"
 
@@ -40,8 +44,8 @@ def measured_worker(config: dict[str, Any]) -> list[dict[str, Any]]:
     """``train_worker`` plus this worker's peak private memory, written next to the run."""
     import ray.train
 
-    from foretune.memory import PeakMemory
     from foretune.train.distributed import train_worker
+    from peak_memory import PeakMemory
 
     peak = PeakMemory()
     base = peak.reset()
@@ -55,7 +59,7 @@ def measured_worker(config: dict[str, Any]) -> list[dict[str, Any]]:
 def in_memory_reference(path: Path, window: int, horizon: int) -> dict[str, float]:
     """The in-memory path on the driver: seconds and peak private memory above the baseline."""
     from foretune.data import RatioTransform, prepare, read_frame, validate
-    from foretune.memory import PeakMemory
+    from peak_memory import PeakMemory
 
     peak = PeakMemory()
     base = peak.reset()
@@ -78,8 +82,8 @@ def one_size(rows: int, per_series: int, window: int, workers: int, work: Path) 
 
     from foretune.data.store import StoreSettings, build_store
     from foretune.data.synthetic import write_series_parquet
-    from foretune.memory import PeakMemory
     from foretune.train import TrainSpec
+    from peak_memory import PeakMemory
 
     horizon, series = 4, rows // per_series
     source = write_series_parquet(work / f"in-{rows}", rows, series, files=16)

@@ -1,14 +1,14 @@
 """``foretune`` command line: parse, build the config, call one function.
 
 Commands: ``run`` (sweep + ensemble), ``sweep``, ``ensemble --run DIR``,
-``predict --model DIR --data PATH``, ``evaluate``, ``explain``, ``bench``.
-Errors a user can fix print one line and exit 2.
+``predict --model DIR --data PATH``, ``evaluate``, ``explain``, ``bench``; each calls one
+function of ``foretune.commands``. A ``ForetuneError`` (a problem the user can fix) prints one
+line and exits 2; anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -62,16 +62,6 @@ def _data_path(data: str | None) -> str | None:
     return str(Path(data).resolve())
 
 
-def resumed_config(run_dir: Path):
-    """The config an interrupted run was started with (its flags were applied then)."""
-    from foretune.config import ConfigError, ExperimentConfig
-
-    saved = run_dir / "config.json"
-    if not saved.is_file():
-        raise ConfigError(f"cannot resume {run_dir}: it has no config.json (not a foretune run)")
-    return ExperimentConfig.from_dict(json.loads(saved.read_text()))
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="foretune", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -114,47 +104,33 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from foretune import pipeline
-
     if args.command in ("run", "sweep"):
+        from foretune.commands import run as commands
+
         if args.resume:
             run_dir = Path(args.resume).resolve()
-            config = resumed_config(run_dir)
+            config = commands.resumed_config(run_dir)
         else:
             config = config_from_args(args)
-            run_dir = pipeline.default_run_dir(config)
-        if args.command == "run":
-            pipeline.run(config, run_dir, num_cpus=args.num_cpus, resume=bool(args.resume))
-        else:
-            pipeline.sweep(config, run_dir, num_cpus=args.num_cpus, resume=bool(args.resume))
-        return 0
-    if args.command == "ensemble":
-        pipeline.ensemble(Path(args.run).resolve())
-        return 0
-    if args.command == "predict":
-        from foretune.ensemble import Ensemble
+            run_dir = commands.default_run_dir(config)
+        command = commands.run if args.command == "run" else commands.sweep
+        command(config, run_dir, num_cpus=args.num_cpus, resume=bool(args.resume))
+    elif args.command == "ensemble":
+        from foretune.commands.run import ensemble
 
-        forecast = Ensemble.load(args.model).predict(args.data, horizon=args.horizon, samples=args.samples)
-        if args.out:
-            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-            forecast.to_parquet(args.out, index=False)
-            print(f"forecast ({len(forecast)} rows) written to {args.out}")
-        else:
-            print(forecast.to_string(index=False))
-        return 0
-    if args.command == "evaluate":
-        from foretune.evaluate.backtest import evaluate_command
+        ensemble(Path(args.run).resolve())
+    elif args.command == "predict":
+        from foretune.commands.predict import predict
+
+        predict(args.model, args.data, horizon=args.horizon, samples=args.samples, out=args.out)
+    elif args.command == "evaluate":
+        from foretune.commands.evaluate import evaluate_command
 
         evaluate_command(
-            model=args.model,
-            data=args.data,
-            horizon=args.horizon,
-            windows=args.windows,
-            out=args.out,
+            model=args.model, data=args.data, horizon=args.horizon, windows=args.windows, out=args.out
         )
-        return 0
-    if args.command == "explain":
-        from foretune.explain import explain_command
+    elif args.command == "explain":
+        from foretune.commands.explain import explain_command
 
         explain_command(
             model=args.model,
@@ -165,13 +141,11 @@ def _dispatch(args: argparse.Namespace) -> int:
             baseline=args.baseline,
             out=args.out,
         )
-        return 0
-    if args.command == "bench":
-        from foretune.bench import run_bench
+    elif args.command == "bench":
+        from foretune.commands.bench import run_bench
 
         run_bench(json_path=args.json)
-        return 0
-    raise AssertionError(args.command)
+    return 0
 
 
 if __name__ == "__main__":

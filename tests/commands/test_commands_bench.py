@@ -6,7 +6,7 @@ import json
 
 import torch
 
-from foretune.bench import format_table, run_bench, time_epochs
+from foretune.commands.bench import format_table, run_bench, time_epochs
 
 
 def test_time_epochs_measures_both_loops():

@@ -15,16 +15,19 @@ import sys
 import tempfile
 from pathlib import Path
 
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"  # peak_memory.py lives there
+
 
 def main(rows: int, series: int, window: int, object_store_mb: int) -> None:
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    sys.path.insert(0, str(BENCHMARKS))
     import ray
     import torch
 
     from foretune.data.store import StoreSettings, build_store
     from foretune.data.synthetic import write_series_parquet
-    from foretune.memory import PeakMemory
     from foretune.train.stream import StreamFeeder
+    from peak_memory import PeakMemory
 
     work = Path(tempfile.mkdtemp(dir="/tmp"))
     write_series_parquet(work / "warm", rows // 4, series // 4, files=8)

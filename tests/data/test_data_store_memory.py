@@ -4,7 +4,7 @@
 writes 2 million rows (1000 daily series) in time-sliced files, builds the series store and reads
 one training epoch of window 96 through ``StreamFeeder``, as a trial does. The in-memory path
 would hold the pandas frame plus every window (about 0.9 GB here); the streamed path's private
-memory (``foretune.memory``: object-store pages excluded) stays far below: measured here at
+memory (``benchmarks/peak_memory.py``: object-store pages excluded) stays far below: measured here at
 0.01 GB above the baseline for the store and 0.1-0.23 GB for the epoch (its peak is spiky).
 """
 

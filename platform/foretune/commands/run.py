@@ -1,13 +1,27 @@
-"""The end-to-end job: sweep -> ensemble -> summary, shared by the CLI and ``jobs/*.py``."""
+"""``foretune run``, ``sweep`` and ``ensemble``: the end-to-end job and its two halves.
+
+    run_dir = default_run_dir(config)          # config.out or runs/<name>-<time>
+    sweep(config, run_dir)                     # Tune + Optuna; prints the leaderboard
+    ensemble(run_dir, config)                  # builds RUN/ensemble from the leaderboard
+    run(config, run_dir)                       # both, then the backtest report under RUN/report
+
+``resumed_config(run_dir)`` is the config an interrupted run was started with.
+"""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 import pandas as pd
 
+from foretune.commands.evaluate import run_report
 from foretune.config import ExperimentConfig
+from foretune.ensemble import Ensemble, build_ensemble
+from foretune.errors import ConfigError
+from foretune.rundir import RunDir
+from foretune.search import run_sweep
 
 SUMMARY_COLUMNS = [
     "trial_id",
@@ -30,8 +44,6 @@ def default_run_dir(config: ExperimentConfig) -> Path:
 
 def sweep(config: ExperimentConfig, run_dir: Path, num_cpus: int | None = None, resume: bool = False):
     """Run (or resume) the search and print the leaderboard."""
-    from foretune.search import run_sweep
-
     verb = "resuming" if resume else "sweeping"
     print(
         f"foretune: {verb} {config.search.trials} trial(s) over {config.models}; run directory {run_dir}",
@@ -44,8 +56,6 @@ def sweep(config: ExperimentConfig, run_dir: Path, num_cpus: int | None = None, 
 
 def ensemble(run_dir: Path, config: ExperimentConfig | None = None) -> Path:
     """Build the ensemble artifact of a finished sweep and print where it is."""
-    from foretune.ensemble import Ensemble, build_ensemble
-
     path = build_ensemble(run_dir, config)
     weights = Ensemble.load(path).weights
     print("ensemble members (weight): " + ", ".join(f"{k} {v:.3f}" for k, v in weights.items()))
@@ -61,19 +71,17 @@ def run(
     resume: bool = False,
 ) -> Path:
     """Sweep, build the ensemble, write ``run_dir/report/report.html``; return the artifact."""
-    from foretune.evaluate.backtest import run_report
-
     run_dir = run_dir or default_run_dir(config)
     sweep(config, run_dir, num_cpus=num_cpus, resume=resume)
     artifact = ensemble(run_dir, config)
-    if (run_dir / "data" / "store.json").is_file():
+    if RunDir(run_dir).streamed:
         print(
             "foretune: the data streamed (larger than memory), so the backtest report is "
             "skipped; run `foretune evaluate` on a sample of the series",
             flush=True,
         )
     else:
-        run_report(run_dir, artifact)  # 2-window backtest vs baselines on the run's data
+        run_report(run_dir, artifact)
     return artifact
 
 
@@ -90,3 +98,11 @@ def print_leaderboard(board: pd.DataFrame, rows: int = 20) -> None:
         reasons = board["reason"].replace("", None).dropna()
         common = reasons.mode().iloc[0] if not reasons.empty else "unknown"
         print(f"foretune: no trial finished successfully; most common reason: {common}", flush=True)
+
+
+def resumed_config(run_dir: Path) -> ExperimentConfig:
+    """The config an interrupted run was started with (its flags were applied then)."""
+    saved = RunDir(run_dir).config
+    if not saved.is_file():
+        raise ConfigError(f"cannot resume {run_dir}: it has no config.json (not a foretune run)")
+    return ExperimentConfig.from_dict(json.loads(saved.read_text()))

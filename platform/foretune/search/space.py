@@ -89,7 +89,13 @@ def parameter_names(config: ExperimentConfig) -> set[str]:
 
 
 def validate_space(config: ExperimentConfig) -> None:
-    """Raise ``ConfigError`` for a ``search.space`` key no trial would ever ask for."""
+    """Raise ``ConfigError`` for an unknown architecture in ``models`` or a ``search.space`` key
+    no trial would ever ask for."""
+    unknown_models = [m for m in config.models if m not in models.available()]
+    if unknown_models:
+        raise ConfigError(
+            f"models names unknown architecture(s) {unknown_models}; choose from {models.available()}"
+        )
     known = parameter_names(config)
     unknown = sorted(set(config.search.space) - known)
     if unknown:

@@ -25,6 +25,7 @@ from foretune.config import ConfigError, ExperimentConfig
 from foretune.data import RatioTransform
 from foretune.data.experiment import load_series, prepare_all, streamed_covariates
 from foretune.data.store import StoreSettings, build_store
+from foretune.rundir import RunDir
 from foretune.runtime import ensure_ray
 
 from .leaderboard import curves_frame, leaderboard_frame
@@ -47,7 +48,7 @@ class SweepResult:
 def stream_store(config: ExperimentConfig, covariates: tuple[str, ...], run_dir: Path, reuse: bool = False):
     """The run's series store under ``run_dir/data`` (reused when ``reuse``: a resumed run)."""
     started = time.perf_counter()
-    store = build_store(StoreSettings.from_config(config, covariates), run_dir / "data", reuse=reuse)
+    store = build_store(StoreSettings.from_config(config, covariates), RunDir(run_dir).store, reuse=reuse)
     print(
         f"foretune: streaming {len(store.series_ids)} series ({int(store.lengths.sum())} rows) "
         f"from {config.data.path} through Ray Data; series store ready in "
@@ -105,7 +106,8 @@ def run_sweep(
         series = load_series(config)
         datasets: dict = prepare_all(config, series)
         run_info = (datasets[min(datasets)].transform, series.covariates, series.freqs)
-    experiment = run_dir / "sweep"
+    run = RunDir(run_dir)
+    experiment = run.sweep
     if resume and not tune.Tuner.can_restore(str(experiment)):
         raise ConfigError(f"nothing to resume in {run_dir}: no Tune experiment under {experiment}")
     ensure_ray(num_cpus=num_cpus)
@@ -133,8 +135,8 @@ def run_sweep(
         tuner = _new_tuner(config, run_dir, trainable)
     results = tuner.fit()
     board = leaderboard_frame(results, config)
-    atomic_parquet(board, run_dir / "leaderboard.parquet")
-    atomic_parquet(curves_frame(results), run_dir / "curves.parquet")
+    atomic_parquet(board, run.leaderboard)
+    atomic_parquet(curves_frame(results), run.curves)
     size = directory_size(run_dir)
     print(f"run directory {run_dir} holds {size / 1e6:.1f} MB", flush=True)
     return SweepResult(run_dir, board)
@@ -197,10 +199,11 @@ def _sampler(config: ExperimentConfig) -> optuna.samplers.BaseSampler:
 def _write_run_files(
     run_dir: Path, config: ExperimentConfig, transform: RatioTransform, covariates, freqs
 ) -> None:
-    (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
-    (run_dir / "transform.json").write_text(json.dumps(transform.to_dict()))
+    run = RunDir(run_dir)
+    run.config.write_text(json.dumps(config.to_dict(), indent=2))
+    run.transform.write_text(json.dumps(transform.to_dict()))
     data_info = {"covariates": list(covariates), "freqs": freqs}
-    (run_dir / "data.json").write_text(json.dumps(data_info, default=str))
+    run.data_info.write_text(json.dumps(data_info, default=str))
 
 
 def atomic_parquet(frame: pd.DataFrame, path: Path) -> None:
