@@ -11,6 +11,7 @@ from foretune.data import DataError, RatioTransform, prepare, read_frame, valida
 from foretune.data.store import StoreSettings, build_store, input_covariates, open_dataset
 from foretune.data.synthetic import write_series_parquet
 from foretune.train import TrainSpec, fit
+from foretune.train.feed import MemoryFeed
 from foretune.train.loop import Trainer, score_windows
 
 WINDOW, HORIZON = 10, 3
@@ -141,7 +142,7 @@ def test_streamed_fit_scores_like_the_in_memory_scorer(store, in_memory):
         reg, _ = result.model(torch.as_tensor(in_memory.val.x))
     assert np.isfinite(final["val_loss"]) and reg.shape == (len(in_memory.val), HORIZON)
     arrays = [(ws.x, ws.y_reg, ws.y_dir) for ws in (in_memory.train, in_memory.val)]
-    reference = Trainer(spec, result.model, result.model, *arrays, torch.device("cpu"))
+    reference = Trainer(spec, result.model, result.model, MemoryFeed(spec, *arrays, torch.device("cpu")))
     assert final["val_loss"] == pytest.approx(reference.val_loss(), rel=1e-5)
 
 

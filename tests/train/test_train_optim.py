@@ -1,4 +1,4 @@
-"""Optimiser, clipping and gradient accumulation in the real epoch (``train.loop.Trainer``)."""
+"""Optimiser, clipping and gradient accumulation in the real epoch (``train.epoch.Trainer``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import pytest
 import torch
 from torch import nn
 
-from foretune.train.loop import FlatGrads, Trainer, clip_grad_norm
+from foretune.train.epoch import Trainer
+from foretune.train.feed import MemoryFeed
+from foretune.train.grads import FlatGrads, clip_grad_norm
 
 
 class Linear(nn.Module):
@@ -36,7 +38,7 @@ def _arrays(n=203, window=8, horizon=4, seed=1):
 def _trainer(spec, model=None, arrays=None):
     arrays = arrays or _arrays()
     model = model or Linear(8, 4)
-    return Trainer(spec, model, model, arrays, arrays, torch.device("cpu"))
+    return Trainer(spec, model, model, MemoryFeed(spec, arrays, arrays, torch.device("cpu")))
 
 
 def _grads_at_step(trainer):

@@ -124,7 +124,7 @@ def test_absurd_learning_rate_diverges_without_exception(prepared, spec_of, reco
 
 
 def test_divergence_after_good_epochs_keeps_only_finite_state(prepared, spec_of, recorder, monkeypatch):
-    from foretune.train.loop import Trainer
+    from foretune.train.epoch import Trainer
 
     original = Trainer.train_epoch
     calls = []

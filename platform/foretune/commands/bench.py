@@ -7,7 +7,7 @@ synthetic (a random walk's changes): the time of an epoch does not depend on the
 
 Three loops are timed on the same data and architecture, in the same run, in turn:
 
-* ``s_per_epoch``: foretune's own epoch, ``train.loop.Trainer.train_epoch``: exactly what
+* ``s_per_epoch``: foretune's own epoch, ``train.epoch.Trainer.train_epoch``: exactly what
   ``fit`` runs per epoch, with the default settings (global-norm clipping at 1.0 included).
 * ``bare_s_per_epoch``: a hand-written PyTorch loop (same model, ``torch.optim.Adam`` with its
   defaults, same loss, batches sliced from a shuffled tensor, no clipping, nothing else).
@@ -49,7 +49,9 @@ import torch
 from torch import nn
 
 from foretune import models
-from foretune.train.loop import Trainer, TrainSpec, build_model
+from foretune.train.epoch import Trainer
+from foretune.train.feed import MemoryFeed
+from foretune.train.spec import TrainSpec, build_model
 
 SAMPLES, WINDOW, FEATURES, HORIZON, BATCH = 1000, 20, 1, 1, 32
 LEARNING_RATE, DIRECTION_WEIGHT = 1e-3, 0.2
@@ -135,7 +137,7 @@ class BareLoop:
 
 def _trainer(spec: TrainSpec, arrays, device: torch.device) -> Trainer:
     model = build_model(spec, FEATURES).to(device)
-    return Trainer(spec, model, model, arrays, tuple(a[:1] for a in arrays), device)
+    return Trainer(spec, model, model, MemoryFeed(spec, arrays, tuple(a[:1] for a in arrays), device))
 
 
 def _seconds(fn: Callable[[], Any], device: torch.device) -> tuple[float, float]:

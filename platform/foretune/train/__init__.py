@@ -4,8 +4,10 @@
 """
 
 from .checkpoint import read_checkpoint, read_state, write_checkpoint, write_state
-from .loop import FitResult, TrainSpec, build_model, fit, predict_windows, score_windows, to_levels
+from .loop import fit
+from .predict import predict_windows, score_windows, to_levels
 from .schedule import SCHEDULES, lr_factor
+from .spec import FitResult, TrainSpec, build_model
 
 __all__ = [
     "SCHEDULES",

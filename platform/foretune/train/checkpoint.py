@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .loop import TrainSpec, build_model
+from .spec import TrainSpec, build_model
 
 WEIGHTS = "model.pt"
 META = "spec.json"

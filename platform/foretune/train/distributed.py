@@ -24,7 +24,8 @@ from ray.train import Checkpoint
 from foretune.data.store import WindowStream
 
 from .checkpoint import StateThrottle, read_state, staged_checkpoint
-from .loop import TrainSpec, fit
+from .loop import fit
+from .spec import TrainSpec
 
 
 def train_worker(config: dict[str, Any]) -> list[dict[str, Any]]:
