@@ -1,37 +1,14 @@
-"""``foretune bench``: seconds per training epoch of every architecture, next to the seed's table.
+"""``foretune bench``: seconds per training epoch of every architecture, beside reference figures.
 
-Settings (the seed's "Training Time Benchmarks"): 1,000 training windows of sequence length 20,
-one feature, horizon 1, batch 32, each architecture at its default hyperparameters (the sizes of
-the seed's memory table), Adam at lr 1e-3, MSE + 0.2 × direction cross-entropy. Inputs are
-synthetic (a random walk's changes): the time of an epoch does not depend on the values.
+    results = run_bench(json_path=None)   # prints the table; returns one row per architecture
 
-Three loops are timed on the same data and architecture, in the same run, in turn:
-
-* ``s_per_epoch``: foretune's own epoch, ``train.epoch.Trainer.train_epoch``: exactly what
-  ``fit`` runs per epoch, with the default settings (global-norm clipping at 1.0 included).
-* ``bare_s_per_epoch``: a hand-written PyTorch loop (same model, ``torch.optim.Adam`` with its
-  defaults, same loss, batches sliced from a shuffled tensor, no clipping, nothing else).
-* ``bare_fused_s_per_epoch``: the same bare loop with ``Adam(fused=True)``, the optimiser kernel
-  foretune uses. This is the strict floor: ``overhead`` is foretune's time over it, i.e. the
-  cost of the loop's machinery (clipping, loss bookkeeping, scheduling hooks) alone;
-  ``overhead_vs_bare`` compares with the default-Adam loop a user would write.
-
-What made foretune's loop match the floor (measured on the MLP, whose steps are the cheapest):
-no host sync per batch (losses are summed as tensors and read once per epoch), the fused Adam
-kernel (a step ~90 µs instead of ~320 µs), gradients as views of one flat buffer so that zeroing
-and the global-norm clip are one operation each (``nn.utils.clip_grad_norm_`` costs 50-90 µs
-per step, 10-20% of an MLP step), and batches as contiguous slices of a once-per-epoch permuted copy.
-
-Each figure is the median of ``repeats`` samples after one warm-up epoch; a sample is one epoch,
-or k consecutive epochs divided by k when an epoch is shorter than 0.15 s. On CPU the process uses
-one thread (``torch.set_num_threads(1)``, the seed's target being per core) and the figure is
-the thread's CPU time (``time.thread_time``): with one intra-op thread it is all of the work, and
-unlike wall-clock time it does not grow when other processes share the machine; the wall-clock
-medians are in the JSON too (``wall_s_per_epoch``, ``bare_wall_s_per_epoch``). With CUDA
-present the GPU column is measured too (default threads, wall-clock after synchronising), else it
-reads "not measured". Validation is not timed (the seed's figures are training epochs).
-``compile=True`` adds ``compile_s_per_epoch`` (``train.compile``; the first, compiling, epoch is
-excluded and its wall time reported as ``compile_warmup_s``).
+Each architecture trains at its default hyperparameters on 1,000 synthetic windows (length 20,
+one feature, horizon 1, batch 32, Adam at lr 1e-3). Three loops are timed in turn on the same
+data: foretune's own epoch (``train.epoch.Trainer.train_epoch``, exactly what ``fit`` runs), a
+hand-written PyTorch loop, and that loop with fused Adam (the floor); ``overhead`` is foretune's
+time over the floor. A figure is the median of ``repeats`` epochs after a warm-up, as the
+thread's CPU time on one CPU thread (wall clock is in the JSON too); with CUDA present the GPU
+column is measured as well, else it reads "not measured".
 """
 
 from __future__ import annotations
@@ -55,7 +32,7 @@ from foretune.train.spec import TrainSpec, build_model
 
 SAMPLES, WINDOW, FEATURES, HORIZON, BATCH = 1000, 20, 1, 1, 32
 LEARNING_RATE, DIRECTION_WEIGHT = 1e-3, 0.2
-#: The seed's single-epoch times (seconds), CPU and GPU.
+#: Reference single-epoch times (seconds), CPU and GPU, that the table compares against.
 SEED_CPU = {
     "mlp": 0.5,
     "lstm": 2.5,

@@ -1,6 +1,6 @@
 """Weight initialisation, in one place for every architecture.
 
-Rules (from the seed's "Weight Initialization" notes):
+Rules:
 
 * Layers feeding a ReLU or GELU: He / Kaiming normal, ``std = sqrt(2 / fan_in)``.
 * Layers feeding tanh, sigmoid or nothing (linear outputs, residual projections):

@@ -6,8 +6,8 @@
 - ``plateau``: reduce-on-plateau, stepped once per epoch on the validation loss. After
   ``plateau_patience`` consecutive epochs without improvement (the same test as early stopping:
   ``val_loss < best - 1e-7``) the rate is multiplied by ``plateau_factor``, never below
-  ``min_lr_ratio * learning_rate``. The seed's "doesn't improve for patience epochs"; PyTorch's
-  ``ReduceLROnPlateau`` cuts after *more than* ``patience`` bad epochs, so it gets ``patience-1``.
+  ``min_lr_ratio * learning_rate``. PyTorch's ``ReduceLROnPlateau`` cuts after *more than*
+  ``patience`` bad epochs, so it gets ``patience-1``.
 - ``cosine``: cosine annealing over every optimiser update of the run (``max_epochs`` epochs),
   ``lr(t) = lr_min + (lr_max - lr_min) (1 + cos(pi t / T)) / 2`` with ``lr_min = min_lr_ratio *
   learning_rate``.
