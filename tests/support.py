@@ -37,3 +37,30 @@ def tiny_run(tmp_path_factory, **overrides: Any):
     run_dir = tmp_path_factory.mktemp("run")
     run_sweep(config, run_dir)
     return run_dir, build_ensemble(run_dir, config)
+
+
+def m1_yearly_panel(series: int | None = None):
+    """The M1 competition's yearly panel as shipped inside ``aeon`` (181 series of 15-58
+    observations, horizon 6): a real ragged panel, long format with integer-year ``ds``.
+
+    ``series`` keeps that many series, always including the shortest ones, in file order.
+    """
+    from importlib import resources
+
+    import pandas as pd
+    from aeon.datasets import load_from_tsf_file
+
+    path = resources.files("aeon").joinpath("datasets/data/m1_yearly_dataset/m1_yearly_dataset.tsf")
+    raw, _ = load_from_tsf_file(str(path))
+    rows = []
+    for _, row in raw.iterrows():
+        values = list(row["series_value"])
+        start = pd.Timestamp(row["start_timestamp"]).year
+        rows += [(row["series_name"], start + i, float(v)) for i, v in enumerate(values)]
+    frame = pd.DataFrame(rows, columns=["unique_id", "ds", "y"])
+    if series is not None:
+        lengths = frame.groupby("unique_id", sort=False).size()
+        keep = set(lengths.sort_values(kind="stable").index[: series // 2])
+        keep |= set([uid for uid in lengths.index if uid not in keep][: series - len(keep)])
+        frame = frame[frame["unique_id"].isin(keep)]
+    return frame.reset_index(drop=True)

@@ -32,8 +32,6 @@ class DataConfig(_Section):
         description="auto = log_ratio where a series is strictly positive, else a scaled difference",
     )
     eps: float = Field(1e-10, ge=0.0, lt=1.0)
-    val_fraction: float = Field(0.15, gt=0.0, lt=0.5)
-    test_fraction: float = Field(0.1, ge=0.0, lt=0.5)
     val_windows: int = Field(1, ge=1, le=1000, description="validation part: windows of horizon steps")
     test_windows: int = Field(
         1, ge=0, le=1000, description="test/calibration part: windows of horizon steps before validation"
@@ -67,6 +65,19 @@ class DataConfig(_Section):
         description="CPUs each Ray Data task (read, window cutting) takes; "
         "leave this much free beside the trials",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _replaced_fractions(cls, values: Any) -> Any:
+        old = [k for k in ("val_fraction", "test_fraction") if isinstance(values, dict) and k in values]
+        if old:
+            raise ValueError(
+                f"{' and '.join('data.' + k for k in old)} {'was' if len(old) == 1 else 'were'} "
+                "replaced by data.val_windows and "
+                "data.test_windows: the validation and test parts are now that many windows of "
+                "data.horizon steps at each series' end (defaults 1 and 1); remove the fraction(s)"
+            )
+        return values
 
 
 class TrainConfig(_Section):
@@ -150,7 +161,7 @@ class SearchConfig(_Section):
     max_failures: int = Field(1, ge=0, description="retries of a failing trial")
     learning_rate: tuple[float, float] = (3e-4, 1e-2)
     windows: list[int] | None = Field(
-        default_factory=lambda: [8, 16, 24],
+        None,
         description="lookbacks to search; None = multiples of max(horizon, season)",
     )
     batch_sizes: list[int] = Field(default_factory=lambda: [32, 64])

@@ -29,6 +29,8 @@ def main(rows: int, series: int, window: int, object_store_mb: int) -> None:
     from foretune.train.stream import StreamFeeder
     from peak_memory import PeakMemory
 
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+
     work = Path(tempfile.mkdtemp(dir="/tmp"))
     write_series_parquet(work / "warm", rows // 4, series // 4, files=8)
     write_series_parquet(work / "big", rows, series, files=8)
@@ -42,7 +44,7 @@ def main(rows: int, series: int, window: int, object_store_mb: int) -> None:
     )
 
     def settings(name: str) -> StoreSettings:
-        return StoreSettings(str(work / name), (), "log_ratio", 1e-10, 0.25, 4, window, 0.15, 0.1)
+        return StoreSettings(str(work / name), (), "log_ratio", 1e-10, 0.25, 4, val_windows=1, test_windows=1)
 
     def epoch(store) -> int:
         stream = store.stream(window)

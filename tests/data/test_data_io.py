@@ -1,4 +1,5 @@
-"""read_frame / to_long / validate: formats, and every user error names what to fix."""
+"""read_frame / to_long / validate: formats (Parquet, CSV, wide), and every user error names what
+to fix. Gaps and frequencies: test_data_fill.py; series ids and order: test_data_ids.py."""
 
 import numpy as np
 import pandas as pd
@@ -88,13 +89,14 @@ def test_integer_ds_is_accepted_with_step_1():
     assert len(prep.train) > 0
 
 
-def test_validate_sorts_series_and_drops_non_numeric_extras():
+def test_validate_keeps_input_order_and_drops_non_numeric_extras():
     frame = pd.concat([_monthly("b"), _monthly("a")], ignore_index=True)
     frame["note"] = "text"
     data = validate(frame)
     assert data.covariates == ()
     assert list(data.frame.columns) == ["unique_id", "ds", "y"]
-    assert list(data.frame["unique_id"].iloc[[0, 11, 12]]) == ["a", "a", "b"]
+    assert data.series_ids == ["b", "a"]
+    assert list(data.frame["unique_id"].iloc[[0, 11, 12]]) == ["b", "b", "a"]
 
 
 # -- read errors --------------------------------------------------------------------------------
@@ -106,10 +108,53 @@ def test_missing_path_raises(tmp_path):
 
 
 def test_non_parquet_file_raises(tmp_path):
-    path = tmp_path / "data.csv"
+    path = tmp_path / "data.txt"
     path.write_text("unique_id,ds,y\na,2020-01-01,1.0\n")
-    with pytest.raises(DataError, match="cannot read .*data.csv as Parquet"):
+    with pytest.raises(DataError, match="cannot read .*data.txt as Parquet"):
         read_frame(path)
+
+
+def test_long_csv_is_read_with_ids_as_text(tmp_path):
+    path = tmp_path / "panel.csv"
+    rows = [
+        f"{uid},2020-{m:02d}-01,{10 * m + k},{m / 10}"
+        for k, uid in enumerate(["007", "12"])
+        for m in range(1, 7)
+    ]
+    path.write_text("unique_id,ds,y,temp\n" + "\n".join(rows) + "\n")
+    frame = read_frame(path)
+    assert frame["unique_id"].iloc[[0, 6]].tolist() == ["007", "12"]  # leading zeros kept
+    assert pd.api.types.is_datetime64_any_dtype(frame["ds"])
+    data = validate(frame)
+    assert data.series_ids == ["007", "12"]
+    assert data.covariates == ("temp",)
+    assert data.freqs == {"007": "MS", "12": "MS"}
+    assert data.frame["y"].iloc[:3].tolist() == [10.0, 20.0, 30.0]
+
+
+def test_wide_and_compressed_csv_with_an_empty_cell(tmp_path):
+    import gzip
+
+    path = tmp_path / "wide.csv.gz"
+    with gzip.open(path, "wt") as f:
+        f.write("ds,gdp,cpi\n0,1.0,\n1,2.0,20\n2,3.0,30\n3,4.0,40\n")
+    long = read_frame(str(path))
+    assert list(long.columns) == ["unique_id", "ds", "y"]
+    data = validate(long)
+    assert data.series_ids == ["gdp", "cpi"]
+    assert data.freqs == {"gdp": 1, "cpi": 1}
+    cpi = data.frame[data.frame["unique_id"] == "cpi"]
+    assert cpi["ds"].tolist() == [1, 2, 3] and cpi["y"].tolist() == [20.0, 30.0, 40.0]  # leading NaN dropped
+
+
+def test_csv_through_a_uri_and_a_bad_csv(tmp_path):
+    path = tmp_path / "panel.csv"
+    path.write_text("unique_id,ds,y\na,0,1.0\na,1,2.0\na,2,3.0\n")
+    assert len(read_frame(path.as_uri())) == 3
+    bad = tmp_path / "bad.csv"
+    bad.write_text("unique_id,ds,y\na,0,1.0,extra\n")
+    with pytest.raises(DataError, match="cannot read .*bad.csv as CSV"):
+        read_frame(bad)
 
 
 # -- validation errors --------------------------------------------------------------------------
@@ -139,12 +184,13 @@ def test_non_numeric_y():
         validate(frame)
 
 
-def test_nan_in_y_names_column_and_series():
+def test_nan_in_y_names_series_stamp_row_and_data_fill():
     frame = _two_series()
     frame.loc[15, "y"] = np.nan  # row 3 of "beta"
-    with pytest.raises(DataError, match="column 'y'") as info:
+    with pytest.raises(DataError, match="series 'beta' has 1 gap") as info:
         validate(frame)
-    assert "'beta'" in str(info.value) and "NaN/inf" in str(info.value)
+    assert "y is NaN at 2020-04-01 (row 15)" in str(info.value)
+    assert "data.fill" in str(info.value)
 
 
 def test_inf_in_covariate_names_column_and_series():
@@ -152,7 +198,7 @@ def test_inf_in_covariate_names_column_and_series():
     frame.loc[4, "temp"] = np.inf
     with pytest.raises(DataError, match="column 'temp'") as info:
         validate(frame)
-    assert "'alpha'" in str(info.value)
+    assert "'alpha'" in str(info.value) and "2020-05-01 (row 4)" in str(info.value)
 
 
 def test_requested_covariate_must_exist_and_be_numeric():
@@ -166,29 +212,61 @@ def test_requested_covariate_must_exist_and_be_numeric():
 def test_duplicate_timestamps():
     frame = pd.concat([_monthly("ok"), _monthly("dup")], ignore_index=True)
     frame.loc[frame.index[-1], "ds"] = frame.loc[frame.index[-2], "ds"]
-    with pytest.raises(DataError, match="series 'dup' has duplicate time stamp"):
+    with pytest.raises(
+        DataError, match="series 'dup' has duplicate time stamp ds=2020-11-01 .rows 22 and 23"
+    ):
         validate(frame)
 
 
-def test_unsorted_timestamps():
+def test_unsorted_timestamps_are_sorted_within_each_series():
     frame = pd.concat([_monthly("ok"), _monthly("shuffled")], ignore_index=True)
     rows = frame.index[frame["unique_id"] == "shuffled"]
     frame.loc[rows[[3, 4]], "ds"] = frame.loc[rows[[4, 3]], "ds"].to_numpy()
-    with pytest.raises(DataError, match="series 'shuffled' has unsorted time stamps"):
-        validate(frame)
+    data = validate(frame)
+    shuffled = data.frame[data.frame["unique_id"] == "shuffled"]
+    assert shuffled["ds"].is_monotonic_increasing
+    assert shuffled["y"].iloc[2:6].tolist() == [12.0, 14.0, 13.0, 15.0]  # each y stays with its ds
 
 
-def test_irregular_spacing_gap_in_monthly_series():
+def test_missing_month_names_the_first_missing_stamp():
     frame = pd.concat([_monthly("ok"), _monthly("gappy")], ignore_index=True)
     frame = frame.drop(index=frame.index[(frame["unique_id"] == "gappy")][5])
-    with pytest.raises(DataError, match="series 'gappy' is irregularly spaced"):
+    with pytest.raises(DataError, match="series 'gappy' has 1 gap.*time stamp 2020-06-01; set data.fill"):
         validate(frame)
+
+
+def test_irregular_datetime_spacing_suggests_data_freq():
+    ds = pd.to_datetime(["2020-01-01", "2020-01-04", "2020-01-05", "2020-01-11", "2020-01-13"])
+    frame = pd.DataFrame({"unique_id": "odd", "ds": ds, "y": 1.0})
+    with pytest.raises(DataError, match="series 'odd' is irregularly spaced") as info:
+        validate(frame)
+    assert "step first changes at 2020-01-05" in str(info.value) and "data.freq" in str(info.value)
 
 
 def test_irregular_integer_steps():
-    frame = pd.DataFrame({"unique_id": "int", "ds": [0, 1, 2, 4, 5], "y": [1.0] * 5})
+    frame = pd.DataFrame({"unique_id": "int", "ds": [0, 3, 4, 9, 11], "y": [1.0] * 5})
     with pytest.raises(DataError, match="series 'int' is irregularly spaced"):
         validate(frame)
+
+
+def test_null_unparseable_and_fractional_ds():
+    frame = _monthly()
+    frame["ds"] = frame["ds"].astype(object)
+    frame.loc[[3, 7], "ds"] = None
+    with pytest.raises(DataError, match=r"column 'ds' is empty \(null\) in 2 rows \(first 3, 7\)"):
+        validate(frame)
+    frame.loc[[3, 7], "ds"] = ["2020-04-01", "not a date"]
+    with pytest.raises(DataError, match="cannot read 'not a date' as a date .row 7."):
+        validate(frame)
+    steps = pd.DataFrame({"unique_id": "f", "ds": [0.0, 1.0, 2.5], "y": 1.0})
+    with pytest.raises(DataError, match="not integer time steps .e.g. 2.5 in row 2"):
+        validate(steps)
+    assert validate(steps.assign(ds=[0.0, 1.0, 2.0])).freqs == {"f": 1}  # integral floats are steps
+
+
+def test_min_length_defaults_to_one():
+    frame = pd.concat([_monthly("long"), _monthly("one", n=1)], ignore_index=True)
+    assert validate(frame).freqs == {"long": "MS", "one": "MS"}
 
 
 def test_series_shorter_than_window_plus_horizon():
@@ -207,8 +285,10 @@ def test_non_positive_value_under_log_ratio_suggests_diff(bad):
     frame.loc[20, "y"] = bad  # "neg", position 8
     with pytest.raises(DataError, match="series 'neg' has a value <= 0") as info:
         validate(frame, transform="log_ratio")
-    assert "diff" in str(info.value)
+    assert "diff" in str(info.value) and "data.transform: auto" in str(info.value)
     assert "position 8" in str(info.value)
+    validate(frame)  # the default, auto, leaves the choice per series to the transform
+    validate(frame, transform="auto")
 
 
 def test_negative_values_are_accepted_under_diff():

@@ -1,4 +1,5 @@
-"""The Ray Data series store: same windows, statistics and errors as the in-memory path."""
+"""The Ray Data series store: same windows, statistics, counts and errors as the in-memory path,
+on a ragged panel (series too short to train, train-only, padded and full series)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,16 @@ import torch
 
 from foretune.data import DataError, RatioTransform, prepare, read_frame, validate
 from foretune.data.store import StoreSettings, build_store, input_covariates, open_dataset
-from foretune.data.synthetic import write_series_parquet
+from foretune.data.synthetic import panel_frame
 from foretune.train import TrainSpec, fit
 from foretune.train.feed import MemoryFeed
 from foretune.train.loop import Trainer, score_windows
 
 WINDOW, HORIZON = 10, 3
 FIELDS = ("x", "y_reg", "y_dir")
+# horizon 3: 5 observations give a training window, 8 validation too, 11 test too; window 10
+# pads series with fewer than 2 * 10 - 3 + 3 + 1 = 21 training levels
+LENGTHS = [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 17, 20, 23, 26, 30, 35, 41, 50, 64, 80, 100, 120, 120]
 
 
 def _settings(path, covariates=("x0",), **changes) -> StoreSettings:
@@ -26,9 +30,8 @@ def _settings(path, covariates=("x0",), **changes) -> StoreSettings:
         eps=1e-10,
         flat_band=0.25,
         horizon=HORIZON,
-        longest_window=WINDOW,
-        val_fraction=0.15,
-        test_fraction=0.1,
+        val_windows=1,
+        test_windows=1,
     )
     values.update(changes)
     return StoreSettings(**values)
@@ -36,8 +39,15 @@ def _settings(path, covariates=("x0",), **changes) -> StoreSettings:
 
 @pytest.fixture(scope="module")
 def source(tmp_path_factory):
-    """30 daily series of 120 rows with one covariate, spread over 3 time-sliced files."""
-    return write_series_parquet(tmp_path_factory.mktemp("in") / "data", 3600, 30, files=3, covariates=1)
+    """Daily series of LENGTHS (all ending on the same day) with one covariate, spread over 3
+    time-sliced files: every long series is in every file, so the store needs a real shuffle."""
+    frame = panel_frame(LENGTHS, seed=2, covariates=1)
+    directory = tmp_path_factory.mktemp("in") / "data"
+    directory.mkdir()
+    days = np.sort(frame["ds"].unique())
+    for part, chunk in enumerate(np.array_split(days, 3)):
+        frame[frame["ds"].isin(chunk)].to_parquet(directory / f"part-{part}.parquet", index=False)
+    return directory
 
 
 @pytest.fixture(scope="module")
@@ -47,14 +57,16 @@ def store(ray_session, source, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def in_memory(source):
-    series = validate(read_frame(str(source)), covariates=["x0"])
+    # series in id order, as the store keeps them
+    frame = read_frame(str(source)).sort_values(["unique_id", "ds"], kind="stable")
+    series = validate(frame, transform="log_ratio", covariates=["x0"])
     return prepare(
         series,
         window=WINDOW,
         horizon=HORIZON,
         transform=RatioTransform(),
-        val_fraction=0.15,
-        test_fraction=0.1,
+        val_windows=1,
+        test_windows=1,
     )
 
 
@@ -69,8 +81,17 @@ def _collect(dataset) -> dict[str, np.ndarray]:
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
+def test_the_panel_is_ragged(in_memory):
+    summary = in_memory.summary
+    assert summary.series == len(LENGTHS)
+    assert summary.too_short == 2 and summary.train == len(LENGTHS) - 2  # 3 and 4 observations
+    assert summary.val == len(LENGTHS) - 5 and summary.test == len(LENGTHS) - 8
+    assert 0 < summary.padded < summary.train
+
+
 def test_store_has_the_in_memory_statistics(store, in_memory):
     assert store.series_ids == in_memory.series_ids
+    assert sorted(store.lengths.tolist()) == sorted(LENGTHS)
     assert store.covariates == ("x0",)
     for uid in store.series_ids:
         a, b = store.transform.stats[uid], in_memory.transform.stats[uid]
@@ -87,12 +108,23 @@ def test_streamed_windows_equal_the_in_memory_windows(store, in_memory, split):
     streamed = _collect(store.windows(WINDOW, split, scoring=True))
     expected = getattr(in_memory, split)
     assert store.counts(WINDOW)[split] == len(expected) == len(streamed["x"])
-    assert streamed["x"].shape[1:] == (WINDOW, 2)
+    assert store.summary(WINDOW) == in_memory.summary
+    assert streamed["x"].shape[1:] == (WINDOW, 3)  # change, covariate, mask
+    assert store.n_features == in_memory.n_features == 3
     np.testing.assert_allclose(_rows(streamed), _rows(vars(expected)), rtol=1e-6)
     # scoring columns: the same (last level, future levels) pairs
     pairs = np.column_stack([streamed["last"], streamed["future"]])
     ref = np.column_stack([expected.last, expected.future])
     np.testing.assert_allclose(np.sort(pairs, axis=0), np.sort(ref, axis=0))
+    # each window's series statistics travel with it
+    by_last = {
+        (float(a), *map(float, b)): i for i, (a, b) in enumerate(zip(ref[:, 0], ref[:, 1:], strict=True))
+    }
+    for k in range(0, len(pairs), 7):
+        i = by_last[tuple(float(v) for v in pairs[k])]
+        uid = in_memory.series_ids[expected.series[i]]
+        assert streamed["mu"][k] == in_memory.transform.stats[uid].mu
+        assert streamed["mase_scale"][k] == in_memory.mase_scale[expected.series[i]]
 
 
 def test_streamed_order_is_fixed(store):
@@ -102,7 +134,7 @@ def test_streamed_order_is_fixed(store):
 
 
 def test_sample_is_whole_series_with_global_indices(store, in_memory):
-    sample = store.sample(WINDOW, max_windows=60, seed=3)
+    sample = store.sample(WINDOW, max_windows=20, seed=3)
     chosen = np.unique(sample.val.series)
     assert 1 <= len(chosen) < len(store.series_ids)
     assert sample.series_ids == in_memory.series_ids and len(sample.train) == 0
@@ -113,7 +145,7 @@ def test_sample_is_whole_series_with_global_indices(store, in_memory):
         np.testing.assert_array_equal(ours.origin, ref.origin[keep])
         np.testing.assert_allclose(ours.x, ref.x[keep], rtol=1e-6)
         np.testing.assert_allclose(ours.future, ref.future[keep])
-    again = store.sample(WINDOW, max_windows=60, seed=3)
+    again = store.sample(WINDOW, max_windows=20, seed=3)
     np.testing.assert_array_equal(again.val.origin, sample.val.origin)
 
 
@@ -132,7 +164,7 @@ def test_streamed_fit_scores_like_the_in_memory_scorer(store, in_memory):
     result = fit(spec, store.stream(WINDOW), lambda m, c: reports.append((m, c)))
     assert result.status == "ok" and len(reports) == 4
     final, checkpoint = reports[-1]
-    assert checkpoint is not None and checkpoint["n_features"] == 2
+    assert checkpoint is not None and checkpoint["n_features"] == 3
     assert reports[2][0]["train_loss"] < reports[0][0]["train_loss"]
     expected = score_windows(result.model, in_memory, in_memory.val)
     for key in ("mae", "rmse", "smape", "mase"):
@@ -171,15 +203,22 @@ def _good(n: int = 60, uid: str = "a") -> pd.DataFrame:
     [
         (lambda f: f.assign(y=f["y"].where(f.index != 30, np.nan)), "NaN/inf value.*'bad'"),
         (lambda f: pd.concat([f, f.iloc[[5]]]), "series 'bad' has duplicate time stamp ds=5"),
-        (lambda f: f.iloc[:12], "series 'bad' has 12 observations"),
         (lambda f: f.assign(y=-f["y"]), "series 'bad' has a value <= 0"),
-        (lambda f: f.drop(index=[20, 21]), "series 'bad' is irregularly spaced"),
+        # the wording of this one is io.check_series'
+        (lambda f: f.drop(index=[20, 21]), "series 'bad'.*(irregular|frequency|gap|missing)"),
     ],
 )
 def test_bad_series_is_named_before_training(ray_session, tmp_path, damage, message):
     frame = pd.concat([_good(uid="fine"), damage(_good(uid="bad"))], ignore_index=True)
     path = _write(frame.sample(frac=1.0, random_state=0), tmp_path / "in")
     with pytest.raises(DataError, match=message):
+        build_store(_settings(path, covariates=()), tmp_path / "store")
+
+
+def test_a_store_without_any_validation_window_is_an_error(ray_session, tmp_path):
+    frame = pd.concat([_good(7, "a"), _good(3, "b")], ignore_index=True)  # 7 < 5 + 3
+    path = _write(frame, tmp_path / "in")
+    with pytest.raises(DataError, match="no series is long enough for a validation window"):
         build_store(_settings(path, covariates=()), tmp_path / "store")
 
 

@@ -179,3 +179,99 @@ def test_direction_none_compares_levels_with_last():
     t = _with_scale("none", 2.0)  # band 0.5 * sqrt(h): .5, .707, .866
     # r holds the future levels themselves; change is r - last
     np.testing.assert_array_equal(t.direction("s", 10.0, [10.4, 10.8, 9.0]), [1, 2, 0])
+
+
+# -- vectorised fitting -------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", KINDS)
+def test_fit_many_equals_fit_series_on_ragged_series(macro, kind):
+    """Series of 1, 2 (one change), 3 and many levels, with two covariates, fit in one call."""
+    rng = np.random.default_rng(4)
+    parts = [y[:n] for y, n in zip(macro.values(), (1, 2, 3, 17, 80, 203, 150, 5), strict=True)]
+    covs = [rng.normal(2.0, 3.0, size=(len(y), 2)) for y in parts]
+    uids = [f"u{i}" for i in range(len(parts))]
+    offsets = np.concatenate([[0], np.cumsum([len(y) for y in parts])])
+    many = RatioTransform(kind)
+    got = many.fit_many(uids, offsets, np.concatenate(parts), np.concatenate(covs))
+    one = RatioTransform(kind)
+    for uid, y, cov, stats in zip(uids, parts, covs, got, strict=True):
+        expected = one.fit_series(uid, y, cov)
+        assert many.stats[uid] is stats
+        np.testing.assert_allclose(
+            [stats.mu, stats.sigma, stats.scale, *stats.cov_mu, *stats.cov_sigma],
+            [expected.mu, expected.sigma, expected.scale, *expected.cov_mu, *expected.cov_sigma],
+            rtol=1e-12,
+            atol=1e-15,
+            err_msg=f"{kind} {uid} ({len(y)} levels)",
+        )
+
+
+def test_fit_series_on_one_change_and_on_none():
+    t = RatioTransform("diff")
+    one = t.fit_series("one", np.array([3.0, 5.0]), np.array([[1.0], [4.0]]))
+    # one change 2: mean 2, std 0 -> floored to 1; covariate mean 2.5, std 1.5
+    assert (one.mu, one.sigma, one.scale) == (2.0, 1.0, 1.0)
+    assert one.cov_mu == [2.5] and one.cov_sigma == [1.5]
+    none = t.fit_series("none", np.array([3.0]))
+    assert (none.mu, none.sigma, none.scale) == (0.0, 1.0, 1.0)
+    levels = RatioTransform("none").fit_series("lv", np.array([3.0, 5.0]))
+    assert (levels.mu, levels.sigma, levels.scale) == (5.0, 1.0, 1.0)
+    many = RatioTransform("diff").fit_many(["one", "none"], np.array([0, 2, 3]), np.array([3.0, 5.0, 3.0]))
+    assert [(s.mu, s.sigma, s.scale) for s in many] == [(2.0, 1.0, 1.0), (0.0, 1.0, 1.0)]
+
+
+def test_labels_take_a_scale_per_path():
+    t = _with_scale("diff", 4.0)
+    r = np.array([[1.2, 0.0], [1.2, 0.0]])
+    # scale 4 -> band 1 at h=1 (1.2 is up); scale 8 -> band 2 (1.2 is flat)
+    np.testing.assert_array_equal(t.labels(np.array([4.0, 8.0]), np.zeros(2), r), [[2, 1], [1, 1]])
+    np.testing.assert_array_equal(t.direction("s", 0.0, r[0]), t.labels(4.0, 0.0, r[0]))
+
+
+def test_stat_arrays_follow_the_given_order():
+    t = RatioTransform("diff")
+    t.fit_series("a", np.array([1.0, 2.0, 4.0]), np.array([[0.0], [1.0], [2.0]]))
+    t.fit_series("b", np.array([1.0, 1.0]), np.array([[5.0], [5.0]]))
+    arrays = t.stat_arrays(["b", "a"])
+    np.testing.assert_array_equal(arrays["mu"], [0.0, 1.5])
+    np.testing.assert_array_equal(arrays["sigma"], [1.0, 0.5])
+    np.testing.assert_array_equal(arrays["cov_mu"], [[5.0], [1.0]])
+    assert arrays["cov_sigma"].shape == (2, 1)
+
+
+# -- auto: one kind per series ------------------------------------------------------------------
+def test_auto_picks_log_ratio_for_positive_series_and_diff_otherwise():
+    t = RatioTransform("auto")
+    t.fit_series("pos", np.array([1.0, 2.0, 4.0]))
+    t.fit_series("zero", np.array([0.0, 2.0, 5.0]))
+    assert (t.kind_of("pos"), t.kind_of("zero")) == ("log_ratio", "diff")
+    assert t.stats["pos"].mu == pytest.approx(np.log(2.0), abs=1e-9)  # log(2/1), log(4/2)
+    assert t.stats["zero"].mu == pytest.approx(2.5)  # differences 2 and 3
+    # the choice survives the JSON round trip and a row-wise inverse uses each row's own kind
+    back = RatioTransform.from_dict(json.loads(json.dumps(t.to_dict())))
+    levels = back.integrate(
+        np.array([4.0, 5.0]), np.array([[np.log(2.0)], [3.0]]), back.kinds(["pos", "zero"])
+    )
+    assert levels[:, 0] == pytest.approx([8.0, 8.0])
+
+
+def test_auto_fit_many_equals_fit_series():
+    y = np.array([1.0, 2.0, 4.0, 0.0, 2.0, 5.0, -1.0])
+    offsets = np.array([0, 3, 7])
+    many = RatioTransform("auto")
+    many.fit_many(["a", "b"], offsets, y)
+    one = RatioTransform("auto")
+    one.fit_series("a", y[:3])
+    one.fit_series("b", y[3:])
+    for uid in ("a", "b"):
+        assert many.stats[uid].kind == one.stats[uid].kind
+        assert many.stats[uid].mu == pytest.approx(one.stats[uid].mu)
+        assert many.stats[uid].sigma == pytest.approx(one.stats[uid].sigma)
+
+
+def test_a_constant_series_is_forecast_flat():
+    t = RatioTransform("auto")
+    stats = t.fit_series("flat", np.full(20, 100.0))
+    assert stats.constant
+    # whatever the network says in standardised units, the change is the training mean (0)
+    r = t.unstandardize("flat", np.array([1.5, -2.0, 3.0]))
+    assert t.integrate(100.0, r, t.kind_of("flat")) == pytest.approx([100.0, 100.0, 100.0])

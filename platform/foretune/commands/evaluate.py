@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from foretune.data import builtin_dataset_path, split_lengths
+from foretune.data import builtin_dataset_path
 from foretune.ensemble import Ensemble
 from foretune.errors import ArtifactError, ConfigError, DataError
 from foretune.evaluate.backtest import BacktestResult, backtest, format_summary, write_backtest_report
@@ -157,13 +157,10 @@ def _mark_held_out(result: BacktestResult, ensemble: Ensemble, horizon: int, win
 
 
 def _held_out(config: dict[str, Any] | None, history: pd.DataFrame) -> dict[str, int]:
-    """Observations at each series' end the models never trained or validated on (test part),
-    from the artifact's experiment config; empty when it does not say."""
+    """Observations at each series' end that no stage of the run saw, from the artifact's
+    experiment config; empty when it does not say how the data was split."""
     data = (config or {}).get("data", {})
-    try:
-        val, test = float(data["val_fraction"]), float(data["test_fraction"])
-        train_horizon = int(data["horizon"])
-    except (KeyError, TypeError, ValueError):
+    if "val_windows" not in data:
         return {}
-    sizes = history.groupby("unique_id", sort=False).size()
-    return {str(uid): split_lengths(int(n) - 1, train_horizon, val, test)[2] for uid, n in sizes.items()}
+    # validation is each series' last val_windows x horizon steps: every end point was seen
+    return {str(uid): 0 for uid in history["unique_id"].unique()}

@@ -1,31 +1,62 @@
 """The experiment's data: read and validate it, prepare windows for every searched window length,
 and decide whether it streams. The sweep and the ensemble stage both start here.
 
-    series = load_series(config)             # SeriesFrame, validated for the longest window
-    prepared = prepare_all(config, series)   # {window: PreparedData}, one fitted transform
+    series = load_series(config)             # SeriesFrame, validated (any length from 1 up)
+    config = with_windows(config, series)    # search.windows None -> lookbacks that fit the data
+    prepared = prepare_all(config, series)   # {window: PreparedData}, same splits and statistics
+    print(next(iter(prepared.values())).summary.line())  # the caller reports the splits
     covariates = streamed_covariates(config) # None: in memory; a tuple: stream via Ray Data
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
+
 from foretune.config import ExperimentConfig
 
+from .calendar import Freq, season_length
 from .io import SeriesFrame, read_frame, validate
 from .store import estimated_window_bytes, input_covariates, open_dataset
 from .transform import RatioTransform
-from .windows import PreparedData, prepare
+from .windows import PreparedData, default_windows, prepare
 
 
 def load_series(config: ExperimentConfig) -> SeriesFrame:
-    """Read and validate the experiment's data (built-in data when no path is set)."""
+    """Read and validate the experiment's data (built-in data when no path is set).
+
+    No series is too short here: one without a training window is still forecast (``prepare``).
+    """
     data = config.data
-    longest = max(config.search.windows)
     return validate(
         read_frame(data.path),
         transform=data.transform,
-        min_length=longest + data.horizon + 1,
+        min_length=1,
         covariates=data.covariates,
+        fill=data.fill,
+        freq=data.freq,
     )
+
+
+def panel_season(config: ExperimentConfig, freqs: Iterable[Freq]) -> int:
+    """``data.season``, else the season length of the panel's most common frequency."""
+    if config.data.season:
+        return config.data.season
+    common = Counter(freqs).most_common(1)
+    return season_length(common[0][0]) if common else 1
+
+
+def with_windows(config: ExperimentConfig, series: SeriesFrame) -> ExperimentConfig:
+    """``config`` with ``search.windows`` filled in when it is None: multiples of the horizon and
+    the season that the panel's series can give (``default_windows``). An explicit list wins."""
+    if config.search.windows is not None:
+        return config
+    lengths = series.frame.groupby("unique_id", sort=False).size().to_numpy()
+    resolved = config.model_copy(deep=True)
+    resolved.search.windows = default_windows(
+        config.data.horizon, panel_season(config, series.freqs.values()), lengths
+    )
+    return resolved
 
 
 def prepare_all(config: ExperimentConfig, series: SeriesFrame) -> dict[int, PreparedData]:
@@ -39,8 +70,9 @@ def prepare_all(config: ExperimentConfig, series: SeriesFrame) -> dict[int, Prep
             window=window,
             horizon=data.horizon,
             transform=transform,
-            val_fraction=data.val_fraction,
-            test_fraction=data.test_fraction,
+            val_windows=data.val_windows,
+            test_windows=data.test_windows,
+            season=data.season,
         )
     return out
 
@@ -60,7 +92,8 @@ def streamed_covariates(config: ExperimentConfig) -> tuple[str, ...] | None:
         return None  # wide format: melted in memory (streaming takes long format only)
     covariates = input_covariates(dataset.schema, data.covariates)
     if data.streaming == "auto":
-        need = estimated_window_bytes(str(data.path), max(config.search.windows), len(covariates))
+        longest = max(config.search.windows or [5 * max(data.horizon, data.season or 1)])
+        need = estimated_window_bytes(str(data.path), longest, len(covariates))
         if need <= data.stream_above_gb * 1e9:
             return None
     return covariates

@@ -8,13 +8,15 @@ one small row per series:
 1. ``build_store``: ``read_parquet`` -> ``groupby("unique_id").map_groups`` (Ray Data's hash
    shuffle, spilling to disk) brings each series together once. Each group is validated with
    the in-memory path's checks (``check_series``), its ``RatioTransform`` statistics and MASE scale
-   are fit on its training part, and it is written as **one row per series** (levels and
+   are fit on its training part (``Splits``, ``fit_train_parts``: the in-memory rule and code), and
+   it is written as **one row per series** (levels and
    covariates as list columns, statistics as plain columns) to ``<run_dir>/data/series/``,
    staged and renamed so that a crash never leaves a half store. The driver then reads only
    the per-series columns (id, length, frequency, statistics, problem) and raises the first
-   problem as ``DataError`` naming the series, as the in-memory path does.
+   problem as ``DataError`` naming the series, as the in-memory path does (and the same error
+   when no series is long enough for a validation window).
 2. ``SeriesStore.windows(window, split)``: a lazy dataset that reads the store and cuts the
-   windows of one split per block of series (``series_splits``, the in-memory cutter) with the
+   windows of one split per block of series (``cut_windows``, the in-memory cutter) with the
    statistics carried in each row. A series is one row, so a block never splits a series.
    Every epoch re-reads the store: windows exist only while they stream through.
 3. ``SeriesStore.stream(window)``: a ``WindowStream`` (train and validation datasets plus the
@@ -44,27 +46,32 @@ import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from foretune.evaluate.metrics import mase_scale
 from foretune.rundir import STORE_MANIFEST
 
 from .calendar import Freq, season_length
 from .io import REQUIRED, DataError, check_series, resolve_source
 from .transform import RatioTransform, SeriesStats
-from .windows import (
-    PreparedData,
-    WindowSet,
-    minimum_length,
-    series_splits,
-    split_lengths,
-    window_counts,
-)
+from .windows import DataSummary, Panel, PreparedData, Splits, WindowSet, cut_windows, fit_train_parts
 
 STORE_FORMAT = "foretune-series-store"
 #: Bytes of windows one ``map_batches`` call should produce (a few blocks of Ray Data's 128 MiB).
 TARGET_BATCH_BYTES = 8 * 2**20
 #: Levels per store file (and shuffle partition); at most MAX_PARTITIONS partitions.
 TARGET_FILE_BYTES, MAX_PARTITIONS = 64 * 2**20, 1000
-_SUMMARY = ["unique_id", "n", "freq", "mu", "sigma", "scale", "cov_mu", "cov_sigma", "mase_scale", "problem"]
+_SUMMARY = [
+    "unique_id",
+    "n",
+    "freq",
+    "mu",
+    "sigma",
+    "scale",
+    "cov_mu",
+    "cov_sigma",
+    "kind",
+    "constant",
+    "mase_scale",
+    "problem",
+]
 
 
 @dataclass(frozen=True)
@@ -77,10 +84,14 @@ class StoreSettings:
     eps: float
     flat_band: float
     horizon: int
-    longest_window: int
-    val_fraction: float
-    test_fraction: float
+    val_windows: int = 1
+    test_windows: int = 1
     stream_cpus: float = 0.5
+    season: int | None = None
+
+    @property
+    def splits(self) -> Splits:
+        return Splits(self.horizon, self.val_windows, self.test_windows)
 
     @classmethod
     def from_config(cls, config: Any, covariates: tuple[str, ...]) -> StoreSettings:
@@ -92,10 +103,10 @@ class StoreSettings:
             data.eps,
             data.flat_band,
             data.horizon,
-            max(config.search.windows),
-            data.val_fraction,
-            data.test_fraction,
+            data.val_windows,
+            data.test_windows,
             data.stream_cpus,
+            data.season,
         )
 
 
@@ -135,7 +146,7 @@ def input_covariates(schema: pa.Schema, requested: list[str] | None) -> tuple[st
 def estimated_window_bytes(source: str, longest_window: int, n_covariates: int) -> int:
     """Bytes the in-memory path's windows would take (float32, every split), from metadata."""
     dataset, _, _ = open_dataset(source)
-    return int(dataset.count_rows()) * longest_window * (1 + n_covariates) * 4
+    return int(dataset.count_rows()) * longest_window * (2 + n_covariates) * 4
 
 
 def _numeric(kind: pa.DataType) -> bool:
@@ -157,6 +168,8 @@ def _profile_series(table: pa.Table, settings: StoreSettings) -> pa.Table:
         "scale": np.nan,
         "cov_mu": [],
         "cov_sigma": [],
+        "kind": "",
+        "constant": False,
         "mase_scale": np.nan,
         "problem": "",
         "y": [],
@@ -166,17 +179,17 @@ def _profile_series(table: pa.Table, settings: StoreSettings) -> pa.Table:
         frame = _series_frame(uid, frame, settings)
         y = frame["y"].to_numpy(np.float64)
         cov = frame[covs].to_numpy(np.float64)
-        need = minimum_length(
-            settings.longest_window, settings.horizon, settings.val_fraction, settings.test_fraction
-        )
-        freq = check_series(uid, frame["ds"].to_numpy(), y, settings.transform, need)
-        n_train = split_lengths(len(y) - 1, settings.horizon, settings.val_fraction, settings.test_fraction)[
-            0
-        ]
+        freq = check_series(uid, frame["ds"].to_numpy(), y, settings.transform, 1)
         transform = RatioTransform(settings.transform, settings.eps, settings.flat_band)
-        stats = transform.fit_series(uid, y[: n_train + 1], cov[: n_train + 1])
-        row.update(vars(stats))
-        row.update(freq=json.dumps(freq), y=y, mase_scale=mase_scale(y[: n_train + 1], season_length(freq)))
+        scale = fit_train_parts(
+            transform,
+            [uid],
+            Panel.one(y, cov),
+            settings.splits,
+            np.array([settings.season or season_length(freq)]),
+        )
+        row.update(vars(transform.stats[uid]))
+        row.update(freq=json.dumps(freq), y=y, mase_scale=float(scale[0]))
         row.update({f"cov:{c}": cov[:, i] for i, c in enumerate(covs)})
     except DataError as exc:
         row["problem"] = str(exc)
@@ -235,6 +248,8 @@ def _store_schema(covariates: list[str]) -> pa.Schema:
             ("scale", pa.float64()),
             ("cov_mu", values),
             ("cov_sigma", values),
+            ("kind", pa.string()),
+            ("constant", pa.bool_()),
             ("mase_scale", pa.float64()),
             ("problem", pa.string()),
             ("y", values),
@@ -316,10 +331,11 @@ class SeriesStore:
         if len(problems):
             extra = f" ({len(problems)} series have problems; this is the first)" if len(problems) > 1 else ""
             raise DataError(problems["problem"].iloc[0] + extra)
+        settings.splits.require_validation(summary["n"].to_numpy())
         transform = RatioTransform(settings.transform, settings.eps, settings.flat_band)
         for r in summary.itertuples(index=False):
             transform.stats[r.unique_id] = SeriesStats(
-                r.mu, r.sigma, r.scale, list(r.cov_mu), list(r.cov_sigma)
+                r.mu, r.sigma, r.scale, list(r.cov_mu), list(r.cov_sigma), r.kind, bool(r.constant)
             )
         ids = summary["unique_id"].tolist()
         freqs = {uid: json.loads(f) for uid, f in zip(ids, summary["freq"], strict=True)}
@@ -348,15 +364,16 @@ class SeriesStore:
 
     @property
     def n_features(self) -> int:
-        return 1 + len(self.covariates)
+        return 2 + len(self.covariates)  # change, covariates, mask
 
     def counts(self, window: int) -> dict[str, int]:
         """Exact numbers of windows per split for ``window``."""
-        s = self.settings
-        per = np.array(
-            [window_counts(int(n), window, s.horizon, s.val_fraction, s.test_fraction) for n in self.lengths]
-        )
-        return dict(zip(("train", "val", "test"), per.sum(axis=0).tolist(), strict=True))
+        per = self.settings.splits.counts(self.lengths, window)
+        return {name: int(c.sum()) for name, c in zip(("train", "val", "test"), per, strict=True)}
+
+    def summary(self, window: int) -> DataSummary:
+        """The series per split, as ``PreparedData.summary`` of the in-memory path."""
+        return self.settings.splits.summary(self.lengths, window)
 
     def windows(self, window: int, split: str, *, scoring: bool = False):
         """A lazy Ray dataset of one split's windows (``x``, ``y_reg``, ``y_dir``).
@@ -409,59 +426,23 @@ class SeriesStore:
         """
         s = self.settings
         order = np.random.default_rng(seed).permutation(len(self.series_ids))
-        per = np.array(
-            [
-                sum(
-                    window_counts(int(self.lengths[i]), window, s.horizon, s.val_fraction, s.test_fraction)[
-                        1:
-                    ]
-                )
-                for i in order
-            ]
-        )
-        take = max(1, int(np.searchsorted(np.cumsum(per), max_windows, side="right")))
-        chosen = sorted(order[:take].tolist())
+        _, val, test = s.splits.counts(self.lengths[order], window)
+        take = max(1, int(np.searchsorted(np.cumsum(val + test), max_windows, side="right")))
+        chosen = np.sort(order[:take])
         ids = [self.series_ids[i] for i in chosen]
         table = pq.read_table(
             self.directory / "series",
             filters=[("unique_id", "in", ids)],
             columns=["unique_id", "y", *[f"cov:{c}" for c in s.covariates]],
-        )
-        position = {uid: index for index, uid in zip(chosen, ids, strict=True)}
-        row_ids = table.column("unique_id").to_pylist()
-        parts: dict[str, list[WindowSet]] = {"train": [], "val": [], "test": []}
-        for i, y, cov in _series_rows(table, s.covariates):
-            uid = row_ids[i]
-            cut = series_splits(
-                self.transform,
-                uid,
-                position[uid],
-                y,
-                cov,
-                window,
-                s.horizon,
-                s.val_fraction,
-                s.test_fraction,
-                ("val", "test"),
-            )
-            for name, ws in cut.items():
-                parts[name].append(ws)
-        merged = {
-            k: WindowSet(
-                *(np.concatenate([getattr(w, f) for w in v]) for f in WindowSet.__dataclass_fields__)
-            )
-            for k, v in parts.items()
-            if v
-        }
-        # sorted by series, as prepare's output is
-        for k, ws in merged.items():
-            order = np.argsort(ws.series, kind="stable")
-            merged[k] = WindowSet(*(getattr(ws, f)[order] for f in WindowSet.__dataclass_fields__))
-        empty = WindowSet(*(a[:0] for a in vars(merged["val"]).values()))
+        ).sort_by("unique_id")  # = the order of `chosen` (series_ids are sorted)
+        panel = _panel(table, s.covariates, chosen)
+        stats = self.transform.stat_arrays(ids)
+        cut = cut_windows(self.transform, stats, panel, window, s.splits, ("val", "test"))
+        empty = WindowSet(*(a[:0] for a in vars(cut["val"]).values()))
         return PreparedData(
             empty,
-            merged["val"],
-            merged["test"],
+            cut["val"],
+            cut["test"],
             self.transform,
             window,
             s.horizon,
@@ -472,19 +453,21 @@ class SeriesStore:
         )
 
 
-def _series_rows(table: pa.Table, covariates: tuple[str, ...]):
-    """``(row index, y, cov [n, C])`` of every store row, read straight from Arrow buffers."""
-    columns = [_list_column(table, "y"), *(_list_column(table, f"cov:{c}") for c in covariates)]
-    (offsets, values), covs = columns[0], columns[1:]
-    for i in range(table.num_rows):
-        lo, hi = offsets[i], offsets[i + 1]
-        cov = np.stack([v[o[i] : o[i + 1]] for o, v in covs], axis=1) if covs else np.zeros((hi - lo, 0))
-        yield i, values[lo:hi], cov
+def _panel(table: pa.Table, covariates: tuple[str, ...], index: np.ndarray | None = None) -> Panel:
+    """The store rows' series as a ``Panel``, read straight from the Arrow list buffers."""
+    offsets, y = _list_column(table, "y")
+    covs = [_list_column(table, f"cov:{c}")[1] for c in covariates]
+    cov = np.stack(covs, axis=1) if covs else np.zeros((len(y), 0))
+    index = np.arange(table.num_rows) if index is None else np.asarray(index)
+    return Panel(offsets - offsets[0], y, cov, index)
 
 
 def _list_column(table: pa.Table, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets and values of a list column (the values each row's list covers)."""
     column = table.column(name).combine_chunks()
-    return column.offsets.to_numpy(), column.values.to_numpy(zero_copy_only=False)
+    offsets = column.offsets.to_numpy().astype(np.int64)
+    values = column.values.to_numpy(zero_copy_only=False)
+    return offsets, values[offsets[0] : offsets[-1]]
 
 
 def _file_windows(
@@ -505,6 +488,7 @@ def _file_windows(
         "scale",
         "cov_mu",
         "cov_sigma",
+        "kind",
         "mase_scale",
         *[f"cov:{c}" for c in settings.covariates],
     ]
@@ -520,41 +504,27 @@ def _file_windows(
 def _cut_windows(
     table: pa.Table, settings: StoreSettings, window: int, split: str, scoring: bool
 ) -> dict[str, np.ndarray]:
-    """``map_batches`` function: store rows (whole series) in, one split's windows out."""
-    transform = RatioTransform(settings.transform, settings.eps, settings.flat_band)
-    meta = table.select(
-        ["unique_id", "mu", "sigma", "scale", "cov_mu", "cov_sigma", "mase_scale"]
-    ).to_pylist()
-    cut: list[WindowSet] = []
-    extra: dict[str, list[np.ndarray]] = {"mu": [], "sigma": [], "mase_scale": []}
-    for i, y, cov in _series_rows(table, settings.covariates):
-        row = meta[i]
-        uid = row["unique_id"]
-        transform.stats[uid] = SeriesStats(
-            row["mu"], row["sigma"], row["scale"], row["cov_mu"], row["cov_sigma"]
-        )
-        ws = series_splits(
-            transform,
-            uid,
-            0,
-            y,
-            cov,
-            window,
-            settings.horizon,
-            settings.val_fraction,
-            settings.test_fraction,
-            (split,),
-        )[split]
-        cut.append(ws)
-        for key in extra:
-            extra[key].append(np.full(len(ws), row[key], dtype=np.float64))
-    if not cut:
+    """Store rows (whole series) in, one split's windows out (``x``, ``y_reg``, ``y_dir``;
+    ``scoring`` adds ``last``, ``future``, ``mu``, ``sigma`` and ``mase_scale`` per window)."""
+    if not table.num_rows:
         return {}
-    out = {f: np.concatenate([getattr(w, f) for w in cut]) for f in ("x", "y_reg", "y_dir")}
+    transform = RatioTransform(settings.transform, settings.eps, settings.flat_band)
+    n_cov = len(settings.covariates)
+    stats = {k: table.column(k).to_numpy().astype(np.float64) for k in ("mu", "sigma", "scale")}
+    for k in ("cov_mu", "cov_sigma"):
+        stats[k] = _list_column(table, k)[1].astype(np.float64).reshape(table.num_rows, n_cov)
+    own = table.column("kind").to_numpy(zero_copy_only=False).astype(object)
+    stats["kind"] = np.where(own == "", transform.kind, own)
+    ws = cut_windows(transform, stats, _panel(table, settings.covariates), window, settings.splits, (split,))
+    ws = ws[split]
+    if not len(ws):
+        return {}
+    out = {"x": ws.x, "y_reg": ws.y_reg, "y_dir": ws.y_dir}
     if scoring:
-        out["last"] = np.concatenate([w.last for w in cut])
-        out["future"] = np.concatenate([w.future for w in cut])
-        out.update({k: np.concatenate(v) for k, v in extra.items()})
+        mase = table.column("mase_scale").to_numpy().astype(np.float64)
+        out.update(last=ws.last, future=ws.future, mu=stats["mu"][ws.series], sigma=stats["sigma"][ws.series])
+        out["kind"] = stats["kind"][ws.series].astype(str)
+        out["mase_scale"] = mase[ws.series]
     return out
 
 

@@ -1,20 +1,27 @@
-"""Generated long-format Parquet of many series, for the streaming tests and benchmarks.
+"""Generated long-format panels of many series, for the tests and benchmarks.
 
 Each series is a positive level path ``100 * exp(cumsum(drift + seasonal + noise))`` with its own
-drift, noise scale and weekly seasonal amplitude (daily ``ds``). The files are written one slice
-of time at a time (``part-00000.parquet`` holds the first days of every series, and so on), the
-way event logs usually land, so every series is spread over every file and reading "by series"
-needs a real shuffle. Only one slice is in memory while writing.
+drift, noise scale and weekly seasonal amplitude (daily ``ds``).
+
+- ``write_series_parquet(directory, rows, series)``: equal lengths, written as Parquet one slice
+  of time at a time (``part-00000.parquet`` holds the first days of every series, and so on), the
+  way event logs usually land, so every series is spread over every file and reading "by series"
+  needs a real shuffle. Only one slice is in memory while writing.
+- ``panel_frame(lengths)``: an in-memory long frame of ragged series (series ``i`` has
+  ``lengths[i]`` days, all ending on the same day, as when new series join a panel).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+START = pd.Timestamp("2000-01-01")
 
 
 def write_series_parquet(
@@ -41,7 +48,7 @@ def write_series_parquet(
     amplitude = rng.uniform(0.0, 0.02, series)
     phase = rng.uniform(0, 2 * np.pi, series)
     ids = np.array([f"s{i:06d}" for i in range(series)])
-    start = pd.Timestamp("2000-01-01")
+    start = START
     level = np.zeros(series)
     bounds = np.linspace(0, length, files + 1).astype(int)
     for part, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
@@ -63,3 +70,32 @@ def write_series_parquet(
         table = pa.table(columns)
         pq.write_table(table, directory / f"part-{part:05d}.parquet")
     return directory
+
+
+def panel_frame(lengths: Sequence[int] | np.ndarray, *, seed: int = 0, covariates: int = 0) -> pd.DataFrame:
+    """Long frame (``unique_id, ds, y[, x0, ...]``) of series ``s000000, s000001, ...`` where series
+    ``i`` has ``lengths[i]`` daily observations ending on the same day; vectorised, so panels of
+    millions of rows take a second or two. ``covariates`` adds noisy weekly signals."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    series, total = len(lengths), int(lengths.sum())
+    rng = np.random.default_rng(seed)
+    drift = rng.normal(2e-4, 5e-4, series)
+    noise = rng.uniform(0.005, 0.03, series)
+    amplitude = rng.uniform(0.0, 0.02, series)
+    phase = rng.uniform(0, 2 * np.pi, series)
+    seg = np.repeat(np.arange(series), lengths)
+    starts = np.cumsum(lengths) - lengths
+    step = (lengths.max(initial=0) - lengths)[seg] + np.arange(total) - starts[seg]  # common end day
+    season = amplitude[seg] * np.sin(2 * np.pi * step / 7 + phase[seg])
+    change = drift[seg] + season + noise[seg] * rng.standard_normal(total)
+    path = np.cumsum(change)
+    path -= np.repeat(path[starts] - change[starts], lengths)  # restart the sum at each series
+    ids = np.array([f"s{i:06d}" for i in range(series)])
+    columns = {
+        "unique_id": ids[seg],
+        "ds": START + pd.to_timedelta(step, unit="D"),
+        "y": 100.0 * np.exp(path),
+    }
+    for c in range(covariates):
+        columns[f"x{c}"] = np.cos(2 * np.pi * (step + c) / 7) + 0.1 * rng.standard_normal(total)
+    return pd.DataFrame(columns)

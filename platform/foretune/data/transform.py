@@ -1,29 +1,26 @@
-"""The seed's ratio transform: per-step log-ratios, standardised per series, exactly invertible.
+"""Per-step changes of each series, standardised per series and exactly invertible.
 
-For observations ``y[0..n-1]`` the *change* series has ``n-1`` values:
-
-- ``log_ratio``: ``r[i] = log(y[i+1] / y[i] + eps)`` (needs y > 0; the seed's formula),
-- ``diff``:      ``r[i] = y[i+1] - y[i]`` (any sign),
-- ``none``:      ``r[i] = y[i+1]`` (the level itself),
-
-and the model sees ``z = (r - mu) / sigma`` with ``mu, sigma`` fit per series on the training part
-only. ``integrate`` inverts a path of changes from the last observed level: for ``log_ratio``
-``y[t+1] = y[t] * (exp(r) - eps)``, so the round trip is exact up to floating point.
-
-Direction labels (0 down, 1 flat, 2 up) compare the cumulative change from the last observed
-value after ``h`` steps with a flat band ``flat_band * scale * sqrt(h)``, where ``scale`` is the
-training std of the per-step change: a random walk's spread grows with ``sqrt(h)``, so the band
-keeps the classes comparably balanced across the horizon. The state is plain JSON.
+For observations ``y[0..n-1]`` the *change* series has ``n-1`` values, by the series' kind:
+``log_ratio`` ``r[i] = log(y[i+1] / y[i] + eps)`` (needs y > 0), ``diff`` ``r[i] = y[i+1] - y[i]``,
+``none`` ``r[i] = y[i+1]`` (the level itself). ``auto`` (the default) picks ``log_ratio`` for a
+strictly positive series and ``diff`` for any other, per series, and saves the choice in its
+statistics. The model sees ``z = (r - mu) / sigma``, fit per series on the training part only;
+``integrate`` inverts a path of changes from the last observed level. Direction labels (0 down,
+1 flat, 2 up) compare the cumulative change after ``h`` steps with ``flat_band * scale * sqrt(h)``.
+Fit one series with ``fit_series`` or many at once, vectorised, with ``fit_many``. The state is
+plain JSON (``to_dict`` / ``from_dict``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 KINDS = ("log_ratio", "diff", "none")
+Kind = str | np.ndarray  # one kind, or one per row (leading axis) of the values it applies to
 
 
 @dataclass
@@ -35,6 +32,8 @@ class SeriesStats:
     scale: float  # std of the per-step change, for the direction band
     cov_mu: list[float] = field(default_factory=list)
     cov_sigma: list[float] = field(default_factory=list)
+    kind: str = ""  # this series' kind ("" = the transform's); set when the transform is auto
+    constant: bool = False  # no change at all in training: forecasts stay flat (sigma ignored)
 
 
 @dataclass
@@ -47,54 +46,194 @@ class RatioTransform:
     stats: dict[str, SeriesStats] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        assert self.kind in KINDS, self.kind
+        assert self.kind in (*KINDS, "auto"), self.kind
+
+    # -- kinds ---------------------------------------------------------------------------------
+    def kind_of(self, uid: str) -> str:
+        """The kind series ``uid`` was fit with."""
+        return self.stats[uid].kind or self.kind
+
+    def kinds(self, uids: Sequence[str]) -> Kind:
+        """The kind of each of ``uids``: one string when the transform is not auto, else an array."""
+        if self.kind != "auto":
+            return self.kind
+        return np.array([self.kind_of(u) for u in uids])
+
+    def choose(self, y: np.ndarray) -> str:
+        """The kind of a series with levels ``y``: the transform's, or for auto ``log_ratio`` when
+        every level is positive, else ``diff``."""
+        if self.kind != "auto":
+            return self.kind
+        return "log_ratio" if np.all(np.asarray(y) > 0) else "diff"
 
     # -- per-step changes ----------------------------------------------------------------------
-    def changes(self, y: np.ndarray) -> np.ndarray:
+    def changes(self, y: np.ndarray, kind: Kind | None = None) -> np.ndarray:
         """The ``n-1`` per-step changes of levels ``y`` (last axis is time)."""
         y = np.asarray(y, dtype=np.float64)
-        if self.kind == "log_ratio":
-            return np.log(y[..., 1:] / y[..., :-1] + self.eps)
-        if self.kind == "diff":
-            return np.diff(y, axis=-1)
-        return y[..., 1:].copy()
 
-    def integrate(self, last: np.ndarray | float, r: np.ndarray) -> np.ndarray:
+        def one(k: str) -> np.ndarray:
+            if k == "log_ratio":
+                return np.log(y[..., 1:] / y[..., :-1] + self.eps)
+            if k == "diff":
+                return np.diff(y, axis=-1)
+            return y[..., 1:].copy()
+
+        return self._by_kind(kind, one)
+
+    def integrate(self, last: np.ndarray | float, r: np.ndarray, kind: Kind | None = None) -> np.ndarray:
         """Levels after each step of the change path ``r[..., H]`` starting from level ``last``."""
         r = np.asarray(r, dtype=np.float64)
         last = np.asarray(last, dtype=np.float64)[..., None]
-        if self.kind == "log_ratio":
-            return last * np.cumprod(np.exp(r) - self.eps, axis=-1)
-        if self.kind == "diff":
-            return last + np.cumsum(r, axis=-1)
-        return r
 
-    def cumulative_change(self, last: np.ndarray | float, r: np.ndarray) -> np.ndarray:
+        def one(k: str) -> np.ndarray:
+            if k == "log_ratio":
+                return last * np.cumprod(np.exp(r) - self.eps, axis=-1)
+            if k == "diff":
+                return last + np.cumsum(r, axis=-1)
+            return np.broadcast_to(r, np.broadcast_shapes(r.shape, last.shape)).copy()
+
+        return self._by_kind(kind, one)
+
+    def cumulative_change(
+        self, last: np.ndarray | float, r: np.ndarray, kind: Kind | None = None
+    ) -> np.ndarray:
         """Change from the last observed level after each step (log change for log_ratio)."""
         r = np.asarray(r, dtype=np.float64)
-        if self.kind == "none":
-            return r - np.asarray(last, dtype=np.float64)[..., None]
-        return np.cumsum(r, axis=-1)
+
+        def one(k: str) -> np.ndarray:
+            if k == "none":
+                return r - np.asarray(last, dtype=np.float64)[..., None]
+            return np.cumsum(r, axis=-1)
+
+        return self._by_kind(kind, one)
+
+    def _by_kind(self, kind: Kind | None, one) -> np.ndarray:
+        """``one(kind)`` for one kind; for a kind per row, each row's own result."""
+        kind = self.kind if kind is None else kind
+        if isinstance(kind, str):
+            assert kind in KINDS, f"a {kind!r} transform needs each series' kind"
+            return one(kind)
+        kind = np.asarray(kind)
+        if kind.size == 0:
+            return one("diff")  # no rows: any kind gives the right (empty) shape
+        out = None
+        for k in np.unique(kind):
+            with np.errstate(all="ignore"):  # rows of another kind may overflow; they are dropped
+                part = one(str(k))
+            chosen = (kind == k).reshape(kind.shape + (1,) * (part.ndim - kind.ndim))
+            out = np.where(chosen, part, np.nan if out is None else out)
+        return out
 
     def direction(self, uid: str, last: np.ndarray | float, r: np.ndarray) -> np.ndarray:
         """Direction labels (0 down, 1 flat, 2 up) for change paths ``r[..., H]``."""
-        change = self.cumulative_change(last, r)
+        return self.labels(self.stats[uid].scale, last, r, self.kind_of(uid) if uid in self.stats else None)
+
+    def labels(
+        self, scale: np.ndarray | float, last: np.ndarray | float, r: np.ndarray, kind: Kind | None = None
+    ) -> np.ndarray:
+        """``direction`` with the band's ``scale`` given per path (``[N]`` for ``r [N, H]``)."""
+        change = self.cumulative_change(last, r, kind)
         steps = np.sqrt(np.arange(1, change.shape[-1] + 1))
-        band = self.flat_band * self.stats[uid].scale * steps
+        band = self.flat_band * np.asarray(scale, dtype=np.float64)[..., None] * steps
         return np.where(change > band, 2, np.where(change < -band, 0, 1)).astype(np.int64)
 
     # -- fitting and standardising -------------------------------------------------------------
-    def fit_series(self, uid: str, y_train: np.ndarray, cov_train: np.ndarray | None = None) -> SeriesStats:
-        """Fit (and remember) one series' statistics on its training levels ``y_train``."""
-        r = self.changes(y_train)
-        mu, sigma = float(r.mean()), _std(r)
-        scale = sigma if self.kind != "none" else _std(np.diff(np.asarray(y_train, float)))
-        stats = SeriesStats(mu, sigma, scale)
+    def fit_series(
+        self, uid: str, y_train: np.ndarray, cov_train: np.ndarray | None = None, kind: str | None = None
+    ) -> SeriesStats:
+        """Fit (and remember) one series' statistics on its training levels ``y_train``.
+
+        ``kind``: the series' kind when the transform is auto (default: ``choose(y_train)``).
+        """
+        own = kind or self.choose(y_train)
+        r = self.changes(y_train, own)
+        mu, sigma = (float(r.mean()), _std(r)) if r.size else (0.0, 1.0)
+        scale = sigma if own != "none" else _std(np.diff(np.asarray(y_train, float)))
+        constant = r.size > 0 and float(np.std(r)) <= 1e-12 and own != "none"
+        stats = SeriesStats(mu, sigma, scale, kind=own if self.kind == "auto" else "", constant=constant)
         if cov_train is not None and cov_train.shape[-1]:
             stats.cov_mu = cov_train.mean(axis=0).tolist()
             stats.cov_sigma = [_std(c) for c in cov_train.T]
         self.stats[uid] = stats
         return stats
+
+    def fit_many(
+        self,
+        uids: Sequence[str],
+        offsets: np.ndarray,
+        y: np.ndarray,
+        cov: np.ndarray | None = None,
+        kinds: Sequence[str] | None = None,
+    ) -> list[SeriesStats]:
+        """``fit_series`` for many series at once (and remembered), vectorised.
+
+        ``y [N]`` (and ``cov [N, C]``) hold the series' training levels one after the other;
+        series ``i`` is ``y[offsets[i] : offsets[i+1]]``. ``kinds``: each series' kind when the
+        transform is auto (default: chosen from these levels). Gives ``fit_series``' values up
+        to floating-point summation order.
+        """
+        offsets = np.asarray(offsets, dtype=np.int64)
+        y = np.asarray(y, dtype=np.float64)
+        n_series = len(offsets) - 1
+        seg = np.repeat(np.arange(n_series), np.diff(offsets))
+        if self.kind == "auto" and kinds is None:
+            kinds = self.choose_many(offsets, y)
+        pairs, pair_seg = series_pairs(y, seg)
+        series_kind = self.kind if self.kind != "auto" else np.asarray(kinds)
+        r = self.changes(pairs, series_kind if isinstance(series_kind, str) else series_kind[pair_seg])[:, 0]
+        mu, sigma = _segment_moments(r, pair_seg, n_series)
+        spread = np.sqrt(np.maximum(_segment_moments(r**2, pair_seg, n_series)[0] - mu**2, 0.0))
+        if self.kind == "none":
+            _, scale = _segment_moments(np.diff(pairs, axis=1)[:, 0], pair_seg, n_series)
+        else:
+            scale = sigma
+        n_cov = 0 if cov is None else cov.shape[-1]
+        cov_mu = np.zeros((n_series, n_cov))
+        cov_sigma = np.zeros((n_series, n_cov))
+        for k in range(n_cov):
+            cov_mu[:, k], cov_sigma[:, k] = _segment_moments(
+                np.asarray(cov[:, k], dtype=np.float64), seg, n_series
+            )
+        count = np.bincount(pair_seg, minlength=n_series)
+        out = []
+        for i, uid in enumerate(uids):
+            own = self.kind if self.kind != "auto" else str(kinds[i])
+            constant = bool(count[i] > 0 and spread[i] <= 1e-12 and own != "none")
+            stats = SeriesStats(
+                float(mu[i]),
+                float(sigma[i]),
+                float(scale[i]),
+                kind=own if self.kind == "auto" else "",
+                constant=constant,
+            )
+            if n_cov:
+                stats.cov_mu, stats.cov_sigma = cov_mu[i].tolist(), cov_sigma[i].tolist()
+            self.stats[uid] = stats
+            out.append(stats)
+        return out
+
+    def choose_many(self, offsets: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """``choose`` for each series ``y[offsets[i] : offsets[i+1]]`` (an auto transform)."""
+        offsets = np.asarray(offsets, dtype=np.int64)
+        n = np.diff(offsets)
+        lowest = np.full(len(n), np.inf)
+        has = n > 0
+        lowest[has] = np.minimum.reduceat(np.asarray(y, dtype=np.float64), offsets[:-1][has])
+        return np.where(lowest > 0, "log_ratio", "diff")
+
+    def stat_arrays(self, uids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The statistics of ``uids`` as arrays: ``mu, sigma, scale, kind [S]``, ``cov_mu, cov_sigma
+        [S, C]`` (C = 0 when the series have no covariates)."""
+        stats = [self.stats[uid] for uid in uids]
+        n_cov = len(stats[0].cov_mu) if stats else 0
+        return {
+            "mu": np.array([s.mu for s in stats], dtype=np.float64),
+            "sigma": np.array([s.sigma for s in stats], dtype=np.float64),
+            "scale": np.array([s.scale for s in stats], dtype=np.float64),
+            "kind": np.array([self.kind_of(uid) for uid in uids], dtype=object),
+            "cov_mu": np.array([s.cov_mu for s in stats], dtype=np.float64).reshape(len(stats), n_cov),
+            "cov_sigma": np.array([s.cov_sigma for s in stats], dtype=np.float64).reshape(len(stats), n_cov),
+        }
 
     def standardize(self, uid: str, r: np.ndarray) -> np.ndarray:
         s = self.stats[uid]
@@ -102,7 +241,8 @@ class RatioTransform:
 
     def unstandardize(self, uid: str, z: np.ndarray) -> np.ndarray:
         s = self.stats[uid]
-        return np.asarray(z, dtype=np.float64) * s.sigma + s.mu
+        sigma = np.where(s.constant, 0.0, s.sigma)  # a constant series' forecast stays flat
+        return np.asarray(z, dtype=np.float64) * sigma + s.mu
 
     def standardize_covariates(self, uid: str, cov: np.ndarray) -> np.ndarray:
         s = self.stats[uid]
@@ -127,5 +267,24 @@ class RatioTransform:
 
 def _std(values: np.ndarray) -> float:
     """Standard deviation with a floor, so a constant series standardises to zeros, not NaN."""
-    s = float(np.std(values))
+    s = float(np.std(values)) if np.size(values) else 0.0
     return s if s > 1e-12 else 1.0
+
+
+def series_pairs(y: np.ndarray, seg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Consecutive levels ``[K, 2]`` of the same series in concatenated levels ``y`` (``seg``: the
+    series of each level), and the series of each pair: ``changes(pairs)[:, 0]`` are the series'
+    changes, never one across two series."""
+    same = seg[1:] == seg[:-1]
+    return np.stack([y[:-1][same], y[1:][same]], axis=1), seg[:-1][same]
+
+
+def _segment_moments(values: np.ndarray, seg: np.ndarray, n_series: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-series mean and floored standard deviation (as ``_std``) of ``values`` grouped by
+    ``seg``; a series without values gets 0 and 1."""
+    count = np.bincount(seg, minlength=n_series)
+    total = np.bincount(seg, weights=values, minlength=n_series)
+    mean = np.divide(total, count, out=np.zeros(n_series), where=count > 0)
+    square = np.bincount(seg, weights=(values - mean[seg]) ** 2, minlength=n_series)
+    std = np.sqrt(np.divide(square, count, out=np.zeros(n_series), where=count > 0))
+    return mean, np.where(std > 1e-12, std, 1.0)

@@ -213,7 +213,7 @@ def _calibration(
     """
     test = windows.test
     if len(test) == 0:
-        return None, {"skipped": "no held-out test windows (data.test_fraction is 0)"}
+        return None, {"skipped": "no held-out test windows (data.test_windows is 0)"}
     if settings.calibration == "none":
         return None, {"skipped": "ensemble.calibration is none"}
     row_scale = windows.scale[test.series] if settings.calibration_scale == "mase" else None

@@ -43,12 +43,24 @@ class RowTransform:
         uids = np.asarray(uids, dtype=object)
         names, inverse = np.unique(uids, return_inverse=True)
         table = np.array(
-            [[transform.stats[u].mu, transform.stats[u].sigma, transform.stats[u].scale] for u in names],
+            [
+                [
+                    transform.stats[u].mu,
+                    transform.stats[u].sigma,
+                    transform.stats[u].scale,
+                    transform.stats[u].constant,
+                ]
+                for u in names
+            ],
             dtype=np.float64,
-        ).reshape(-1, 3)[inverse]
-        column = table.reshape(-1, 3, 1)
-        stats = SeriesStats(mu=column[:, 0], sigma=column[:, 1], scale=column[:, 2])
+        ).reshape(-1, 4)[inverse]
+        column = table.reshape(-1, 4, 1)
+        stats = SeriesStats(
+            mu=column[:, 0], sigma=column[:, 1], scale=column[:, 2], constant=column[:, 3] > 0
+        )
         self.view = RatioTransform(transform.kind, transform.eps, transform.flat_band, {_ROW: stats})
+        kinds = transform.kinds(list(names))
+        self.kinds = kinds if isinstance(kinds, str) else kinds[inverse]  # each row's kind
 
     def changes(self, z: np.ndarray) -> np.ndarray:
         """Per-step changes of standardised paths ``z [..., N, H]``."""
@@ -56,11 +68,11 @@ class RowTransform:
 
     def levels(self, last: np.ndarray, r: np.ndarray) -> np.ndarray:
         """Level paths ``[..., N, H]`` from last levels ``last [N]`` and changes ``r``."""
-        return self.view.integrate(last, r)
+        return self.view.integrate(last, r, self.kinds)
 
     def direction(self, last: np.ndarray, r: np.ndarray) -> np.ndarray:
         """Direction labels (0 down, 1 flat, 2 up) of change paths ``r [..., N, H]``."""
-        return self.view.direction(_ROW, last, r)
+        return self.view.labels(self.view.stats[_ROW].scale[:, 0], last, r, self.kinds)
 
 
 @dataclass

@@ -211,8 +211,9 @@ def transform_direction(transform: RatioTransform) -> DirectionFn:
             t.fit_series(uid, history)
         last = history[-1]
         with np.errstate(all="ignore"):
-            r = t.changes(np.concatenate([[last], np.asarray(path, dtype=np.float64)]))
-            change = t.cumulative_change(last, r)
+            kind = t.kind_of(uid)
+            r = t.changes(np.concatenate([[last], np.asarray(path, dtype=np.float64)]), kind)
+            change = t.cumulative_change(last, r, kind)
             labels = t.direction(uid, last, r).astype(np.float64)
         labels[~np.isfinite(change)] = np.nan
         return labels

@@ -13,7 +13,7 @@ The formulas are ``evaluate.metrics``' (NaN points skipped); this module only ar
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -28,7 +28,9 @@ class Transform(Protocol):
 
     def unstandardize(self, uid: str, z: np.ndarray) -> np.ndarray: ...
 
-    def integrate(self, last: np.ndarray, r: np.ndarray) -> np.ndarray: ...
+    def integrate(self, last: np.ndarray, r: np.ndarray, kind: Any = None) -> np.ndarray: ...
+
+    def kind_of(self, uid: str) -> str: ...
 
 
 def to_levels(
@@ -39,8 +41,9 @@ def to_levels(
     out = np.empty_like(z, dtype=np.float64)
     for index in np.unique(series):
         rows = series == index
-        r = transform.unstandardize(series_ids[index], z[rows])
-        out[rows] = transform.integrate(last[rows], r)
+        uid = series_ids[index]
+        r = transform.unstandardize(uid, z[rows])
+        out[rows] = transform.integrate(last[rows], r, transform.kind_of(uid))
     return out
 
 

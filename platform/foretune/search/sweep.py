@@ -23,8 +23,9 @@ from ray.tune.search.optuna import OptunaSearch
 
 from foretune.config import ConfigError, ExperimentConfig
 from foretune.data import RatioTransform
-from foretune.data.experiment import load_series, prepare_all, streamed_covariates
+from foretune.data.experiment import load_series, prepare_all, streamed_covariates, with_windows
 from foretune.data.store import StoreSettings, build_store
+from foretune.data.windows import default_windows
 from foretune.rundir import RunDir
 from foretune.runtime import ensure_ray
 
@@ -95,7 +96,6 @@ def run_sweep(
     with the Optuna searcher's history intact: finished trials are kept, not rerun.
     """
     run_dir = Path(run_dir).resolve()
-    validate_space(config)
     covariates = streamed_covariates(config)  # None: the data fits in memory
     if covariates is not None and config.ensemble.refit:
         raise ConfigError(
@@ -104,7 +104,14 @@ def run_sweep(
         )
     if covariates is None:
         series = load_series(config)
+        config = with_windows(config, series)
+    elif config.search.windows is None:  # the store's lengths are known only once it is built
+        config = config.model_copy(deep=True)
+        config.search.windows = default_windows(config.data.horizon, config.data.season, [])
+    validate_space(config)
+    if covariates is None:
         datasets: dict = prepare_all(config, series)
+        print(f"foretune: {datasets[min(datasets)].summary.line()}", flush=True)
         run_info = (datasets[min(datasets)].transform, series.covariates, series.freqs)
     run = RunDir(run_dir)
     experiment = run.sweep
@@ -116,6 +123,7 @@ def run_sweep(
     if covariates is not None:
         store = stream_store(config, covariates, run_dir, reuse=resume)
         datasets = {w: store.stream(w) for w in sorted(set(config.search.windows))}
+        print(f"foretune: {store.summary(min(datasets)).line()}", flush=True)
         run_info = (store.transform, store.covariates, store.freqs)
     if not resume:
         _write_run_files(run_dir, config, *run_info)

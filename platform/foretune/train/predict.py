@@ -11,6 +11,7 @@ and, on several ranks, over every rank's shard). The arithmetic of scoring is
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -58,7 +59,8 @@ def score_stream(
     with torch.no_grad():
         for rows in stream.val.iter_batches(batch_size=batch, batch_format="numpy"):
             z = _predict(model, rows["x"], device).astype(np.float64)
-            levels = scoring.to_levels_rowwise(inverse.integrate, rows["last"], z, rows["mu"], rows["sigma"])
+            integrate = partial(inverse.integrate, kind=rows["kind"])  # each window's series kind
+            levels = scoring.to_levels_rowwise(integrate, rows["last"], z, rows["mu"], rows["sigma"])
             sums.add(rows["future"], levels, rows["mase_scale"])
     if world_size > 1:
         import torch.distributed as dist
