@@ -9,8 +9,8 @@ For each real data set: write it as Parquet under the output directory, run a sm
 sweep on a local Ray (2 CPUs), build the MC-dropout ensemble, then backtest the ensemble, its
 members and the baselines (naive, seasonal naive, AutoETS, AutoTheta) with the same rolling-origin
 windows (``foretune.commands.evaluate.evaluate_command``), and print one markdown table per data
-set. Each backtest covers only each series' held-out test part (``test_fraction`` is checked to
-cover ``windows x horizon``), so no model has seen the points it is scored on.
+set. The run sees every series without its last ``windows x horizon`` points, and the backtest
+scores exactly those, so no stage of the run has seen the points it is scored on.
 
 Data sets (all public, shipped with installed packages; nothing is downloaded):
 
@@ -111,8 +111,6 @@ def experiment(name: str, data_path: Path, settings: dict, args: argparse.Namesp
                 "path": str(data_path),
                 "horizon": settings["horizon"],
                 "transform": settings["transform"],
-                "val_fraction": 0.15,
-                "test_fraction": 0.1,
             },
             "train": {"max_epochs": args.epochs, "patience": 5},
             "search": {
@@ -131,16 +129,10 @@ def experiment(name: str, data_path: Path, settings: dict, args: argparse.Namesp
     )
 
 
-def check_held_out(frame: pd.DataFrame, horizon: int, windows: int, test_fraction: float) -> None:
-    from foretune.data import split_lengths
-
-    for uid, n in frame.groupby("unique_id").size().items():
-        test = split_lengths(int(n) - 1, horizon, 0.15, test_fraction)[2]
-        if windows * horizon > test:
-            raise SystemExit(
-                f"{uid}: the backtest's {windows * horizon} points exceed the {test} held-out "
-                "test points; use fewer windows"
-            )
+def held_out_split(frame: pd.DataFrame, points: int) -> pd.DataFrame:
+    """Every series without its last ``points`` observations: what the run may see."""
+    position = frame.groupby("unique_id", sort=False).cumcount(ascending=False)
+    return frame[position >= points].reset_index(drop=True)
 
 
 def table(summary: pd.DataFrame) -> tuple[str, pd.DataFrame]:
@@ -201,10 +193,11 @@ def run_dataset(name: str, out: Path, args: argparse.Namespace) -> str:
     frame = loader()
     run_dir = out / name
     run_dir.mkdir(parents=True, exist_ok=True)
-    data_path = run_dir / "data.parquet"
+    data_path = run_dir / "data.parquet"  # everything, for the backtest
     frame.to_parquet(data_path, index=False)
-    config = experiment(name, data_path, settings, args)
-    check_held_out(frame, settings["horizon"], args.windows, config.data.test_fraction)
+    seen_path = run_dir / "seen.parquet"  # without the scored tail: the run never sees it
+    held_out_split(frame, args.windows * settings["horizon"]).to_parquet(seen_path, index=False)
+    config = experiment(name, seen_path, settings, args)
     sizes = frame.groupby("unique_id").size()
     print(
         f"\n=== {name}: {len(sizes)} series, {sizes.min()}-{sizes.max()} points, "

@@ -21,6 +21,13 @@ def experiment_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
     parser.add_argument("--config", help="experiment YAML (default: configs/quickstart.yaml)")
     parser.add_argument("--data", help="Parquet file or directory (long or wide format)")
     parser.add_argument("--horizon", type=int, help="forecast steps")
+    parser.add_argument("--freq", help="frequency of every series, e.g. 30min, MS or an integer step")
+    parser.add_argument("--season", type=int, help="seasonal period (default: from the frequency)")
+    parser.add_argument(
+        "--fill",
+        choices=["none", "ffill", "interpolate", "zero"],
+        help="gaps and missing y (default none: an error naming the series and time stamp)",
+    )
     parser.add_argument("--models", help="comma-separated architectures, e.g. lstm,tcn")
     parser.add_argument("--trials", type=int, help="number of trials")
     parser.add_argument("--time-budget", type=float, help="stop the sweep after SECONDS")
@@ -45,6 +52,9 @@ def config_from_args(args: argparse.Namespace):
     overrides: dict[str, Any] = {
         "data.path": _data_path(args.data),
         "data.horizon": args.horizon,
+        "data.freq": int(args.freq) if args.freq and args.freq.isdigit() else args.freq,
+        "data.season": args.season,
+        "data.fill": args.fill,
         "models": args.models.split(",") if args.models else None,
         "search.trials": args.trials,
         "search.time_budget_s": args.time_budget,

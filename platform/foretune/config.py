@@ -28,7 +28,7 @@ class DataConfig(_Section):
     horizon: int = Field(4, ge=1, le=1000, description="forecast steps")
     window: int = Field(16, ge=2, le=10000, description="input steps when not searched")
     transform: Literal["auto", "log_ratio", "diff", "none"] = Field(
-        "log_ratio",
+        "auto",
         description="auto = log_ratio where a series is strictly positive, else a scaled difference",
     )
     eps: float = Field(1e-10, ge=0.0, lt=1.0)

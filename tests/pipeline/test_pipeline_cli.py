@@ -88,13 +88,13 @@ def test_unknown_model_is_a_clear_error(tmp_path):
 
 def test_bad_data_names_the_series_and_writes_nothing(tmp_path):
     frame = pd.read_parquet(builtin_dataset_path())
-    frame.loc[frame.index[frame.unique_id == "cpi"][10], "y"] = -1.0
+    frame.loc[frame.index[frame.unique_id == "cpi"][10], "y"] = float("nan")
     data = tmp_path / "bad.parquet"
     frame.to_parquet(data, index=False)
     out = tmp_path / "run"
     result = foretune("run", "--data", str(data), "--out", str(out))
     assert result.returncode == 2
-    assert "'cpi'" in result.stderr and "diff" in result.stderr
+    assert "'cpi'" in result.stderr and "data.fill" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (out / "leaderboard.parquet").exists()
 

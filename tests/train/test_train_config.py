@@ -42,12 +42,15 @@ def test_bad_loop_settings_name_their_key(settings, key):
         _train(**settings)
 
 
-def test_window_longer_than_the_series_is_a_data_error():
-    from foretune.data import DataError, RatioTransform, prepare, read_frame, validate
+def test_window_longer_than_the_series_is_padded_not_refused():
+    from foretune.data import RatioTransform, prepare, read_frame, validate
 
-    series = validate(read_frame(None))
-    with pytest.raises(DataError, match=r"window=400"):
-        prepare(series, window=400, horizon=4, transform=RatioTransform("log_ratio"))
+    series = validate(read_frame(None))  # 8 series of 203 quarters
+    prepared = prepare(series, window=400, horizon=4, transform=RatioTransform("log_ratio"))
+    mask = prepared.train.x[..., -1]  # the last feature says which input steps are real
+    assert len(prepared.train) > 0 and prepared.train.x.shape[1] == 400
+    assert (mask[:, 0] == 0).all() and (mask[:, -1] == 1).all()
+    assert prepared.summary.line().startswith("data: 8 series")
 
 
 def test_spec_for_passes_the_loop_settings():

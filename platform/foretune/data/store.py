@@ -49,8 +49,8 @@ import pyarrow.parquet as pq
 from foretune.rundir import STORE_MANIFEST
 
 from .calendar import Freq, season_length
-from .io import REQUIRED, DataError, check_series, resolve_source
-from .transform import RatioTransform, SeriesStats
+from .io import REQUIRED, DataError, check_series, regularize_series, resolve_source, series_key
+from .transform import KINDS, RatioTransform, SeriesStats
 from .windows import DataSummary, Panel, PreparedData, Splits, WindowSet, cut_windows, fit_train_parts
 
 STORE_FORMAT = "foretune-series-store"
@@ -88,6 +88,8 @@ class StoreSettings:
     test_windows: int = 1
     stream_cpus: float = 0.5
     season: int | None = None
+    fill: str = "none"
+    freq: Any = None
 
     @property
     def splits(self) -> Splits:
@@ -107,6 +109,8 @@ class StoreSettings:
             data.test_windows,
             data.stream_cpus,
             data.season,
+            data.fill,
+            data.freq,
         )
 
 
@@ -157,7 +161,7 @@ def _numeric(kind: pa.DataType) -> bool:
 def _profile_series(table: pa.Table, settings: StoreSettings) -> pa.Table:
     """``map_groups`` function: one series in, its store row out (``problem`` set if unusable)."""
     frame = table.to_pandas()
-    uid = str(frame["unique_id"].iloc[0])
+    uid = series_key(frame["unique_id"].iloc[0])
     covs = list(settings.covariates)
     row: dict[str, Any] = {
         "unique_id": uid,
@@ -176,10 +180,19 @@ def _profile_series(table: pa.Table, settings: StoreSettings) -> pa.Table:
     }
     row.update({f"cov:{c}": [] for c in covs})
     try:
-        frame = _series_frame(uid, frame, settings)
-        y = frame["y"].to_numpy(np.float64)
-        cov = frame[covs].to_numpy(np.float64)
-        freq = check_series(uid, frame["ds"].to_numpy(), y, settings.transform, 1)
+        frame = _series_frame(uid, frame)
+        regular = regularize_series(
+            uid,
+            frame["ds"],
+            frame["y"].to_numpy(np.float64),
+            frame[covs].to_numpy(np.float64),
+            fill=settings.fill,
+            freq=settings.freq,
+            covariates=covs,
+        )  # the in-memory path's gap, NaN and frequency rule
+        y, cov, freq = regular.y, regular.cov, regular.freq
+        check_series(uid, regular.ds, y, settings.transform, 1, freq=freq)
+        row["n"] = len(y)
         transform = RatioTransform(settings.transform, settings.eps, settings.flat_band)
         scale = fit_train_parts(
             transform,
@@ -205,8 +218,8 @@ def _one(value: Any, kind: pa.DataType) -> pa.Array:
     return pa.array([value], kind)
 
 
-def _series_frame(uid: str, frame: pd.DataFrame, settings: StoreSettings) -> pd.DataFrame:
-    """One series sorted by time with ``ds`` parsed, checked for gaps in values and duplicates."""
+def _series_frame(uid: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """One series sorted by time with ``ds`` parsed, checked for duplicates."""
     ds = frame["ds"]
     if not (pd.api.types.is_datetime64_any_dtype(ds) or pd.api.types.is_integer_dtype(ds)):
         try:
@@ -223,16 +236,6 @@ def _series_frame(uid: str, frame: pd.DataFrame, settings: StoreSettings) -> pd.
             f"series {uid!r} has duplicate time stamp ds={frame['ds'][dup].iloc[0]} "
             f"({int(dup.sum())} extra rows); keep one row per series and time"
         )
-    for c in ["y", *settings.covariates]:
-        values = frame[c].to_numpy(np.float64)
-        bad = ~np.isfinite(values)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise DataError(
-                f"column {c!r} has {int(bad.sum())} NaN/inf value(s) in series "
-                f"{uid!r}, first at ds={frame['ds'].iloc[i]}; fill or drop them "
-                "before training"
-            )
     return frame
 
 
@@ -523,7 +526,9 @@ def _cut_windows(
     if scoring:
         mase = table.column("mase_scale").to_numpy().astype(np.float64)
         out.update(last=ws.last, future=ws.future, mu=stats["mu"][ws.series], sigma=stats["sigma"][ws.series])
-        out["kind"] = stats["kind"][ws.series].astype(str)
+        # each window's series kind as its index in KINDS: batches become tensors, strings cannot
+        kinds = stats["kind"][ws.series].astype(str)
+        out["kind"] = np.select([kinds == k for k in KINDS], list(range(len(KINDS))), -1)
         out["mase_scale"] = mase[ws.series]
     return out
 

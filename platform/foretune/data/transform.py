@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 KINDS = ("log_ratio", "diff", "none")
-Kind = str | np.ndarray  # one kind, or one per row (leading axis) of the values it applies to
+Kind = str | np.ndarray  # one kind, or one per row ([N] for values [..., N, T]) of the values
 
 
 @dataclass
@@ -120,7 +120,7 @@ class RatioTransform:
         for k in np.unique(kind):
             with np.errstate(all="ignore"):  # rows of another kind may overflow; they are dropped
                 part = one(str(k))
-            chosen = (kind == k).reshape(kind.shape + (1,) * (part.ndim - kind.ndim))
+            chosen = (kind == k)[..., None]  # rows are the axis before the last: [..., N, H]
             out = np.where(chosen, part, np.nan if out is None else out)
         return out
 

@@ -113,7 +113,8 @@ class _Windows:
 
     datasets: dict[int, PreparedData]
     reference: PreparedData  # any one: all share series, origins and transform
-    scale: np.ndarray  # [n_series] MASE scale, undefined ones replaced by 1
+    scale: np.ndarray  # [n_series] MASE scale, undefined ones replaced by 1 (selection, scores)
+    mase: np.ndarray  # [n_series] MASE scale, NaN where undefined (calibration, the artifact)
 
     @property
     def val(self) -> WindowSet:
@@ -155,7 +156,9 @@ def _windows(run: RunDir, config: ExperimentConfig, members: list[Member]) -> _W
     reference = next(iter(datasets.values()))
     if len(reference.val) == 0:
         raise EnsembleError("there are no validation windows to weight the members on")
-    return _Windows(datasets, reference, usable_scale(reference.mase_scale))
+    mase = np.asarray(reference.mase_scale, dtype=np.float64)
+    defined = np.isfinite(mase) & (mase > 0)
+    return _Windows(datasets, reference, usable_scale(mase), np.where(defined, mase, np.nan))
 
 
 def _draws(
@@ -216,7 +219,9 @@ def _calibration(
         return None, {"skipped": "no held-out test windows (data.test_windows is 0)"}
     if settings.calibration == "none":
         return None, {"skipped": "ensemble.calibration is none"}
-    row_scale = windows.scale[test.series] if settings.calibration_scale == "mase" else None
+    # a window of a series whose scale is undefined (constant in training) is left out of the
+    # fit and keeps its raw band, rather than be scored in the units of y
+    row_scale = windows.mase[test.series] if settings.calibration_scale == "mase" else None
     calibration = calibrate(mixture.intervals(settings.levels), test.future, row_scale, folds=_halves(test))
     return calibration, calibration.report
 
@@ -233,9 +238,9 @@ def _artifact(
     calibration_report: dict[str, Any],
 ) -> Ensemble:
     """The ensemble with its settings, the steps' reports and the run's input schema."""
-    settings, test = config.ensemble, windows.test
+    settings, test, data = config.ensemble, windows.test, config.data
     ensemble_settings = EnsembleSettings(
-        horizon=config.data.horizon,
+        horizon=data.horizon,
         samples=settings.samples,
         quantiles=settings.quantiles,
         levels=list(settings.levels),
@@ -244,6 +249,11 @@ def _artifact(
         metric=settings.metric,
         refit=settings.refit,
         direction_source=settings.direction_source,
+        fill=data.fill,
+        freq=data.freq,
+        season=data.season,
+        val_windows=data.val_windows,
+        test_windows=data.test_windows,
         selection=selection,
         calibration=calibration_report,
         test_scores=_test_scores(members, test_draws, mixture, test, windows.scale) if len(test) else {},
@@ -257,7 +267,7 @@ def _artifact(
         "transform": json.loads(run.transform.read_text())["kind"],
     }
     reference = windows.reference
-    scales = {uid: float(s) for uid, s in zip(reference.series_ids, windows.scale, strict=True)}
+    scales = {uid: float(s) for uid, s in zip(reference.series_ids, windows.mase, strict=True)}
     return Ensemble(
         members,
         reference.transform,

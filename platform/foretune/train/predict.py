@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from foretune.data import PreparedData, RatioTransform, WindowSet
+from foretune.data.transform import KINDS
 from foretune.evaluate import scoring
 
 BATCH = 4096
@@ -59,7 +60,8 @@ def score_stream(
     with torch.no_grad():
         for rows in stream.val.iter_batches(batch_size=batch, batch_format="numpy"):
             z = _predict(model, rows["x"], device).astype(np.float64)
-            integrate = partial(inverse.integrate, kind=rows["kind"])  # each window's series kind
+            kinds = np.asarray(KINDS)[np.asarray(rows["kind"], dtype=np.int64)]  # each window's series kind
+            integrate = partial(inverse.integrate, kind=kinds)
             levels = scoring.to_levels_rowwise(integrate, rows["last"], z, rows["mu"], rows["sigma"])
             sums.add(rows["future"], levels, rows["mase_scale"])
     if world_size > 1:
