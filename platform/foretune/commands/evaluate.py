@@ -72,12 +72,14 @@ def evaluate_command(
         ensemble_forecasters(ensemble, members=members, samples=samples, seed=seed)
     )
     stats_models = ("AutoETS", "AutoTheta") if statistical else ()
-    forecasters.update(baseline_forecasters(statistical_models=stats_models, log=log))
+    season = ((ensemble.config or {}).get("data") or {}).get("season")  # the run's data.season
+    forecasters.update(baseline_forecasters(season=season, statistical_models=stats_models, log=log))
     result = backtest(
         forecasters,
         data,
         horizon,
         windows,
+        season=season,
         direction=transform_direction(ensemble.transform),
         optional=stats_models,
         log=log,
@@ -94,6 +96,9 @@ def evaluate_command(
         f"(the last {windows * horizon} observations of each series); mean over series:"
     )
     say(format_summary(result.summary))
+    undefined = _undefined_mase(result.summary)
+    if undefined:
+        say(undefined)
     say(f"tables: {paths['summary'].parent}")
     say(f"report: {report}")
     return report
@@ -164,3 +169,17 @@ def _held_out(config: dict[str, Any] | None, history: pd.DataFrame) -> dict[str,
         return {}
     # validation is each series' last val_windows x horizon steps: every end point was seen
     return {str(uid): 0 for uid in history["unique_id"].unique()}
+
+
+def _undefined_mase(summary: pd.DataFrame) -> str | None:
+    """A line naming how many series each model's mean MASE leaves out, and why (None: none)."""
+    if "mase_n_undefined" not in summary:
+        return None
+    left = summary[summary["mase_n_undefined"] > 0]
+    if left.empty:
+        return None
+    counts = ", ".join(f"{m} {int(n)}" for m, n in zip(left["model"], left["mase_n_undefined"], strict=True))
+    return (
+        f"note: MASE means leave out series whose history has no change at its season (a constant "
+        f"or too short history: the scale is 0 or undefined): {counts}; the other metrics keep them"
+    )
