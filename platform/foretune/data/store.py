@@ -58,20 +58,9 @@ STORE_FORMAT = "foretune-series-store"
 TARGET_BATCH_BYTES = 8 * 2**20
 #: Levels per store file (and shuffle partition); at most MAX_PARTITIONS partitions.
 TARGET_FILE_BYTES, MAX_PARTITIONS = 64 * 2**20, 1000
-_SUMMARY = [
-    "unique_id",
-    "n",
-    "freq",
-    "mu",
-    "sigma",
-    "scale",
-    "cov_mu",
-    "cov_sigma",
-    "kind",
-    "constant",
-    "mase_scale",
-    "problem",
-]
+#: A series' transform statistics as store columns (what windows are cut with).
+_STATS = ["mu", "sigma", "scale", "cov_mu", "cov_sigma", "kind"]
+_SUMMARY = ["unique_id", "n", "freq", *_STATS, "constant", "mase_scale", "problem"]
 
 
 @dataclass(frozen=True)
@@ -483,18 +472,7 @@ def _file_windows(
 ):
     """``map_batches`` generator: store file paths in, one split's windows out, ``rows`` series
     at a time (a task holds one file's levels and one slice's windows, never all windows)."""
-    columns = [
-        "unique_id",
-        "y",
-        "mu",
-        "sigma",
-        "scale",
-        "cov_mu",
-        "cov_sigma",
-        "kind",
-        "mase_scale",
-        *[f"cov:{c}" for c in settings.covariates],
-    ]
+    columns = ["unique_id", "y", *_STATS, "mase_scale", *[f"cov:{c}" for c in settings.covariates]]
     for path in batch["path"]:
         # Sorted by id: the shuffle writes a file's rows in whatever order its inputs arrived.
         table = pq.read_table(str(path), columns=columns).sort_by("unique_id")
