@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from foretune.data import DataError, validate
-from foretune.data.io import MAX_ABS_VALUE, check_series, regularize_series
+from foretune.data.validate import MAX_ABS_VALUE, check_series, regularize_series
 
 MONTHS = pd.date_range("2020-01-01", periods=6, freq="MS")
 

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from foretune.data import DataError, RatioTransform, prepare, validate
-from foretune.data.io import series_key
+from foretune.data.validate import series_key
 
 
 def _panel(ids, n: int = 12) -> pd.DataFrame:

@@ -204,7 +204,7 @@ def _good(n: int = 60, uid: str = "a") -> pd.DataFrame:
         (lambda f: f.assign(y=f["y"].where(f.index != 30, np.nan)), "series 'bad'.*NaN.*data.fill"),
         (lambda f: pd.concat([f, f.iloc[[5]]]), "series 'bad' has duplicate time stamp ds=5"),
         (lambda f: f.assign(y=-f["y"]), "series 'bad' has a value <= 0"),
-        # the wording of this one is io.check_series'
+        # the wording of this one is validate.check_series'
         (lambda f: f.drop(index=[20, 21]), "series 'bad'.*(irregular|frequency|gap|missing)"),
     ],
 )

@@ -9,8 +9,9 @@ stream to training).
 """
 
 from .calendar import Freq, future_dates, infer_freq, season_length
-from .io import DataError, SeriesFrame, builtin_dataset_path, read_frame, to_long, validate
+from .io import builtin_dataset_path, read_frame, to_long
 from .transform import RatioTransform, SeriesStats
+from .validate import DataError, SeriesFrame, series_key, validate
 from .windows import (
     DataSummary,
     PreparedData,
@@ -43,6 +44,7 @@ __all__ = [
     "prepare",
     "read_frame",
     "season_length",
+    "series_key",
     "to_long",
     "validate",
 ]

@@ -16,9 +16,10 @@ from collections.abc import Iterable
 from foretune.config import ExperimentConfig
 
 from .calendar import Freq, season_length
-from .io import SeriesFrame, read_frame, validate
+from .io import read_frame
 from .store import estimated_window_bytes, input_covariates, open_dataset
 from .transform import RatioTransform
+from .validate import SeriesFrame, validate
 from .windows import PreparedData, default_windows, prepare
 
 

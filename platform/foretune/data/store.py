@@ -49,8 +49,9 @@ import pyarrow.parquet as pq
 from foretune.rundir import STORE_MANIFEST
 
 from .calendar import Freq, season_length
-from .io import REQUIRED, DataError, check_series, regularize_series, resolve_source, series_key
+from .io import REQUIRED, resolve_source
 from .transform import KINDS, RatioTransform, SeriesStats
+from .validate import DataError, check_series, regularize_series, series_key
 from .windows import DataSummary, Panel, PreparedData, Splits, WindowSet, cut_windows, fit_train_parts
 
 STORE_FORMAT = "foretune-series-store"

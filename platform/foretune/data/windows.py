@@ -22,8 +22,8 @@ import pandas as pd
 from numpy.lib.stride_tricks import as_strided
 
 from .calendar import season_length
-from .io import DataError, SeriesFrame
 from .transform import RatioTransform, series_pairs
+from .validate import DataError, SeriesFrame
 
 SPLITS = ("train", "val", "test")
 #: Real input changes a training window needs at least (the rest of its input may be padding).
