@@ -61,8 +61,10 @@ def ensemble_for(frame: pd.DataFrame, architectures, horizon: int, window: int) 
     for i, arch in enumerate(architectures):
         spec = TrainSpec(arch, {}, window, horizon, seed=i)
         torch.manual_seed(i)
-        model = models.build(arch, input_size=1, horizon=horizon, window=window).eval()
-        members.append(Member(model, arch, window, 1.0 / len(architectures), spec, 1))
+        model = models.build(arch, input_size=2, horizon=horizon, window=window).eval()
+        members.append(
+            Member(model, arch, window, 1.0 / len(architectures), spec, 2)
+        )  # y change + mask channel
     levels = [0.5, 0.8, 0.9, 0.95]
     settings = {
         "horizon": horizon,

@@ -12,6 +12,7 @@ from foretune.ensemble.conformal import (
     calibrate,
     conformal_quantile,
     interval_quantiles,
+    level_name,
 )
 from foretune.evaluate import metrics as M
 
@@ -106,3 +107,25 @@ def test_calibration_round_trips_through_json():
     assert again.levels == [0.5, 0.9] and again.scaled
     np.testing.assert_array_equal(again.adjustments[0.9], [0.1, 0.2])
     assert interval_quantiles([0.9, 0.5]) == [0.05, 0.25, 0.75, 0.95]
+
+
+def test_windows_without_a_defined_scale_are_left_out_and_keep_their_raw_band():
+    rng = np.random.default_rng(3)
+    bounds, y = synthetic(rng, 400, 1.0, spread=0.5)
+    scale = np.ones(400)
+    flat = np.arange(400) < 50  # say, constant series: their MASE scale is undefined (NaN)
+    y[flat] += 1e6  # far outside: scored in the units of y they would swamp the others
+    scale[flat] = np.nan
+    calibration = calibrate(bounds, y, scale)
+    clean = calibrate({k: (lo[~flat], hi[~flat]) for k, (lo, hi) in bounds.items()}, y[~flat], scale[~flat])
+    for level in LEVELS:
+        np.testing.assert_array_equal(calibration.adjustments[level], clean.adjustments[level])
+        assert calibration.report[level_name(level)]["n"] == 350
+    out = calibration.apply(bounds, scale)
+    for level, (lo, hi) in bounds.items():
+        assert np.isfinite(out[level][0]).all() and np.isfinite(out[level][1]).all()
+        np.testing.assert_array_equal(out[level][0][flat], lo[flat])
+        np.testing.assert_array_equal(out[level][1][flat], hi[flat])
+        assert (out[level][1][~flat] - out[level][0][~flat] > hi[~flat] - lo[~flat]).all()
+    zero = calibration.apply({0.9: (np.full((2, H), 7.0), np.full((2, H), 7.0))}, np.array([0.0, np.nan]))
+    assert (zero[0.9][0] == 7.0).all() and (zero[0.9][1] == 7.0).all()  # a zero-width band stays

@@ -40,11 +40,14 @@ def test_diversity_rule_caps_each_architecture():
         select_members(board([("x", "mlp", np.nan, "diverged")]), top_k=2)
 
 
-@pytest.mark.parametrize("kind", ["log_ratio", "diff", "none"])
+@pytest.mark.parametrize("kind", ["log_ratio", "diff", "none", "auto"])
 def test_row_transform_matches_the_per_series_transform(kind):
     rng = np.random.default_rng(0)
     transform = RatioTransform(kind)
     levels = {f"s{i}": 50 + np.cumsum(rng.uniform(0.5, 1.5, 40)) * (i + 1) for i in range(4)}
+    if kind == "auto":  # s1 crosses zero: a diff series among log-ratio ones
+        levels["s1"] = levels["s1"] - 100
+        assert transform.choose(levels["s1"]) == "diff" and transform.choose(levels["s0"]) == "log_ratio"
     for uid, y in levels.items():
         transform.fit_series(uid, y)
     uids = np.array(["s2", "s0", "s3", "s2", "s1"], dtype=object)
@@ -55,7 +58,8 @@ def test_row_transform_matches_the_per_series_transform(kind):
     got, labels = rows.levels(last, r), rows.direction(last, r)
     for i, uid in enumerate(uids):
         r_i = transform.unstandardize(uid, z[:, i])
-        np.testing.assert_allclose(got[:, i], transform.integrate(np.full(7, last[i]), r_i))
+        want = transform.integrate(np.full(7, last[i]), r_i, transform.kind_of(uid))
+        np.testing.assert_allclose(got[:, i], want)
         np.testing.assert_array_equal(labels[:, i], transform.direction(uid, last[i], r_i))
 
 
@@ -94,6 +98,11 @@ def test_settings_round_trip_keys_defaults_and_unknown_keys():
         "levels": [0.9, 0.5],
         "seed": 0,
         "direction_source": "blend",
+        "fill": "interpolate",
+        "freq": "MS",
+        "season": 12,
+        "val_windows": 2,
+        "test_windows": 0,
         "weighting": "greedy",
         "metric": "mase",
         "refit": False,
@@ -116,6 +125,15 @@ def test_settings_round_trip_keys_defaults_and_unknown_keys():
         0,
         "head",
     )
+    # an artifact from before the data settings were recorded reads the history as the old
+    # defaults did: gaps are errors, frequencies and seasons inferred, one window each
+    assert (bare.fill, bare.freq, bare.season, bare.val_windows, bare.test_windows) == (
+        "none",
+        None,
+        None,
+        1,
+        1,
+    )
     assert bare.reports == {} and set(bare.to_dict()) == {
         "horizon",
         "samples",
@@ -123,8 +141,27 @@ def test_settings_round_trip_keys_defaults_and_unknown_keys():
         "levels",
         "seed",
         "direction_source",
+        "fill",
+        "freq",
+        "season",
+        "val_windows",
+        "test_windows",
     }
     with pytest.raises(ArtifactError, match="horizon"):
         EnsembleSettings.from_dict({"samples": 3})
     with pytest.raises(ArtifactError, match="direction_source"):
         EnsembleSettings.from_dict({"horizon": 2, "direction_source": "tea leaves"})
+    with pytest.raises(ArtifactError, match="fill"):
+        EnsembleSettings.from_dict({"horizon": 2, "fill": "guess"})
+
+
+def test_cross_fitting_folds_split_each_series_and_alternate_single_windows():
+    from foretune.data import WindowSet
+    from foretune.ensemble.build import _halves
+
+    series = np.array([0, 0, 0, 1, 2, 2, 3, 4])
+    origin = np.array([5, 3, 4, 1, 2, 1, 7, 7])
+    empty = np.zeros((len(series), 1))
+    windows = WindowSet(empty, empty, empty, series, origin, empty[:, 0], empty)
+    # series 0: origins 3 | 4, 5; series 2: 1 | 2; single windows (1, 3, 4) alternate 0, 1, 0
+    assert _halves(windows).tolist() == [1, 0, 1, 0, 1, 0, 1, 0]

@@ -12,7 +12,7 @@ import pytest
 from foretune.commands.explain import default_out_dir, explain_command
 from foretune.data import builtin_dataset_path
 from foretune.ensemble import Ensemble
-from foretune.explain import explain_ensemble
+from foretune.explain import explain_ensemble, feature_names
 from support import tiny_run
 
 HORIZON = 4
@@ -40,7 +40,8 @@ def test_explain_command_writes_everything_next_to_the_model(artifact, capsys):
     ensemble = Ensemble.load(artifact)
     n_series = history["unique_id"].nunique()
     assert frame["unique_id"].nunique() == n_series and (frame["step"] == 2).all()
-    names = ["y", *ensemble.covariates]
+    names = feature_names(ensemble.covariates)
+    assert names[-1] == "mask"
     assert set(frame["feature"]) == set(names)
     longest = max(m.window for m in ensemble.members)
     ens = frame[frame.member == "ensemble"]

@@ -1,5 +1,6 @@
 """Ensemble attributions on a hand-built ensemble of linear members with different windows:
-lag alignment, weighting, completeness, series selection, direction targets and the files."""
+lag alignment, weighting, completeness, series selection, direction targets, short series (mask
+channel) and the files."""
 
 from __future__ import annotations
 
@@ -12,17 +13,22 @@ import pytest
 import torch
 from torch import nn
 
-from foretune.data import DataError, RatioTransform, features
-from foretune.ensemble import Ensemble, EnsembleSettings, Member
+from foretune.data import DataError, RatioTransform, model_inputs
+from foretune.ensemble import Ensemble, EnsembleSettings, Member, UnseenSeriesWarning
 from foretune.explain import ExplainError, Explanation, explain_ensemble, feature_names
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 HORIZON = 3
 COVARIATES = ["temp"]
-F = 1 + len(COVARIATES)
+F = 1 + len(COVARIATES) + 1  # y, the covariates, the mask
+NAMES = ["y", "temp", "mask"]
 
 
-pytestmark = pytest.mark.usefixtures("torch_single_thread")
+pytestmark = [
+    pytest.mark.usefixtures("torch_single_thread"),
+    # the hand-built ensemble has no trained series: every history is new to it
+    pytest.mark.filterwarnings("ignore::foretune.ensemble.UnseenSeriesWarning"),
+]
 
 
 class LinearForecaster(nn.Module):
@@ -65,7 +71,7 @@ def _inputs(history: pd.DataFrame, uid: str, window: int) -> np.ndarray:
     y, cov = g["y"].to_numpy(float), g[COVARIATES].to_numpy(float)
     transform = RatioTransform("log_ratio")
     transform.fit_series(uid, y, cov)
-    return features(transform, uid, y, cov)[-window:]
+    return model_inputs(transform, uid, y, cov, window)
 
 
 def _cell(frame: pd.DataFrame, uid: str, member: str, lag: int, feature: str) -> float:
@@ -92,9 +98,10 @@ def test_frame_is_tidy_with_one_row_per_series_member_lag_feature(explained):
     assert (counts["0:mlp"] == 4 * F).all() and (counts["1:lstm"] == 8 * F).all()
     assert (counts["ensemble"] == 8 * F).all()  # lags 1..max(window)
     assert not a.duplicated(["unique_id", "member", "lag", "feature"]).any()
-    assert feature_names(COVARIATES) == ["y", "temp"] == ex.summary["features"]
-    assert set(a["feature"]) == {"y", "temp"}
-    assert ex.matrix("b").shape == (8, F) and list(ex.matrix("b").columns) == ["y", "temp"]
+    assert feature_names(COVARIATES) == NAMES == ex.summary["features"]
+    assert feature_names(["mask"]) == ["y", "mask", "(mask)"]  # one name per feature, always
+    assert set(a["feature"]) == set(NAMES)
+    assert ex.matrix("b").shape == (8, F) and list(ex.matrix("b").columns) == NAMES
 
 
 def test_members_are_exact_and_ensemble_is_lag_aligned_weighted_sum(explained):
@@ -106,11 +113,11 @@ def test_members_are_exact_and_ensemble_is_lag_aligned_weighted_sum(explained):
             x = _inputs(history, uid, member.window)
             exact = member.model.w[1].detach().numpy() * x  # linear model, zeros baseline
             for lag in range(1, member.window + 1):
-                for f, name in enumerate(["y", "temp"]):
+                for f, name in enumerate(NAMES):
                     got = _cell(a, uid, f"{i}:{member.architecture}", lag, name)
                     assert got == pytest.approx(exact[-lag, f], rel=1e-4, abs=1e-6)
         for lag in range(1, 9):
-            for name in ("y", "temp"):
+            for name in NAMES:
                 want = w[1] * _cell(a, uid, "1:lstm", lag, name)
                 if lag <= 4:  # the short member only reaches lags 1..4
                     want += w[0] * _cell(a, uid, "0:mlp", lag, name)
@@ -197,8 +204,24 @@ def test_bad_requests(explained):
         explain_ensemble(ensemble, history, baseline="last")
     with pytest.raises(ExplainError, match="direction_class"):
         explain_ensemble(ensemble, history, target="direction", direction_class="sideways")
-    with pytest.raises(DataError):
-        explain_ensemble(ensemble, history[history.ds < "2021-01-05"])  # shorter than a window
+
+
+def test_a_series_shorter_than_the_windows_is_explained_behind_its_mask():
+    ensemble = _ensemble()
+    history = _history()
+    short = history[(history.unique_id != "b") | (history.ds < "2021-01-04")]  # b: 3 observations
+    with pytest.warns(UnseenSeriesWarning, match=r"1 series .*\('b'\)"):
+        ex = explain_ensemble(ensemble, short, series=["b"], step=1)
+    assert ex.summary["series"] == ["b"] and ex.completeness["converged"].all()
+    for i, member in enumerate(ensemble.members):
+        x = _inputs(short, "b", member.window)
+        assert x[:, -1].tolist() == [0.0] * (member.window - 2) + [1.0, 1.0]  # 2 changes, padded
+        got = ex.matrix("b", f"{i}:{member.architecture}").to_numpy()[::-1]  # input order
+        exact = member.model.w[0].detach().numpy() * x  # linear model, zeros baseline
+        np.testing.assert_allclose(got, exact, rtol=1e-4, atol=1e-6)
+        assert (got[: member.window - 2] == 0).all()  # the padding gets no attribution
+    with pytest.raises(DataError, match="no series"):
+        explain_ensemble(ensemble, history.iloc[:0])
 
 
 def test_attributes_the_inputs_predict_builds(explained):

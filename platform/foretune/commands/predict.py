@@ -3,7 +3,12 @@
     forecast = predict(model="RUN/ensemble", data="history.parquet", horizon=None, samples=None,
                        out="forecast.parquet")
 
-Without ``out`` the forecast is printed; with it, written as Parquet.
+Every series with at least one observation is forecast, under its own id and in input order; the
+history is read with the run's ``data.fill`` and ``data.freq`` (recorded in the artifact). A
+series with one observation gets a flat forecast, flagged in the ``fallback`` column and counted
+here; series the ensemble was not trained on are named in a warning. Without ``out`` the forecast
+is printed; with it, written as Parquet. A problem with the data (``DataError``, e.g. a forecast
+that is not finite) stops before anything is written, and the CLI exits 2.
 """
 
 from __future__ import annotations
@@ -30,4 +35,11 @@ def predict(
         print(f"forecast ({len(forecast)} rows) written to {out}")
     else:
         print(forecast.to_string(index=False))
+    fallback = forecast.loc[forecast["fallback"], "unique_id"].drop_duplicates()
+    if len(fallback):
+        shown = ", ".join(repr(v) for v in fallback.iloc[:10]) + (" ..." if len(fallback) > 10 else "")
+        print(
+            f"{len(fallback)} series with one observation forecast flat at their last value, with "
+            f"the other series' relative spread (fallback): {shown}"
+        )
     return forecast

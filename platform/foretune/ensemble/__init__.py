@@ -5,9 +5,10 @@
 
 Modules: ``build`` (the build's steps), ``model`` (``Ensemble``: load, save, predict),
 ``settings`` (``EnsembleSettings``, what ``ensemble.json`` records), ``inputs`` (each series' last
-windows), ``draws`` (batched MC-dropout draws), ``mixture`` (weighted mixture statistics),
-``conformal`` (CQR calibration), ``greedy`` (greedy ensemble selection), ``refit`` (optional
-refit on train + validation), ``artifact`` (file names, manifest, checksums, atomic writes).
+windows, a short one padded behind the mask), ``draws`` (batched MC-dropout draws), ``mixture``
+(weighted mixture statistics), ``conformal`` (CQR calibration), ``greedy`` (greedy ensemble
+selection), ``refit`` (optional refit on train + validation), ``artifact`` (file names, manifest,
+checksums, atomic writes).
 """
 
 from foretune.errors import ArtifactError, EnsembleError
@@ -15,7 +16,7 @@ from foretune.errors import ArtifactError, EnsembleError
 from .build import build_ensemble, inverse_error_weights, make_ensemble, select_members
 from .conformal import Calibration
 from .greedy import greedy_selection
-from .inputs import ModelInputs, build_inputs, read_history
+from .inputs import ModelInputs, UnseenSeriesWarning, build_inputs, read_history
 from .model import Ensemble, Member
 from .settings import EnsembleSettings
 
@@ -27,6 +28,7 @@ __all__ = [
     "EnsembleSettings",
     "Member",
     "ModelInputs",
+    "UnseenSeriesWarning",
     "build_ensemble",
     "build_inputs",
     "greedy_selection",

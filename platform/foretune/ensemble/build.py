@@ -487,10 +487,17 @@ def _rows(d: Draws, rows: slice) -> Draws:
 
 
 def _halves(ws: WindowSet) -> np.ndarray:
-    """0 for the earlier half of each series' windows, 1 for the later half (cross-fitting)."""
+    """0 for the earlier half of each series' windows, 1 for the later half (cross-fitting); the
+    series with a single window (e.g. ``data.test_windows: 1``) go to fold 0 and 1 in turn, so
+    that both folds hold windows."""
+    order = np.lexsort((ws.origin, ws.series))
+    series = ws.series[order]
+    first = np.flatnonzero(np.r_[True, series[1:] != series[:-1]]) if len(series) else np.zeros(0, int)
+    counts = np.diff(np.r_[first, len(series)])
+    position = np.arange(len(series)) - np.repeat(first, counts)
+    sorted_fold = (position >= np.repeat(counts // 2, counts)).astype(np.int64)
+    single = np.repeat(counts == 1, counts)
+    sorted_fold[single] = np.arange(int(single.sum())) % 2
     fold = np.zeros(len(ws), dtype=np.int64)
-    for index in np.unique(ws.series):
-        rows = np.flatnonzero(ws.series == index)
-        order = rows[np.argsort(ws.origin[rows], kind="stable")]
-        fold[order[len(order) // 2 :]] = 1
+    fold[order] = sorted_fold
     return fold

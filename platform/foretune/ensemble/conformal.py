@@ -58,13 +58,20 @@ def cqr_scores(
 
     Negative inside the interval, positive outside. Dividing by each series' MASE scale puts
     the scores in "typical step changes", so one adjustment serves series of any magnitude,
-    including series first seen at predict time.
+    including series first seen at predict time. A window whose scale is undefined (NaN or 0:
+    a constant history) scores NaN, so the calibration leaves it out.
     """
     lower, upper, y = (np.asarray(a, dtype=np.float64) for a in (lower, upper, y))
     scores = np.maximum(lower - y, y - upper)
     if scale is not None:
         scores = scores / _column(scale)
     return scores
+
+
+def _column(scale) -> np.ndarray:
+    """Scales ``[N]`` as a column ``[N, 1]``, undefined ones (NaN, 0, inf) as NaN."""
+    scale = np.asarray(scale, dtype=np.float64).reshape(-1, 1)
+    return np.where(np.isfinite(scale) & (scale > 0), scale, np.nan)
 
 
 def fit_cqr(
@@ -89,11 +96,12 @@ def apply_cqr(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Widen (``adjustment > 0``) or narrow intervals ``[N, H]`` by ``adjustment [H] * scale [N]``.
 
-    A narrowed interval never crosses: where ``lo > hi`` both become their midpoint.
+    A narrowed interval never crosses: where ``lo > hi`` both become their midpoint. A row whose
+    scale is undefined (NaN or 0: a constant history) is left as it is.
     """
     delta = np.asarray(adjustment, dtype=np.float64)
     if scale is not None:
-        delta = delta * _column(scale)
+        delta = delta * defined_scale(scale).reshape(-1, 1)
     lo = np.asarray(lower, dtype=np.float64) - delta
     hi = np.asarray(upper, dtype=np.float64) + delta
     crossed = lo > hi
@@ -135,7 +143,8 @@ class Calibration:
 
     def apply(self, bounds: Bounds, scale: np.ndarray | None) -> Bounds:
         """Calibrated, nested intervals for the raw ``bounds`` (levels without an adjustment
-        pass through unchanged); ``scale [N]`` is each row's series scale when ``scaled``."""
+        pass through unchanged); ``scale [N]`` is each row's series scale when ``scaled``. A row
+        whose scale is undefined (NaN or 0: a constant history) keeps its raw interval."""
         out: Bounds = {}
         for level, (lo, hi) in bounds.items():
             adj = self.adjustments.get(level)
@@ -179,6 +188,8 @@ def calibrate(
     coverage on the same windows (in-sample, >= nominal by construction); with ``folds`` (0/1 per
     window, e.g. earlier/later half of each series' windows) ``after_crossfit`` is the coverage
     of adjustments fit on one fold and applied to the other, an honest out-of-sample estimate.
+    Windows of a series without a defined scale (NaN: constant in training) are not fit on and
+    keep their raw intervals.
     """
     y = np.asarray(y, dtype=np.float64)
     adjustments, flags = {}, {}
@@ -235,8 +246,10 @@ def _scaled_width(lo, hi, scale) -> float:
     return M.interval_width(lo / _column(scale), hi / _column(scale))
 
 
-def _column(scale) -> np.ndarray:
-    return np.asarray(scale, dtype=np.float64).reshape(-1, 1)
+def defined_scale(scale: npt.ArrayLike) -> np.ndarray:
+    """Series scales with undefined values (NaN, 0, inf) replaced by 0.0: no adjustment there."""
+    scale = np.asarray(scale, dtype=np.float64)
+    return np.where(np.isfinite(scale) & (scale > 0), scale, 0.0)
 
 
 def usable_scale(scale: npt.ArrayLike) -> np.ndarray:

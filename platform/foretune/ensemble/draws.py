@@ -68,11 +68,18 @@ class RowTransform:
 
     def levels(self, last: np.ndarray, r: np.ndarray) -> np.ndarray:
         """Level paths ``[..., N, H]`` from last levels ``last [N]`` and changes ``r``."""
-        return self.view.integrate(last, r, self.kinds)
+        return self.view.integrate(last, r, self._kinds(r))
 
     def direction(self, last: np.ndarray, r: np.ndarray) -> np.ndarray:
         """Direction labels (0 down, 1 flat, 2 up) of change paths ``r [..., N, H]``."""
-        return self.view.labels(self.view.stats[_ROW].scale[:, 0], last, r, self.kinds)
+        return self.view.labels(self.view.stats[_ROW].scale[:, 0], last, r, self._kinds(r))
+
+    def _kinds(self, r: np.ndarray) -> str | np.ndarray:
+        """The rows' kinds shaped to broadcast against ``r [..., N, H]`` (the transform applies a
+        kind per entry of its leading axes): ``[1, .., N]``, or the one kind of the transform."""
+        if isinstance(self.kinds, str):
+            return self.kinds
+        return self.kinds.reshape((1,) * (np.ndim(r) - 2) + self.kinds.shape)
 
 
 @dataclass

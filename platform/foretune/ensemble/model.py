@@ -6,7 +6,9 @@
 
 ``predict`` builds each series' last windows (``inputs``), draws MC-dropout sample paths of every
 member (``draws``), pools them into the weighted mixture (``mixture``) and calibrates its central
-intervals (``conformal``); its docstring lists the columns and what is calibrated.
+intervals (``conformal``); its docstring lists the columns and what is calibrated. Every series
+with an observation gets a forecast, under its original id and in input order: one with a single
+observation a flat one (``fallback``), and none that is not finite (``DataError`` instead).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import shutil
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +48,7 @@ from .artifact import (
     verify,
     write_json,
 )
-from .conformal import Bounds, Calibration, interval_quantiles, level_name, usable_scale
+from .conformal import Bounds, Calibration, interval_quantiles, level_name
 from .draws import RowTransform, member_draws
 from .inputs import ModelInputs, build_inputs, read_history
 from .mixture import Mixture, mix, quantile_name, resample
@@ -92,7 +95,7 @@ class Ensemble:
         self.settings = settings
         self.manifest = manifest
         self.calibration = calibration
-        self.scales: dict[str, float] = dict(scales or {})
+        self.scales: dict[str, float] = dict(scales or {})  # MASE scale per series, NaN: undefined
         self.config = config
         self.horizon: int = int(settings.horizon)
         self.covariates: list[str] = list(manifest["input_schema"]["covariates"])
@@ -164,7 +167,8 @@ class Ensemble:
             if self.config is not None:
                 write_json(staging / CONFIG, self.config)
             if self.calibration is not None:
-                write_json(staging / CALIBRATION, {**self.calibration.to_dict(), "series_scale": self.scales})
+                scales = {k: (float(v) if np.isfinite(v) else None) for k, v in self.scales.items()}
+                write_json(staging / CALIBRATION, {**self.calibration.to_dict(), "series_scale": scales})
             info = {k: v for k, v in self.manifest.items() if k in _MANIFEST_INFO}
             info["members"] = [
                 {
@@ -219,14 +223,29 @@ class Ensemble:
         return type(self)([alone], self.transform, copy.copy(self.settings), self.manifest)
 
     # -- forecasting ---------------------------------------------------------------------------
-    def inputs(self, data: pd.DataFrame | str | Path) -> ModelInputs:
-        """The members' inputs for every series of ``data`` (validated; see ``inputs``)."""
-        history = read_history(data, self.transform.kind, self.covariates, max(self.windows) + 1)
-        if not history.series_ids:
-            raise DataError("no series to forecast in the given data")
+    def inputs(self, data: pd.DataFrame | str | Path, series: Iterable[Any] | None = None) -> ModelInputs:
+        """The members' inputs for every series of ``data`` (or those of ``series``), read with
+        the run's ``data.fill`` and ``data.freq`` (a history too short to show its frequency
+        takes the run's most common one; see ``inputs``)."""
+        s = self.settings
+        common = Counter(self.freqs.values()).most_common(1)
+        history = read_history(
+            data,
+            self.transform.kind,
+            self.covariates,
+            list(series or []),
+            fill=s.fill,
+            freq=s.freq,
+            fallback_freq=common[0][0] if common else None,
+        )
         scaled = self.calibration is not None and self.calibration.scaled
         return build_inputs(
-            history, self.transform, self.covariates, self.windows, self.scales if scaled else None
+            history,
+            self.transform,
+            self.covariates,
+            self.windows,
+            self.scales if scaled else None,
+            season=s.season,
         )
 
     def predict(
@@ -241,8 +260,19 @@ class Ensemble:
         """Forecast every series in ``data`` (each series' history) ``horizon`` steps ahead.
 
         Returns, per series and step, ``unique_id, ds, mean, std, q.., lo_<L>, hi_<L>, p_down,
-        p_flat, p_up`` in the units of ``y``. ``mean``, ``std`` and the quantiles are those of the
-        weighted mixture of every member's ``samples`` MC-dropout paths (default: the build's).
+        p_flat, p_up, fallback`` in the units of ``y``: every series of ``data`` with at least one
+        observation, in input order, ``unique_id`` holding its id as ``data`` did (values and
+        dtype). ``mean``, ``std`` and the quantiles are those of the weighted mixture of every
+        member's ``samples`` MC-dropout paths (default: the build's). A series the ensemble was
+        not trained on is forecast from statistics fit on its history (``UnseenSeriesWarning``).
+
+        Fallback: a series with one observation has no change to learn from; it is forecast flat
+        at its last value (``mean``, ``q50``), its quantiles are those of the other series relative
+        to their level (per step and quantile, the median over the modelled, non-constant series
+        of ``(q - q50) / |last|``, times its ``|last|``; zero width when there is none), ``p_flat``
+        is 1 and ``fallback`` is True. A series constant in training is forecast flat by its
+        statistics; its direction is that of its deterministic path (``p_flat`` 1 when flat) and
+        its calibrated band stays the raw, zero-width one (its MASE scale is undefined).
 
         Calibration (when the artifact has one): each central interval of a level ``L`` in
         ``levels`` is widened or narrowed by its conformal adjustment (per step, times the
@@ -253,9 +283,11 @@ class Ensemble:
 
         Direction: ``p_down, p_flat, p_up`` from the members' heads, weighted, from the share of
         sample paths in each class, or their average (``settings.direction_source``).
-        ``sample_columns=k`` adds ``sample_0 .. sample_{k-1}``, unweighted draws of the mixture.
-        Randomness is seeded (``seed``, default the build's) in a forked torch RNG, so a forecast
-        is reproducible and the caller's torch RNG is left alone.
+        ``sample_columns=k`` adds ``sample_0 .. sample_{k-1}``, unweighted draws of the mixture
+        (for a fallback series, its quantiles read at ``(i + 0.5) / k``). Randomness is seeded
+        (``seed``, default the build's) in a forked torch RNG, so a forecast is reproducible and
+        the caller's torch RNG is left alone. A forecast that is not finite is never returned:
+        ``DataError`` names the series instead.
         """
         horizon = self.horizon if horizon is None else int(horizon)
         if not 1 <= horizon <= self.horizon:
@@ -266,13 +298,31 @@ class Ensemble:
         samples = int(samples or self.settings.samples)
         clock = _Clock()
         inputs = self.inputs(data)
-        rows = RowTransform(inputs.transform, inputs.uids)
         clock.lap("inputs")
-        mixture = self.forecast(inputs.windows, rows, inputs.last, horizon, samples, seed, clock=clock)
-        frame = self._frame(inputs, mixture, horizon, sample_columns)
+        modelled = np.flatnonzero(~inputs.fallback)
+        with np.errstate(over="ignore", invalid="ignore"):  # a non-finite forecast is a DataError
+            mixture = self._mixture(inputs, modelled, horizon, samples, seed, clock)
+            frame = self._frame(inputs, mixture, modelled, horizon, sample_columns)
         clock.lap("frame")
         self.timings = clock.laps
         return frame
+
+    def _mixture(
+        self,
+        inputs: ModelInputs,
+        modelled: np.ndarray,
+        horizon: int,
+        samples: int,
+        seed: int | None,
+        clock: _Clock,
+    ) -> Mixture | None:
+        """The raw mixture of the series ``modelled`` (rows of ``inputs``), None without any."""
+        if not len(modelled):
+            return None
+        whole = len(modelled) == len(inputs.uids)
+        windows = inputs.windows if whole else {w: x[modelled] for w, x in inputs.windows.items()}
+        rows = RowTransform(inputs.transform, [inputs.uids[i] for i in modelled])
+        return self.forecast(windows, rows, inputs.last[modelled], horizon, samples, seed, clock=clock)
 
     def forecast(
         self,
@@ -317,32 +367,52 @@ class Ensemble:
         return mixture
 
     def intervals(self, mixture: Mixture, scale: np.ndarray | None) -> Bounds:
-        """Central intervals per level from the mixture, calibrated when this ensemble is."""
+        """Central intervals per level from the mixture, calibrated when this ensemble is (a
+        series whose ``scale`` is undefined, NaN: constant in training, keeps the raw ones)."""
         bounds = mixture.intervals(self.levels)
         if self.calibration is None:
             return bounds
-        return self.calibration.apply(bounds, None if scale is None else usable_scale(scale))
+        return self.calibration.apply(bounds, scale)
 
     # -- internals -----------------------------------------------------------------------------
     def _frame(
-        self, inputs: ModelInputs, mixture: Mixture, horizon: int, sample_columns: int
+        self,
+        inputs: ModelInputs,
+        mixture: Mixture | None,
+        modelled: np.ndarray,
+        horizon: int,
+        sample_columns: int,
     ) -> pd.DataFrame:
+        """The forecast frame of every series: the mixture's rows ``modelled``, the rest fallbacks."""
         n = len(inputs.uids)
-        bounds = self.intervals(mixture, inputs.scale)
-        # Quantile table: raw mixture quantiles, the calibrated bounds in their places, then a
-        # monotone rearrangement across levels so no two columns cross.
-        table = dict(mixture.quantiles)
-        for level, pair in bounds.items():
-            for q, bound in zip(central_interval(level), pair, strict=True):
-                table[q] = bound
-        keys = sorted(table)
-        ordered = np.sort(np.stack([table[k] for k in keys]), axis=0)
-        table = dict(zip(keys, ordered, strict=True))
+        keys = sorted(set(self.settings.quantile_levels) | set(interval_quantiles(self.levels)))
+        mean, std = np.full((n, horizon), np.nan), np.full((n, horizon), np.nan)
+        table = {q: np.full((n, horizon), np.nan) for q in keys}
+        probs = np.zeros((n, horizon, 3))
+        drawn = np.full((int(sample_columns), n, horizon), np.nan)
+        if mixture is not None:
+            scale = None if inputs.scale is None else inputs.scale[modelled]
+            own = self._table(mixture, scale)
+            mean[modelled], std[modelled] = mixture.mean, mixture.std
+            for q in keys:
+                table[q][modelled] = own[q]
+            probs[modelled] = mixture.direction(self.settings.direction_source)
+            if sample_columns:
+                drawn[:, modelled] = resample(mixture.paths, mixture.path_weights, int(sample_columns))
+            _check_finite(inputs, modelled, [mean, std, *table.values(), probs])  # before pooling
+        constant = np.flatnonzero(inputs.constant & ~inputs.fallback)
+        if len(constant):
+            probs[constant] = _deterministic_directions(inputs, constant, horizon)
+        fallback = np.flatnonzero(inputs.fallback)
+        if len(fallback):
+            pool = np.setdiff1d(modelled, constant)
+            _fill_fallback(inputs.last, fallback, pool, mean, std, table, probs, drawn)
+        _check_finite(inputs, np.arange(n), [mean, std, *table.values(), probs, np.moveaxis(drawn, 0, 1)])
         columns: dict[str, Any] = {
-            "unique_id": np.repeat(np.asarray(inputs.uids, dtype=object), horizon),
+            "unique_id": inputs.ids.repeat(horizon).reset_index(drop=True),
             "ds": _future_index(inputs.last_ds, inputs.freqs, horizon),
-            "mean": mixture.mean.ravel(),
-            "std": mixture.std.ravel(),
+            "mean": mean.ravel(),
+            "std": std.ravel(),
         }
         for q in self.settings.quantile_levels:
             columns[quantile_name(q)] = table[q].ravel()
@@ -351,16 +421,84 @@ class Ensemble:
             lo, hi = central_interval(level)
             columns[f"lo_{name}"] = table[lo].ravel()
             columns[f"hi_{name}"] = table[hi].ravel()
-        probs = mixture.direction(self.settings.direction_source)
         for k, name in enumerate(("p_down", "p_flat", "p_up")):
             columns[name] = probs[..., k].ravel()
-        if sample_columns:
-            drawn = resample(mixture.paths, mixture.path_weights, int(sample_columns))
-            for i in range(int(sample_columns)):
-                columns[f"sample_{i}"] = drawn[i].ravel()
+        columns["fallback"] = np.repeat(inputs.fallback, horizon)
+        for i in range(int(sample_columns)):
+            columns[f"sample_{i}"] = drawn[i].ravel()
         frame = pd.DataFrame(columns)
         assert len(frame) == n * horizon
         return frame
+
+    def _table(self, mixture: Mixture, scale: np.ndarray | None) -> dict[float, np.ndarray]:
+        """Quantile table ``[N, H]`` per level: the raw mixture quantiles, the calibrated bounds
+        in their places, then a monotone rearrangement across levels so no two columns cross."""
+        table = dict(mixture.quantiles)
+        for level, pair in self.intervals(mixture, scale).items():
+            for q, bound in zip(central_interval(level), pair, strict=True):
+                table[q] = bound
+        keys = sorted(table)
+        ordered = np.sort(np.stack([table[k] for k in keys]), axis=0)
+        return dict(zip(keys, ordered, strict=True))
+
+
+def _deterministic_directions(inputs: ModelInputs, rows: np.ndarray, horizon: int) -> np.ndarray:
+    """One-hot directions ``[R, H, 3]`` of series whose statistics make their path deterministic
+    (constant in training: every sample path is the same, flat for a constant level)."""
+    transform = RowTransform(inputs.transform, [inputs.uids[i] for i in rows])
+    last = inputs.last[rows]
+    r = transform.changes(np.zeros((1, len(rows), horizon)))
+    return np.eye(3)[transform.direction(last, r)[0]]
+
+
+def _fill_fallback(
+    last: np.ndarray,
+    rows: np.ndarray,
+    pool: np.ndarray,
+    mean: np.ndarray,
+    std: np.ndarray,
+    table: dict[float, np.ndarray],
+    probs: np.ndarray,
+    drawn: np.ndarray,
+) -> None:
+    """Fill the forecast of the one-observation series ``rows`` in place: flat at ``last``, with
+    the quantiles of the series ``pool`` relative to their level (see ``Ensemble.predict``)."""
+    pool = pool[np.isfinite(last[pool]) & (last[pool] != 0)]
+    size = np.abs(last[pool])[:, None]
+    centre = table[0.5][pool]
+
+    def relative(values: np.ndarray) -> np.ndarray:
+        """Per step: the median over ``pool`` of ``values / |last|`` (0 without a pool)."""
+        return np.median(values / size, axis=0) if len(pool) else np.zeros(values.shape[-1])
+
+    here = last[rows][:, None]
+    mean[rows] = here
+    std[rows] = relative(std[pool]) * np.abs(here)
+    for q in table:
+        table[q][rows] = here + relative(table[q][pool] - centre) * np.abs(here)
+    probs[rows] = (0.0, 1.0, 0.0)
+    levels = np.array(sorted(table))
+    for i in range(len(drawn)):  # the quantile function read at (i + 0.5) / k, linearly
+        p = (i + 0.5) / len(drawn)
+        j = int(np.clip(np.searchsorted(levels, p), 1, len(levels) - 1))
+        w = float(np.clip((p - levels[j - 1]) / (levels[j] - levels[j - 1]), 0.0, 1.0))
+        drawn[i, rows] = (1 - w) * table[levels[j - 1]][rows] + w * table[levels[j]][rows]
+
+
+def _check_finite(inputs: ModelInputs, rows: np.ndarray, arrays: list[np.ndarray]) -> None:
+    """``DataError`` naming the series among ``rows`` with a value that is not finite in one of
+    ``arrays`` (each with the series on its first axis)."""
+    bad = np.zeros(len(rows), dtype=bool)
+    for values in arrays:
+        bad |= ~np.isfinite(values[rows].reshape(len(rows), -1)).all(axis=1)
+    if bad.any():
+        where = rows[bad]
+        raise DataError(
+            f"the forecast of {len(where)} series is not finite (NaN or infinite): "
+            f"{inputs.names(where)}; check their history for extreme values, huge jumps or levels "
+            "near zero that overflow the transform when the forecast is turned back into levels, "
+            "and rescale or fix those values"
+        )
 
 
 def _read_calibration(path: Path) -> tuple[Calibration | None, dict[str, float]]:
@@ -372,7 +510,10 @@ def _read_calibration(path: Path) -> tuple[Calibration | None, dict[str, float]]
         calibration = Calibration.from_dict(state)
     except (KeyError, ValueError) as exc:
         raise ArtifactError(f"{path}/{CALIBRATION} is not usable: {exc}") from None
-    scales = {str(k): float(v) for k, v in state.get("series_scale", {}).items()}
+    # null: a series whose MASE scale is undefined (constant in training), kept uncalibrated
+    scales = {
+        str(k): float("nan") if v is None else float(v) for k, v in state.get("series_scale", {}).items()
+    }
     return calibration, scales
 
 

@@ -4,10 +4,12 @@
     settings.to_dict()                                          # the same keys, for writing it
 
 Serving settings (``horizon``, ``samples``, ``quantiles``, ``levels``, ``seed``,
-``direction_source``) drive ``Ensemble.predict``; the recipe (``weighting``, ``metric``, ``refit``)
-and the build's reports (``selection``, ``calibration``, ``test_scores``, ``direction``) are
-recorded for people. A key left out of an older artifact takes its default here; a key this
-version does not know is kept in ``extra`` and written back unchanged.
+``direction_source``) drive ``Ensemble.predict``, and so do the run's data settings that reading a
+history needs (``fill``, ``freq``, ``season``; ``val_windows`` and ``test_windows`` say how the
+held-out windows were cut); the recipe (``weighting``, ``metric``, ``refit``) and the build's
+reports (``selection``, ``calibration``, ``test_scores``, ``direction``) are recorded for people.
+A key left out of an older artifact takes its default here; a key this version does not know is
+kept in ``extra`` and written back unchanged.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from foretune.data.validate import FILLS
 from foretune.errors import ArtifactError
 
 DEFAULT_LEVELS = (0.5, 0.8, 0.9, 0.95)
@@ -42,6 +45,11 @@ class EnsembleSettings:
     levels: list[float] = field(default_factory=lambda: list(DEFAULT_LEVELS))  # lo_<L>/hi_<L>
     seed: int = 0  # predict's seed when it gets none
     direction_source: str = "head"  # p_down/p_flat/p_up from the heads, the paths, or a blend
+    fill: str = "none"  # the run's data.fill: how gaps in a history are filled at predict time
+    freq: str | int | None = None  # the run's data.freq: None infers each series' frequency
+    season: int | None = None  # the run's data.season: MASE season of a series new at predict time
+    val_windows: int = 1  # the run's data.val_windows (windows of horizon steps per series)
+    test_windows: int = 1  # the run's data.test_windows (the calibration windows)
     weighting: str | None = None
     metric: str | None = None
     refit: bool | None = None
@@ -90,5 +98,9 @@ class EnsembleSettings:
             raise ArtifactError(
                 f"unknown direction_source {settings.direction_source!r} in the ensemble settings "
                 f"(known: {list(DIRECTION_SOURCES)})"
+            )
+        if settings.fill not in FILLS:
+            raise ArtifactError(
+                f"unknown fill {settings.fill!r} in the ensemble settings (known: {list(FILLS)})"
             )
         return settings

@@ -5,7 +5,10 @@
     explanation.completeness   # one row per series and member (and "ensemble")
     explanation.save("RUN/explain")   # parquet, one heat map per series, bars, summary.json
 
-Inputs are built as ``Ensemble.predict`` builds them (``foretune.ensemble.inputs``).
+Inputs are built as ``Ensemble.predict`` builds them (``Ensemble.inputs``): every series with an
+observation, a short one left-padded behind the mask channel, whose attributions are reported
+as feature ``"mask"`` (``feature_names``); a lag in the padding has input 0 and, against the
+zeros baseline, attribution 0.
 """
 
 from __future__ import annotations
@@ -22,9 +25,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from foretune.data import DataError
 from foretune.ensemble import Ensemble
-from foretune.ensemble.inputs import build_inputs, read_history
 from foretune.models import DIRECTION_CLASSES
 
 from .attribution import (
@@ -50,9 +51,15 @@ FEATURES_FILE = "feature_importance.png"
 HEATMAP_PREFIX = "heatmap_"
 
 
+#: Name of the mask channel (1 real step, 0 left padding), the last input feature.
+MASK = "mask"
+
+
 def feature_names(covariates: Sequence[str]) -> list[str]:
-    """Input feature names in model order: ``"y"`` (standardised change of y), then covariates."""
-    return ["y", *[str(c) for c in covariates]]
+    """Input feature names in model order: ``"y"`` (standardised change of y), the covariates,
+    then the mask channel ``"mask"`` (``"(mask)"`` when a covariate is called ``mask``)."""
+    names = ["y", *[str(c) for c in covariates]]
+    return [*names, MASK if MASK not in names else f"({MASK})"]
 
 
 @dataclass
@@ -153,13 +160,9 @@ def _file_names(uids: Sequence[str]) -> dict[str, str]:
 def _inputs(
     ensemble: Ensemble, data: pd.DataFrame | str | Path, series: Sequence[Any] | None
 ) -> tuple[list[str], dict[int, np.ndarray]]:
-    """Series ids and each window's member inputs ``[N, window, F]``, as ``predict`` builds them."""
-    windows = ensemble.windows
-    history = read_history(data, ensemble.transform.kind, ensemble.covariates, max(windows) + 1, series)
-    if not history.series_ids:
-        raise DataError("no series to explain in the given data")
-    inputs = build_inputs(history, ensemble.transform, ensemble.covariates, windows)
-    return [str(uid) for uid in inputs.uids], inputs.windows
+    """Series keys and each window's member inputs ``[N, window, F]``, as ``predict`` builds them."""
+    inputs = ensemble.inputs(data, series)
+    return list(inputs.uids), inputs.windows
 
 
 def _predicted_classes(
