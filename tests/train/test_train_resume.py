@@ -148,5 +148,5 @@ def test_divergence_after_good_epochs_keeps_only_finite_state(prepared, spec_of,
         for tensors in (state["model"], state["best_state"]):
             assert all(torch.isfinite(t).all() for t in tensors.values())
     # the caller still gets the best finite weights, and the metrics of the good epochs
-    assert metrics["best_epoch"] == 1 and math.isfinite(metrics["val_loss"])
+    assert metrics["best_epoch"] in (0, 1) and math.isfinite(metrics["val_loss"])  # a good epoch
     assert all(torch.isfinite(p).all() for p in result.model.parameters())

@@ -62,6 +62,7 @@ def with_windows(config: ExperimentConfig, series: SeriesFrame) -> ExperimentCon
 
 def prepare_all(config: ExperimentConfig, series: SeriesFrame) -> dict[int, PreparedData]:
     """Prepared windows for every window length the search may pick (one fitted transform)."""
+    config = with_windows(config, series)
     data = config.data
     out = {}
     for window in sorted(set(config.search.windows)):

@@ -17,6 +17,7 @@ import optuna
 
 from foretune import models
 from foretune.config import ConfigError, ExperimentConfig, TrainConfig
+from foretune.data.windows import default_windows
 from foretune.train import TrainSpec
 
 from .constraints import ConstrainedTrial
@@ -51,7 +52,7 @@ def _suggest(trial: optuna.trial.BaseTrial, config: ExperimentConfig) -> dict[st
     search = config.search
     t = ConstrainedTrial(trial, search.space)
     architecture = t.suggest_categorical("architecture", config.models)
-    window = t.suggest_categorical("window", search.windows)
+    window = t.suggest_categorical("window", search_windows(config))
     hyperparameters = models.suggest_hyperparameters(t, architecture, window)
     lo, hi = search.learning_rate
     learning_rate = t.suggest_float("learning_rate", lo, hi, log=True) if lo < hi else lo
@@ -160,3 +161,11 @@ _LOOP_SETTINGS = (
     "compile",
     "stream_threshold_mb",
 )
+
+
+def search_windows(config: ExperimentConfig) -> list[int]:
+    """``search.windows``, or when None (not yet fit to a panel) the default multiples of
+    max(horizon, season) without a length cap."""
+    if config.search.windows is not None:
+        return list(config.search.windows)
+    return default_windows(config.data.horizon, config.data.season, [])

@@ -25,14 +25,13 @@ from foretune.config import ConfigError, ExperimentConfig
 from foretune.data import RatioTransform
 from foretune.data.experiment import load_series, prepare_all, streamed_covariates, with_windows
 from foretune.data.store import StoreSettings, build_store
-from foretune.data.windows import default_windows
 from foretune.rundir import RunDir
 from foretune.runtime import ensure_ray
 
 from .leaderboard import curves_frame, leaderboard_frame
 from .progress import ProgressCallback
 from .resources import check_resources, trial_request
-from .space import define_space, validate_space
+from .space import define_space, search_windows, validate_space
 from .trainable import run_trial
 
 METRIC, MODE = "val_loss", "min"
@@ -107,7 +106,7 @@ def run_sweep(
         config = with_windows(config, series)
     elif config.search.windows is None:  # the store's lengths are known only once it is built
         config = config.model_copy(deep=True)
-        config.search.windows = default_windows(config.data.horizon, config.data.season, [])
+        config.search.windows = search_windows(config)
     validate_space(config)
     if covariates is None:
         datasets: dict = prepare_all(config, series)
