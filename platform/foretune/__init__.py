@@ -1,11 +1,12 @@
 """foretune: search, train and ensemble deep-learning forecasters for time series on Ray.
 
+``Foretune(horizon=12).fit(df)`` trains from Python (``predict``, ``cross_validation``);
 ``from foretune import Ensemble; Ensemble.load(path).predict(frame)`` serves a saved ensemble.
 """
 
 __version__ = "0.1.0"
 
-__all__ = ["Ensemble", "__version__"]
+__all__ = ["Ensemble", "Foretune", "__version__"]
 
 
 def __getattr__(name: str):
@@ -14,4 +15,8 @@ def __getattr__(name: str):
         from foretune.ensemble import Ensemble
 
         return Ensemble
+    if name == "Foretune":
+        from foretune.commands.estimator import Foretune
+
+        return Foretune
     raise AttributeError(name)

@@ -2,8 +2,10 @@
 
 Commands: ``run`` (sweep + ensemble), ``sweep``, ``ensemble --run DIR``,
 ``predict --model DIR --data PATH``, ``evaluate``, ``explain``, ``bench``; each calls one
-function of ``foretune.commands``. A ``ForetuneError`` (a problem the user can fix) prints one
-line and exits 2; anything else is a bug and keeps its traceback.
+function of ``foretune.commands``. Arguments are checked before any work starts (``--out`` of a
+run must be new or empty unless ``--resume``/``--overwrite``; ``predict --out`` a file path;
+``--samples`` >= 1). A ``ForetuneError`` (a problem the user can fix) prints one line and exits
+2; anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -13,7 +15,53 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from foretune.errors import ForetuneError
+from foretune import __version__
+from foretune.errors import ConfigError, ForetuneError
+
+DESCRIPTION = """\
+foretune searches, trains and ensembles deep-learning forecasters for a panel of time series
+(Ray Tune + Optuna + PyTorch, on one machine or a Ray cluster) and forecasts every series with
+calibrated intervals and up/flat/down probabilities."""
+
+EPILOG = """\
+examples:
+  foretune run                                  the quickstart: the built-in data, about a minute
+  foretune run --data panel.parquet --horizon 12 --models lstm,tcn --trials 16 --out runs/exp1
+  foretune run --set train.max_epochs=5 --set search.windows=[8,16]
+  foretune predict --model runs/exp1/ensemble --data panel.parquet --out forecast.parquet
+
+`foretune COMMAND --help` lists a command's flags; any config key can be set with --set."""
+
+
+class _HelpWithArchitectures(argparse.Action):
+    """``--help`` that also lists the architectures, imported only when the help is shown
+    (``foretune.models`` imports torch, which a plain command line should not pay for)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings=option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from foretune.models import ARCHITECTURES
+
+        listed = "architectures (--models): " + ", ".join(ARCHITECTURES)
+        parser.epilog = f"{parser.epilog}\n\n{listed}" if parser.epilog else listed
+        parser.print_help()
+        parser.exit()
+
+
+def _add_help(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("-h", "--help", action=_HelpWithArchitectures, help="show this help and exit")
+    return parser
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
 
 
 def experiment_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -32,8 +80,23 @@ def experiment_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
     parser.add_argument("--trials", type=int, help="number of trials")
     parser.add_argument("--time-budget", type=float, help="stop the sweep after SECONDS")
     parser.add_argument("--seed", type=int, help="seed for splits, init, sampling and search")
-    parser.add_argument("--out", help="run directory (default runs/<name>-<time>)")
-    parser.add_argument("--num-cpus", type=int, help="CPUs of the local Ray instance")
+    parser.add_argument(
+        "--out", help="run directory, new or empty (default runs/<name>-<time>); see --overwrite"
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the run already in --out (what it wrote is removed first)",
+    )
+    parser.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        metavar="KEY=VALUE",
+        help="set any config key, repeatable; the value is YAML: --set train.max_epochs=5 "
+        "--set search.windows=[8,16] (the named flags win over --set)",
+    )
+    parser.add_argument("--num-cpus", type=_at_least_one, help="CPUs of the local Ray instance")
     parser.add_argument(
         "--streaming",
         choices=["auto", "on", "off"],
@@ -46,9 +109,10 @@ def experiment_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
 
 
 def config_from_args(args: argparse.Namespace):
-    """The experiment config: YAML (or the quickstart) with the flags applied on top."""
-    from foretune.config import ExperimentConfig
+    """The experiment config: YAML (or the quickstart), then ``--set``, then the named flags."""
+    from foretune.config import experiment_config, parse_settings
 
+    settings = parse_settings(getattr(args, "settings", None))
     overrides: dict[str, Any] = {
         "data.path": _data_path(args.data),
         "data.horizon": args.horizon,
@@ -62,7 +126,8 @@ def config_from_args(args: argparse.Namespace):
         "out": args.out,
         "data.streaming": args.streaming,
     }
-    return ExperimentConfig.from_yaml(args.config, overrides)
+    flags = {key: value for key, value in overrides.items() if value is not None}
+    return experiment_config(args.config, settings, flags)
 
 
 def _data_path(data: str | None) -> str | None:
@@ -73,18 +138,29 @@ def _data_path(data: str | None) -> str | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="foretune", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    experiment_parser(commands.add_parser("run", help="sweep, then build the ensemble"))
-    experiment_parser(commands.add_parser("sweep", help="sweep and write the leaderboard"))
+    parser = argparse.ArgumentParser(
+        prog="foretune",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        add_help=False,
+    )
+    _add_help(parser)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, title="commands", metavar="COMMAND")
+    for name, help_ in (
+        ("run", "sweep, then build the ensemble and the backtest report (the main job)"),
+        ("sweep", "sweep and write the leaderboard"),
+    ):
+        experiment_parser(_add_help(commands.add_parser(name, help=help_, description=help_, add_help=False)))
     ens = commands.add_parser("ensemble", help="build the ensemble of a finished sweep")
     ens.add_argument("--run", required=True, help="run directory of the sweep")
     pred = commands.add_parser("predict", help="forecast with a saved ensemble")
     pred.add_argument("--model", required=True, help="ensemble directory (RUN/ensemble)")
     pred.add_argument("--data", required=True, help="Parquet with each series' history")
     pred.add_argument("--horizon", type=int)
-    pred.add_argument("--samples", type=int, help="MC-dropout samples per member")
-    pred.add_argument("--out", help="write the forecast to this Parquet file")
+    pred.add_argument("--samples", type=_at_least_one, help="MC-dropout samples per member (>= 1)")
+    pred.add_argument("--out", help="write the forecast to this Parquet file (default: print it)")
     ev = commands.add_parser("evaluate", help="rolling-origin backtest against baselines + report")
     ev.add_argument("--model", required=True, help="ensemble directory (RUN/ensemble)")
     ev.add_argument("--data", required=True, help="Parquet with the series to backtest on")
@@ -123,6 +199,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         else:
             config = config_from_args(args)
             run_dir = commands.default_run_dir(config)
+            _check_out(run_dir, overwrite=args.overwrite)
         command = commands.run if args.command == "run" else commands.sweep
         command(config, run_dir, num_cpus=args.num_cpus, resume=bool(args.resume))
     elif args.command == "ensemble":
@@ -132,6 +209,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     elif args.command == "predict":
         from foretune.commands.predict import predict
 
+        _check_forecast_path(args.out)
         predict(args.model, args.data, horizon=args.horizon, samples=args.samples, out=args.out)
     elif args.command == "evaluate":
         from foretune.commands.evaluate import evaluate_command
@@ -156,6 +234,32 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         run_bench(json_path=args.json)
     return 0
+
+
+def _check_out(run_dir: Path, overwrite: bool) -> None:
+    """``--out`` must be new or empty, unless ``--overwrite`` (then the earlier run is removed)."""
+    from foretune.commands.run import check_run_dir, clear_run_outputs
+
+    hint = f"continue the run in it with `--resume {run_dir}`, or replace it with --overwrite"
+    check_run_dir(run_dir, overwrite=overwrite, hint=hint, label="--out")
+    if overwrite and run_dir.is_dir():
+        clear_run_outputs(run_dir)
+
+
+def _check_forecast_path(out: str | None) -> None:
+    """``predict --out`` names a file: a directory is refused before any forecast is computed."""
+    if out is None:
+        return
+    path = Path(out)
+    if path.is_dir() or out.endswith(("/", "\\")):
+        raise ConfigError(
+            f"--out {out} is a directory; give the forecast's file path, e.g. {path / 'forecast.parquet'}"
+        )
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(f"--out {out} cannot be written: {parent} is a file")
+            break
 
 
 if __name__ == "__main__":

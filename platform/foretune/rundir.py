@@ -11,6 +11,7 @@ no module spells a file name of another. Stages that read a run take a ``RunDir`
     leaderboard.parquet, curves.parquet   one row per trial / per trial and epoch
     ensemble/          the ensemble artifact;  report/  the run's backtest report
     evaluation/, explain/   what `foretune evaluate` / `explain` write by default
+    input.parquet      the data `Foretune.fit` was given (a frame or Ray Dataset), as Parquet
 """
 
 from __future__ import annotations
@@ -36,6 +37,11 @@ class RunDir:
     @property
     def config(self) -> Path:
         return self.root / "config.json"
+
+    @property
+    def input(self) -> Path:
+        """The data ``Foretune.fit`` was given as a frame (a file) or a Ray Dataset (a directory)."""
+        return self.root / "input.parquet"
 
     @property
     def transform(self) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -49,11 +50,31 @@ def test_run_on_wide_parquet_then_predict(tmp_path):
         str(out),
         "--num-cpus",
         "2",
+        "--set",
+        "train.max_epochs=4",
+        "--set",
+        "search.windows=[8, 12]",
+        "--set",
+        "search.trials=5",  # the named flag (--trials 2) wins
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "leaderboard" in result.stdout and "ensemble artifact" in result.stdout
     board = pd.read_parquet(out / "leaderboard.parquet")
     assert len(board) == 2 and set(board["architecture"]) == {"mlp"}
+    config = json.loads((out / "config.json").read_text())
+    assert config["train"]["max_epochs"] == 4 and config["search"]["windows"] == [8, 12]
+    assert config["search"]["trials"] == 2 and config["data"]["horizon"] == 3
+    # The run is not silently overwritten by a second one ...
+    again = foretune("sweep", "--data", str(data), "--out", str(out))
+    assert again.returncode == 2 and "--overwrite" in again.stderr and "--resume" in again.stderr
+    assert str(out) in again.stderr and "Traceback" not in again.stderr
+    assert len(pd.read_parquet(out / "leaderboard.parquet")) == 2
+    # ... and a directory as the forecast's path is refused before any forecast is computed.
+    refused = foretune(
+        "predict", "--model", str(out / "ensemble"), "--data", str(data), "--out", str(tmp_path)
+    )
+    assert refused.returncode == 2 and "is a directory" in refused.stderr
+    assert "Traceback" not in refused.stderr and "forecast (" not in refused.stdout
     forecast_path = tmp_path / "forecast.parquet"
     result = foretune(
         "predict",
@@ -102,3 +123,47 @@ def test_bad_data_names_the_series_and_writes_nothing(tmp_path):
 def test_predict_with_missing_artifact_is_clear(tmp_path):
     result = foretune("predict", "--model", str(tmp_path / "nope"), "--data", str(builtin_dataset_path()))
     assert result.returncode == 2 and "manifest" in result.stderr
+
+
+def test_version_and_help_speak_to_users():
+    import foretune as package
+
+    result = foretune("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"foretune {package.__version__}"
+    result = foretune("--help")
+    assert result.returncode == 0
+    for word in ("forecast", "run", "sweep", "predict", "evaluate", "--set", "mlp", "attention_lstm"):
+        assert word in result.stdout, word
+
+
+def test_out_that_holds_something_is_refused_before_any_work(tmp_path):
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "notes.txt").write_text("mine")
+    result = foretune("sweep", "--out", str(taken))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert str(taken) in result.stderr and "--overwrite" in result.stderr and "--resume" in result.stderr
+    assert "sweeping" not in result.stdout and sorted(p.name for p in taken.iterdir()) == ["notes.txt"]
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    result = foretune("run", "--out", str(a_file), "--overwrite")
+    assert result.returncode == 2 and "is a file" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_set_with_an_unknown_key_names_it(tmp_path):
+    result = foretune("sweep", "--set", "train.max_epoch=5", "--out", str(tmp_path / "x"))
+    assert (
+        result.returncode == 2
+        and "'train.max_epoch'" in result.stderr
+        and "train.max_epochs" in result.stderr
+    )
+    assert "Traceback" not in result.stderr and not (tmp_path / "x").exists()
+
+
+def test_samples_must_be_positive(tmp_path):
+    for value in ("0", "-3"):
+        result = foretune(
+            "predict", "--model", str(tmp_path), "--data", str(builtin_dataset_path()), "--samples", value
+        )
+        assert result.returncode == 2 and "--samples" in result.stderr and ">= 1" in result.stderr
+        assert "Traceback" not in result.stderr

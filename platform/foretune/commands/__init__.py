@@ -9,6 +9,7 @@ callers share:
     evaluate.run_report                  the backtest report of a finished run
     explain.explain_command              integrated-gradients attributions of an ensemble
     bench.run_bench                      seconds per training epoch of every architecture
+    estimator.Foretune                   the same from Python: fit(df), predict, cross_validation
 
 Import the submodule you need (``from foretune.commands.run import run``): importing this
 package imports nothing heavy.

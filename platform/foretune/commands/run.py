@@ -11,8 +11,15 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import signal
+import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -49,7 +56,10 @@ def sweep(config: ExperimentConfig, run_dir: Path, num_cpus: int | None = None, 
         f"foretune: {verb} {config.search.trials} trial(s) over {config.models}; run directory {run_dir}",
         flush=True,
     )
-    result = run_sweep(config, run_dir, resume=resume, num_cpus=num_cpus)
+    with interruptible() as interrupted:
+        result = run_sweep(config, run_dir, resume=resume, num_cpus=num_cpus)
+        if interrupted():  # Ctrl+C: the trials were stopped and Tune saved its state
+            raise KeyboardInterrupt(f"the sweep was stopped; continue it with `--resume {run_dir}`")
     print_leaderboard(result.leaderboard)
     return result
 
@@ -106,3 +116,123 @@ def resumed_config(run_dir: Path) -> ExperimentConfig:
     if not saved.is_file():
         raise ConfigError(f"cannot resume {run_dir}: it has no config.json (not a foretune run)")
     return ExperimentConfig.from_dict(json.loads(saved.read_text()))
+
+
+#: What a run writes (``RunDir`` names): what ``--overwrite`` / ``overwrite=True`` removes first.
+#: ``input`` (maybe the very data being fit) and ``cv`` (cross-validation runs) are kept.
+RUN_OUTPUTS = (
+    "config",
+    "transform",
+    "data_info",
+    "store",
+    "sweep",
+    "leaderboard",
+    "curves",
+    "ensemble",
+    "report",
+    "evaluation",
+    "explain",
+)
+
+
+# -- run directories ---------------------------------------------------------------------------
+def check_run_dir(
+    run_dir: str | Path,
+    *,
+    overwrite: bool,
+    hint: str,
+    ignore: Iterable[str] = (),
+    label: str = "run directory",
+) -> None:
+    """Refuse ``run_dir`` unless it is new or empty, before any work.
+
+    With ``overwrite`` a directory holding a foretune run (``is_run``) is accepted too, never one
+    holding other files. ``hint`` says how to continue or replace an existing run (the flags or
+    arguments that do); ``label`` names the path in messages (``--out``); names in ``ignore`` do
+    not count as content. A path that is (or lies under) a file is always refused.
+    """
+    path = Path(run_dir)
+    for parent in (path, *path.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(
+                    f"{label} {path} cannot be a run directory: {parent} is a file; give a new directory"
+                )
+            break
+    if not path.is_dir():
+        return
+    skip = set(ignore)
+    entries = sorted(p.name for p in path.iterdir() if p.name not in skip)
+    if not entries or (overwrite and is_run(path)):
+        return
+    shown = ", ".join(entries[:4]) + (", ..." if len(entries) > 4 else "")
+    if overwrite:
+        raise ConfigError(
+            f"{label} {path} holds {shown} but no foretune run (no {RunDir(path).config.name}), so "
+            "there is nothing to overwrite; give a new or empty directory"
+        )
+    raise ConfigError(
+        f"{label} {path} is not empty (it holds {shown}); give a new or empty directory, {hint}"
+    )
+
+
+def is_run(path: str | Path) -> bool:
+    """Whether ``path`` holds a foretune run (its config, leaderboard or Tune experiment)."""
+    run = RunDir(path)
+    return run.config.is_file() or run.leaderboard.is_file() or run.sweep.is_dir()
+
+
+def clear_run_outputs(run_dir: str | Path) -> None:
+    """Remove what an earlier run wrote in ``run_dir`` (``RUN_OUTPUTS``), so that none of it, e.g.
+    an old series store or sweep, mixes with the new run. Nothing else in the directory is
+    touched, and ``data/`` only when it is a series store (it may be a user's own folder)."""
+    run = RunDir(run_dir)
+    for name in RUN_OUTPUTS:
+        path: Path = getattr(run, name)
+        if name == "store" and not run.streamed:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+
+
+# -- Ctrl+C during the sweep -------------------------------------------------------------------
+@contextmanager
+def interruptible() -> Iterator[Callable[[], bool]]:
+    """Let Ctrl+C stop the sweep and then raise, instead of being swallowed by Ray Tune.
+
+    Tune catches SIGINT itself: it stops the trials and returns as if the sweep had finished
+    (an ensemble would be built from the partial sweep), and it leaves its handler installed,
+    so later Ctrl+C presses in a notebook would do nothing. Here Tune's SIGINT handler is off
+    (``TUNE_DISABLE_SIGINT_HANDLER``); the first Ctrl+C asks a running sweep to stop through the
+    handler Tune keeps on SIGUSR1, and the caller raises ``KeyboardInterrupt`` once it has
+    (the yielded function says whether that happened). With no sweep running yet, or at a second
+    Ctrl+C, ``KeyboardInterrupt`` is raised at once. Both handlers are restored on exit.
+    """
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGUSR1"):
+        yield lambda: False
+        return
+    before_int = signal.getsignal(signal.SIGINT)
+    before_usr1 = signal.getsignal(signal.SIGUSR1)
+    before_env = os.environ.get("TUNE_DISABLE_SIGINT_HANDLER")
+    stopping = threading.Event()
+
+    def on_interrupt(signum: int, frame: Any) -> None:
+        tune_stop = signal.getsignal(signal.SIGUSR1)
+        if stopping.is_set() or not callable(tune_stop) or tune_stop is before_usr1:
+            raise KeyboardInterrupt
+        stopping.set()
+        tune_stop(signal.SIGUSR1, frame)  # Tune finishes its step, saves its state, stops trials
+
+    signal.signal(signal.SIGINT, on_interrupt)
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
+    try:
+        yield stopping.is_set
+    finally:
+        signal.signal(signal.SIGINT, before_int)
+        signal.signal(signal.SIGUSR1, before_usr1)
+        if before_env is None:
+            os.environ.pop("TUNE_DISABLE_SIGINT_HANDLER", None)
+        else:
+            os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = before_env

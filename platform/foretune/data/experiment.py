@@ -14,9 +14,10 @@ from collections import Counter
 from collections.abc import Iterable
 
 from foretune.config import ExperimentConfig
+from foretune.errors import ConfigError
 
 from .calendar import Freq, season_length
-from .io import read_frame
+from .io import is_csv, read_frame
 from .store import estimated_window_bytes, input_covariates, open_dataset
 from .transform import RatioTransform
 from .validate import SeriesFrame, validate
@@ -88,6 +89,10 @@ def streamed_covariates(config: ExperimentConfig) -> tuple[str, ...] | None:
     """
     data = config.data
     if data.path is None or data.streaming == "off":
+        return None
+    if is_csv(str(data.path)):  # CSV is read whole; streaming takes Parquet
+        if data.streaming == "on":
+            raise ConfigError(f"data.streaming: on needs Parquet input; {data.path} is CSV")
         return None
     dataset, _, _ = open_dataset(str(data.path))
     if data.streaming == "auto" and not {"unique_id", "y"} <= set(dataset.schema.names):

@@ -41,7 +41,7 @@ def read_frame(source: str | Path | pd.DataFrame | None) -> pd.DataFrame:
     if isinstance(source, pd.DataFrame):
         return to_long(source.copy())
     source = str(source)
-    if source.lower().endswith(_CSV_SUFFIXES):
+    if is_csv(source):
         return to_long(_read_csv(source))
     return to_long(_read_parquet(source))
 
@@ -53,6 +53,11 @@ def _read_parquet(source: str) -> pd.DataFrame:
         return pq.read_table(path, filesystem=filesystem).to_pandas()
     except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for a bad file
         raise DataError(f"cannot read {source} as Parquet: {exc}") from None
+
+
+def is_csv(source: str) -> bool:
+    """Whether ``source`` names a CSV file (plain or compressed), by its suffix."""
+    return source.lower().endswith(_CSV_SUFFIXES)
 
 
 def _read_csv(source: str) -> pd.DataFrame:
