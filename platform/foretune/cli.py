@@ -238,7 +238,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 def _check_out(run_dir: Path, overwrite: bool) -> None:
     """``--out`` must be new or empty, unless ``--overwrite`` (then the earlier run is removed)."""
-    from foretune.commands.run import check_run_dir, clear_run_outputs
+    from foretune.rundir import check_run_dir, clear_run_outputs
 
     hint = f"continue the run in it with `--resume {run_dir}`, or replace it with --overwrite"
     check_run_dir(run_dir, overwrite=overwrite, hint=hint, label="--out")

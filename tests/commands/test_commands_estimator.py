@@ -179,7 +179,7 @@ def test_every_kind_of_input_becomes_the_runs_data(ray_session, tmp_path, data):
 
 
 def test_overwrite_removes_only_what_a_run_wrote(tmp_path):
-    from foretune.commands.run import check_run_dir, clear_run_outputs
+    from foretune.rundir import check_run_dir, clear_run_outputs
 
     run = RunDir(tmp_path / "run")
     (run.store).mkdir(parents=True)

@@ -27,11 +27,10 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from foretune.commands.run import check_run_dir, clear_run_outputs
 from foretune.config import ExperimentConfig, experiment_config
 from foretune.data.io import is_csv
 from foretune.errors import ConfigError, DataError
-from foretune.rundir import RunDir
+from foretune.rundir import RunDir, check_run_dir, clear_run_outputs
 
 if TYPE_CHECKING:
     from foretune.ensemble import Ensemble

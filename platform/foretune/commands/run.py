@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -116,85 +115,6 @@ def resumed_config(run_dir: Path) -> ExperimentConfig:
     if not saved.is_file():
         raise ConfigError(f"cannot resume {run_dir}: it has no config.json (not a foretune run)")
     return ExperimentConfig.from_dict(json.loads(saved.read_text()))
-
-
-#: What a run writes (``RunDir`` names): what ``--overwrite`` / ``overwrite=True`` removes first.
-#: ``input`` (maybe the very data being fit) and ``cv`` (cross-validation runs) are kept.
-RUN_OUTPUTS = (
-    "config",
-    "transform",
-    "data_info",
-    "store",
-    "sweep",
-    "leaderboard",
-    "curves",
-    "ensemble",
-    "report",
-    "evaluation",
-    "explain",
-)
-
-
-# -- run directories ---------------------------------------------------------------------------
-def check_run_dir(
-    run_dir: str | Path,
-    *,
-    overwrite: bool,
-    hint: str,
-    ignore: Iterable[str] = (),
-    label: str = "run directory",
-) -> None:
-    """Refuse ``run_dir`` unless it is new or empty, before any work.
-
-    With ``overwrite`` a directory holding a foretune run (``is_run``) is accepted too, never one
-    holding other files. ``hint`` says how to continue or replace an existing run (the flags or
-    arguments that do); ``label`` names the path in messages (``--out``); names in ``ignore`` do
-    not count as content. A path that is (or lies under) a file is always refused.
-    """
-    path = Path(run_dir)
-    for parent in (path, *path.parents):
-        if parent.exists():
-            if not parent.is_dir():
-                raise ConfigError(
-                    f"{label} {path} cannot be a run directory: {parent} is a file; give a new directory"
-                )
-            break
-    if not path.is_dir():
-        return
-    skip = set(ignore)
-    entries = sorted(p.name for p in path.iterdir() if p.name not in skip)
-    if not entries or (overwrite and is_run(path)):
-        return
-    shown = ", ".join(entries[:4]) + (", ..." if len(entries) > 4 else "")
-    if overwrite:
-        raise ConfigError(
-            f"{label} {path} holds {shown} but no foretune run (no {RunDir(path).config.name}), so "
-            "there is nothing to overwrite; give a new or empty directory"
-        )
-    raise ConfigError(
-        f"{label} {path} is not empty (it holds {shown}); give a new or empty directory, {hint}"
-    )
-
-
-def is_run(path: str | Path) -> bool:
-    """Whether ``path`` holds a foretune run (its config, leaderboard or Tune experiment)."""
-    run = RunDir(path)
-    return run.config.is_file() or run.leaderboard.is_file() or run.sweep.is_dir()
-
-
-def clear_run_outputs(run_dir: str | Path) -> None:
-    """Remove what an earlier run wrote in ``run_dir`` (``RUN_OUTPUTS``), so that none of it, e.g.
-    an old series store or sweep, mixes with the new run. Nothing else in the directory is
-    touched, and ``data/`` only when it is a series store (it may be a user's own folder)."""
-    run = RunDir(run_dir)
-    for name in RUN_OUTPUTS:
-        path: Path = getattr(run, name)
-        if name == "store" and not run.streamed:
-            continue
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        elif path.exists() or path.is_symlink():
-            path.unlink()
 
 
 # -- Ctrl+C during the sweep -------------------------------------------------------------------
