@@ -248,6 +248,25 @@ class EnsembleConfig(_Section):
         return sorted(set(v))
 
 
+class EvaluateConfig(_Section):
+    """The run's own out-of-sample report (see ``foretune.commands.evaluate.run_report``)."""
+
+    windows: int = Field(
+        2,
+        ge=0,
+        le=100,
+        description="the last windows x data.horizon steps of every series long enough are held out "
+        "of the whole run (sweep, early stopping, selection, weighting, calibration) and the report "
+        "scores exactly them; 0 = no hold-out (the report then scores seen points and says so)",
+    )
+    refit_full: bool = Field(
+        True,
+        description="after the report, rebuild the served ensemble on all the data: the chosen "
+        "members retrained on it (their sweep's epoch count, weights kept) so the forecast also "
+        "learns from the held-out tail",
+    )
+
+
 class ExperimentConfig(_Section):
     """One experiment: data, models, search, training and ensemble settings plus the seed."""
 
@@ -259,6 +278,7 @@ class ExperimentConfig(_Section):
     train: TrainConfig = Field(default_factory=TrainConfig)
     search: SearchConfig = Field(default_factory=SearchConfig)
     ensemble: EnsembleConfig = Field(default_factory=EnsembleConfig)
+    evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
 
     @field_validator("models")
     @classmethod

@@ -10,6 +10,7 @@ no module spells a file name of another. Stages that read a run take a ``RunDir`
     sweep/             Ray Tune's experiment (trial checkpoints)
     leaderboard.parquet, curves.parquet   one row per trial / per trial and epoch
     ensemble/          the ensemble artifact;  report/  the run's backtest report
+    report/ensemble/   the ensemble the report scored, when ``ensemble/`` was refit on all data
     evaluation/, explain/   what `foretune evaluate` / `explain` write by default
     input.parquet      the data `Foretune.fit` was given (a frame or Ray Dataset), as Parquet
 
@@ -86,6 +87,11 @@ class RunDir:
     @property
     def report(self) -> Path:
         return self.root / "report"
+
+    @property
+    def evaluated_ensemble(self) -> Path:
+        """The ensemble the report scored, when the served one was then refit on all the data."""
+        return self.report / "ensemble"
 
     @property
     def explain(self) -> Path:

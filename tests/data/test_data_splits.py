@@ -44,14 +44,16 @@ def _panel(lengths: list[int], seed: int) -> SeriesFrame:
     horizon=st.integers(1, 8),
     val_windows=st.integers(1, 3),
     test_windows=st.integers(0, 3),
+    holdout_windows=st.integers(0, 2),
     seed=st.integers(0, 1000),
 )
 def test_every_series_is_kept_and_every_long_enough_series_trains(
-    lengths, window, horizon, val_windows, test_windows, seed
+    lengths, window, horizon, val_windows, test_windows, holdout_windows, seed
 ):
     data = _panel(lengths, seed)
-    splits = Splits(horizon, val_windows, test_windows)
+    splits = Splits(horizon, val_windows, test_windows, holdout_windows)
     kw = {"window": window, "horizon": horizon, "val_windows": val_windows, "test_windows": test_windows}
+    kw["holdout_windows"] = holdout_windows
     if max(lengths) < minimum_length(horizon) + val_windows * horizon:
         with pytest.raises(DataError, match="no series is long enough for a validation window"):
             prepare(data, transform=RatioTransform(), **kw)
@@ -67,8 +69,14 @@ def test_every_series_is_kept_and_every_long_enough_series_trains(
         per = {k: getattr(prep, k).series == index for k in ("train", "val", "test")}
         counts = tuple(int(per[k].sum()) for k in ("train", "val", "test"))
         assert counts == splits.counts(n, window)
+        # the tail is held out only where the rest still gives a training and a validation window
+        held = splits.held_out(n)
+        assert held in (0, holdout_windows * horizon)
+        rest = n - holdout_windows * horizon
+        assert (held > 0) == (holdout_windows > 0 and rest >= minimum_length(horizon) + val_windows * horizon)
+        n -= held  # no window of any split reaches the held-out observations
         assert (counts[0] >= 1) == (n >= horizon + 2)
-        n_train, n_val, n_test = splits.lengths(n)
+        n_train, n_val, n_test = splits.lengths(n + held)
         # targets r[o : o+H] of each split lie inside it: train | test | validation
         tr, te, va = (getattr(prep, k).origin[per[k]] for k in ("train", "test", "val"))
         assert np.all(tr >= 1) and np.all(tr + horizon <= n_train)
@@ -107,6 +115,15 @@ def test_summary_line_and_padding_count():
     assert summary.line() == (
         "data: 6 series; train windows from 4 (3 padded), validation from 3, test from 2; "
         "2 too short to train (still forecast)"
+    )
+    # holding out 2 windows of horizon 2: only the 9 and 40 keep a training and a validation window
+    held = Splits(2, 1, 1, holdout_windows=2)
+    np.testing.assert_array_equal(held.held_out(np.array([1, 3, 4, 6, 9, 40])), [0, 0, 0, 0, 0, 4])
+    assert held.held_out(10) == 4 and held.lengths(10) == (3, 2, 0)
+    assert (
+        held.summary(np.array([9, 40]), window=6)
+        .line()
+        .endswith("; the last 4 steps of 1 series held out for the report")
     )
 
 

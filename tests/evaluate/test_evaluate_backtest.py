@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 
 from foretune.commands.evaluate import evaluate_command, run_report
 from foretune.data import RatioTransform, builtin_dataset_path, future_dates, infer_freq
+from foretune.ensemble import Ensemble
 from foretune.errors import ArtifactError, ConfigError, DataError
 from foretune.evaluate.backtest import backtest, format_summary, rolling_origins, write_backtest_report
 from foretune.evaluate.baselines import statsforecast_available
@@ -390,8 +392,8 @@ def test_evaluate_command_on_a_real_ensemble(finished_run, capsys):
     assert np.isfinite(ens[["mase", "smape", "crps", "crps_scaled", "width_50"]].astype(float)).all()
     metrics = pd.read_parquet(out_dir / "backtest.parquet")
     assert len(metrics) == len(models) * 2 * 8  # models x windows x series
-    # validation is each series' last horizon steps: on the run's own data nothing scored is unseen
-    assert not metrics["held_out"].any()
+    # the run held out each series' last evaluate.windows (2) x horizon steps: what 2 windows score
+    assert metrics["held_out"].all()
     fc = pd.read_parquet(out_dir / "forecasts.parquet")
     assert {"q05", "q25", "q75", "q95", "p_up", "direction", "cutoff", "y"} <= set(fc.columns)
     assert not any(c.startswith("sample_") for c in fc.columns)  # draws scored, not stored
@@ -452,20 +454,23 @@ def test_run_report_and_cli_evaluate(finished_run, tmp_path, capsys):
     assert set(fc["step"]) == {1, 2}
 
 
-def test_run_report_shrinks_windows_to_fit_short_data(finished_run, tmp_path, capsys):
+def test_run_report_scores_the_held_out_tail_or_says_why_not(finished_run, tmp_path, capsys):
     run_dir, artifact = finished_run
     data = pd.read_parquet(builtin_dataset_path())
     config = json.loads((run_dir / "config.json").read_text())
-    # window 8 needs 9 points of history: 15 points fit one window of horizon 4, not two
-    for last, windows in ((15, 1), (12, 0)):
-        run = tmp_path / f"run{last}"
+    # window 8 needs 9 points of history: 15 points fit one window of horizon 4, not two. With
+    # evaluate.windows 0 nothing was held out and the report shrinks to what fits; with 2, a
+    # series of 15 is too short to hold 8 steps out and keep training and validation windows.
+    for last, held, windows in ((15, 0, 1), (12, 0, 0), (15, 2, 0)):
+        run = tmp_path / f"run{last}-{held}"
         run.mkdir()
         path = run / "data.parquet"
         data.groupby("unique_id").tail(last).to_parquet(path)
         config["data"]["path"] = str(path)
+        config["evaluate"]["windows"] = held
         (run / "config.json").write_text(json.dumps(config))
         (run / "leaderboard.parquet").write_bytes((run_dir / "leaderboard.parquet").read_bytes())
-        report = run_report(run, artifact, windows=2)
+        report = run_report(run, artifact)
         assert report == run / "report" / "report.html" and report.is_file()
         page = report.read_text()
         assert "<h2>Leaderboard</h2>" in page
@@ -473,6 +478,36 @@ def test_run_report_shrinks_windows_to_fit_short_data(finished_run, tmp_path, ca
         if windows:
             summary = pd.read_parquet(run / "report" / "backtest_summary.parquet")
             assert (summary["n_windows"] == windows).all()
+            assert "nothing was held out of this run" in printed
         else:
-            assert "<h2>Backtest</h2>" not in page
-            assert "report without a backtest" in printed and "needs at least" in printed
+            assert "<h2>Backtest</h2>" not in page and "report without a backtest" in printed
+            reason = "too short to hold out their last 8" if held else "needs at least"
+            assert reason in printed
+
+
+def test_report_then_serve_members_refit_on_all_data(finished_run, tmp_path, capsys):
+    from foretune.commands.run import report_and_serve
+    from foretune.config import ExperimentConfig
+
+    source, _ = finished_run
+    run_dir = tmp_path / "run"
+    shutil.copytree(source, run_dir, ignore=shutil.ignore_patterns("report", "evaluation"))
+    config = ExperimentConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+    assert config.evaluate.windows == 2 and config.evaluate.refit_full
+    served_path = report_and_serve(config, run_dir, run_dir / "ensemble")
+    assert served_path == run_dir / "ensemble"
+    scored, served = Ensemble.load(run_dir / "report" / "ensemble"), Ensemble.load(served_path)
+    # the report scored the ensemble built without the tail, on exactly that tail
+    metrics = pd.read_parquet(run_dir / "report" / "backtest.parquet")
+    assert metrics["held_out"].all() and set(metrics["window"]) == {1, 2}
+    assert scored.config["evaluate"]["windows"] == 2
+    # the served one: the same trials and weights, retrained on all the data
+    assert [m.info["trial_id"] for m in served.members] == [m.info["trial_id"] for m in scored.members]
+    assert [m.weight for m in served.members] == pytest.approx([m.weight for m in scored.members])
+    assert all(m.info["refit"].startswith("train+validation") for m in served.members)
+    assert served.config["evaluate"]["windows"] == 0
+    uid = next(iter(served.transform.stats))
+    assert served.transform.stats[uid].mu != scored.transform.stats[uid].mu  # longer training part
+    fc = served.predict(pd.read_parquet(builtin_dataset_path()), samples=4)
+    assert np.isfinite(fc[["mean", "q05", "q95"]].to_numpy()).all()
+    assert "refit on all the data" in capsys.readouterr().out

@@ -140,9 +140,12 @@ class Foretune:
         ``df``: a long DataFrame (``unique_id, ds, y`` plus numeric covariates; wide frames with
         ``ds`` and one column per series work too), a Parquet file or directory, a CSV file, or a
         Ray Dataset. A frame (or CSV, or Ray Dataset) is written to ``RUN/input.parquet`` first;
-        a Parquet path is read in place. ``report=True`` also writes the backtest report under
-        ``RUN/report`` as ``foretune run`` does. Ctrl+C stops the sweep's trials (the run can be
-        resumed with ``foretune run --resume RUN``) and raises ``KeyboardInterrupt``.
+        a Parquet path is read in place. ``report=True`` runs ``foretune run``'s protocol: the
+        last ``evaluate.windows`` x horizon steps are held out of the sweep and the ensemble, the
+        report under ``RUN/report`` scores them, and (``evaluate.refit_full``) the returned
+        ensemble is refit on all the data; with ``report=False`` nothing is held out. Ctrl+C stops
+        the sweep's trials (the run can be resumed with ``foretune run --resume RUN``) and raises
+        ``KeyboardInterrupt``.
         """
         from foretune.commands import run as commands
         from foretune.ensemble import Ensemble
@@ -152,10 +155,12 @@ class Foretune:
         data = self._stage(df, run_dir)
         config = self.config.model_copy(deep=True)
         config.data.path, config.out = data, str(run_dir)
+        if not report:  # nothing to score: the models may learn from every observation
+            config.evaluate.windows = 0
         commands.sweep(config, run_dir, num_cpus=self.num_cpus)  # Ctrl+C raises KeyboardInterrupt
         artifact = commands.ensemble(run_dir, config)
         if report:
-            self._report(run_dir, artifact)
+            artifact = commands.report_and_serve(config, run_dir, artifact)
         self.ensemble_ = Ensemble.load(artifact)
         self._data = data
         return self.ensemble_
@@ -200,15 +205,6 @@ class Foretune:
         except (TypeError, ValueError, NotImplementedError) as exc:  # a column pyarrow cannot store
             raise DataError(f"cannot write the data as Parquet ({target}): {exc}") from None
         return str(target)
-
-    @staticmethod
-    def _report(run_dir: Path, artifact: Path) -> None:
-        from foretune.commands.evaluate import run_report
-
-        if RunDir(run_dir).streamed:
-            print("foretune: the data streamed, so the backtest report is skipped", flush=True)
-        else:
-            run_report(run_dir, artifact)
 
     # -- predict -------------------------------------------------------------------------------
     def predict(self, df: Any = None, horizon: int | None = None, samples: int | None = None) -> pd.DataFrame:

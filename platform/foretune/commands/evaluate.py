@@ -18,7 +18,9 @@ from typing import Any
 
 import pandas as pd
 
+from foretune.config import ExperimentConfig
 from foretune.data import builtin_dataset_path
+from foretune.data.experiment import load_series, run_splits
 from foretune.ensemble import Ensemble
 from foretune.errors import ArtifactError, ConfigError, DataError
 from foretune.evaluate.backtest import BacktestResult, backtest, format_summary, write_backtest_report
@@ -104,35 +106,71 @@ def evaluate_command(
     return report
 
 
-def run_report(run_dir: str | Path, artifact: str | Path, windows: int = 2, log: Log = print) -> Path:
+def run_report(run_dir: str | Path, artifact: str | Path, log: Log = print) -> Path:
     """Backtest a finished run on its own data and write ``run_dir/report/report.html``.
 
-    The data is the run config's ``data.path`` (None: the built-in data). ``windows`` is
-    reduced when the series are too short for it; if not even one window fits, the report has
-    the leaderboard and training curves only, and says why. A directory without the run's
-    config raises ``ArtifactError``.
+    The data is the run config's ``data.path`` (None: the built-in data). With
+    ``evaluate.windows`` k > 0 the run held out the last k x horizon observations of every series
+    long enough (``Splits.held_out``): the report scores exactly those, with k rolling origins,
+    and leaves the other series out (a note says how many). With k = 0 nothing was held out: the
+    report scores the last two windows (fewer when the series are too short), which the run saw,
+    and says so. If not even one window fits, the report has the leaderboard and training curves
+    only, and says why. A directory without the run's config raises ``ArtifactError``.
     """
     run = RunDir(Path(run_dir).resolve())
     if not run.config.is_file():
         raise ArtifactError(f"{run.root} is not a foretune run directory: it has no {run.config.name}")
-    config = json.loads(run.config.read_text())
-    data = config.get("data", {}).get("path") or builtin_dataset_path()
+    config = ExperimentConfig.from_dict(json.loads(run.config.read_text()))
+    say = log or (lambda _msg: None)
     error: DataError | None = None
-    for k in range(max(int(windows), 1), 0, -1):
-        try:
-            return evaluate_command(artifact, data, windows=k, out=run.report, log=log)
-        except DataError as err:  # too short for k windows: try fewer
-            error = err
-    if log:
-        log(f"note: report without a backtest: {error}")
+    if config.evaluate.windows:
+        scored, note = _held_out_series(config)
+        if note:
+            say(f"note: {note}")
+        if not scored.empty:
+            k = config.evaluate.windows
+            return evaluate_command(artifact, scored, windows=k, out=run.report, log=log)
+        error = DataError(note)
+    else:
+        data = config.data.path or builtin_dataset_path()
+        say(
+            "note: evaluate.windows is 0, so nothing was held out of this run: the report scores "
+            "the last windows, which the run trained, validated or calibrated on"
+        )
+        for k in range(2, 0, -1):
+            try:
+                return evaluate_command(artifact, data, windows=k, out=run.report, log=log)
+            except DataError as err:  # too short for k windows: try fewer
+                error = err
+    say(f"note: report without a backtest: {error}")
     path = write_report(
         run.report,
         **run_tables(run),
         title="foretune run report (no backtest: series too short)",
     )
-    if log:
-        log(f"report: {path}")
+    say(f"report: {path}")
     return path
+
+
+def _held_out_series(config: ExperimentConfig) -> tuple[pd.DataFrame, str | None]:
+    """The run's series whose tail it held out (validated, in long format) and a note naming the
+    series left out of the report because they were too short to hold anything out."""
+    series = load_series(config)
+    frame = series.frame
+    lengths = frame.groupby("unique_id", sort=False).size()
+    held = run_splits(config).held_out(lengths.to_numpy())
+    keep = lengths.index[held > 0]
+    left_out = len(lengths) - len(keep)
+    steps = config.evaluate.windows * config.data.horizon
+    note = None
+    if left_out:
+        note = (
+            f"{left_out} of {len(lengths)} series (e.g. {lengths.index[held == 0][0]!r}) were too "
+            f"short to hold out their last {steps} observations (evaluate.windows="
+            f"{config.evaluate.windows} x data.horizon={config.data.horizon}) and still keep a "
+            "training and a validation window: the run used them whole, so the report leaves them out"
+        )
+    return frame[frame["unique_id"].isin(keep)], note
 
 
 def _mark_held_out(result: BacktestResult, ensemble: Ensemble, horizon: int, windows: int) -> str | None:
@@ -163,12 +201,14 @@ def _mark_held_out(result: BacktestResult, ensemble: Ensemble, horizon: int, win
 
 def _held_out(config: dict[str, Any] | None, history: pd.DataFrame) -> dict[str, int]:
     """Observations at each series' end that no stage of the run saw, from the artifact's
-    experiment config; empty when it does not say how the data was split."""
-    data = (config or {}).get("data", {})
-    if "val_windows" not in data:
+    experiment config (``Splits.held_out`` of its ``evaluate.windows``); empty when it does not
+    say how the data was split."""
+    if "val_windows" not in (config or {}).get("data", {}):
         return {}
-    # validation is each series' last val_windows x horizon steps: every end point was seen
-    return {str(uid): 0 for uid in history["unique_id"].unique()}
+    splits = run_splits(ExperimentConfig.from_dict(config))
+    lengths = history.groupby("unique_id", sort=False).size()
+    held = splits.held_out(lengths.to_numpy())
+    return {str(uid): int(h) for uid, h in zip(lengths.index, held, strict=True)}
 
 
 def _undefined_mase(summary: pd.DataFrame) -> str | None:

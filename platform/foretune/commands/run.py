@@ -3,7 +3,8 @@
     run_dir = default_run_dir(config)          # config.out or runs/<name>-<time>
     sweep(config, run_dir)                     # Tune + Optuna; prints the leaderboard
     ensemble(run_dir, config)                  # builds RUN/ensemble from the leaderboard
-    run(config, run_dir)                       # both, then the backtest report under RUN/report
+    run(config, run_dir)                       # both, the report on the held-out tail, then
+                                               # the served ensemble refit on all data
 
 ``resumed_config(run_dir)`` is the config an interrupted run was started with.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import threading
 import time
@@ -24,7 +26,7 @@ import pandas as pd
 
 from foretune.commands.evaluate import run_report
 from foretune.config import ExperimentConfig
-from foretune.ensemble import Ensemble, build_ensemble
+from foretune.ensemble import Ensemble, build_ensemble, refit_on_all_data
 from foretune.errors import ConfigError
 from foretune.rundir import RunDir
 from foretune.search import run_sweep
@@ -79,19 +81,42 @@ def run(
     num_cpus: int | None = None,
     resume: bool = False,
 ) -> Path:
-    """Sweep, build the ensemble, write ``run_dir/report/report.html``; return the artifact."""
+    """Sweep, build the ensemble, write ``run_dir/report/report.html`` and serve; return the
+    served artifact (see ``report_and_serve``)."""
     run_dir = run_dir or default_run_dir(config)
     sweep(config, run_dir, num_cpus=num_cpus, resume=resume)
     artifact = ensemble(run_dir, config)
-    if RunDir(run_dir).streamed:
+    return report_and_serve(config, run_dir, artifact)
+
+
+def report_and_serve(config: ExperimentConfig, run_dir: Path, artifact: Path) -> Path:
+    """Score ``artifact`` on the run's held-out tail (``run_report``), then, with
+    ``evaluate.refit_full``, serve its members refit on all the data; return the served artifact.
+
+    The scored ensemble then moves to ``RUN/report/ensemble`` and ``RUN/ensemble`` is the refit
+    one. Streamed runs get neither (their data does not fit in memory)."""
+    run = RunDir(run_dir)
+    if run.streamed:
         print(
             "foretune: the data streamed (larger than memory), so the backtest report is "
             "skipped; run `foretune evaluate` on a sample of the series",
             flush=True,
         )
-    else:
-        run_report(run_dir, artifact)
-    return artifact
+        return artifact
+    run_report(run_dir, artifact)
+    if not (config.evaluate.refit_full and config.evaluate.windows):
+        return artifact
+    evaluated = Ensemble.load(artifact)
+    served = refit_on_all_data(run_dir, evaluated, config)
+    shutil.rmtree(run.evaluated_ensemble, ignore_errors=True)
+    shutil.copytree(artifact, run.evaluated_ensemble)
+    path = served.save(run.ensemble)
+    print(
+        f"foretune: served ensemble {path}: the report's members refit on all the data, held-out "
+        f"tail included (evaluate.refit_full); the scored one is {run.evaluated_ensemble}",
+        flush=True,
+    )
+    return path
 
 
 def print_leaderboard(board: pd.DataFrame, rows: int = 20) -> None:

@@ -21,7 +21,7 @@ from .io import is_csv, read_frame
 from .store import estimated_window_bytes, input_covariates, open_dataset
 from .transform import RatioTransform
 from .validate import SeriesFrame, validate
-from .windows import PreparedData, default_windows, prepare
+from .windows import PreparedData, Splits, default_windows, prepare
 
 
 def load_series(config: ExperimentConfig) -> SeriesFrame:
@@ -38,6 +38,12 @@ def load_series(config: ExperimentConfig) -> SeriesFrame:
         fill=data.fill,
         freq=data.freq,
     )
+
+
+def run_splits(config: ExperimentConfig) -> Splits:
+    """The experiment's split rule: validation, test and the held-out tail (``evaluate.windows``)."""
+    data = config.data
+    return Splits(data.horizon, data.val_windows, data.test_windows, config.evaluate.windows)
 
 
 def panel_season(config: ExperimentConfig, freqs: Iterable[Freq]) -> int:
@@ -75,6 +81,7 @@ def prepare_all(config: ExperimentConfig, series: SeriesFrame) -> dict[int, Prep
             transform=transform,
             val_windows=data.val_windows,
             test_windows=data.test_windows,
+            holdout_windows=config.evaluate.windows,
             season=data.season,
         )
     return out

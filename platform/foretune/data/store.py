@@ -80,10 +80,11 @@ class StoreSettings:
     season: int | None = None
     fill: str = "none"
     freq: Any = None
+    holdout_windows: int = 0  # the run's evaluate.windows (held out of everything)
 
     @property
     def splits(self) -> Splits:
-        return Splits(self.horizon, self.val_windows, self.test_windows)
+        return Splits(self.horizon, self.val_windows, self.test_windows, self.holdout_windows)
 
     @classmethod
     def from_config(cls, config: Any, covariates: tuple[str, ...]) -> StoreSettings:
@@ -101,6 +102,7 @@ class StoreSettings:
             data.season,
             data.fill,
             data.freq,
+            config.evaluate.windows,
         )
 
 

@@ -62,12 +62,19 @@ class DataSummary:
     val: int
     test: int
     too_short: int  # series without a training window (still forecast)
+    held_out: int = 0  # series whose last steps are held out of the run (for its report)
+    held_steps: int = 0  # how many steps each of them holds out
 
     def line(self) -> str:
+        held = (
+            f"; the last {self.held_steps} steps of {self.held_out} series held out for the report"
+            if self.held_out
+            else ""
+        )
         return (
             f"data: {self.series} series; train windows from {self.train} ({self.padded} padded), "
             f"validation from {self.val}, test from {self.test}; {self.too_short} too short to "
-            "train (still forecast)"
+            f"train (still forecast){held}"
         )
 
 
@@ -96,9 +103,12 @@ class PreparedData:
 class Splits:
     """The split rule, per series, in changes (``n_obs - 1`` of them).
 
-    Validation is the last ``val_windows * horizon`` changes and test the ``test_windows *
-    horizon`` before them while training keeps ``horizon + 1`` changes (one window); else test is
-    dropped, then validation. Every method takes a length or an array of lengths.
+    First the last ``holdout_windows * horizon`` observations of a series are held out of
+    everything (``held_out``: the run's report scores them), where what remains still gives a
+    training and a validation window; a shorter series is used whole. Of the rest, validation is
+    the last ``val_windows * horizon`` changes and test the ``test_windows * horizon`` before them
+    while training keeps ``horizon + 1`` changes (one window); else test is dropped, then
+    validation. Every method takes a length or an array of lengths.
 
     Training origins run from ``first`` to ``m = n_train - horizon`` with ``first = window`` (full
     inputs) when that leaves at least ``window - 1`` windows, else the earliest origin that does,
@@ -111,15 +121,29 @@ class Splits:
     horizon: int
     val_windows: int = 1
     test_windows: int = 1
+    holdout_windows: int = 0
 
     def __post_init__(self) -> None:
-        if self.horizon < 1 or self.val_windows < 1 or self.test_windows < 0:
-            raise ValueError(f"invalid {self}: needs horizon >= 1, val_windows >= 1, test_windows >= 0")
+        if self.horizon < 1 or self.val_windows < 1 or self.test_windows < 0 or self.holdout_windows < 0:
+            raise ValueError(
+                f"invalid {self}: needs horizon >= 1, val_windows >= 1, test_windows >= 0, "
+                "holdout_windows >= 0"
+            )
+
+    def held_out(self, n_obs):
+        """Observations held out at each series' end: ``holdout_windows * horizon`` where the rest
+        still gives a training and a validation window, else 0 (the series is used whole)."""
+        n = np.asarray(n_obs, dtype=np.int64)
+        steps = self.holdout_windows * self.horizon
+        keep = minimum_length(self.horizon) + self.val_windows * self.horizon
+        held = np.where((steps > 0) & (n - steps >= keep), steps, 0)
+        return int(held) if np.ndim(n) == 0 else held.astype(np.int64)
 
     def lengths(self, n_obs):
-        """Changes ``(train, val, test)``; chronological order is train, test, validation."""
+        """Changes ``(train, val, test)``; chronological order is train, test, validation (then
+        the held-out observations)."""
         n = np.asarray(n_obs, dtype=np.int64)
-        changes = np.maximum(n - 1, 0)
+        changes = np.maximum(n - self.held_out(n) - 1, 0)
         keep = minimum_length(self.horizon) - 1
         val, test = self.val_windows * self.horizon, self.test_windows * self.horizon
         has_val = changes >= keep + val
@@ -151,6 +175,7 @@ class Splits:
         spans = self.origins(n_obs, window)
         train, val, test = (np.asarray(c) for c in self.counts(n_obs, window))
         padded = (train > 0) & (spans["train"][0] < window)
+        held = np.asarray(self.held_out(n_obs))
         return DataSummary(
             series=int(np.size(n_obs)),
             train=int(np.count_nonzero(train)),
@@ -158,6 +183,8 @@ class Splits:
             val=int(np.count_nonzero(val)),
             test=int(np.count_nonzero(test)),
             too_short=int(np.count_nonzero(train == 0)),
+            held_out=int(np.count_nonzero(held)),
+            held_steps=self.holdout_windows * self.horizon,
         )
 
     def require_validation(self, n_obs: np.ndarray) -> None:
@@ -369,15 +396,17 @@ def prepare(
     transform: RatioTransform,
     val_windows: int = 1,
     test_windows: int = 1,
+    holdout_windows: int = 0,
     season: int | None = None,
 ) -> PreparedData:
     """Fit ``transform`` on each series' training part and cut all three splits into windows.
 
     Every series is kept in ``series_ids`` (to be forecast), even one without a training window.
     ``season`` (default: each series' ``season_length`` of its frequency) scales MASE.
+    ``holdout_windows``: see ``Splits`` (no window reaches the held-out observations).
     Raises ``DataError`` when no series is long enough for a validation window.
     """
-    splits = Splits(horizon, val_windows, test_windows)
+    splits = Splits(horizon, val_windows, test_windows, holdout_windows)
     ids = data.series_ids
     panel = Panel.of(data)
     splits.require_validation(panel.lengths)

@@ -13,7 +13,7 @@ checksums, atomic writes).
 
 from foretune.errors import ArtifactError, EnsembleError
 
-from .build import build_ensemble, inverse_error_weights, make_ensemble, select_members
+from .build import build_ensemble, inverse_error_weights, make_ensemble, refit_on_all_data, select_members
 from .conformal import Calibration
 from .greedy import greedy_selection
 from .inputs import ModelInputs, UnseenSeriesWarning, build_inputs, read_history
@@ -34,6 +34,7 @@ __all__ = [
     "greedy_selection",
     "inverse_error_weights",
     "make_ensemble",
+    "refit_on_all_data",
     "read_history",
     "select_members",
 ]

@@ -98,6 +98,46 @@ def make_ensemble(
     windows = _windows(run, config, members)
     val_draws, test_draws = _draws(members, windows, settings.samples, config.seed)
     members, test_draws, selection = _weights(members, val_draws, test_draws, windows, settings)
+    return _finish(run, board, config, members, test_draws, windows, selection)
+
+
+def refit_on_all_data(run_dir: str | Path, evaluated: Ensemble, config: ExperimentConfig) -> Ensemble:
+    """``evaluated``'s members retrained on all the data, held-out tail included (``refit_full``).
+
+    The same trials and member weights; the data are prepared without a hold-out
+    (``evaluate.windows: 0``), so the transform is refit on the longer training parts, each member
+    is retrained from scratch on train + validation windows for the epochs its trial's early
+    stopping chose (``ensemble.refit``), and the intervals are recalibrated on the test windows,
+    which no refit member trained on.
+    """
+    run = RunDir(Path(run_dir).resolve())
+    if run.streamed:
+        raise EnsembleError("evaluate.refit_full retrains in memory, which streamed data does not fit")
+    full = config.model_copy(deep=True)
+    full.evaluate.windows = 0
+    full.ensemble.refit = True
+    board = _leaderboard(run)
+    chosen = {str(m.info["trial_id"]): m.weight for m in evaluated.members}
+    members = _candidates(run, board, full.ensemble, list(chosen))
+    for member in members:
+        member.weight = chosen[str(member.info["trial_id"])]
+    windows = _windows(run, full, members, check=False)
+    _, test_draws = _draws(members, windows, full.ensemble.samples, full.seed)
+    selection = {**evaluated.report.get("selection", {}), "refit_full": "weights of the evaluated ensemble"}
+    return _finish(run, board, full, members, test_draws, windows, selection)
+
+
+def _finish(
+    run: RunDir,
+    board: pd.DataFrame,
+    config: ExperimentConfig,
+    members: list[Member],
+    test_draws: list[Draws],
+    windows: _Windows,
+    selection: dict[str, Any],
+) -> Ensemble:
+    """Refit (when asked), mix, calibrate and assemble the weighted members."""
+    settings = config.ensemble
     if settings.refit:
         test_draws = _refit(run, board, members, test_draws, windows.datasets, config)
     mixture = mix(test_draws, [m.weight for m in members], interval_quantiles(settings.levels))
@@ -146,13 +186,16 @@ def _candidates(
     return [_load_member(row) for row in rows.itertuples()]
 
 
-def _windows(run: RunDir, config: ExperimentConfig, members: list[Member]) -> _Windows:
-    """The data, once: the sweep's windows (in-memory runs) or a sample of them (streamed runs)."""
+def _windows(run: RunDir, config: ExperimentConfig, members: list[Member], check: bool = True) -> _Windows:
+    """The data, once: the sweep's windows (in-memory runs) or a sample of them (streamed runs).
+
+    ``check``: the data must be what the sweep was trained on (its transform statistics)."""
     lengths = sorted({m.window for m in members})
     if run.streamed:
         datasets = _sample_stream(run, config, lengths)
     else:
-        datasets = _prepare(config, lengths, json.loads(run.transform.read_text()))
+        saved = json.loads(run.transform.read_text()) if check else None
+        datasets = _prepare(config, lengths, saved)
     reference = next(iter(datasets.values()))
     if len(reference.val) == 0:
         raise EnsembleError("there are no validation windows to weight the members on")
@@ -291,13 +334,16 @@ def _sample_stream(run: RunDir, config: ExperimentConfig, windows: list[int]) ->
     return {w: store.sample(w, config.ensemble.max_windows, config.seed) for w in windows}
 
 
-def _prepare(config: ExperimentConfig, windows: list[int], saved: dict[str, Any]) -> dict[int, PreparedData]:
-    """The sweep's prepared windows for each needed window length, checked against the sweep."""
+def _prepare(
+    config: ExperimentConfig, windows: list[int], saved: dict[str, Any] | None
+) -> dict[int, PreparedData]:
+    """The sweep's prepared windows for each needed window length, checked against the sweep's
+    transform statistics ``saved`` (None: not checked)."""
     sub = config.model_copy(deep=True)
     sub.search.windows = windows
     datasets = prepare_all(sub, load_series(config))
     reference = next(iter(datasets.values()))
-    for uid, stats in reference.transform.stats.items():
+    for uid, stats in reference.transform.stats.items() if saved is not None else ():
         old = saved["stats"].get(uid)
         if old is None or not np.allclose([stats.mu, stats.sigma], [old["mu"], old["sigma"]]):
             raise EnsembleError(
