@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from foretune.commands.evaluate import evaluate_command, run_report
-from foretune.data import RatioTransform, builtin_dataset_path, future_dates, infer_freq
+from foretune.data import RatioTransform, WindowSet, builtin_dataset_path, future_dates, infer_freq
 from foretune.ensemble import Ensemble
 from foretune.errors import ArtifactError, ConfigError, DataError
 from foretune.evaluate.backtest import backtest, format_summary, rolling_origins, write_backtest_report
@@ -511,3 +511,42 @@ def test_report_then_serve_members_refit_on_all_data(finished_run, tmp_path, cap
     fc = served.predict(pd.read_parquet(builtin_dataset_path()), samples=4)
     assert np.isfinite(fc[["mean", "q05", "q95"]].to_numpy()).all()
     assert "refit on all the data" in capsys.readouterr().out
+
+
+def test_the_held_out_tail_is_invisible_to_every_stage(finished_run, tmp_path):
+    """Poison each series' held-out tail: the sweep's windows and statistics and, with the
+    refit off, every file of the ensemble artifact stay byte-identical."""
+    from foretune.config import ExperimentConfig
+    from foretune.data.experiment import load_series, prepare_all
+    from foretune.ensemble import make_ensemble
+
+    run_dir, _ = finished_run
+    config = ExperimentConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+    steps = config.evaluate.windows * config.data.horizon
+    data = pd.read_parquet(builtin_dataset_path())
+    tail = data.groupby("unique_id").cumcount(ascending=False) < steps
+    poisoned = data.assign(y=data["y"].where(~tail, data["y"] * 1000.0))
+    path = tmp_path / "poisoned.parquet"
+    poisoned.to_parquet(path, index=False)
+    dirty = config.model_copy(deep=True)
+    dirty.data.path = str(path)
+    clean_data, dirty_data = (prepare_all(c, load_series(c)) for c in (config, dirty))
+    for window, clean in clean_data.items():
+        for part in ("train", "val", "test"):
+            for name in WindowSet.__dataclass_fields__:
+                np.testing.assert_array_equal(
+                    getattr(getattr(clean, part), name), getattr(getattr(dirty_data[window], part), name)
+                )
+        assert clean.transform.to_dict() == dirty_data[window].transform.to_dict()
+    clean_dir = make_ensemble(run_dir, config).save(tmp_path / "clean")
+    dirty_dir = make_ensemble(run_dir, dirty).save(tmp_path / "dirty")
+    files = sorted(p.relative_to(clean_dir) for p in clean_dir.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(dirty_dir) for p in dirty_dir.rglob("*") if p.is_file())
+    for name in files:
+        a, b = ((d / name).read_bytes() for d in (clean_dir, dirty_dir))
+        if name.name == "config.json":  # the experiment config names the data file
+            a, b = (json.loads(x) for x in (a, b))
+            assert a["data"].pop("path") != b["data"].pop("path")
+        elif name.name == "manifest.json":  # creation time and config.json's checksum
+            a, b = ({k: v for k, v in json.loads(x).items() if k not in ("created", "files")} for x in (a, b))
+        assert a == b, name
