@@ -6,7 +6,8 @@ One module-wide run (``bucket_run``) serves most tests, since each stage costs s
    starts in a subprocess on a local Ray and is SIGKILLed (with its Ray) once one trial's
    final checkpoint is in the bucket;
 2. ``s3_cluster.py`` resumes it with ``--resume s3://.../exp1`` on a multi-node
-   ``ray.cluster_utils.Cluster`` whose nodes have separate temp directories, deletes those
+   ``ray.cluster_utils.Cluster`` whose nodes have separate temp directories, builds a series
+   store from the data prefix through Ray Data (the streamed path), deletes the nodes'
    directories, and builds the ensemble from the bucket alone;
 3. ``foretune predict --model s3://.../exp1/ensemble`` forecasts in a fresh process and writes
    the forecast to the bucket.
@@ -40,7 +41,7 @@ from foretune.rundir import check_run_dir
 from foretune.storage import read_parquet, resolve
 
 HERE = Path(__file__).resolve().parent
-TRIALS = 4
+TRIALS = 3
 RUN = f"s3://{BUCKET}/runs/exp1"
 DATA = f"s3://{BUCKET}/data"
 AWS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
@@ -102,7 +103,7 @@ def bucket_run(s3, data_prefix):
                 "seed": 0,
                 "models": ["mlp"],
                 "data": {"horizon": 2},
-                "train": {"max_epochs": 3, "patience": 3},
+                "train": {"max_epochs": 2, "patience": 2},
                 "search": {"trials": TRIALS, "windows": [8], "scheduler": "none", "max_concurrent": 1},
                 "ensemble": {"top_k": 2, "samples": 8},
             }
@@ -129,7 +130,7 @@ def bucket_run(s3, data_prefix):
     }
 
     cluster = subprocess.run(
-        [sys.executable, str(HERE / "s3_cluster.py"), RUN, str(work / "nodes")],
+        [sys.executable, str(HERE / "s3_cluster.py"), RUN, data_prefix, str(work / "nodes")],
         env=env,
         capture_output=True,
         text=True,
@@ -170,18 +171,6 @@ def test_a_partitioned_parquet_prefix_reads_like_the_single_file(data_prefix):
     assert frame.equals(expected)
 
 
-def test_the_streamed_path_reads_the_prefix_through_ray_data(ray_session, data_prefix, tmp_path):
-    from foretune.data.store import StoreSettings, build_store
-
-    settings = StoreSettings(
-        source=data_prefix, covariates=(), transform="log_ratio", eps=1e-10, flat_band=0.25, horizon=2
-    )
-    store = build_store(settings, tmp_path / "store")
-    expected = read_frame(None)
-    assert sorted(store.series_ids) == sorted(expected["unique_id"].unique())
-    assert int(store.lengths.sum()) == len(expected)
-
-
 def test_sweep_killed_then_resumed_on_a_cluster_keeps_every_output_in_the_bucket(s3, bucket_run):
     killed, resumed = bucket_run["killed"], bucket_run["resumed"]
     assert 1 <= len(killed["finished"]) < TRIALS and not killed["leaderboard"]
@@ -201,6 +190,14 @@ def test_sweep_killed_then_resumed_on_a_cluster_keeps_every_output_in_the_bucket
     for name in ("config.json", "transform.json", "curves.parquet", "ensemble/manifest.json"):
         assert f"runs/exp1/{name}" in keys, sorted(keys)[:20]
     assert any(k.startswith("runs/exp1/sweep/experiment_state") for k in keys)
+
+
+def test_the_streamed_path_reads_the_prefix_through_ray_data_on_the_workers(bucket_run):
+    expected = read_frame(None)
+    assert bucket_run["resumed"]["store"] == {
+        "series": sorted(expected["unique_id"].unique()),
+        "rows": len(expected),
+    }
 
 
 def test_a_fresh_process_forecasts_from_the_bucket(bucket_run):
