@@ -206,17 +206,27 @@ def test_setup_installs_the_project_on_every_node(raw: dict[str, Any]) -> None:
     assert {"runs", ".git"} <= excluded
 
 
-def test_exactly_three_edit_markers(text: str) -> None:
+def test_exactly_four_edit_markers(text: str) -> None:
     lines = [line for line in text.splitlines() if EDIT_MARKER.search(line)]
-    numbered = [re.search(r"#\s*EDIT (\d)/3\b", line) for line in lines]
-    # three markers, numbered 1/3, 2/3, 3/3 in file order
+    numbered = [re.search(r"#\s*EDIT (\d)/4\b", line) for line in lines]
+    # four markers, numbered 1/4 ... 4/4 in file order
     assert [m.group(1) if m else line for m, line in zip(numbered, lines, strict=True)] == [
         "1",
         "2",
         "3",
+        "4",
     ]
-    for line in lines:  # each marker trails the value it names
-        assert re.match(r"\s*[\w-]+:\s*\S", line.split("#")[0]), line
+    for line in lines:  # each marker trails the value it names (a key's or a list item's)
+        assert re.match(r"\s*([\w-]+:|- )\s*\S", line.split("#")[0]), line
+
+
+def test_run_directories_default_to_the_bucket(raw: dict[str, Any]) -> None:
+    """Issue 18: every node's container runs with FORETUNE_RUNS on S3, and the workers get an
+    instance profile (the head gets Ray's own), so trials on any node reach the bucket."""
+    runs = [o for o in raw["docker"]["run_options"] if o.startswith("--env=FORETUNE_RUNS=")]
+    assert len(runs) == 1 and runs[0].split("=", 2)[2].startswith("s3://"), runs
+    for name, node_type in _workers(raw).items():
+        assert node_type["node_config"]["IamInstanceProfile"]["Name"], name
 
 
 def test_no_credentials(text: str) -> None:

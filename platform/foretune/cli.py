@@ -190,11 +190,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    from foretune.storage import resolve
+
     if args.command in ("run", "sweep"):
         from foretune.commands import run as commands
 
         if args.resume:
-            run_dir = Path(args.resume).resolve()
+            run_dir = resolve(args.resume)
             config = commands.resumed_config(run_dir)
         else:
             config = config_from_args(args)
@@ -205,7 +207,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     elif args.command == "ensemble":
         from foretune.commands.run import ensemble
 
-        ensemble(Path(args.run).resolve())
+        ensemble(resolve(args.run))
     elif args.command == "predict":
         from foretune.commands.predict import predict
 
@@ -248,7 +250,7 @@ def _check_out(run_dir: Path, overwrite: bool) -> None:
 
 def _check_forecast_path(out: str | None) -> None:
     """``predict --out`` names a file: a directory is refused before any forecast is computed."""
-    if out is None:
+    if out is None or "://" in out:
         return
     path = Path(out)
     if path.is_dir() or out.endswith(("/", "\\")):

@@ -9,6 +9,7 @@ anything else is a bug and shows its traceback. Each also derives from ``ValueEr
     ArtifactError  a saved ensemble directory that cannot be trusted or used
     EnsembleError  a sweep that produced nothing an ensemble can be built from
     ExplainError   an explanation request that cannot be met
+    StorageError   a location (s3://, gs://, ...) that cannot be opened, read or written
 """
 
 from __future__ import annotations
@@ -36,3 +37,8 @@ class EnsembleError(ForetuneError, RuntimeError):
 
 class ExplainError(ForetuneError, ValueError):
     """An explanation that cannot be computed as asked."""
+
+
+class StorageError(ConfigError):
+    """A run directory or data location that cannot be used: an unknown URI scheme, a missing
+    bucket, no credentials, no permission."""

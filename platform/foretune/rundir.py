@@ -16,51 +16,55 @@ no module spells a file name of another. Stages that read a run take a ``RunDir`
 
 ``check_run_dir`` refuses a directory that already holds something before any work starts, and
 ``clear_run_outputs`` removes an earlier run's outputs for ``--overwrite``.
+
+The root is a local ``Path`` or, for a URI (``s3://bucket/prefix/exp1``), a
+``foretune.storage.RemotePath`` with the same path methods; either way the named paths are built
+with ``/``.
 """
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from foretune.errors import ConfigError
+from foretune.storage import Location, RemotePath, as_location, check_writable, remove
 
 STORE_MANIFEST = "store.json"
 
 
 @dataclass(frozen=True)
 class RunDir:
-    """Named paths under one run directory."""
+    """Named paths under one run directory (a local path or a URI)."""
 
-    root: Path
+    root: Location
 
-    def __init__(self, root: str | Path) -> None:
-        object.__setattr__(self, "root", Path(root))
+    def __init__(self, root: str | Path | RemotePath) -> None:
+        object.__setattr__(self, "root", as_location(root))
 
     def __fspath__(self) -> str:
         return str(self.root)
 
     @property
-    def config(self) -> Path:
+    def config(self) -> Location:
         return self.root / "config.json"
 
     @property
-    def input(self) -> Path:
+    def input(self) -> Location:
         """The data ``Foretune.fit`` was given as a frame (a file) or a Ray Dataset (a directory)."""
         return self.root / "input.parquet"
 
     @property
-    def transform(self) -> Path:
+    def transform(self) -> Location:
         return self.root / "transform.json"
 
     @property
-    def data_info(self) -> Path:
+    def data_info(self) -> Location:
         return self.root / "data.json"
 
     @property
-    def store(self) -> Path:
+    def store(self) -> Location:
         return self.root / "data"
 
     @property
@@ -69,36 +73,36 @@ class RunDir:
         return (self.store / STORE_MANIFEST).is_file()
 
     @property
-    def sweep(self) -> Path:
+    def sweep(self) -> Location:
         return self.root / "sweep"
 
     @property
-    def leaderboard(self) -> Path:
+    def leaderboard(self) -> Location:
         return self.root / "leaderboard.parquet"
 
     @property
-    def curves(self) -> Path:
+    def curves(self) -> Location:
         return self.root / "curves.parquet"
 
     @property
-    def ensemble(self) -> Path:
+    def ensemble(self) -> Location:
         return self.root / "ensemble"
 
     @property
-    def report(self) -> Path:
+    def report(self) -> Location:
         return self.root / "report"
 
     @property
-    def evaluated_ensemble(self) -> Path:
+    def evaluated_ensemble(self) -> Location:
         """The ensemble the report scored, when the served one was then refit on all the data."""
         return self.report / "ensemble"
 
     @property
-    def explain(self) -> Path:
+    def explain(self) -> Location:
         return self.root / "explain"
 
     @property
-    def evaluation(self) -> Path:
+    def evaluation(self) -> Location:
         return self.root / "evaluation"
 
 
@@ -120,7 +124,7 @@ RUN_OUTPUTS = (
 
 
 def check_run_dir(
-    run_dir: str | Path,
+    run_dir: str | Path | RemotePath,
     *,
     overwrite: bool,
     hint: str,
@@ -132,10 +136,13 @@ def check_run_dir(
     With ``overwrite`` a directory holding a foretune run (``is_run``) is accepted too, never one
     holding other files. ``hint`` says how to continue or replace an existing run (the flags or
     arguments that do); ``label`` names the path in messages (``--out``); names in ``ignore`` do
-    not count as content. A path that is (or lies under) a file is always refused.
+    not count as content. A path that is (or lies under) a file is always refused; a URI whose
+    bucket is missing or cannot be written is refused too (``storage.check_writable``).
     """
-    path = Path(run_dir)
-    for parent in (path, *path.parents):
+    path = as_location(run_dir)
+    if isinstance(path, RemotePath):
+        check_writable(path, label)
+    for parent in () if isinstance(path, RemotePath) else (path, *path.parents):
         if parent.exists():
             if not parent.is_dir():
                 raise ConfigError(
@@ -159,22 +166,18 @@ def check_run_dir(
     )
 
 
-def is_run(path: str | Path) -> bool:
+def is_run(path: str | Path | RemotePath) -> bool:
     """Whether ``path`` holds a foretune run (its config, leaderboard or Tune experiment)."""
     run = RunDir(path)
     return run.config.is_file() or run.leaderboard.is_file() or run.sweep.is_dir()
 
 
-def clear_run_outputs(run_dir: str | Path) -> None:
+def clear_run_outputs(run_dir: str | Path | RemotePath) -> None:
     """Remove what an earlier run wrote in ``run_dir`` (``RUN_OUTPUTS``), so that none of it, e.g.
     an old series store or sweep, mixes with the new run. Nothing else in the directory is
     touched, and ``data/`` only when it is a series store (it may be a user's own folder)."""
     run = RunDir(run_dir)
     for name in RUN_OUTPUTS:
-        path: Path = getattr(run, name)
         if name == "store" and not run.streamed:
             continue
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        elif path.exists() or path.is_symlink():
-            path.unlink()
+        remove(getattr(run, name))

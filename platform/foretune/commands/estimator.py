@@ -39,6 +39,18 @@ __all__ = ["Foretune"]
 CV_DIR = "cv"  # cross-validation runs, one per cutoff
 
 
+def _local(location: str | Path) -> Path:
+    """An absolute local run directory; the estimator does not write to object storage (the CLI
+    and ``jobs/`` do)."""
+    if "://" in str(location):
+        raise ConfigError(
+            f"Foretune writes its run directory locally, not to {location}; give out= a local "
+            "directory (or unset FORETUNE_RUNS), or run `foretune run --out "
+            f"{location}` for a run directory on object storage"
+        )
+    return Path(location).resolve()
+
+
 def _unused(path: Path) -> Path:
     """``path``, or ``path-2``, ``path-3``, ... when it exists (two fits within one second)."""
     candidate, n = path, 2
@@ -118,7 +130,7 @@ class Foretune:
         }
         self.config = experiment_config(config, {k: v for k, v in given.items() if v is not None})
         self.horizon = self.config.data.horizon
-        self.out = Path(out).resolve() if out is not None else None
+        self.out = _local(out) if out is not None else None
         self.overwrite = bool(overwrite)
         self.num_cpus = num_cpus
         self.run_dir: Path | None = None
@@ -169,7 +181,7 @@ class Foretune:
         from foretune.commands.run import default_run_dir
 
         if self.out is None:
-            return _unused(default_run_dir(self.config.model_copy(update={"out": None})))
+            return _unused(_local(default_run_dir(self.config.model_copy(update={"out": None}))))
         check_run_dir(
             self.out,
             overwrite=self.overwrite,
@@ -291,7 +303,7 @@ class Foretune:
         elif self.out is not None:
             base = self.out
         else:
-            base = _unused(default_run_dir(self.config.model_copy(update={"out": None})))
+            base = _unused(_local(default_run_dir(self.config.model_copy(update={"out": None}))))
         check_run_dir(base / CV_DIR, overwrite=True, hint="")
         self.cv_dir = base / CV_DIR
         return self.cv_dir

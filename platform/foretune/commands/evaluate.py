@@ -27,6 +27,7 @@ from foretune.evaluate.backtest import BacktestResult, backtest, format_summary,
 from foretune.evaluate.forecasters import baseline_forecasters, ensemble_forecasters, transform_direction
 from foretune.evaluate.report import run_tables, write_report
 from foretune.rundir import RunDir
+from foretune.storage import Location, resolve, staged
 
 __all__ = ["evaluate_command", "run_report"]
 
@@ -45,7 +46,7 @@ def evaluate_command(
     members: bool = True,
     statistical: bool = True,
     log: Log = print,
-) -> Path:
+) -> Location:
     """Backtest a saved ensemble, its members and the baselines; write tables and the report.
 
     ``model`` is the ensemble directory (``RUN/ensemble``); ``horizon`` defaults to the
@@ -62,14 +63,14 @@ def evaluate_command(
     or validated on (assuming ``data`` is the data they were trained on), with a printed note.
     """
     say = log or (lambda _msg: None)
-    model_dir = Path(model).resolve()
+    model_dir = resolve(model)
     ensemble = Ensemble.load(model_dir)
     horizon = ensemble.horizon if horizon is None else int(horizon)
     if not 1 <= horizon <= ensemble.horizon:
         raise ConfigError(
             f"horizon={horizon} is not available: this ensemble forecasts 1..{ensemble.horizon} steps"
         )
-    out_dir = Path(out).resolve() if out is not None else RunDir(model_dir.parent).evaluation
+    out_dir = resolve(out) if out is not None else RunDir(model_dir.parent).evaluation
     forecasters: dict[str, Any] = dict(
         ensemble_forecasters(ensemble, members=members, samples=samples, seed=seed)
     )
@@ -90,8 +91,9 @@ def evaluate_command(
     if note:
         result.notes.append(note)
         say(f"note: {note}")
-    paths = result.save(out_dir)
-    report = write_backtest_report(result, out_dir, run_dir=model_dir.parent)
+    with staged(out_dir) as local:  # a URI's files are written locally, then uploaded
+        result.save(local)
+        report = out_dir / write_backtest_report(result, local, run_dir=model_dir.parent).name
     n_series = result.history["unique_id"].nunique()
     say(
         f"\nbacktest: {n_series} series, {windows} rolling-origin window(s) x horizon {horizon} "
@@ -101,12 +103,12 @@ def evaluate_command(
     undefined = _undefined_mase(result.summary)
     if undefined:
         say(undefined)
-    say(f"tables: {paths['summary'].parent}")
+    say(f"tables: {out_dir}")
     say(f"report: {report}")
     return report
 
 
-def run_report(run_dir: str | Path, artifact: str | Path, log: Log = print) -> Path:
+def run_report(run_dir: str | Path, artifact: str | Location, log: Log = print) -> Location:
     """Backtest a finished run on its own data and write ``run_dir/report/report.html``.
 
     The data is the run config's ``data.path`` (None: the built-in data). With
@@ -117,7 +119,7 @@ def run_report(run_dir: str | Path, artifact: str | Path, log: Log = print) -> P
     and says so. If not even one window fits, the report has the leaderboard and training curves
     only, and says why. A directory without the run's config raises ``ArtifactError``.
     """
-    run = RunDir(Path(run_dir).resolve())
+    run = RunDir(resolve(run_dir))
     if not run.config.is_file():
         raise ArtifactError(f"{run.root} is not a foretune run directory: it has no {run.config.name}")
     config = ExperimentConfig.from_dict(json.loads(run.config.read_text()))
@@ -143,11 +145,9 @@ def run_report(run_dir: str | Path, artifact: str | Path, log: Log = print) -> P
             except DataError as err:  # too short for k windows: try fewer
                 error = err
     say(f"note: report without a backtest: {error}")
-    path = write_report(
-        run.report,
-        **run_tables(run),
-        title="foretune run report (no backtest: series too short)",
-    )
+    with staged(run.report) as local:
+        title = "foretune run report (no backtest: series too short)"
+        path = run.report / write_report(local, **run_tables(run), title=title).name
     say(f"report: {path}")
     return path
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from foretune.ensemble import Ensemble
+from foretune.storage import is_uri, resolve, write_parquet
 
 
 def predict(
@@ -30,8 +31,11 @@ def predict(
     """Load the ensemble at ``model``, forecast ``data``'s series, write or print the forecast."""
     forecast = Ensemble.load(model).predict(data, horizon=horizon, samples=samples)
     if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        forecast.to_parquet(out, index=False)
+        if is_uri(out):  # s3://bucket/forecast.parquet
+            write_parquet(forecast, resolve(out))
+        else:
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
+            forecast.to_parquet(out, index=False)
         print(f"forecast ({len(forecast)} rows) written to {out}")
     else:
         print(forecast.to_string(index=False))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import threading
 import time
@@ -30,6 +29,7 @@ from foretune.ensemble import Ensemble, build_ensemble, refit_on_all_data
 from foretune.errors import ConfigError
 from foretune.rundir import RunDir
 from foretune.search import run_sweep
+from foretune.storage import resolve
 
 SUMMARY_COLUMNS = [
     "trial_id",
@@ -43,11 +43,18 @@ SUMMARY_COLUMNS = [
 ]
 
 
+#: Where runs go when neither ``--out`` nor ``config.out`` names one: a directory or a URI
+#: (``cluster.yaml`` sets it to the bucket on every node); ``runs`` when unset.
+RUNS_ENV = "FORETUNE_RUNS"
+
+
 def default_run_dir(config: ExperimentConfig) -> Path:
-    """``config.out`` or ``runs/<name>-<timestamp>`` under the current directory."""
+    """``config.out`` (a path or a URI such as ``s3://bucket/prefix/exp1``) or
+    ``<FORETUNE_RUNS or runs>/<name>-<timestamp>`` (``runs`` under the current directory)."""
     if config.out:
-        return Path(config.out).resolve()
-    return (Path("runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}").resolve()
+        return resolve(config.out)
+    root = os.environ.get(RUNS_ENV) or "runs"
+    return resolve(f"{root.rstrip('/')}/{config.name}-{time.strftime('%Y%m%d-%H%M%S')}")
 
 
 def sweep(config: ExperimentConfig, run_dir: Path, num_cpus: int | None = None, resume: bool = False):
@@ -108,8 +115,7 @@ def report_and_serve(config: ExperimentConfig, run_dir: Path, artifact: Path) ->
         return artifact
     evaluated = Ensemble.load(artifact)
     served = refit_on_all_data(run_dir, evaluated, config)
-    shutil.rmtree(run.evaluated_ensemble, ignore_errors=True)
-    shutil.copytree(artifact, run.evaluated_ensemble)
+    evaluated.save(run.evaluated_ensemble)  # the same files (checksums), local or in a bucket
     path = served.save(run.ensemble)
     print(
         f"foretune: served ensemble {path}: the report's members refit on all the data, held-out "

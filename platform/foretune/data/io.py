@@ -18,7 +18,8 @@ import pyarrow.csv as pacsv
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from foretune.errors import DataError
+from foretune.errors import DataError, StorageError
+from foretune.storage import filesystem
 
 REQUIRED = ("unique_id", "ds", "y")
 _CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zst")
@@ -50,9 +51,19 @@ def _read_parquet(source: str) -> pd.DataFrame:
     """A local path, or a URI pyarrow understands (``s3://``, ``gs://``, ``hdfs://``, ``file://``)."""
     filesystem, path = resolve_source(source)
     try:
-        return pq.read_table(path, filesystem=filesystem).to_pandas()
+        frame = pq.read_table(path, filesystem=filesystem).to_pandas()
     except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for a bad file
         raise DataError(f"cannot read {source} as Parquet: {exc}") from None
+    return _plain_partition_columns(frame)
+
+
+def _plain_partition_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Columns of a hive-partitioned directory (``.../unique_id=a/part.parquet``) come back as
+    categories; give them their values' own type, as a single file would."""
+    for column in frame.columns:
+        if isinstance(frame[column].dtype, pd.CategoricalDtype):
+            frame[column] = frame[column].astype(frame[column].cat.categories.dtype)
+    return frame
 
 
 def is_csv(source: str) -> bool:
@@ -79,9 +90,9 @@ def resolve_source(source: str) -> tuple[pafs.FileSystem | None, str]:
     """``(filesystem, path)`` of a local path (checked to exist) or a pyarrow URI."""
     if "://" in source:
         try:
-            return pafs.FileSystem.from_uri(source)
-        except Exception as exc:  # noqa: BLE001 - unknown scheme, missing credentials, ...
-            raise DataError(f"cannot open {source}: {exc}") from None
+            return filesystem(source)
+        except StorageError as exc:  # unknown scheme, credentials in the URI
+            raise DataError(str(exc)) from None
     if not Path(source).exists():
         raise DataError(f"data path {source} does not exist")
     return None, source

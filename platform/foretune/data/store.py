@@ -277,8 +277,10 @@ def build_store(settings: StoreSettings, directory: Path, *, reuse: bool = False
     if reuse and (directory / STORE_MANIFEST).is_file():
         return SeriesStore.open(directory, settings)
     remote = {"num_cpus": settings.stream_cpus}
+    filesystem, path = resolve_source(settings.source)  # a URI: foretune's file system for it
     dataset = ray.data.read_parquet(
-        settings.source,
+        path,
+        filesystem=filesystem,
         columns=["unique_id", "ds", "y", *settings.covariates],
         num_cpus=settings.stream_cpus,
     )

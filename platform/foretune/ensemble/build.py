@@ -28,6 +28,7 @@ from foretune.data.store import SeriesStore, StoreSettings
 from foretune.errors import EnsembleError
 from foretune.evaluate import metrics as M
 from foretune.rundir import RunDir
+from foretune.storage import Location, as_location, local_copy, read_parquet, resolve
 
 from .artifact import MEMBER_WEIGHTS, read_member
 from .conformal import Calibration, calibrate, interval_quantiles, usable_scale
@@ -72,9 +73,9 @@ def inverse_error_weights(losses: np.ndarray) -> np.ndarray:
     return inv / inv.sum()
 
 
-def build_ensemble(run_dir: str | Path, config: ExperimentConfig | None = None) -> Path:
+def build_ensemble(run_dir: str | Path, config: ExperimentConfig | None = None) -> Location:
     """Build the run's ensemble from its leaderboard and save it; return the artifact's path."""
-    run = RunDir(Path(run_dir).resolve())
+    run = RunDir(resolve(run_dir))
     return make_ensemble(run.root, config).save(run.ensemble)
 
 
@@ -89,7 +90,7 @@ def make_ensemble(
     ``trial_ids`` replaces the leaderboard choice with these trials (e.g. one trial: the best
     single model, weighted 1 and calibrated the same way, for comparisons).
     """
-    run = RunDir(Path(run_dir).resolve())
+    run = RunDir(resolve(run_dir))
     board = _leaderboard(run)
     if config is None:
         config = ExperimentConfig.from_dict(json.loads(run.config.read_text()))
@@ -169,7 +170,7 @@ class _Windows:
 def _leaderboard(run: RunDir) -> pd.DataFrame:
     if not run.leaderboard.is_file():
         raise EnsembleError(f"{run.leaderboard} not found; run `foretune sweep` first")
-    return pd.read_parquet(run.leaderboard)
+    return read_parquet(run.leaderboard)
 
 
 def _candidates(
@@ -359,10 +360,11 @@ def _prepare(
 
 
 def _load_member(row: Any) -> Member:
-    directory = Path(row.checkpoint_path)
-    if not (directory / MEMBER_WEIGHTS).is_file():
-        raise EnsembleError(f"checkpoint of trial {row.trial_id} is missing at {directory}")
-    model, spec, n_features = read_member(directory)
+    location = as_location(row.checkpoint_path)  # a local path or a URI (s3://...)
+    if not (location / MEMBER_WEIGHTS).is_file():
+        raise EnsembleError(f"checkpoint of trial {row.trial_id} is missing at {location}")
+    with local_copy(location) as directory:
+        model, spec, n_features = read_member(directory)
     info = {"trial_id": str(row.trial_id), "val_loss": float(row.val_loss)}
     return Member(model, spec.architecture, spec.window, 0.0, spec, n_features, info)
 

@@ -32,12 +32,14 @@ from torch import nn
 from foretune.data import DataError, RatioTransform, future_dates
 from foretune.errors import ArtifactError, ConfigError
 from foretune.evaluate.metrics import central_interval
+from foretune.storage import RemotePath, as_location, local_copy, remove, resolve, upload
 from foretune.train import TrainSpec, write_checkpoint
 
 from .artifact import (
     CALIBRATION,
     CONFIG,
     ENSEMBLE,
+    MANIFEST,
     MEMBER_SPEC,
     MEMBER_WEIGHTS,
     TRANSFORM,
@@ -107,9 +109,17 @@ class Ensemble:
     def load(cls, path: str | Path) -> Ensemble:
         """Load and verify an artifact directory written by ``foretune ensemble``/``run``.
 
-        Raises ``ArtifactError`` if a file is missing, modified or of an unknown format.
+        Raises ``ArtifactError`` if a file is missing, modified or of an unknown format. A URI
+        (``s3://bucket/run/ensemble``) is downloaded to a private temporary directory first, and
+        that copy is checked and read: the checksums cover exactly the bytes loaded.
         """
-        path = Path(path)
+        path = as_location(path)
+        if isinstance(path, RemotePath):
+            with local_copy(path) as local:
+                try:
+                    return cls.load(local)
+                except ArtifactError as exc:
+                    raise ArtifactError(str(exc).replace(str(local), str(path))) from None
         manifest = verify(path)
         optional = [n for n in (CALIBRATION, CONFIG) if (path / n).is_file()]
         require_listed(path, manifest, [ENSEMBLE, TRANSFORM, *optional])
@@ -136,9 +146,19 @@ class Ensemble:
             raise ArtifactError(f"{path}/{ENSEMBLE}: {exc}") from None
         return cls(members, transform, settings, manifest, calibration, scales, config)
 
-    def save(self, path: str | Path) -> Path:
-        """Write the artifact directory ``path`` (atomically replacing one that exists)."""
-        target = Path(path).resolve()
+    def save(self, path: str | Path | RemotePath) -> Path | RemotePath:
+        """Write the artifact directory ``path`` (atomically replacing one that exists).
+
+        A URI is written locally, then uploaded with its manifest last (after the old artifact
+        is removed), so no reader finds a manifest before the files it vouches for.
+        """
+        target = resolve(path)
+        if isinstance(target, RemotePath):
+            with tempfile.TemporaryDirectory(prefix="foretune-") as tmp:
+                local = self.save(Path(tmp) / (target.name or "ensemble"))
+                remove(target)
+                upload(local, target, last=MANIFEST)
+            return target
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".ensemble-", dir=target.parent))
         try:

@@ -19,6 +19,7 @@ from torch import nn
 
 from foretune.data import PreparedData, WindowSet
 from foretune.rundir import RunDir
+from foretune.storage import read_parquet
 from foretune.train import TrainSpec, fit
 
 NO_PATIENCE = 10**9  # early stopping never triggers: every epoch runs
@@ -29,7 +30,7 @@ def best_epochs(run: RunDir, board: pd.DataFrame) -> dict[str, int]:
     leaderboard's epoch count)."""
     out: dict[str, int] = {}
     if run.curves.is_file():
-        curves = pd.read_parquet(run.curves)
+        curves = read_parquet(run.curves)
         for trial_id, group in curves.groupby("trial_id"):
             losses = group["val_loss"].to_numpy(np.float64)
             if np.isfinite(losses).any():

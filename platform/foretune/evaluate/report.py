@@ -27,6 +27,7 @@ import pandas as pd
 from foretune.data.calendar import series_seasons
 from foretune.errors import DataError
 from foretune.rundir import RunDir
+from foretune.storage import read_parquet
 
 from . import plots
 from .metrics import evaluate_forecasts
@@ -564,8 +565,8 @@ def run_tables(run: RunDir) -> dict[str, pd.DataFrame | None]:
     """A run directory's ``leaderboard`` and training ``curves`` (None where absent), as
     ``write_report`` takes them."""
     return {
-        "leaderboard": pd.read_parquet(run.leaderboard) if run.leaderboard.is_file() else None,
-        "curves": pd.read_parquet(run.curves) if run.curves.is_file() else None,
+        "leaderboard": read_parquet(run.leaderboard) if run.leaderboard.is_file() else None,
+        "curves": read_parquet(run.curves) if run.curves.is_file() else None,
     }
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 from ray.tune import ResultGrid
 
 from foretune.config import ExperimentConfig
+from foretune.storage import uri
 
 from .resources import trial_request
 from .space import decode
@@ -131,7 +132,11 @@ def _row(result, config: ExperimentConfig) -> dict[str, Any]:
     if result.error is not None:
         row.update(status="failed", reason=_last_line(result.error))
         return row
-    checkpoint = result.checkpoint.path if result.checkpoint else metrics.get("checkpoint_path")
+    checkpoint = (
+        uri(result.checkpoint.filesystem, result.checkpoint.path)
+        if result.checkpoint
+        else metrics.get("checkpoint_path")
+    )
     status = metrics.get("status") or "early_stopped"
     if status == "ok" and not checkpoint:
         status = "early_stopped"

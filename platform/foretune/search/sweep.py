@@ -3,13 +3,14 @@
 The searcher (what to try: ``OptunaSearch`` with a seeded TPE or random sampler) and the scheduler
 (when to stop: ASHA on the per-epoch validation loss) are independent plug-ins chosen in config.
 Everything lands under the run directory: ``sweep/`` (Tune's experiment, trial checkpoints),
-``leaderboard.parquet``, ``curves.parquet``, ``transform.json`` and ``config.json``.
+``leaderboard.parquet``, ``curves.parquet``, ``transform.json`` and ``config.json``. The run
+directory is a local path or a URI (``s3://bucket/prefix``): Tune writes through the pyarrow file
+system of ``foretune.storage``, whose S3 endpoint and credentials come from the environment.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from foretune.data.experiment import load_series, prepare_all, streamed_covariat
 from foretune.data.store import StoreSettings, build_store
 from foretune.rundir import RunDir
 from foretune.runtime import ensure_ray
+from foretune.storage import Location, RemotePath, ray_storage, resolve, size, write_parquet
 
 from .leaderboard import curves_frame, leaderboard_frame
 from .progress import ProgressCallback
@@ -41,7 +43,7 @@ METRIC, MODE = "val_loss", "min"
 class SweepResult:
     """Where the sweep wrote its outputs, and the leaderboard itself."""
 
-    run_dir: Path
+    run_dir: Location
     leaderboard: pd.DataFrame
 
 
@@ -94,8 +96,13 @@ def run_sweep(
     With ``resume`` the interrupted experiment in ``run_dir`` continues through Tune's restore,
     with the Optuna searcher's history intact: finished trials are kept, not rerun.
     """
-    run_dir = Path(run_dir).resolve()
+    run_dir = resolve(run_dir)
     covariates = streamed_covariates(config)  # None: the data fits in memory
+    if covariates is not None and isinstance(run_dir, RemotePath):
+        raise ConfigError(
+            f"streamed data (data.streaming) keeps its series store in the run directory, which "
+            f"cannot be {run_dir} yet: give --out a local path (a shared file system on a cluster)"
+        )
     if covariates is not None and config.ensemble.refit:
         raise ConfigError(
             "ensemble.refit retrains on the whole training split in memory, which "
@@ -114,7 +121,8 @@ def run_sweep(
         run_info = (datasets[min(datasets)].transform, series.covariates, series.freqs)
     run = RunDir(run_dir)
     experiment = run.sweep
-    if resume and not tune.Tuner.can_restore(str(experiment)):
+    where = ray_storage(experiment)
+    if resume and not tune.Tuner.can_restore(where["storage_path"], where.get("storage_filesystem")):
         raise ConfigError(f"nothing to resume in {run_dir}: no Tune experiment under {experiment}")
     ensure_ray(num_cpus=num_cpus)
     check_resources(config, streaming=covariates is not None)
@@ -136,20 +144,23 @@ def run_sweep(
         config = _leave_room_for_data(config)
     if resume:
         tuner = tune.Tuner.restore(
-            str(experiment), trainable=trainable, resume_unfinished=True, resume_errored=True
+            where["storage_path"],
+            trainable=trainable,
+            resume_unfinished=True,
+            resume_errored=True,
+            storage_filesystem=where.get("storage_filesystem"),
         )
     else:
         tuner = _new_tuner(config, run_dir, trainable)
     results = tuner.fit()
     board = leaderboard_frame(results, config)
-    atomic_parquet(board, run.leaderboard)
-    atomic_parquet(curves_frame(results), run.curves)
-    size = directory_size(run_dir)
-    print(f"run directory {run_dir} holds {size / 1e6:.1f} MB", flush=True)
+    write_parquet(board, run.leaderboard)
+    write_parquet(curves_frame(results), run.curves)
+    print(f"run directory {run_dir} holds {size(run_dir) / 1e6:.1f} MB", flush=True)
     return SweepResult(run_dir, board)
 
 
-def _new_tuner(config: ExperimentConfig, run_dir: Path, trainable) -> tune.Tuner:
+def _new_tuner(config: ExperimentConfig, run_dir: Location, trainable) -> tune.Tuner:
     search = config.search
     multi = search.objective == "multi"
     searcher = ConcurrencyLimiter(
@@ -183,7 +194,7 @@ def _new_tuner(config: ExperimentConfig, run_dir: Path, trainable) -> tune.Tuner
         ),
         run_config=tune.RunConfig(
             name="sweep",
-            storage_path=str(run_dir),
+            **ray_storage(run_dir),
             failure_config=tune.FailureConfig(max_failures=search.max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
             callbacks=[ProgressCallback(search.trials)],
@@ -204,24 +215,13 @@ def _sampler(config: ExperimentConfig) -> optuna.samplers.BaseSampler:
 
 
 def _write_run_files(
-    run_dir: Path, config: ExperimentConfig, transform: RatioTransform, covariates, freqs
+    run_dir: Location, config: ExperimentConfig, transform: RatioTransform, covariates, freqs
 ) -> None:
     run = RunDir(run_dir)
     run.config.write_text(json.dumps(config.to_dict(), indent=2))
     run.transform.write_text(json.dumps(transform.to_dict()))
     data_info = {"covariates": list(covariates), "freqs": freqs}
     run.data_info.write_text(json.dumps(data_info, default=str))
-
-
-def atomic_parquet(frame: pd.DataFrame, path: Path) -> None:
-    """Write Parquet to a temporary sibling and rename it, so a crash never leaves half a file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
-
-
-def directory_size(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
 def _trial_resources(config: ExperimentConfig) -> dict[str, float]:

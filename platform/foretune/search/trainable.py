@@ -18,6 +18,7 @@ from ray import tune
 from foretune.config import ExperimentConfig
 from foretune.data import PreparedData
 from foretune.data.store import WindowStream
+from foretune.storage import ray_storage, resolve
 from foretune.train import fit
 from foretune.train.checkpoint import StateThrottle, read_state, staged_checkpoint
 
@@ -85,7 +86,7 @@ def _fit_with_ray_train(
     # get_trial_dir() is the trial's node-local staging directory; Ray Train's workers must write
     # checkpoints to the shared experiment directory so the ensemble finds them from any node.
     trial_dir = Path(context.get_trial_dir())
-    storage_path = str(Path(storage) / trial_dir.name) if storage else str(trial_dir)
+    where = ray_storage(resolve(storage) / trial_dir.name if storage else trial_dir)
     datasets = None
     if isinstance(data, WindowStream):  # Ray Train shards the streamed datasets over workers
         datasets, data = {"train": data.train, "val": data.val}, data.without_data()
@@ -98,7 +99,7 @@ def _fit_with_ray_train(
         ),
         run_config=RunConfig(
             name=f"train-{context.get_trial_id()}",
-            storage_path=storage_path,
+            **where,
             callbacks=[TuneReportCallback()],
             checkpoint_config=CheckpointConfig(num_to_keep=2),
         ),

@@ -1,0 +1,386 @@
+"""Where runs and data live: a local path, or a URI on a pyarrow file system (s3://, gs://, ...).
+
+    location = resolve("s3://bucket/exp1")      # a RemotePath; resolve("runs/x") is an absolute Path
+    fs, path = filesystem("s3://bucket/exp1")   # the pyarrow FileSystem and the path on it
+    check_writable(location, label="--out")     # bucket, credentials, permission: before any work
+    with local_copy(location) as directory: ... # a remote directory, downloaded to a temp dir
+    with staged(location) as directory: ...     # written locally, uploaded on exit
+
+A ``RemotePath`` has the few ``pathlib.Path`` methods the stages use on a run directory
+(``/``, ``name``, ``parent``, ``exists``, ``is_file``, ``is_dir``, ``read_text``, ``write_text``,
+``iterdir``, ``mkdir``), so ``RunDir`` and its callers treat both kinds alike; local paths keep
+their ``Path`` behaviour exactly.
+
+Credentials come only from the file system's standard chain (for S3: ``AWS_ACCESS_KEY_ID`` /
+``AWS_SECRET_ACCESS_KEY`` / ``AWS_SESSION_TOKEN``, ``AWS_PROFILE``, the instance profile); a
+custom S3 endpoint (MinIO, a test server) from ``AWS_ENDPOINT_URL_S3`` or ``AWS_ENDPOINT_URL``.
+The S3 file system is built without keys, so pickling it (Ray ships it to every trial) carries
+none, and a URI holding credentials (``s3://KEY:SECRET@bucket``) is refused.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from foretune.errors import StorageError
+
+#: What a node needs on the bucket of a run directory (the README's IAM policy lists them).
+S3_PERMISSIONS = ("s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject")
+#: Where the AWS SDK's default chain finds credentials before the instance profile.
+_CREDENTIAL_VARS = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_PROFILE",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+)
+_SCHEMES_HINT = "a local path or a pyarrow file-system URI (s3://, gs://, hdfs://, file://)"
+
+
+def is_uri(location: object) -> bool:
+    """Whether ``location`` names a file system by URI (``file://`` included)."""
+    return isinstance(location, RemotePath) or (isinstance(location, str) and "://" in location)
+
+
+def resolve(location: str | os.PathLike) -> Path | RemotePath:
+    """An absolute local ``Path``, or a ``RemotePath`` for a URI (``file://`` URIs become paths)."""
+    if isinstance(location, RemotePath):
+        return location
+    text = os.fspath(location)
+    if text.startswith("file://"):
+        return Path(text[len("file://") :]).resolve()
+    if "://" in text:
+        return RemotePath(text)
+    return Path(text).resolve()
+
+
+def as_location(location: str | os.PathLike) -> Path | RemotePath:
+    """Like ``resolve`` but a local path stays as given (not made absolute)."""
+    if isinstance(location, RemotePath) or (isinstance(location, str) and "://" in location):
+        return resolve(location)
+    return Path(location)
+
+
+def filesystem(location: str) -> tuple[pafs.FileSystem, str]:
+    """The pyarrow file system of a URI and the path on it; ``StorageError`` if it cannot be opened."""
+    scheme, _, rest = location.partition("://")
+    if "@" in rest.split("/", 1)[0]:
+        raise StorageError(
+            f"{_redact(location)} holds credentials in the URI; remove them and give them through "
+            "the environment (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_PROFILE) or an "
+            "instance profile"
+        )
+    if scheme.lower() == "s3":
+        bucket = rest.strip("/").split("/", 1)[0]
+        if not bucket:
+            raise StorageError(f"{location} names no bucket; give s3://BUCKET/PREFIX")
+        endpoint = _env("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+        region = _env("AWS_REGION", "AWS_DEFAULT_REGION") or (None if endpoint else _bucket_region(bucket))
+        return _s3(endpoint, region, _credentials_key()), rest.strip("/")
+    try:
+        return pafs.FileSystem.from_uri(location)
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for an unknown scheme
+        raise StorageError(f"cannot open {location}: {_first_line(exc)}; give {_SCHEMES_HINT}") from None
+
+
+def _env(*names: str) -> str | None:
+    return next((os.environ[n] for n in names if os.environ.get(n)), None)
+
+
+@lru_cache(maxsize=64)
+def _bucket_region(bucket: str) -> str | None:
+    """The AWS region of ``bucket`` (None if it cannot be found: ``check_writable`` says why)."""
+    try:
+        return pafs.resolve_s3_region(bucket)
+    except Exception:  # noqa: BLE001 - a missing bucket or no network: reported by the checks
+        return None
+
+
+def _credentials_key() -> int:
+    """A hash of the credential variables: a new file system when they change (never the keys)."""
+    return hash(tuple(os.environ.get(n) for n in (*_CREDENTIAL_VARS, "AWS_SECRET_ACCESS_KEY")))
+
+
+@lru_cache(maxsize=8)
+def _s3(endpoint: str | None, region: str | None, credentials: int) -> pafs.S3FileSystem:
+    """An S3 file system on the default credential chain (``credentials`` only keys the cache).
+    Small files go up in one PUT (``allow_delayed_open``) instead of a one-part multipart upload."""
+    options: dict[str, Any] = {"allow_delayed_open": True}
+    if endpoint:
+        scheme, _, host = endpoint.partition("://") if "://" in endpoint else ("https", "", endpoint)
+        options.update(endpoint_override=host.rstrip("/"), scheme=scheme)
+    if region:
+        options["region"] = region
+    return pafs.S3FileSystem(**options)
+
+
+class RemotePath:
+    """A file or directory on a pyarrow file system, named by its URI (``s3://bucket/key``)."""
+
+    def __init__(self, uri: str) -> None:
+        scheme, _, rest = str(uri).partition("://")
+        self.scheme, self.key = scheme.lower(), rest.rstrip("/")
+
+    def __str__(self) -> str:
+        return f"{self.scheme}://{self.key}"
+
+    def __repr__(self) -> str:
+        return f"RemotePath({str(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RemotePath) and str(self) == str(other)
+
+    def __hash__(self) -> int:
+        return hash(str(self))
+
+    def __truediv__(self, name: str) -> RemotePath:
+        return RemotePath(f"{self}/{str(name).strip('/')}")
+
+    @property
+    def name(self) -> str:
+        return self.key.rsplit("/", 1)[-1]
+
+    @property
+    def parent(self) -> RemotePath:
+        return RemotePath(f"{self.scheme}://{self.key.rsplit('/', 1)[0]}") if "/" in self.key else self
+
+    @property
+    def fs(self) -> pafs.FileSystem:
+        return filesystem(str(self))[0]
+
+    @property
+    def path(self) -> str:
+        """The path on ``fs`` (for S3: ``bucket/key``)."""
+        return filesystem(str(self))[1]
+
+    def _info(self) -> pafs.FileInfo:
+        return _call(lambda: self.fs.get_file_info(self.path), self)
+
+    def exists(self) -> bool:
+        return self._info().type != pafs.FileType.NotFound
+
+    def is_file(self) -> bool:
+        return self._info().type == pafs.FileType.File
+
+    def is_dir(self) -> bool:
+        return self._info().type == pafs.FileType.Directory
+
+    def is_symlink(self) -> bool:
+        return False
+
+    def iterdir(self) -> list[RemotePath]:
+        infos = _call(lambda: self.fs.get_file_info(pafs.FileSelector(self.path, allow_not_found=True)), self)
+        return [self / info.base_name for info in infos]
+
+    def mkdir(self, parents: bool = False, exist_ok: bool = False) -> None:
+        """Object stores have no directories: a prefix exists once a file is under it."""
+
+    def read_bytes(self) -> bytes:
+        with _call(lambda: self.fs.open_input_stream(self.path), self) as stream:
+            return stream.read()
+
+    def read_text(self) -> str:
+        return self.read_bytes().decode()
+
+    def write_bytes(self, data: bytes) -> None:
+        def put() -> None:
+            with self.fs.open_output_stream(self.path) as stream:
+                stream.write(data)
+
+        _call(put, self)
+
+    def write_text(self, text: str) -> None:
+        self.write_bytes(text.encode())
+
+    def files(self) -> list[tuple[str, int]]:
+        """Every file under this directory: (path relative to it, size in bytes)."""
+        selector = pafs.FileSelector(self.path, recursive=True, allow_not_found=True)
+        infos = _call(lambda: self.fs.get_file_info(selector), self)
+        prefix = self.path.rstrip("/") + "/"
+        return [(i.path[len(prefix) :], i.size) for i in infos if i.type == pafs.FileType.File]
+
+
+Location = Path | RemotePath
+
+
+def remove(location: Location) -> None:
+    """Delete a file or a directory tree (nothing if it does not exist)."""
+    if isinstance(location, Path):
+        if location.is_dir() and not location.is_symlink():
+            shutil.rmtree(location)
+        elif location.exists() or location.is_symlink():
+            location.unlink()
+        return
+    info = location._info()
+    if info.type == pafs.FileType.Directory:
+        _call(lambda: location.fs.delete_dir(location.path), location)
+    elif info.type == pafs.FileType.File:
+        _call(lambda: location.fs.delete_file(location.path), location)
+
+
+def read_parquet(location: Location, **kwargs: Any) -> pd.DataFrame:
+    """A Parquet file as a frame, from either kind of location."""
+    if isinstance(location, Path):
+        return pd.read_parquet(location, **kwargs)
+    table = _call(lambda: pq.read_table(location.path, filesystem=location.fs, **kwargs), location)
+    return table.to_pandas()
+
+
+def write_parquet(frame: pd.DataFrame, location: Location) -> None:
+    """Write ``frame`` as Parquet; a local file is written to a temporary sibling and renamed,
+    so a crash never leaves half a file (an object store's PUT is atomic itself)."""
+    if isinstance(location, RemotePath):
+        _call(lambda: pq.write_table(_table(frame), location.path, filesystem=location.fs), location)
+        return
+    tmp = location.with_name(f".{location.name}.{os.getpid()}.tmp")
+    frame.to_parquet(tmp, index=False)
+    os.replace(tmp, location)
+
+
+def _table(frame: pd.DataFrame):
+    import pyarrow as pa
+
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def size(location: Location) -> int:
+    """Bytes of every file under a directory."""
+    if isinstance(location, Path):
+        return sum(p.stat().st_size for p in location.rglob("*") if p.is_file())
+    return sum(n for _, n in location.files())
+
+
+def upload(local: Path, target: RemotePath, last: str | None = None) -> None:
+    """Copy the files of directory ``local`` under ``target``; the file named ``last`` (e.g. a
+    manifest) goes up after all the others, so a reader never finds it before them."""
+    names = sorted(str(p.relative_to(local)) for p in local.rglob("*") if p.is_file())
+    for name in sorted(names, key=lambda n: n == last):
+        (target / name).write_bytes((local / name).read_bytes())
+
+
+@contextmanager
+def local_copy(location: Location) -> Iterator[Path]:
+    """A local directory with the contents of ``location``: itself when local, else a private
+    temporary download (removed on exit), so what is checked is exactly what is then read."""
+    if isinstance(location, Path):
+        yield location
+        return
+    with tempfile.TemporaryDirectory(prefix="foretune-") as tmp:
+        root = Path(tmp) / (location.name or "copy")
+        for name, _ in location.files():
+            path = root / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes((location / name).read_bytes())
+        root.mkdir(parents=True, exist_ok=True)
+        yield root
+
+
+@contextmanager
+def staged(location: Location, last: str | None = None) -> Iterator[Path]:
+    """A local directory to write ``location``'s files in: itself when local, else a temporary
+    directory uploaded to ``location`` on a clean exit (``last`` uploaded last)."""
+    if isinstance(location, Path):
+        location.mkdir(parents=True, exist_ok=True)
+        yield location
+        return
+    with tempfile.TemporaryDirectory(prefix="foretune-") as tmp:
+        yield Path(tmp)
+        upload(Path(tmp), location, last=last)
+
+
+def ray_storage(location: Location) -> dict[str, Any]:
+    """``storage_path`` (and ``storage_filesystem`` for a URI) for Ray Tune/Train's RunConfig."""
+    if isinstance(location, Path):
+        return {"storage_path": str(location)}
+    return {"storage_path": location.path, "storage_filesystem": location.fs}
+
+
+def uri(fs: pafs.FileSystem | None, path: str) -> str:
+    """The location string of ``path`` on ``fs``: the path itself when local, else a URI."""
+    if fs is None or isinstance(fs, pafs.LocalFileSystem):
+        return path
+    scheme = {"gcs": "gs"}.get(fs.type_name, fs.type_name)
+    return f"{scheme}://{path.lstrip('/')}"
+
+
+def check_writable(location: Location, label: str = "run directory") -> None:
+    """Refuse a remote location that cannot hold a run, before any work: an unknown scheme, a
+    missing bucket, no or invalid credentials, no permission to write. Local paths pass."""
+    if isinstance(location, Path):
+        return
+    fs, path = filesystem(str(location))
+    bucket = path.split("/", 1)[0]
+    where = f"{label} {location}"
+    if location.scheme in ("s3", "gs", "gcs"):
+        info = _call(lambda: fs.get_file_info(bucket), location, where)
+        if info.type == pafs.FileType.NotFound:
+            raise StorageError(
+                f"{where}: bucket {bucket!r} does not exist; create it (e.g. `aws s3 mb "
+                f"{location.scheme}://{bucket}`) or name an existing bucket"
+            )
+    probe = location / f".foretune-write-check-{uuid.uuid4().hex[:8]}"
+    _call(lambda: _probe(probe), location, where)
+
+
+def _probe(probe: RemotePath) -> None:
+    with probe.fs.open_output_stream(probe.path) as stream:
+        stream.write(b"ok")
+    probe.fs.delete_file(probe.path)
+
+
+def _call(fn, location: RemotePath, where: str | None = None):
+    """Run a file-system call; turn the SDK's errors into a ``StorageError`` that says why."""
+    try:
+        return fn()
+    except (FileNotFoundError, StorageError):
+        raise
+    except OSError as exc:
+        raise StorageError(explain(exc, where or str(location))) from None
+
+
+def explain(exc: BaseException, where: str) -> str:
+    """One line naming the storage problem behind ``exc`` and its fix."""
+    text = _first_line(exc)
+    lowered = text.lower()
+    if any(
+        k in lowered.replace("_", "") for k in ("invalidaccesskeyid", "signaturedoesnotmatch", "expiredtoken")
+    ):
+        return (
+            f"{where}: the credentials are not valid ({text}); set AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) to valid ones, or use the nodes' instance profile"
+        )
+    if where.split("://", 1)[0].rsplit(" ", 1)[-1] == "s3" and not _env(*_CREDENTIAL_VARS):
+        return (
+            f"{where}: {text}; no AWS credentials were found in the environment: set "
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), or run on nodes with an "
+            "instance profile"
+        )
+    if "access_denied" in lowered or "accessdenied" in lowered or "403" in lowered:
+        return (
+            f"{where}: access denied ({text}); the credentials need {', '.join(S3_PERMISSIONS)} "
+            "on the bucket (see the README's cluster section), or set credentials that have them"
+        )
+    return f"{where}: {text}"
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+def _redact(location: str) -> str:
+    scheme, _, rest = location.partition("://")
+    authority, _, tail = rest.partition("/")
+    return f"{scheme}://***@{authority.rsplit('@', 1)[-1]}/{tail}"
