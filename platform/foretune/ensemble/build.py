@@ -111,7 +111,7 @@ def refit_on_all_data(run_dir: str | Path, evaluated: Ensemble, config: Experime
     stopping chose (``ensemble.refit``), and the intervals are recalibrated on the test windows,
     which no refit member trained on.
     """
-    run = RunDir(Path(run_dir).resolve())
+    run = RunDir(resolve(run_dir))
     if run.streamed:
         raise EnsembleError("evaluate.refit_full retrains in memory, which streamed data does not fit")
     full = config.model_copy(deep=True)
