@@ -210,8 +210,9 @@ class Foretune:
     def predict(self, df: Any = None, horizon: int | None = None, samples: int | None = None) -> pd.DataFrame:
         """Forecast every series of ``df`` (default: the data ``fit`` was given) ``horizon`` steps.
 
-        Returns ``unique_id, ds, mean, std, q05, q50, q95`` (and the config's other quantiles),
-        ``lo_<L>/hi_<L>``, ``p_down, p_flat, p_up, fallback`` in the units of ``y``
+        Returns ``unique_id, ds, mean, q05, q50, q95`` (with the config's other quantiles and
+        every calibrated level's bounds), ``p_down, p_flat, p_up, std_mc, fallback`` in the units
+        of ``y``
         (see ``Ensemble.predict``). ``samples``: MC-dropout draws per member (default: the
         build's, ``ensemble.samples``).
         """
@@ -238,8 +239,8 @@ class Foretune:
         an earlier call. ``self`` is not refit.
 
         Returns one long frame, like neuralforecast's: ``unique_id, ds, cutoff, y`` (the actual
-        value, NaN where the data has none), then the forecast's columns (``mean, std, q05,
-        q50, q95, ..., p_down, p_flat, p_up, fallback``), cutoffs in time order.
+        value, NaN where the data has none), then the forecast's columns (``mean, q05, q50,
+        q95, ..., p_down, p_flat, p_up, std_mc, fallback``), cutoffs in time order.
         """
         from foretune.data import series_key
 
