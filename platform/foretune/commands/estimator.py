@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from foretune import console
 from foretune.config import ExperimentConfig, experiment_config
 from foretune.data.io import is_csv
 from foretune.errors import ConfigError, DataError
@@ -90,6 +91,9 @@ class Foretune:
         Replace an earlier run in ``out`` (what it wrote is removed first).
     num_cpus : int, optional
         CPUs of the embedded Ray instance (ignored on a cluster).
+    verbosity : {"normal", "quiet", "verbose"}
+        What ``fit`` and ``cross_validation`` print (``foretune.console``): progress lines, a
+        heartbeat every 30 s and progress bars; nothing but errors; or also Ray Tune's reporter.
 
     After ``fit``: ``run_dir`` (the run directory) and ``ensemble_`` (the fitted ``Ensemble``).
     A bad setting raises ``ConfigError`` here, before anything runs.
@@ -106,7 +110,10 @@ class Foretune:
         *,
         overwrite: bool = False,
         num_cpus: int | None = None,
+        verbosity: str = "normal",
     ) -> None:
+        if verbosity not in console.LEVELS:
+            raise ConfigError(f"verbosity must be one of {', '.join(console.LEVELS)}, got {verbosity!r}")
         if isinstance(models, str):
             models = [m.strip() for m in models.split(",") if m.strip()]
         given = {
@@ -121,6 +128,7 @@ class Foretune:
         self.out = Path(out).resolve() if out is not None else None
         self.overwrite = bool(overwrite)
         self.num_cpus = num_cpus
+        self.verbosity = verbosity
         self.run_dir: Path | None = None
         self.ensemble_: Ensemble | None = None
         self.cv_dir: Path | None = None
@@ -157,10 +165,11 @@ class Foretune:
         config.data.path, config.out = data, str(run_dir)
         if not report:  # nothing to score: the models may learn from every observation
             config.evaluate.windows = 0
-        commands.sweep(config, run_dir, num_cpus=self.num_cpus)  # Ctrl+C raises KeyboardInterrupt
-        artifact = commands.ensemble(run_dir, config)
-        if report:
-            artifact = commands.report_and_serve(config, run_dir, artifact)
+        with console.verbosity(self.verbosity):
+            commands.sweep(config, run_dir, num_cpus=self.num_cpus)  # Ctrl+C: KeyboardInterrupt
+            artifact = commands.ensemble(run_dir, config)
+            if report:
+                artifact = commands.report_and_serve(config, run_dir, artifact)
         self.ensemble_ = Ensemble.load(artifact)
         self._data = data
         return self.ensemble_
@@ -223,7 +232,8 @@ class Foretune:
         data = self._data if df is None else df
         if _is_ray_dataset(data):
             data = data.to_pandas()
-        return self.ensemble_.predict(data, horizon=horizon, samples=samples)
+        with console.verbosity(self.verbosity):
+            return self.ensemble_.predict(data, horizon=horizon, samples=samples)
 
     # -- cross-validation ----------------------------------------------------------------------
     def cross_validation(self, df: Any, n_windows: int = 3, step: int | None = None) -> pd.DataFrame:
@@ -273,14 +283,15 @@ class Foretune:
                     "use fewer n_windows or a smaller step"
                 )
             actual = frame[(position > cut) & (position <= cut + self.horizon)]
-            print(
-                f"foretune: cross-validation cutoff {k + 1}/{n_windows}: fitting on "
-                f"{history['unique_id'].nunique(dropna=False)} series, {back} rows held back",
-                flush=True,
-            )
-            fold = Foretune._from_config(self.config, root / f"cutoff-{k}", self.num_cpus)
+            if self.verbosity != console.QUIET:
+                print(
+                    f"foretune: cross-validation cutoff {k + 1}/{n_windows}: fitting on "
+                    f"{history['unique_id'].nunique(dropna=False)} series, {back} rows held back",
+                    flush=True,
+                )
+            fold = Foretune._from_config(self.config, root / f"cutoff-{k}", self.num_cpus, self.verbosity)
             fold.fit(history)
-            forecast = fold.ensemble_.predict(history, horizon=self.horizon)
+            forecast = fold.predict(history, horizon=self.horizon)
             pieces.append(_join_actuals(forecast, history, actual, series_key))
         return pd.concat(pieces, ignore_index=True)
 
@@ -298,11 +309,13 @@ class Foretune:
         return self.cv_dir
 
     @classmethod
-    def _from_config(cls, config: ExperimentConfig, out: Path, num_cpus: int | None) -> Foretune:
+    def _from_config(
+        cls, config: ExperimentConfig, out: Path, num_cpus: int | None, verbosity: str
+    ) -> Foretune:
         fold = cls.__new__(cls)
         fold.config = config.model_copy(update={"out": str(out)}, deep=True)
         fold.horizon = config.data.horizon
-        fold.out, fold.overwrite, fold.num_cpus = out, True, num_cpus
+        fold.out, fold.overwrite, fold.num_cpus, fold.verbosity = out, True, num_cpus, verbosity
         fold.run_dir, fold.ensemble_, fold.cv_dir, fold._data = None, None, None, None
         return fold
 

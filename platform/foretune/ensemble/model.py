@@ -31,6 +31,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from foretune.console import progress
 from foretune.data import DataError, RatioTransform, future_dates, read_frame
 from foretune.errors import ArtifactError, ConfigError
 from foretune.evaluate.metrics import central_interval, quantile_name
@@ -391,7 +392,7 @@ class Ensemble:
         draws = []
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            for member in self.members:
+            for member in progress(self.members, desc="MC draws", unit="member"):
                 draws.append(
                     member_draws(
                         member.model,

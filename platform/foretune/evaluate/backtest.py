@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from foretune.console import progress
 from foretune.data import SeriesFrame, read_frame, season_length, validate
 from foretune.errors import ConfigError, DataError
 from foretune.rundir import RunDir
@@ -159,7 +160,8 @@ def backtest(
     forecasts: dict[str, list[pd.DataFrame]] = {name: [] for name in models}
     scores: dict[str, list[pd.DataFrame]] = {name: [] for name in models}
     notes: list[str] = []
-    for origin in rolling_origins(series.frame, horizon, windows, seasons, direction):
+    origins = rolling_origins(series.frame, horizon, windows, seasons, direction)
+    for origin in progress(origins, desc="backtest", unit="origin", total=windows):
         for name in list(forecasts):
             try:
                 raw = models[name].predict(origin.history.copy(), horizon=horizon)
