@@ -23,7 +23,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from foretune.evaluate.metrics import central_interval, quantile_columns
+from foretune.evaluate.metrics import interval_pairs
 
 DPI = 100
 MAX_SERIES = 6  # panels a fan chart draws when it is not told which series
@@ -108,22 +108,6 @@ def attribution_bars(attributions: pd.DataFrame) -> Figure:
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return fig
-
-
-def interval_pairs(columns: Sequence[str]) -> list[tuple[float, str, str]]:
-    """Symmetric quantile pairs ``(coverage, lo_col, hi_col)``, widest first (columns named by
-    ``metrics.quantile_name``; a fan chart shades the widest lightest).
-
-    ``["q05", "q50", "q95", "q25", "q75"]`` -> ``[(0.9, "q05", "q95"), (0.5, "q25", "q75")]``.
-    """
-    quantiles = quantile_columns(columns)
-    pairs = []
-    for lo, col in quantiles.items():
-        level = round(1.0 - 2.0 * lo, 12)
-        _, hi = central_interval(level)
-        if lo < 0.5 and hi in quantiles:
-            pairs.append((level, col, quantiles[hi]))
-    return sorted(pairs, reverse=True)
 
 
 def fan_chart(

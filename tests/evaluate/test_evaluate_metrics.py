@@ -15,6 +15,7 @@ from foretune.evaluate.metrics import (
     crps_gaussian,
     direction_accuracy,
     evaluate_forecasts,
+    interval_pairs,
     interval_width,
     level_name,
     log_loss,
@@ -271,6 +272,7 @@ def test_only_canonical_quantile_names_are_read():
         assert quantile_level(name) is None, name
     columns = ["unique_id", "q95", "q05", "q500", "lo_90", "q975", "q025", "q50"]
     assert quantile_columns(columns) == {0.025: "q025", 0.05: "q05", 0.5: "q50", 0.95: "q95", 0.975: "q975"}
+    assert interval_pairs(columns) == [(0.95, "q025", "q975"), (0.9, "q05", "q95")]  # widest first
 
 
 @settings(max_examples=300, deadline=None)

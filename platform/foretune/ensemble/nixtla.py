@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from foretune.evaluate.metrics import level_name, quantile_columns
+from foretune.evaluate.metrics import interval_pairs, level_name, quantile_columns
 
 #: The values of ``Ensemble.predict(format=...)``.
 FORMATS = ("foretune", "nixtla")
@@ -30,18 +30,14 @@ def to_nixtla(frame: pd.DataFrame, alias: str = "foretune") -> pd.DataFrame:
     missing = {"unique_id", "ds", "mean"} - set(frame.columns)
     if missing:
         raise ValueError(f"a forecast frame needs columns {sorted(missing)} to convert to Nixtla's")
-    quantiles = quantile_columns(frame.columns)
-    pairs = {
-        round(1.0 - 2.0 * lo, 12): (col, quantiles[round(1.0 - lo, 12)])
-        for lo, col in quantiles.items()
-        if lo < 0.5 and round(1.0 - lo, 12) in quantiles
-    }
+    pairs = interval_pairs(frame.columns)  # widest first
     out = {name: frame[name] for name in _KEPT if name in frame.columns}
     out[alias] = frame["mean"]
-    if 0.5 in quantiles:
-        out[f"{alias}-median"] = frame[quantiles[0.5]]
-    for level in sorted(pairs, reverse=True):
-        out[f"{alias}-lo-{level_name(level)}"] = frame[pairs[level][0]]
-    for level in sorted(pairs):
-        out[f"{alias}-hi-{level_name(level)}"] = frame[pairs[level][1]]
+    median = quantile_columns(frame.columns).get(0.5)
+    if median is not None:
+        out[f"{alias}-median"] = frame[median]
+    for level, lower, _ in pairs:
+        out[f"{alias}-lo-{level_name(level)}"] = frame[lower]
+    for level, _, upper in reversed(pairs):
+        out[f"{alias}-hi-{level_name(level)}"] = frame[upper]
     return pd.DataFrame(out, index=frame.index)

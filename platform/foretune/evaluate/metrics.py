@@ -57,6 +57,7 @@ __all__ = [
     "crps_gaussian",
     "direction_accuracy",
     "evaluate_forecasts",
+    "interval_pairs",
     "interval_width",
     "log_loss",
     "mae",
@@ -204,6 +205,20 @@ def quantile_columns(columns: Iterable[str]) -> dict[float, str]:
         if level is not None:
             out[level] = col
     return dict(sorted(out.items()))
+
+
+def interval_pairs(columns: Iterable[str]) -> list[tuple[float, str, str]]:
+    """Central intervals among ``columns``: ``(level, lower, upper)`` for every pair of quantile
+    columns ``(q, 1 - q)``, widest first: ``["q05", "q50", "q95", "q25", "q75"]`` ->
+    ``[(0.9, "q05", "q95"), (0.5, "q25", "q75")]``."""
+    quantiles = quantile_columns(columns)
+    pairs = []
+    for lo, col in quantiles.items():
+        level = round(1.0 - 2.0 * lo, 12)
+        hi = central_interval(level)[1]
+        if lo < 0.5 and hi in quantiles:
+            pairs.append((level, col, quantiles[hi]))
+    return sorted(pairs, reverse=True)
 
 
 def level_name(level: float) -> str:
@@ -358,11 +373,7 @@ def evaluate_forecasts(
     if frame.duplicated(["unique_id", "ds"]).any():
         raise ValueError("forecast frame has several rows per (unique_id, ds); score one fold at a time")
     quantiles = quantile_columns(frame.columns)
-    pairs = [
-        (lo, col, quantiles[round(1.0 - lo, 12)])
-        for lo, col in quantiles.items()
-        if lo < 0.5 and round(1.0 - lo, 12) in quantiles
-    ]
+    pairs = interval_pairs(frame.columns)[::-1]  # narrowest first, as the columns were
     sample_cols = [c for c in frame.columns if _SAMPLE_COL.match(str(c))]
     has_direction = "direction" in frame.columns and all(c in frame.columns for c in _DIRECTION_COLS)
     histories = {}
@@ -396,12 +407,12 @@ def evaluate_forecasts(
             row["quantile_loss"] = pinball(
                 y[:, None], g[list(quantiles.values())].to_numpy(np.float64), levels
             )
-        for lo, lo_col, hi_col in pairs:
+        for level, lo_col, hi_col in pairs:
             lower, upper = (
                 g[lo_col].to_numpy(np.float64),
                 g[hi_col].to_numpy(np.float64),
             )
-            name = level_name(1.0 - 2.0 * lo)
+            name = level_name(level)
             row[f"coverage_{name}"] = coverage(y, lower, upper)
             row[f"width_{name}"] = interval_width(lower, upper)
         if has_direction:

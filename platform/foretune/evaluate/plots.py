@@ -2,8 +2,8 @@
 
     fig = residuals_figure(residuals)     # show it in a notebook, or foretune.plotting.png(fig)
 
-``fan_chart`` and ``interval_pairs`` live in ``foretune.plotting`` (``Ensemble.plot`` draws the
-same chart) and are re-exported here.
+``fan_chart`` lives in ``foretune.plotting`` (``Ensemble.plot`` draws the same chart) and
+``interval_pairs`` in ``metrics``; both are re-exported here.
 
 Figures are drawn on ``matplotlib.figure.Figure`` directly (the Agg renderer, no pyplot), so
 nothing touches matplotlib's global state and they work headless and inside worker processes.
@@ -31,9 +31,10 @@ from foretune.plotting import (
     attribution_matrix,
     empty,
     fan_chart,
-    interval_pairs,
     lag_feature_heatmap,
 )
+
+from .metrics import interval_pairs
 
 __all__ = [
     "acf",
