@@ -1,12 +1,13 @@
 """foretune: search, train and ensemble deep-learning forecasters for time series on Ray.
 
 ``Foretune(horizon=12).fit(df)`` trains from Python (``predict``, ``cross_validation``);
-``from foretune import Ensemble; Ensemble.load(path).predict(frame)`` serves a saved ensemble.
+``from foretune import Ensemble; Ensemble.load(path).predict(frame)`` serves a saved ensemble;
+``plot_forecast(forecast, history)`` draws a fan chart (a matplotlib ``Figure``).
 """
 
 __version__ = "0.1.0"
 
-__all__ = ["Ensemble", "Foretune", "__version__"]
+__all__ = ["Ensemble", "Foretune", "__version__", "plot_forecast"]
 
 
 def __getattr__(name: str):
@@ -19,4 +20,8 @@ def __getattr__(name: str):
         from foretune.commands.estimator import Foretune
 
         return Foretune
+    if name == "plot_forecast":
+        from foretune.plotting import fan_chart
+
+        return fan_chart
     raise AttributeError(name)

@@ -4,7 +4,8 @@ Commands: ``run`` (sweep + ensemble), ``sweep``, ``ensemble --run DIR``,
 ``predict --model DIR --data PATH``, ``evaluate``, ``explain``, ``bench``; each calls one
 function of ``foretune.commands``. Arguments are checked before any work starts (``--out`` of a
 run must be new or empty unless ``--resume``/``--overwrite``; ``predict --out`` a file path;
-``--samples`` >= 1). A ``ForetuneError`` (a problem the user can fix) prints one line and exits
+``--samples`` >= 1). ``--quiet`` prints nothing but errors, ``--verbose`` adds Ray Tune's
+reporter (``foretune.console``). A ``ForetuneError`` (a problem the user can fix) prints one line and exits
 2; anything else is a bug and keeps its traceback.
 """
 
@@ -62,6 +63,21 @@ def _at_least_one(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
+
+
+def _add_output_flags(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``--quiet`` / ``--verbose`` (``foretune.console``), on every command."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "-q", "--quiet", action="store_true", help="print nothing but errors (no progress, no summaries)"
+    )
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also show Ray Tune's own progress reporter and the trials' output",
+    )
+    return parser
 
 
 def experiment_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -177,13 +193,19 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--out", help="output directory (default: next to the model)")
     bench = commands.add_parser("bench", help="seconds per epoch of every architecture")
     bench.add_argument("--json", help="also write the results as JSON to this path")
+    for sub in commands.choices.values():
+        _add_output_flags(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from foretune import console
+
     args = build_parser().parse_args(argv)
+    level = console.QUIET if args.quiet else console.VERBOSE if args.verbose else console.NORMAL
     try:
-        return _dispatch(args)
+        with console.verbosity(level):
+            return _dispatch(args)
     except ForetuneError as exc:  # a problem the user can fix: one line; bugs keep their trace
         print(f"foretune: error: {exc}", file=sys.stderr)
         return 2

@@ -1,24 +1,36 @@
-"""Figure routines shared by the report and the explanations (matplotlib ``Figure``, no pyplot
-state), and the PNG encoding both use.
+"""Figure routines shared by the ensemble, the report and the explanations, and ``png``, the one
+way a figure becomes PNG bytes (the report and ``Explanation.save`` write files with it).
 
+    fig = fan_chart(forecast, history, series=["a"])  # history, mean, shaded intervals, actuals
     lag_feature_heatmap(matrix, signed=..., colorbar_label=..., title=...)  # lag x feature
     attribution_matrix(attributions)   # mean |attribution| per lag and feature
     attribution_bars(attributions)     # that matrix summed over lags, one bar per feature
+    png(fig)                           # bytes of a PNG image
+
+Every figure function returns a ``matplotlib.figure.Figure`` drawn without pyplot (no global
+state, headless, safe in worker processes): a notebook shows it, ``fig.savefig`` writes it.
+The module sits at the bottom of the flow (it reads only ``evaluate.metrics``' column names),
+so the ensemble may draw with it.
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from foretune.evaluate.metrics import interval_pairs
+
 DPI = 100
+MAX_SERIES = 6  # panels a fan chart draws when it is not told which series
 
 
 def png(fig: Figure) -> bytes:
+    """The figure as PNG bytes (``DPI`` dots per inch, cropped to its content)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
     return buf.getvalue()
@@ -46,7 +58,7 @@ def lag_feature_heatmap(
     colorbar_label: str,
     title: str,
     ylabel: str = "lag (1 = most recent)",
-) -> bytes:
+) -> Figure:
     """Heat map of a ``lag x feature`` frame; ``signed`` uses a diverging map centred on 0."""
     values = matrix.to_numpy(np.float64)
     fig = Figure(
@@ -56,7 +68,7 @@ def lag_feature_heatmap(
     finite = values[np.isfinite(values)]
     if finite.size == 0:
         empty(ax)
-        return png(fig)
+        return fig
     if signed:
         limit = float(np.abs(finite).max()) or 1.0
         colors = {"cmap": "RdBu_r", "vmin": -limit, "vmax": limit}
@@ -78,10 +90,10 @@ def lag_feature_heatmap(
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    return png(fig)
+    return fig
 
 
-def attribution_bars(attributions: pd.DataFrame) -> bytes:
+def attribution_bars(attributions: pd.DataFrame) -> Figure:
     """Total attribution per feature: the heat map's mean ``|attribution|`` summed over lags."""
     total = attribution_matrix(attributions).sum(axis=0, min_count=1).dropna()
     total = total.sort_values()
@@ -89,10 +101,96 @@ def attribution_bars(attributions: pd.DataFrame) -> bytes:
     ax = fig.subplots()
     if total.empty:
         empty(ax)
-        return png(fig)
+        return fig
     ax.barh([str(k) for k in total.index], total.to_numpy(np.float64), color="C0")
     ax.set_xlabel("sum over lags of mean |attribution|")
     ax.set_title("attribution by feature")
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
-    return png(fig)
+    return fig
+
+
+def fan_chart(
+    forecasts: pd.DataFrame,
+    history: pd.DataFrame | None = None,
+    series: Sequence[object] | None = None,
+    labels: Sequence[str] | None = None,
+    history_factor: int = 4,
+) -> Figure:
+    """Fan chart per series: recent history, forecast mean, shaded quantile intervals, actuals.
+
+    ``forecasts`` holds one forecast per ``(unique_id, ds)`` (one fold, e.g.
+    ``Ensemble.predict``'s frame); ``series`` the ids to draw, one panel each (default: the first
+    ``MAX_SERIES``). History before the forecast start is cut to the last ``history_factor`` x
+    horizon points; history inside the forecast window and a ``y`` column in ``forecasts`` are
+    drawn as actuals.
+    """
+    if series is None:
+        series = list(pd.unique(forecasts["unique_id"]))[:MAX_SERIES]
+    n = max(len(series), 1)
+    fig = Figure(figsize=(10, 3.0 * n))
+    axes = np.atleast_1d(fig.subplots(n, 1, squeeze=False)[:, 0])
+    if not series:
+        empty(axes[0])
+        return fig
+    pairs = interval_pairs(list(forecasts.columns))
+    alphas = np.linspace(0.15, 0.4, num=max(len(pairs), 1))
+    for i, (ax, uid) in enumerate(zip(axes, series, strict=True)):
+        f = forecasts[forecasts["unique_id"] == uid].sort_values("ds")
+        if f.empty:
+            empty(ax, f"no forecasts for {uid}")
+            continue
+        x = f["ds"].to_numpy()
+        start, horizon = x[0], len(f)
+        if history is not None:
+            h = history[history["unique_id"] == uid].sort_values("ds")
+            before = h[h["ds"] < start].tail(history_factor * horizon)
+            inside = h[(h["ds"] >= start) & (h["ds"] <= x[-1])]
+            shown = pd.concat([before, inside])
+            if not shown.empty:
+                ax.plot(
+                    shown["ds"].to_numpy(),
+                    shown["y"].to_numpy(np.float64),
+                    color="k",
+                    lw=1.2,
+                    label="history",
+                )
+        for (cov, lo, hi), alpha in zip(pairs, alphas, strict=False):
+            lower = pd.to_numeric(f[lo], errors="coerce").to_numpy(np.float64)
+            upper = pd.to_numeric(f[hi], errors="coerce").to_numpy(np.float64)
+            ax.fill_between(
+                x,
+                lower,
+                upper,
+                color="C0",
+                alpha=float(alpha),
+                lw=0,
+                label=f"{cov * 100:g}% interval",
+            )
+        ax.plot(
+            x,
+            pd.to_numeric(f["mean"], errors="coerce").to_numpy(np.float64),
+            color="C0",
+            lw=1.8,
+            label="forecast mean",
+        )
+        if "q50" in f.columns:
+            ax.plot(
+                x,
+                pd.to_numeric(f["q50"], errors="coerce").to_numpy(np.float64),
+                color="C0",
+                lw=1.0,
+                ls=":",
+                label="median",
+            )
+        if "y" in f.columns:
+            y = pd.to_numeric(f["y"], errors="coerce").to_numpy(np.float64)
+            if np.isfinite(y).any():
+                ax.plot(x, y, "o", color="C3", ms=3.5, label="actual")
+        ax.axvline(start, color="0.6", lw=0.8, ls="--")
+        title = str(uid) if labels is None else f"{uid}: {labels[i]}"
+        ax.set_title(title, fontsize=10, loc="left")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    fig.tight_layout()
+    return fig

@@ -2,7 +2,8 @@
 
 Inside ``ray job submit`` (``RAY_ADDRESS`` set, or a running ``ray start`` cluster) we connect and
 never start a second cluster. Otherwise a local instance starts with its dashboard off and
-everything bound to loopback.
+everything bound to loopback. The trials' own output reaches this console only when foretune is
+verbose (``foretune.console``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import logging
 import os
 
 import ray
+
+from foretune import console
 
 
 def ensure_ray(num_cpus: int | None = None, address: str | None = None) -> None:
@@ -22,7 +25,7 @@ def ensure_ray(num_cpus: int | None = None, address: str | None = None) -> None:
     quiet_logs()
     if address:
         # A cluster keeps its own authentication settings (token auth where it is configured).
-        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=console.is_verbose())
         return
     # The embedded instance listens on loopback only and lives as long as this process, so it
     # runs without Ray's token authentication (no token file to set up for a first run).
@@ -34,7 +37,7 @@ def ensure_ray(num_cpus: int | None = None, address: str | None = None) -> None:
         dashboard_host="127.0.0.1",
         _node_ip_address="127.0.0.1",
         logging_level=logging.WARNING,
-        log_to_driver=False,
+        log_to_driver=console.is_verbose(),
     )
 
 

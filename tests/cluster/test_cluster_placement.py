@@ -72,7 +72,7 @@ def test_ensemble_is_built_from_checkpoints_other_nodes_wrote(placement):
     # 8 built-in series x horizon 2, with intervals and direction probabilities
     assert ensemble["series"] == 8 and ensemble["rows"] == 16
     assert ensemble["finite_mean"]
-    assert {"mean", "std", "p_down", "p_flat", "p_up"} <= set(ensemble["columns"])
+    assert {"mean", "q05", "q95", "p_down", "p_flat", "p_up"} <= set(ensemble["columns"])
 
 
 def test_ray_train_checkpoint_lands_in_the_run_directory(placement):

@@ -121,6 +121,8 @@ def test_settings_are_checked_before_anything_runs(tmp_path, data):
         Foretune(config={"train.max_epoch": 3})
     with pytest.raises(ConfigError, match="search.trials"):
         Foretune(trials=0)
+    with pytest.raises(ConfigError, match="quiet, normal, verbose"):
+        Foretune(verbosity="loud")
     with pytest.raises(ConfigError, match="fit"):
         Foretune().predict()
     taken = tmp_path / "taken"

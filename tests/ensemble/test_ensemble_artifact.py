@@ -90,13 +90,53 @@ def test_calibration_is_reported_and_served_in_the_quantile_columns(run):
         assert 0 <= entry["after_crossfit"] <= 1
     forecast = Ensemble.load(artifact).predict(history(), samples=16, seed=1)
     assert len(forecast) == 8 * HORIZON
-    np.testing.assert_array_equal(forecast["q05"], forecast["lo_90"])
-    np.testing.assert_array_equal(forecast["q95"], forecast["hi_90"])
-    order = ["lo_95", "lo_90", "lo_80", "lo_50", "q50", "hi_50", "hi_80", "hi_90", "hi_95"]
+    # every level's calibrated bounds are quantile columns, ascending, each named once
+    order = ["q025", "q05", "q10", "q25", "q50", "q75", "q90", "q95", "q975"]
+    assert [c for c in forecast.columns if c.startswith("q")] == order
+    assert not any(c.startswith(("lo_", "hi_")) or c == "std" for c in forecast.columns)
     assert (np.diff(forecast[order].to_numpy(), axis=1) >= 0).all()
     raw = Ensemble.load(artifact).without_calibration().predict(history(), samples=16, seed=1)
     np.testing.assert_allclose(raw["mean"], forecast["mean"])
     assert not np.allclose(raw["q05"], forecast["q05"])
+
+
+def test_the_nixtla_view_is_scored_by_utilsforecast_on_held_out_steps(run):
+    from utilsforecast.evaluation import evaluate
+    from utilsforecast.losses import coverage, mae
+
+    from foretune.errors import ConfigError
+
+    _, _, artifact = run
+    frame = history()
+    tail = frame.groupby("unique_id").cumcount(ascending=False) < HORIZON
+    ensemble = Ensemble.load(artifact)
+    ours = ensemble.predict(frame[~tail], samples=8, seed=1)
+    view = ensemble.predict(frame[~tail], samples=8, seed=1, format="nixtla", alias="ft")
+    assert list(view.columns[:4]) == ["unique_id", "ds", "ft", "ft-median"]
+    assert {"ft-lo-90", "ft-hi-90", "ft-lo-95", "ft-hi-95"} <= set(view.columns)
+    np.testing.assert_array_equal(view["ft-lo-90"], ours["q05"])
+    scored = view.merge(frame[tail][["unique_id", "ds", "y"]], on=["unique_id", "ds"])
+    assert len(scored) == len(view) == 8 * HORIZON
+    table = evaluate(scored, [mae, coverage], models=["ft"], level=[90]).set_index(["unique_id", "metric"])
+    inside = scored["y"].between(scored["ft-lo-90"], scored["ft-hi-90"])
+    for uid, hit in inside.groupby(scored["unique_id"]):
+        assert table.loc[(uid, "coverage_level90"), "ft"] == pytest.approx(hit.mean())
+    with pytest.raises(ConfigError, match="format='csv'"):
+        ensemble.predict(frame, format="csv")
+
+
+def test_plot_draws_history_and_the_fan_chart_as_a_figure(run):
+    from matplotlib.figure import Figure
+
+    _, _, artifact = run
+    fig = Ensemble.load(artifact).plot(history(), series=["realgdp", "cpi"], samples=4)
+    assert isinstance(fig, Figure) and len(fig.axes) == 2
+    ax = fig.axes[0]
+    assert ax.get_title(loc="left") == "realgdp"
+    labels = ax.get_legend_handles_labels()[1]
+    assert {"history", "forecast mean", "median", "90% interval", "95% interval"} <= set(labels)
+    with pytest.raises(DataError, match="nosuch"):
+        Ensemble.load(artifact).plot(history(), series=["nosuch"])
 
 
 def test_predict_after_load_equals_predict_before_save(run, tmp_path):

@@ -21,8 +21,8 @@ from foretune.evaluate import metrics as M
 from support import tiny_config, tiny_run
 
 HORIZON = 4
-QUANTILES = ["q05", "q50", "q95", "lo_50", "hi_50", "lo_80", "hi_80", "lo_90", "hi_90", "lo_95", "hi_95"]
-ORDERED = ["lo_95", "lo_90", "lo_80", "lo_50", "q50", "hi_50", "hi_80", "hi_90", "hi_95"]
+#: The quantile columns of the default levels (50, 80, 90, 95%) and quantiles, ascending.
+QUANTILES = ["q025", "q05", "q10", "q25", "q50", "q75", "q90", "q95", "q975"]
 #: Input order of the forecast history: not sorted, so order is seen to be kept.
 ORDER = [5, 1, 9, 2, 12, 3, 4, 6, 7, 8, 10, 11]
 ONE, THREE, CONSTANT = 1, 2, 9  # series with 1 observation, with 3, constant
@@ -123,15 +123,15 @@ def test_every_series_gets_horizon_rows_in_input_order_under_its_own_id(run, for
         last = history[history["unique_id"] == uid]["ds"].iloc[-1]
         want = pd.date_range(last, periods=HORIZON + 1, freq="QS-OCT")[1:]
         assert list(rows_of(forecast, uid)["ds"]) == list(want)
-    values = forecast[["mean", "std", *QUANTILES, "p_down", "p_flat", "p_up"]].to_numpy()
+    values = forecast[["mean", "std_mc", *QUANTILES, "p_down", "p_flat", "p_up"]].to_numpy()
     assert np.isfinite(values).all()
-    assert (np.diff(forecast[ORDERED].to_numpy(), axis=1) >= 0).all()
-    np.testing.assert_array_equal(forecast["q05"], forecast["lo_90"])
+    assert (np.diff(forecast[QUANTILES].to_numpy(), axis=1) >= 0).all()
+    assert [c for c in forecast.columns if c.startswith("q")] == QUANTILES  # no duplicates
     np.testing.assert_allclose(forecast[["p_down", "p_flat", "p_up"]].sum(axis=1), 1.0, atol=1e-6)
     assert forecast["fallback"].dtype == bool
     assert set(forecast.loc[forecast["fallback"], "unique_id"]) == {ONE}
     short = rows_of(forecast, THREE)  # 3 observations: a real, padded forecast
-    assert not short["fallback"].any() and (short["hi_90"] > short["lo_90"]).all()
+    assert not short["fallback"].any() and (short["q95"] > short["q05"]).all()
 
 
 def test_one_observation_is_flat_with_the_panels_relative_spread(run, forecast):
@@ -145,15 +145,15 @@ def test_one_observation_is_flat_with_the_panels_relative_spread(run, forecast):
     # by hand: per step and column, the median over the other modelled, non-constant series of
     # (column - q50) / |last|, times this series' |last|
     others = [u for u in ORDER if u not in (ONE, CONSTANT)]
-    for column in [*QUANTILES, "std"]:
-        centre = 0.0 if column == "std" else np.stack([rows_of(forecast, u)["q50"] for u in others])
+    for column in [*QUANTILES, "std_mc"]:
+        centre = 0.0 if column == "std_mc" else np.stack([rows_of(forecast, u)["q50"] for u in others])
         table = np.stack([rows_of(forecast, u)[column] for u in others])
         size = np.abs(last[others].to_numpy())[:, None]
-        want = (0.0 if column == "std" else level) + np.median((table - centre) / size, axis=0) * abs(level)
+        want = (0.0 if column == "std_mc" else level) + np.median((table - centre) / size, axis=0) * abs(
+            level
+        )
         np.testing.assert_allclose(one[column], want, rtol=1e-12)
-    assert (
-        (one["hi_95"] > one["hi_50"]).all() and (one["hi_50"] > level).all() and (one["lo_50"] < level).all()
-    )
+    assert (one["q975"] > one["q75"]).all() and (one["q75"] > level).all() and (one["q25"] < level).all()
 
 
 def test_when_every_series_has_one_observation_the_forecast_is_flat_with_no_width(run):
@@ -164,7 +164,7 @@ def test_when_every_series_has_one_observation_the_forecast_is_flat_with_no_widt
     assert list(fc["unique_id"].drop_duplicates()) == [3, 7] and fc["fallback"].all()
     for uid, level in zip(history["unique_id"], history["y"], strict=True):
         rows = rows_of(fc, uid)
-        assert (rows[["mean", *QUANTILES]].to_numpy() == level).all() and (rows["std"] == 0).all()
+        assert (rows[["mean", *QUANTILES]].to_numpy() == level).all() and (rows["std_mc"] == 0).all()
         assert list(rows["ds"]) == list(pd.date_range("2009-10-01", periods=HORIZON, freq="QS-OCT"))
 
 
@@ -172,7 +172,7 @@ def test_a_constant_series_is_flat_with_a_zero_width_band(forecast):
     constant = rows_of(forecast, CONSTANT)
     assert not constant["fallback"].any()
     np.testing.assert_allclose(constant[["mean", *QUANTILES]].to_numpy(), 5.0, rtol=1e-9)
-    assert (constant["hi_95"] - constant["lo_95"]).max() <= 1e-8
+    assert (constant["q975"] - constant["q025"]).max() <= 1e-8
     assert (constant["p_flat"] == 1.0).all()
 
 

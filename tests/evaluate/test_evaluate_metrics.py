@@ -5,6 +5,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from foretune.evaluate.metrics import (
     central_interval,
@@ -13,12 +15,17 @@ from foretune.evaluate.metrics import (
     crps_gaussian,
     direction_accuracy,
     evaluate_forecasts,
+    interval_pairs,
     interval_width,
+    level_name,
     log_loss,
     mae,
     mase,
     mase_scale,
     pinball,
+    quantile_columns,
+    quantile_level,
+    quantile_name,
     rmse,
     smape,
 )
@@ -245,3 +252,42 @@ def test_central_interval_matches_configured_quantiles():
     assert central_interval(0.9) == (0.05, 0.95)
     assert central_interval(0.8) == (0.1, 0.9)  # 0.1 exactly, not 0.09999999999999998
     assert central_interval(0.5) == (0.25, 0.75)
+
+
+def test_quantile_names_spell_the_decimal_digits():
+    names = {0.05: "q05", 0.5: "q50", 0.95: "q95", 0.1: "q10", 0.025: "q025", 0.975: "q975"}
+    names |= {0.005: "q005", 0.995: "q995", 0.001: "q001", 0.123: "q123", 0.0001: "q0001"}
+    for q, name in names.items():
+        assert quantile_name(q) == name and quantile_level(name) == q
+    # every interval level's bounds are named by the same function (no "q2.5", no "lo_95")
+    assert [quantile_name(q) for q in central_interval(0.95)] == ["q025", "q975"]
+    assert level_name(0.9) == "90" and level_name(0.975) == "97.5"
+    for q in (0.0, 1.0, -0.1, 1.5):
+        with pytest.raises(ValueError, match="strictly between 0 and 1"):
+            quantile_name(q)
+
+
+def test_only_canonical_quantile_names_are_read():
+    for name in ("q5", "q500", "q00", "q2.5", "q0.5", "q97.5", "lo_90", "qq05", "q05x", "mean"):
+        assert quantile_level(name) is None, name
+    columns = ["unique_id", "q95", "q05", "q500", "lo_90", "q975", "q025", "q50"]
+    assert quantile_columns(columns) == {0.025: "q025", 0.05: "q05", 0.5: "q50", 0.95: "q95", 0.975: "q975"}
+    assert interval_pairs(columns) == [(0.95, "q025", "q975"), (0.9, "q05", "q95")]  # widest first
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(min_value=1, max_value=999))
+def test_every_quantile_with_up_to_three_decimals_round_trips(thousandths):
+    q = thousandths / 1000
+    name = quantile_name(q)
+    assert quantile_level(name) == q  # exactly, as a float
+    assert name.startswith("q") and name[1:].isdigit() and len(name) >= 3
+    assert quantile_name(quantile_level(name)) == name
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sets(st.integers(min_value=1, max_value=999), min_size=2, max_size=12))
+def test_distinct_quantiles_get_distinct_names(thousandths):
+    names = {quantile_name(k / 1000) for k in thousandths}
+    assert len(names) == len(thousandths)
+    assert list(quantile_columns(names)) == sorted(k / 1000 for k in thousandths)

@@ -53,7 +53,7 @@ def test_predict_returns_forecast_in_original_units(finished_run):
     _, _, artifact = finished_run
     history = pd.read_parquet(builtin_dataset_path())
     forecast = Ensemble.load(artifact).predict(history)
-    expected = ["unique_id", "ds", "mean", "std", "q05", "q50", "q95", "p_down", "p_flat", "p_up"]
+    expected = ["unique_id", "ds", "mean", "std_mc", "q05", "q50", "q95", "p_down", "p_flat", "p_up"]
     assert all(c in forecast.columns for c in expected)
     assert len(forecast) == history["unique_id"].nunique() * HORIZON
     # quarterly data continue quarterly after each series' last date
@@ -63,7 +63,7 @@ def test_predict_returns_forecast_in_original_units(finished_run):
     last = history[history.unique_id == "realgdp"]["y"].iloc[-1]
     assert abs(gdp["mean"].iloc[0] / last - 1) < 0.1
     assert (forecast["q05"] <= forecast["q50"]).all() and (forecast["q50"] <= forecast["q95"]).all()
-    assert (forecast["std"] > 0).all()
+    assert (forecast["std_mc"] > 0).all()
     probs = forecast[["p_down", "p_flat", "p_up"]].sum(axis=1)
     np.testing.assert_allclose(probs, 1.0, atol=1e-5)
 

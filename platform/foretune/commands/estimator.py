@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from foretune import console
 from foretune.config import ExperimentConfig, experiment_config
 from foretune.data.io import is_csv
 from foretune.errors import ConfigError, DataError
@@ -102,6 +103,9 @@ class Foretune:
         Replace an earlier run in ``out`` (what it wrote is removed first).
     num_cpus : int, optional
         CPUs of the embedded Ray instance (ignored on a cluster).
+    verbosity : {"normal", "quiet", "verbose"}
+        What ``fit`` and ``cross_validation`` print (``foretune.console``): progress lines, a
+        heartbeat every 30 s and progress bars; nothing but errors; or also Ray Tune's reporter.
 
     After ``fit``: ``run_dir`` (the run directory) and ``ensemble_`` (the fitted ``Ensemble``).
     A bad setting raises ``ConfigError`` here, before anything runs.
@@ -118,7 +122,10 @@ class Foretune:
         *,
         overwrite: bool = False,
         num_cpus: int | None = None,
+        verbosity: str = "normal",
     ) -> None:
+        if verbosity not in console.LEVELS:
+            raise ConfigError(f"verbosity must be one of {', '.join(console.LEVELS)}, got {verbosity!r}")
         if isinstance(models, str):
             models = [m.strip() for m in models.split(",") if m.strip()]
         given = {
@@ -133,6 +140,7 @@ class Foretune:
         self.out = _local(out) if out is not None else None
         self.overwrite = bool(overwrite)
         self.num_cpus = num_cpus
+        self.verbosity = verbosity
         self.run_dir: Path | None = None
         self.ensemble_: Ensemble | None = None
         self.cv_dir: Path | None = None
@@ -169,10 +177,11 @@ class Foretune:
         config.data.path, config.out = data, str(run_dir)
         if not report:  # nothing to score: the models may learn from every observation
             config.evaluate.windows = 0
-        commands.sweep(config, run_dir, num_cpus=self.num_cpus)  # Ctrl+C raises KeyboardInterrupt
-        artifact = commands.ensemble(run_dir, config)
-        if report:
-            artifact = commands.report_and_serve(config, run_dir, artifact)
+        with console.verbosity(self.verbosity):
+            commands.sweep(config, run_dir, num_cpus=self.num_cpus)  # Ctrl+C: KeyboardInterrupt
+            artifact = commands.ensemble(run_dir, config)
+            if report:
+                artifact = commands.report_and_serve(config, run_dir, artifact)
         self.ensemble_ = Ensemble.load(artifact)
         self._data = data
         return self.ensemble_
@@ -222,8 +231,9 @@ class Foretune:
     def predict(self, df: Any = None, horizon: int | None = None, samples: int | None = None) -> pd.DataFrame:
         """Forecast every series of ``df`` (default: the data ``fit`` was given) ``horizon`` steps.
 
-        Returns ``unique_id, ds, mean, std, q05, q50, q95`` (and the config's other quantiles),
-        ``lo_<L>/hi_<L>``, ``p_down, p_flat, p_up, fallback`` in the units of ``y``
+        Returns ``unique_id, ds, mean, q05, q50, q95`` (with the config's other quantiles and
+        every calibrated level's bounds), ``p_down, p_flat, p_up, std_mc, fallback`` in the units
+        of ``y``
         (see ``Ensemble.predict``). ``samples``: MC-dropout draws per member (default: the
         build's, ``ensemble.samples``).
         """
@@ -234,7 +244,8 @@ class Foretune:
         data = self._data if df is None else df
         if _is_ray_dataset(data):
             data = data.to_pandas()
-        return self.ensemble_.predict(data, horizon=horizon, samples=samples)
+        with console.verbosity(self.verbosity):
+            return self.ensemble_.predict(data, horizon=horizon, samples=samples)
 
     # -- cross-validation ----------------------------------------------------------------------
     def cross_validation(self, df: Any, n_windows: int = 3, step: int | None = None) -> pd.DataFrame:
@@ -250,8 +261,8 @@ class Foretune:
         an earlier call. ``self`` is not refit.
 
         Returns one long frame, like neuralforecast's: ``unique_id, ds, cutoff, y`` (the actual
-        value, NaN where the data has none), then the forecast's columns (``mean, std, q05,
-        q50, q95, ..., p_down, p_flat, p_up, fallback``), cutoffs in time order.
+        value, NaN where the data has none), then the forecast's columns (``mean, q05, q50,
+        q95, ..., p_down, p_flat, p_up, std_mc, fallback``), cutoffs in time order.
         """
         from foretune.data import series_key
 
@@ -284,14 +295,15 @@ class Foretune:
                     "use fewer n_windows or a smaller step"
                 )
             actual = frame[(position > cut) & (position <= cut + self.horizon)]
-            print(
-                f"foretune: cross-validation cutoff {k + 1}/{n_windows}: fitting on "
-                f"{history['unique_id'].nunique(dropna=False)} series, {back} rows held back",
-                flush=True,
-            )
-            fold = Foretune._from_config(self.config, root / f"cutoff-{k}", self.num_cpus)
+            if self.verbosity != console.QUIET:
+                print(
+                    f"foretune: cross-validation cutoff {k + 1}/{n_windows}: fitting on "
+                    f"{history['unique_id'].nunique(dropna=False)} series, {back} rows held back",
+                    flush=True,
+                )
+            fold = Foretune._from_config(self.config, root / f"cutoff-{k}", self.num_cpus, self.verbosity)
             fold.fit(history)
-            forecast = fold.ensemble_.predict(history, horizon=self.horizon)
+            forecast = fold.predict(history, horizon=self.horizon)
             pieces.append(_join_actuals(forecast, history, actual, series_key))
         return pd.concat(pieces, ignore_index=True)
 
@@ -309,11 +321,13 @@ class Foretune:
         return self.cv_dir
 
     @classmethod
-    def _from_config(cls, config: ExperimentConfig, out: Path, num_cpus: int | None) -> Foretune:
+    def _from_config(
+        cls, config: ExperimentConfig, out: Path, num_cpus: int | None, verbosity: str
+    ) -> Foretune:
         fold = cls.__new__(cls)
         fold.config = config.model_copy(update={"out": str(out)}, deep=True)
         fold.horizon = config.data.horizon
-        fold.out, fold.overwrite, fold.num_cpus = out, True, num_cpus
+        fold.out, fold.overwrite, fold.num_cpus, fold.verbosity = out, True, num_cpus, verbosity
         fold.run_dir, fold.ensemble_, fold.cv_dir, fold._data = None, None, None, None
         return fold
 

@@ -46,6 +46,7 @@ import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from foretune.console import bars_enabled
 from foretune.rundir import STORE_MANIFEST
 
 from .calendar import Freq, season_length
@@ -288,7 +289,13 @@ def build_store(settings: StoreSettings, directory: Path, *, reuse: bool = False
         _profile_series, fn_kwargs={"settings": settings}, batch_format="pyarrow", **remote
     )
     staging = directory.with_name(f".{directory.name}.{uuid.uuid4().hex[:8]}.tmp")
-    grouped.write_parquet(str(staging / "series"), ray_remote_args=remote)
+    context = ray.data.DataContext.get_current()
+    shown = context.enable_progress_bars
+    context.enable_progress_bars = bars_enabled()  # Ray Data's tqdm bars, where someone sees them
+    try:
+        grouped.write_parquet(str(staging / "series"), ray_remote_args=remote)
+    finally:
+        context.enable_progress_bars = shown
     (staging / STORE_MANIFEST).write_text(json.dumps({"format": STORE_FORMAT, "settings": vars(settings)}))
     if directory.exists():
         shutil.rmtree(directory)

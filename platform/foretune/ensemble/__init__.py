@@ -6,7 +6,8 @@
 Modules: ``build`` (the build's steps), ``model`` (``Ensemble``: load, save, predict),
 ``settings`` (``EnsembleSettings``, what ``ensemble.json`` records), ``inputs`` (each series' last
 windows, a short one padded behind the mask), ``draws`` (batched MC-dropout draws), ``mixture``
-(weighted mixture statistics), ``conformal`` (CQR calibration), ``greedy`` (greedy ensemble
+(weighted mixture statistics), ``nixtla`` (the forecast in Nixtla's column names),
+``conformal`` (CQR calibration), ``greedy`` (greedy ensemble
 selection), ``refit`` (optional refit on train + validation), ``artifact`` (file names, manifest,
 checksums, atomic writes).
 """
@@ -18,6 +19,7 @@ from .conformal import Calibration
 from .greedy import greedy_selection
 from .inputs import ModelInputs, UnseenSeriesWarning, build_inputs, read_history
 from .model import Ensemble, Member
+from .nixtla import to_nixtla
 from .settings import EnsembleSettings
 
 __all__ = [
@@ -37,4 +39,5 @@ __all__ = [
     "refit_on_all_data",
     "read_history",
     "select_members",
+    "to_nixtla",
 ]

@@ -22,6 +22,7 @@ import pandas as pd
 import torch
 
 from foretune.config import EnsembleConfig, ExperimentConfig
+from foretune.console import progress
 from foretune.data import PreparedData, WindowSet
 from foretune.data.experiment import load_series, prepare_all
 from foretune.data.store import SeriesStore, StoreSettings
@@ -214,7 +215,7 @@ def _draws(
     val, test = [], []
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        for member in members:
+        for member in progress(members, desc="MC draws (validation, test)", unit="member"):
             data = windows.datasets[member.window]
             both = concat_windows(data.val, data.test)
             uids = np.asarray(data.series_ids, dtype=object)[both.series]

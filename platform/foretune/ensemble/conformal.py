@@ -19,13 +19,9 @@ import numpy as np
 import numpy.typing as npt
 
 from foretune.evaluate import metrics as M
+from foretune.evaluate.metrics import level_name
 
 Bounds = dict[float, tuple[np.ndarray, np.ndarray]]
-
-
-def level_name(level: float) -> str:
-    """Column / key name of an interval level: 0.9 -> ``90``, 0.975 -> ``97.5``."""
-    return f"{round(level * 100, 6):g}"
 
 
 def interval_quantiles(levels: Iterable[float]) -> list[float]:

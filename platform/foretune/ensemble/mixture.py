@@ -21,12 +21,6 @@ from .conformal import Bounds
 from .draws import Draws
 
 
-def quantile_name(q: float) -> str:
-    """Column name of a quantile level: 0.05 -> ``q05``, 0.5 -> ``q50``, 0.975 -> ``q97.5``."""
-    pct = round(q * 100, 6)
-    return f"q{int(pct):02d}" if float(pct).is_integer() else f"q{pct:g}"
-
-
 def weighted_moments(samples: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and std over axis 0 of ``samples [K, ...]`` with sample weights ``[K]`` (sum 1)."""
     w = weights.reshape((-1,) + (1,) * (samples.ndim - 1))

@@ -1,7 +1,9 @@
 """``Ensemble``: a saved (or freshly built) weighted set of forecasters that predicts like one.
 
     ensemble = Ensemble.load("RUN/ensemble")     # verified against its manifest first
-    forecast = ensemble.predict(history)          # unique_id, ds, mean, std, q.., lo_/hi_, p_..
+    forecast = ensemble.predict(history)          # unique_id, ds, mean, q.., p_.., std_mc, fallback
+    ensemble.predict(history, format="nixtla")    # unique_id, ds, foretune, foretune-lo-90, ...
+    fig = ensemble.plot(history, series=["a"])    # history and fan chart, a matplotlib Figure
     ensemble.save(path); ensemble.without_calibration(); ensemble.member_alone(i)
 
 ``predict`` builds each series' last windows (``inputs``), draws MC-dropout sample paths of every
@@ -22,16 +24,17 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
-from foretune.data import DataError, RatioTransform, future_dates
+from foretune.console import progress
+from foretune.data import DataError, RatioTransform, future_dates, read_frame
 from foretune.errors import ArtifactError, ConfigError
-from foretune.evaluate.metrics import central_interval
+from foretune.evaluate.metrics import central_interval, quantile_name
 from foretune.storage import RemotePath, as_location, local_copy, remove, resolve, upload
 from foretune.train import TrainSpec, write_checkpoint
 
@@ -50,11 +53,15 @@ from .artifact import (
     verify,
     write_json,
 )
-from .conformal import Bounds, Calibration, interval_quantiles, level_name
+from .conformal import Bounds, Calibration, interval_quantiles
 from .draws import RowTransform, member_draws
 from .inputs import ModelInputs, build_inputs, read_history
-from .mixture import Mixture, mix, quantile_name, resample
+from .mixture import Mixture, mix, resample
+from .nixtla import FORMATS, to_nixtla
 from .settings import MEMBERS_KEY, EnsembleSettings
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 #: Manifest keys an ensemble carries over when it is saved again (the rest is rewritten).
 _MANIFEST_INFO = ("input_schema", "freqs", "horizon", "transform")
@@ -220,7 +227,7 @@ class Ensemble:
 
     @property
     def levels(self) -> list[float]:
-        """The central interval levels of a forecast (``lo_<L>``/``hi_<L>``), ascending."""
+        """The calibrated central interval levels of a forecast, ascending (0.9: ``q05``/``q95``)."""
         return self.settings.interval_levels
 
     @property
@@ -276,15 +283,25 @@ class Ensemble:
         seed: int | None = None,
         *,
         sample_columns: int = 0,
+        format: str = "foretune",
+        alias: str = "foretune",
     ) -> pd.DataFrame:
         """Forecast every series in ``data`` (each series' history) ``horizon`` steps ahead.
 
-        Returns, per series and step, ``unique_id, ds, mean, std, q.., lo_<L>, hi_<L>, p_down,
-        p_flat, p_up, fallback`` in the units of ``y``: every series of ``data`` with at least one
+        Returns, per series and step, ``unique_id, ds, mean, q.., p_down, p_flat, p_up, std_mc,
+        fallback`` in the units of ``y``: every series of ``data`` with at least one
         observation, in input order, ``unique_id`` holding its id as ``data`` did (values and
-        dtype). ``mean``, ``std`` and the quantiles are those of the weighted mixture of every
-        member's ``samples`` MC-dropout paths (default: the build's). A series the ensemble was
-        not trained on is forecast from statistics fit on its history (``UnseenSeriesWarning``).
+        dtype). The quantile columns are ``q05, q50, q95``, the configured ``quantiles`` and both
+        bounds of every calibrated interval level (``levels``: 0.95 gives ``q025``/``q975``),
+        ascending and named by ``metrics.quantile_name`` (``q`` + the decimal digits of the
+        level). ``mean``, ``std_mc`` and the quantiles are those of the weighted mixture of every
+        member's ``samples`` MC-dropout paths (default: the build's). ``std_mc`` is that raw
+        mixture's standard deviation, a diagnostic of the members' spread: it is *not*
+        calibrated (``mean +- 1.645 std_mc`` typically covers far less than 90%); use the
+        quantile columns for intervals. A series the ensemble was not trained on is forecast
+        from statistics fit on its history (``UnseenSeriesWarning``).
+        ``format="nixtla"`` returns the same forecast in Nixtla's conventions instead
+        (``nixtla.to_nixtla``: ``<alias>``, ``<alias>-median``, ``<alias>-lo-90``, ...).
 
         Fallback: a series with one observation has no change to learn from; it is forecast flat
         at its last value (``mean``, ``q50``), its quantiles are those of the other series relative
@@ -296,10 +313,10 @@ class Ensemble:
 
         Calibration (when the artifact has one): each central interval of a level ``L`` in
         ``levels`` is widened or narrowed by its conformal adjustment (per step, times the
-        series' MASE scale). ``lo_<L>``/``hi_<L>`` are the calibrated bounds and the matching
-        quantile columns take them too, so ``q05``/``q95`` are the calibrated 90% interval. All
-        quantile columns are then sorted across levels, so they never cross; ``mean``, ``std``
-        and ``q50`` stay those of the raw mixture. ``without_calibration()`` gives the raw one.
+        series' MASE scale) and its two quantile columns take the calibrated bounds, so
+        ``q05``/``q95`` are the calibrated 90% interval. All quantile columns are then sorted
+        across levels, so they never cross; ``mean``, ``std_mc`` and ``q50`` stay those of the
+        raw mixture. ``without_calibration()`` gives the raw one.
 
         Direction: ``p_down, p_flat, p_up`` from the members' heads, weighted, from the share of
         sample paths in each class, or their average (``settings.direction_source``).
@@ -309,6 +326,8 @@ class Ensemble:
         the caller's torch RNG is left alone. A forecast that is not finite is never returned:
         ``DataError`` names the series instead.
         """
+        if format not in FORMATS:
+            raise ConfigError(f"format={format!r} is not known; use one of {', '.join(FORMATS)}")
         horizon = self.horizon if horizon is None else int(horizon)
         if not 1 <= horizon <= self.horizon:
             raise ConfigError(
@@ -325,7 +344,33 @@ class Ensemble:
             frame = self._frame(inputs, mixture, modelled, horizon, sample_columns)
         clock.lap("frame")
         self.timings = clock.laps
-        return frame
+        return to_nixtla(frame, alias) if format == "nixtla" else frame
+
+    def plot(
+        self,
+        data: pd.DataFrame | str | Path,
+        series: Iterable[Any] | None = None,
+        horizon: int | None = None,
+        samples: int | None = None,
+        seed: int | None = None,
+        history_factor: int = 4,
+    ) -> Figure:
+        """Forecast ``series`` of ``data`` (default: its first six) and draw each one's recent
+        history, forecast mean, median and shaded calibrated intervals (``plotting.fan_chart``).
+
+        Returns a matplotlib ``Figure``: a notebook shows it, ``fig.savefig(path)`` writes it.
+        """
+        from foretune.plotting import MAX_SERIES, fan_chart  # matplotlib only when drawing
+
+        history = read_frame(data)
+        ids = list(pd.unique(history["unique_id"]))
+        chosen = ids[:MAX_SERIES] if series is None else list(series)
+        unknown = [uid for uid in chosen if uid not in set(ids)]
+        if unknown:
+            raise DataError(f"series {unknown[:5]} are not in the data to plot; it has {ids[:5]} ...")
+        history = history[history["unique_id"].isin(chosen)]
+        forecast = self.predict(history, horizon=horizon, samples=samples, seed=seed)
+        return fan_chart(forecast, history, chosen, history_factor=history_factor)
 
     def _mixture(
         self,
@@ -367,7 +412,7 @@ class Ensemble:
         draws = []
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            for member in self.members:
+            for member in progress(self.members, desc="MC draws", unit="member"):
                 draws.append(
                     member_draws(
                         member.model,
@@ -432,17 +477,12 @@ class Ensemble:
             "unique_id": inputs.ids.repeat(horizon).reset_index(drop=True),
             "ds": _future_index(inputs.last_ds, inputs.freqs, horizon),
             "mean": mean.ravel(),
-            "std": std.ravel(),
         }
-        for q in self.settings.quantile_levels:
+        for q in keys:
             columns[quantile_name(q)] = table[q].ravel()
-        for level in self.levels:
-            name = level_name(level)
-            lo, hi = central_interval(level)
-            columns[f"lo_{name}"] = table[lo].ravel()
-            columns[f"hi_{name}"] = table[hi].ravel()
         for k, name in enumerate(("p_down", "p_flat", "p_up")):
             columns[name] = probs[..., k].ravel()
+        columns["std_mc"] = std.ravel()
         columns["fallback"] = np.repeat(inputs.fallback, horizon)
         for i in range(int(sample_columns)):
             columns[f"sample_{i}"] = drawn[i].ravel()

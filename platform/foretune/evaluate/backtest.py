@@ -22,12 +22,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from foretune.console import progress
 from foretune.data import SeriesFrame, read_frame, season_length, validate
 from foretune.errors import ConfigError, DataError
 from foretune.rundir import RunDir
 
 from .forecasters import DirectionFn, Forecaster, as_forecaster, required_history
-from .metrics import coverage, direction_accuracy, evaluate_forecasts, interval_width, mase_scale
+from .metrics import direction_accuracy, evaluate_forecasts, mase_scale, quantile_level
 from .report import run_tables, write_report
 
 __all__ = [
@@ -42,9 +43,7 @@ __all__ = [
 Log = Callable[[str], None] | None
 
 _DIRECTION_COLS = ("p_down", "p_flat", "p_up")
-_VALUE_COL = re.compile(r"^(mean|std|q\d+(\.\d+)?|(lo|hi)_\d+(\.\d+)?|sample_\d+|p_down|p_flat|p_up)$")
-_LOWER_COL = re.compile(r"^lo_(\d+(?:\.\d+)?)$")
-_QUANTILE_COL = re.compile(r"^q\d+(\.\d+)?$")
+_OTHER_VALUE_COL = re.compile(r"^(mean|std|std_mc|sample_\d+|p_down|p_flat|p_up)$")
 _SAMPLE_COL = re.compile(r"^sample_\d+$")
 _LEAD_METRICS = ("mase", "smape", "crps_scaled", "crps", "mae", "rmse", "quantile_loss")
 _TAIL_METRICS = ("direction_accuracy", "log_loss")
@@ -66,8 +65,9 @@ class BacktestResult:
     """Everything a backtest produced; ``save`` writes it as Parquet (and the summary as CSV).
 
     - ``forecasts``: one row per (model, window, series, step): ``model, window, unique_id,
-      cutoff, step, ds, y``, the forecaster's columns (``mean``, ``std``, ``q..``, ``lo_<L>``,
-      ``hi_<L>``, ``p_*``; ``sample_*`` draws are scored but not kept),
+      cutoff, step, ds, y``, the forecaster's columns (``mean``, ``std``/``std_mc``, quantiles
+      ``q05 ..`` named by ``metrics.quantile_name``, ``p_*``; ``sample_*`` draws are scored but
+      not kept),
       ``direction`` / ``direction_pred`` (when labelled) and ``scaled_error``
       (``|y - mean|`` over the series' MASE scale at that origin).
     - ``metrics``: one row per (model, window, series).
@@ -160,7 +160,8 @@ def backtest(
     forecasts: dict[str, list[pd.DataFrame]] = {name: [] for name in models}
     scores: dict[str, list[pd.DataFrame]] = {name: [] for name in models}
     notes: list[str] = []
-    for origin in rolling_origins(series.frame, horizon, windows, seasons, direction):
+    origins = rolling_origins(series.frame, horizon, windows, seasons, direction)
+    for origin in progress(origins, desc="backtest", unit="origin", total=windows):
         for name in list(forecasts):
             try:
                 raw = models[name].predict(origin.history.copy(), horizon=horizon)
@@ -318,7 +319,7 @@ def _align(name: str, raw: pd.DataFrame, actuals: pd.DataFrame, window: int, hor
             f"forecaster {name!r} returned a frame without columns {sorted(missing)} "
             f"(got {[str(c) for c in raw.columns]})"
         )
-    values = [c for c in raw.columns if _VALUE_COL.match(str(c))]
+    values = [c for c in raw.columns if _is_value(c)]
     fc = pd.concat(
         [
             pd.DataFrame({"unique_id": raw["unique_id"].astype(str), "ds": raw["ds"]}),
@@ -361,12 +362,17 @@ def _direction_pred(fc: pd.DataFrame, direction: DirectionFn, hist_y: Mapping[st
 
 
 # --------------------------------------------------------------------------------------- scoring
+def _is_value(column: object) -> bool:
+    """A forecast's value column: ``mean``, ``std``, ``std_mc``, a quantile, a draw or a ``p_*``."""
+    return bool(_OTHER_VALUE_COL.match(str(column))) or quantile_level(str(column)) is not None
+
+
 def _crps_from(columns: Collection[str]) -> str:
     if any(_SAMPLE_COL.match(str(c)) for c in columns):
         return "samples"
     if "std" in columns:
         return "gaussian"
-    if any(_QUANTILE_COL.match(str(c)) for c in columns):
+    if any(quantile_level(c) is not None for c in columns):
         return "quantiles"
     return "point"
 
@@ -376,7 +382,7 @@ def _score(
 ) -> pd.DataFrame:
     """Per-series metrics of one model's forecasts at one origin: ``model, window, cutoff``, the
     ``evaluate_forecasts`` columns, ``crps``/``crps_scaled``, extra intervals, ``crps_from``."""
-    value_cols = [c for c in fc.columns if _VALUE_COL.match(str(c))]
+    value_cols = [c for c in fc.columns if _is_value(c)]
     probabilistic = all(c in fc.columns for c in _DIRECTION_COLS)
     cols = ["unique_id", "ds", "y", *value_cols]
     if has_direction and probabilistic:
@@ -391,17 +397,6 @@ def _score(
     elif method == "point":
         per_series["crps"] = per_series["mae"]
     per_series["crps_scaled"] = per_series["crps"] * per_series["unique_id"].map(origin.inverse_scale)
-    # explicit interval bounds lo_<L>/hi_<L> for levels the q-columns do not give (e.g. 95%)
-    for col in value_cols:
-        match = _LOWER_COL.match(str(col))
-        level = match and match.group(1)
-        if not level or f"hi_{level}" not in fc.columns or f"coverage_{level}" in per_series:
-            continue
-        by_series = fc.groupby("unique_id", sort=False)
-        cov = {u: coverage(g["y"], g[col], g[f"hi_{level}"]) for u, g in by_series}
-        wid = {u: interval_width(g[col], g[f"hi_{level}"]) for u, g in by_series}
-        per_series[f"coverage_{level}"] = per_series["unique_id"].map(cov)
-        per_series[f"width_{level}"] = per_series["unique_id"].map(wid)
     if has_direction and not probabilistic:
         acc = {}
         for uid, g in fc.groupby("unique_id", sort=False):

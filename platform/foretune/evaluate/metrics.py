@@ -25,6 +25,14 @@ Conventions chosen here:
 
 ``evaluate_forecasts`` applies these to a long forecast frame, per series, and averages the
 per-series values over series as the M competitions do.
+
+Column names (every writer and reader of forecast frames uses these, so that they round-trip):
+``quantile_name(q)`` is ``q`` followed by the digits of the decimal fraction of ``q``, at least
+two (0.05 -> ``q05``, 0.5 -> ``q50``, 0.025 -> ``q025``, 0.975 -> ``q975``, 0.005 -> ``q005``);
+reading the digits back as ``0.<digits>`` is unambiguous (``q05`` is 0.05, ``q005`` 0.005) and
+``quantile_level`` accepts only the canonical spelling (not ``q5`` or ``q500``).
+``level_name(L)`` names a central interval level in percent (0.9 -> ``90``, 0.975 -> ``97.5``),
+as in ``coverage_90`` and Nixtla's ``-lo-90``.
 """
 
 from __future__ import annotations
@@ -40,11 +48,16 @@ from scipy.special import ndtr
 
 __all__ = [
     "central_interval",
+    "level_name",
+    "quantile_columns",
+    "quantile_level",
+    "quantile_name",
     "coverage",
     "crps_from_samples",
     "crps_gaussian",
     "direction_accuracy",
     "evaluate_forecasts",
+    "interval_pairs",
     "interval_width",
     "log_loss",
     "mae",
@@ -151,6 +164,66 @@ def central_interval(level: float) -> tuple[float, float]:
     Rounded to 12 digits so that they match the configured quantiles as dictionary keys.
     """
     return round((1.0 - level) / 2.0, 12), round((1.0 + level) / 2.0, 12)
+
+
+# ------------------------------------------------------------------------------ column names
+_QUANTILE_COL = re.compile(r"^q(\d{2,})$")
+_DIGITS = 12  # quantile levels are rounded to 12 decimals, as ``central_interval`` rounds them
+
+
+def quantile_name(q: float) -> str:
+    """Column name of the quantile level ``q`` in (0, 1): ``q`` + its decimal digits, at least
+    two: 0.05 -> ``q05``, 0.5 -> ``q50``, 0.025 -> ``q025``, 0.975 -> ``q975``, 0.005 -> ``q005``.
+    """
+    value = round(float(q), _DIGITS)
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"a quantile level must lie strictly between 0 and 1, got {q}")
+    digits = f"{value:.{_DIGITS}f}"[2:].rstrip("0")
+    return "q" + digits.ljust(2, "0")
+
+
+def quantile_level(name: str) -> float | None:
+    """The quantile level a column ``name`` spells (``quantile_name``'s inverse), else None.
+
+    Only canonical names count: ``q05`` is 0.05 and ``q005`` 0.005, while ``q5``, ``q500`` (0.5
+    is ``q50``) and ``q00`` are not quantile columns.
+    """
+    match = _QUANTILE_COL.match(str(name))
+    if not match:
+        return None
+    level = float("0." + match.group(1))
+    if not 0.0 < level < 1.0 or quantile_name(level) != name:
+        return None
+    return level
+
+
+def quantile_columns(columns: Iterable[str]) -> dict[float, str]:
+    """The quantile columns among ``columns`` by level, ascending: ``{0.05: "q05", ...}``."""
+    out = {}
+    for col in columns:
+        level = quantile_level(col)
+        if level is not None:
+            out[level] = col
+    return dict(sorted(out.items()))
+
+
+def interval_pairs(columns: Iterable[str]) -> list[tuple[float, str, str]]:
+    """Central intervals among ``columns``: ``(level, lower, upper)`` for every pair of quantile
+    columns ``(q, 1 - q)``, widest first: ``["q05", "q50", "q95", "q25", "q75"]`` ->
+    ``[(0.9, "q05", "q95"), (0.5, "q25", "q75")]``."""
+    quantiles = quantile_columns(columns)
+    pairs = []
+    for lo, col in quantiles.items():
+        level = round(1.0 - 2.0 * lo, 12)
+        hi = central_interval(level)[1]
+        if lo < 0.5 and hi in quantiles:
+            pairs.append((level, col, quantiles[hi]))
+    return sorted(pairs, reverse=True)
+
+
+def level_name(level: float) -> str:
+    """Name of a central interval level in percent: 0.9 -> ``90``, 0.975 -> ``97.5``."""
+    return f"{round(float(level) * 100, 6):g}"
 
 
 # --------------------------------------------------------------------- probabilistic forecasts
@@ -261,23 +334,8 @@ def log_loss(labels: ArrayLike, probs: ArrayLike, eps: float = 1e-15) -> float:
 
 
 # ------------------------------------------------------------------------- frame-level scoring
-_QUANTILE_COL = re.compile(r"^q(\d{2,})$")
 _SAMPLE_COL = re.compile(r"^sample_\d+$")
 _DIRECTION_COLS = ("p_down", "p_flat", "p_up")
-
-
-def _quantile_columns(columns: Iterable[str]) -> dict[float, str]:
-    """``q05 -> 0.05``, ``q50 -> 0.5``, ``q975 -> 0.975`` (digits are the decimal fraction)."""
-    out = {}
-    for col in columns:
-        match = _QUANTILE_COL.match(str(col))
-        if match:
-            out[float("0." + match.group(1))] = col
-    return dict(sorted(out.items()))
-
-
-def _level_name(lo: float) -> str:
-    return f"{round((1.0 - 2.0 * lo) * 100.0, 6):g}"
 
 
 def evaluate_forecasts(
@@ -292,7 +350,7 @@ def evaluate_forecasts(
     ``frame`` has ``unique_id, ds, y`` (actuals) and the point forecast column ``point``
     (``"mean"``, or e.g. ``"Naive"`` for a baseline). Optional columns switch on more metrics:
 
-    - ``q05 .. q95`` style quantile columns (digits after ``q`` are the decimal fraction):
+    - quantile columns named by ``quantile_name`` (``q05``, ``q50``, ``q975``, ...):
       ``quantile_loss`` (mean pinball over the levels) and, for each symmetric pair
       ``(q, 1 - q)``, ``coverage_<level>`` and ``width_<level>`` (``q05``/``q95`` -> ``_90``);
     - ``sample_0 .. sample_{S-1}``: ``crps`` from samples; otherwise ``std``: Gaussian ``crps``
@@ -314,12 +372,8 @@ def evaluate_forecasts(
         raise ValueError(f"forecast frame lacks columns {sorted(missing)}")
     if frame.duplicated(["unique_id", "ds"]).any():
         raise ValueError("forecast frame has several rows per (unique_id, ds); score one fold at a time")
-    quantiles = _quantile_columns(frame.columns)
-    pairs = [
-        (lo, col, quantiles[round(1.0 - lo, 12)])
-        for lo, col in quantiles.items()
-        if lo < 0.5 and round(1.0 - lo, 12) in quantiles
-    ]
+    quantiles = quantile_columns(frame.columns)
+    pairs = interval_pairs(frame.columns)[::-1]  # narrowest first, as the columns were
     sample_cols = [c for c in frame.columns if _SAMPLE_COL.match(str(c))]
     has_direction = "direction" in frame.columns and all(c in frame.columns for c in _DIRECTION_COLS)
     histories = {}
@@ -353,12 +407,12 @@ def evaluate_forecasts(
             row["quantile_loss"] = pinball(
                 y[:, None], g[list(quantiles.values())].to_numpy(np.float64), levels
             )
-        for lo, lo_col, hi_col in pairs:
+        for level, lo_col, hi_col in pairs:
             lower, upper = (
                 g[lo_col].to_numpy(np.float64),
                 g[hi_col].to_numpy(np.float64),
             )
-            name = _level_name(lo)
+            name = level_name(level)
             row[f"coverage_{name}"] = coverage(y, lower, upper)
             row[f"width_{name}"] = interval_width(lower, upper)
         if has_direction:

@@ -1,6 +1,9 @@
-"""Report figures: one small function per figure, each returning the figure as PNG bytes.
+"""Report figures: one small function per figure, each returning a matplotlib ``Figure``.
 
-    png = fan_chart(forecasts, history, series=["a", "b"])      # bytes of a PNG image
+    fig = residuals_figure(residuals)     # show it in a notebook, or foretune.plotting.png(fig)
+
+``fan_chart`` lives in ``foretune.plotting`` (``Ensemble.plot`` draws the same chart) and
+``interval_pairs`` in ``metrics``; both are re-exported here.
 
 Figures are drawn on ``matplotlib.figure.Figure`` directly (the Agg renderer, no pyplot), so
 nothing touches matplotlib's global state and they work headless and inside worker processes.
@@ -23,9 +26,15 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from foretune.plotting import attribution_bars, attribution_matrix, empty, lag_feature_heatmap, png
+from foretune.plotting import (
+    attribution_bars,
+    attribution_matrix,
+    empty,
+    fan_chart,
+    lag_feature_heatmap,
+)
 
-from .metrics import _quantile_columns, central_interval
+from .metrics import interval_pairs
 
 __all__ = [
     "acf",
@@ -56,22 +65,6 @@ def _maybe_log(ax: Axes, values: np.ndarray, ratio: float = 100.0) -> None:
     v = values[np.isfinite(values)]
     if v.size and v.min() > 0 and v.max() / v.min() > ratio:
         ax.set_yscale("log")
-
-
-def interval_pairs(columns: Sequence[str]) -> list[tuple[float, str, str]]:
-    """Symmetric quantile pairs ``(coverage, lo_col, hi_col)``, widest first (the ``qNN`` naming of
-    ``metrics.evaluate_forecasts``; a fan chart shades the widest lightest).
-
-    ``["q05", "q50", "q95", "q25", "q75"]`` -> ``[(0.9, "q05", "q95"), (0.5, "q25", "q75")]``.
-    """
-    quantiles = _quantile_columns(columns)
-    pairs = []
-    for lo, col in quantiles.items():
-        level = round(1.0 - 2.0 * lo, 12)
-        _, hi = central_interval(level)
-        if lo < 0.5 and hi in quantiles:
-            pairs.append((level, col, quantiles[hi]))
-    return sorted(pairs, reverse=True)
 
 
 # ---------------------------------------------------------------------------- autocorrelation
@@ -114,7 +107,7 @@ def acf(x: npt.ArrayLike, nlags: int = 20) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------- figures
-def leaderboard_figure(leaderboard: pd.DataFrame, failed: npt.ArrayLike | None = None) -> bytes:
+def leaderboard_figure(leaderboard: pd.DataFrame, failed: npt.ArrayLike | None = None) -> Figure:
     """Validation loss and training time by architecture: a box per architecture, a dot per trial.
 
     Architectures are ordered by median validation loss, the same in both panels; trials
@@ -172,7 +165,7 @@ def leaderboard_figure(leaderboard: pd.DataFrame, failed: npt.ArrayLike | None =
         _maybe_log(ax, values[finite])
         ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    return png(fig)
+    return fig
 
 
 def rank_trials(curves: pd.DataFrame) -> tuple[pd.Series, str]:
@@ -190,7 +183,7 @@ def rank_trials(curves: pd.DataFrame) -> tuple[pd.Series, str]:
     return best.sort_values(na_position="last", kind="stable"), key
 
 
-def curves_figure(curves: pd.DataFrame, max_trials: int = 20) -> bytes:
+def curves_figure(curves: pd.DataFrame, max_trials: int = 20) -> Figure:
     """Training curves, one color per trial: validation loss solid, training loss dashed.
 
     Shows the ``max_trials`` trials with the lowest minimum validation loss (training loss when
@@ -218,7 +211,7 @@ def curves_figure(curves: pd.DataFrame, max_trials: int = 20) -> bytes:
             ax.plot([], [], "-", color=color, label=str(trial))
     if not plotted:
         empty(ax)
-        return png(fig)
+        return fig
     _maybe_log(ax, np.concatenate(plotted), ratio=20.0)
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -234,99 +227,17 @@ def curves_figure(curves: pd.DataFrame, max_trials: int = 20) -> bytes:
     ax.add_artist(ax.legend(handles=style_handles, fontsize=8, loc="upper right"))
     ax.legend(title="trial", fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
-    return png(fig)
+    return fig
 
 
-def fan_chart(
-    forecasts: pd.DataFrame,
-    history: pd.DataFrame | None,
-    series: Sequence[object],
-    labels: Sequence[str] | None = None,
-    history_factor: int = 4,
-) -> bytes:
-    """Fan chart per series: recent history, forecast mean, shaded quantile intervals, actuals.
-
-    ``forecasts`` holds one forecast per ``(unique_id, ds)`` (one fold). History before the
-    forecast start is cut to the last ``history_factor`` x horizon points; history inside the
-    forecast window and a ``y`` column in ``forecasts`` are drawn as actuals.
-    """
-    n = max(len(series), 1)
-    fig = Figure(figsize=(10, 3.0 * n))
-    axes = np.atleast_1d(fig.subplots(n, 1, squeeze=False)[:, 0])
-    if not series:
-        empty(axes[0])
-        return png(fig)
-    pairs = interval_pairs(list(forecasts.columns))
-    alphas = np.linspace(0.15, 0.4, num=max(len(pairs), 1))
-    for i, (ax, uid) in enumerate(zip(axes, series, strict=True)):
-        f = forecasts[forecasts["unique_id"] == uid].sort_values("ds")
-        if f.empty:
-            empty(ax, f"no forecasts for {uid}")
-            continue
-        x = f["ds"].to_numpy()
-        start, horizon = x[0], len(f)
-        if history is not None:
-            h = history[history["unique_id"] == uid].sort_values("ds")
-            before = h[h["ds"] < start].tail(history_factor * horizon)
-            inside = h[(h["ds"] >= start) & (h["ds"] <= x[-1])]
-            shown = pd.concat([before, inside])
-            if not shown.empty:
-                ax.plot(
-                    shown["ds"].to_numpy(),
-                    shown["y"].to_numpy(np.float64),
-                    color="k",
-                    lw=1.2,
-                    label="history",
-                )
-        for (cov, lo, hi), alpha in zip(pairs, alphas, strict=False):
-            lower = pd.to_numeric(f[lo], errors="coerce").to_numpy(np.float64)
-            upper = pd.to_numeric(f[hi], errors="coerce").to_numpy(np.float64)
-            ax.fill_between(
-                x,
-                lower,
-                upper,
-                color="C0",
-                alpha=float(alpha),
-                lw=0,
-                label=f"{cov * 100:g}% interval",
-            )
-        ax.plot(
-            x,
-            pd.to_numeric(f["mean"], errors="coerce").to_numpy(np.float64),
-            color="C0",
-            lw=1.8,
-            label="forecast mean",
-        )
-        if "q50" in f.columns:
-            ax.plot(
-                x,
-                pd.to_numeric(f["q50"], errors="coerce").to_numpy(np.float64),
-                color="C0",
-                lw=1.0,
-                ls=":",
-                label="median",
-            )
-        if "y" in f.columns:
-            y = pd.to_numeric(f["y"], errors="coerce").to_numpy(np.float64)
-            if np.isfinite(y).any():
-                ax.plot(x, y, "o", color="C3", ms=3.5, label="actual")
-        ax.axvline(start, color="0.6", lw=0.8, ls="--")
-        title = str(uid) if labels is None else f"{uid}: {labels[i]}"
-        ax.set_title(title, fontsize=10, loc="left")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    fig.tight_layout()
-    return png(fig)
-
-
-def residuals_figure(residuals: pd.DataFrame) -> bytes:
+def residuals_figure(residuals: pd.DataFrame) -> Figure:
     """Residuals ``y - mean`` against forecast step: all points, mean and 5-95% band per step."""
     fig = Figure(figsize=(9, 3.8))
     ax = fig.subplots()
     r = residuals[np.isfinite(residuals["residual"].to_numpy(np.float64))]
     if r.empty:
         empty(ax)
-        return png(fig)
+        return fig
     rng = np.random.default_rng(0)
     steps = r["step"].to_numpy(np.float64)
     ax.scatter(
@@ -359,10 +270,10 @@ def residuals_figure(residuals: pd.DataFrame) -> bytes:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    return png(fig)
+    return fig
 
 
-def acf_figure(values: np.ndarray, n: int) -> bytes:
+def acf_figure(values: np.ndarray, n: int) -> Figure:
     """Stem plot of an ACF (lags 1..) with the white-noise band ``+-1.96 / sqrt(n)``."""
     fig = Figure(figsize=(9, 3.4))
     ax = fig.subplots()
@@ -371,7 +282,7 @@ def acf_figure(values: np.ndarray, n: int) -> bytes:
     keep = np.isfinite(vals)
     if not keep.any() or n < 2:
         empty(ax, "too few residuals for an autocorrelation")
-        return png(fig)
+        return fig
     ax.vlines(lags[keep], 0.0, vals[keep], color="C0", lw=2)
     ax.plot(lags[keep], vals[keep], "o", color="C0", ms=4)
     band = 1.96 / np.sqrt(n)
@@ -386,7 +297,7 @@ def acf_figure(values: np.ndarray, n: int) -> bytes:
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    return png(fig)
+    return fig
 
 
 def _reliability_lines(coverage: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame, str]]:
@@ -409,7 +320,7 @@ def _reliability_lines(coverage: pd.DataFrame) -> list[tuple[str, str, pd.DataFr
     ]
 
 
-def reliability_diagram(coverage: pd.DataFrame) -> bytes:
+def reliability_diagram(coverage: pd.DataFrame) -> Figure:
     """Nominal vs empirical interval coverage: before and (if given) after calibration
     (``empirical_before``/``empirical_after``), or a backtest's ``empirical`` coverage, one line
     per ``model`` when that column is present."""
@@ -436,13 +347,13 @@ def reliability_diagram(coverage: pd.DataFrame) -> bytes:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
-    return png(fig)
+    return fig
 
 
 _BASELINE_NAME = ("naive", "seasonal", "auto", "ets", "theta", "arima")
 
 
-def metric_by_step_figure(steps: pd.DataFrame, metric: str) -> bytes:
+def metric_by_step_figure(steps: pd.DataFrame, metric: str) -> Figure:
     """``metric`` against forecast step, one line per ``model`` (baselines dashed, in gray tones
     after the learned models' colors)."""
     fig = Figure(figsize=(9, 4.2))
@@ -466,7 +377,7 @@ def metric_by_step_figure(steps: pd.DataFrame, metric: str) -> bytes:
         drew = True
     if not drew:
         empty(ax)
-        return png(fig)
+        return fig
     ax.set_xlabel("forecast step")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(metric.upper())
@@ -474,10 +385,10 @@ def metric_by_step_figure(steps: pd.DataFrame, metric: str) -> bytes:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
-    return png(fig)
+    return fig
 
 
-def attribution_heatmap(attributions: pd.DataFrame) -> bytes:
+def attribution_heatmap(attributions: pd.DataFrame) -> Figure:
     """Heat map of mean ``|attribution|`` per lag (rows) and feature (columns)."""
     return lag_feature_heatmap(
         attribution_matrix(attributions),

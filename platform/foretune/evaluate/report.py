@@ -23,9 +23,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from foretune.data.calendar import series_seasons
 from foretune.errors import DataError
+from foretune.plotting import png
 from foretune.rundir import RunDir
 from foretune.storage import read_parquet
 
@@ -327,12 +329,13 @@ class _Figures:
         self.directory = directory
         self.written: list[Path] = []
 
-    def __call__(self, name: str, png: bytes, caption: str) -> str:
+    def __call__(self, name: str, figure: Figure, caption: str) -> str:
         assert name in FIGURE_NAMES, name
         path = self.directory / f"{name}.png"
-        path.write_bytes(png)
+        image = png(figure)
+        path.write_bytes(image)
         self.written.append(path)
-        data = base64.b64encode(png).decode("ascii")
+        data = base64.b64encode(image).decode("ascii")
         cap = html.escape(caption)
         href = f"{FILES_DIR}/{name}.png"
         return (

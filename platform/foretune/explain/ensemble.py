@@ -27,6 +27,7 @@ import torch
 
 from foretune.ensemble import Ensemble
 from foretune.models import DIRECTION_CLASSES
+from foretune.plotting import png
 
 from .attribution import (
     ATOL,
@@ -117,10 +118,10 @@ class Explanation:
                 f"{uid}: attribution of {what} at step {s.get('step', '?')} "
                 f"(ensemble, baseline {s.get('baseline', '?')})"
             )
-            path.write_bytes(series_attribution_heatmap(self.matrix(uid), title))
+            path.write_bytes(png(series_attribution_heatmap(self.matrix(uid), title)))
             paths[f"heatmap:{uid}"] = path
         paths["feature_importance"] = out / FEATURES_FILE
-        paths["feature_importance"].write_bytes(feature_importance_bars(self.ensemble))
+        paths["feature_importance"].write_bytes(png(feature_importance_bars(self.ensemble)))
         paths["summary"] = out / SUMMARY_FILE
         files = {
             "attributions": ATTRIBUTIONS_FILE,

@@ -1,4 +1,5 @@
-"""Explain figures, drawn on ``matplotlib.figure.Figure`` (no pyplot state) and returned as PNG bytes.
+"""Explain figures, each returned as a matplotlib ``Figure`` (no pyplot state;
+``foretune.plotting.png`` encodes one as PNG bytes).
 
     series_attribution_heatmap(explanation.matrix(uid), title)   # signed, lag x feature
     feature_importance_bars(explanation.ensemble)                  # mean |attribution| per feature
@@ -10,11 +11,12 @@ pushes the explained output up, blue down), lag 1 (the most recent input) on top
 from __future__ import annotations
 
 import pandas as pd
+from matplotlib.figure import Figure
 
 from foretune.plotting import attribution_bars, lag_feature_heatmap
 
 
-def series_attribution_heatmap(matrix: pd.DataFrame, title: str = "") -> bytes:
+def series_attribution_heatmap(matrix: pd.DataFrame, title: str = "") -> Figure:
     """Signed heat map of a ``lag x feature`` frame (index: lags, columns: feature names)."""
     return lag_feature_heatmap(
         matrix,
@@ -24,7 +26,7 @@ def series_attribution_heatmap(matrix: pd.DataFrame, title: str = "") -> bytes:
     )
 
 
-def feature_importance_bars(attributions: pd.DataFrame) -> bytes:
+def feature_importance_bars(attributions: pd.DataFrame) -> Figure:
     """Bars of each feature's mean ``|attribution|`` over series and steps, summed over lags.
 
     ``attributions``: the tidy ``lag, feature, attribution`` rows (e.g. ``Explanation.ensemble``).

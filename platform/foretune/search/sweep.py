@@ -31,7 +31,7 @@ from foretune.runtime import ensure_ray
 from foretune.storage import Location, RemotePath, ray_storage, resolve, size, write_parquet
 
 from .leaderboard import curves_frame, leaderboard_frame
-from .progress import ProgressCallback
+from .progress import tune_reporting
 from .resources import check_resources, trial_request
 from .space import define_space, search_windows, validate_space
 from .trainable import run_trial
@@ -197,8 +197,7 @@ def _new_tuner(config: ExperimentConfig, run_dir: Location, trainable) -> tune.T
             **ray_storage(run_dir),
             failure_config=tune.FailureConfig(max_failures=search.max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
-            callbacks=[ProgressCallback(search.trials)],
-            verbose=0,
+            **tune_reporting(search.trials),
         ),
     )
 

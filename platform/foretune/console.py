@@ -1,0 +1,90 @@
+"""How much foretune prints (``quiet``, ``normal``, ``verbose``) and its progress bars.
+
+    with verbosity("quiet"):            # CLI --quiet, Foretune(verbosity="quiet")
+        ...                             # stdout swallowed, warnings and Ray's logs muted
+    for member in progress(members, desc="MC draws", unit="member"):
+        ...                             # a tqdm bar on a terminal or in a notebook
+
+``normal`` prints foretune's own lines: the sweep's per-trial lines and heartbeat, summaries,
+and tqdm bars for the ensemble's MC draws, backtests and the streamed store build. ``quiet``
+prints nothing but errors (a ``ForetuneError`` still reaches stderr). ``verbose`` adds Ray
+Tune's own progress reporter and the trials' own output. Bars are drawn only where someone sees
+them: stderr is a terminal or a Jupyter kernel, and never when quiet. The level is a process
+setting of the driver (trials report through Tune, so they need none).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+QUIET, NORMAL, VERBOSE = "quiet", "normal", "verbose"
+LEVELS = (QUIET, NORMAL, VERBOSE)
+_level = NORMAL
+T = TypeVar("T")
+
+
+def current() -> str:
+    """The verbosity in force: ``quiet``, ``normal`` or ``verbose``."""
+    return _level
+
+
+def is_quiet() -> bool:
+    return _level == QUIET
+
+
+def is_verbose() -> bool:
+    return _level == VERBOSE
+
+
+@contextlib.contextmanager
+def verbosity(level: str) -> Iterator[None]:
+    """Run the block at ``level``; ``quiet`` also sends stdout to nowhere and mutes warnings and
+    Ray's and Optuna's log records below ERROR. The previous level is restored afterwards."""
+    global _level
+    if level not in LEVELS:
+        raise ValueError(f"verbosity must be one of {', '.join(LEVELS)}, got {level!r}")
+    before = _level
+    _level = level
+    try:
+        if level != QUIET:
+            yield
+            return
+        loggers = [logging.getLogger(name) for name in ("ray", "optuna")]
+        levels = [lg.level for lg in loggers]
+        with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for lg in loggers:
+                lg.setLevel(logging.ERROR)
+            try:
+                yield
+            finally:
+                for lg, old in zip(loggers, levels, strict=True):
+                    lg.setLevel(old)
+    finally:
+        _level = before
+
+
+def bars_enabled() -> bool:
+    """Progress bars are drawn: not quiet, and stderr is a terminal or a Jupyter kernel's."""
+    if _level == QUIET:
+        return False
+    stream = sys.stderr
+    if type(stream).__module__.startswith("ipykernel"):
+        return True
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def progress(iterable: Iterable[T], *, desc: str, unit: str = "it", total: int | None = None) -> Iterable[T]:
+    """``iterable`` behind a tqdm bar (``tqdm.auto``: a widget in a notebook) when bars are
+    enabled (``bars_enabled``), else ``iterable`` itself. The bar disappears when done."""
+    if not bars_enabled():
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, desc=desc, unit=unit, total=total, leave=False, dynamic_ncols=True)
