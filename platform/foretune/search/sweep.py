@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from .leaderboard import curves_frame, leaderboard_frame
 from .progress import ProgressCallback
 from .resources import check_resources, trial_request
 from .space import define_space, search_windows, validate_space
-from .trainable import run_trial
+from .trainable import SharedData, run_trial
 
 METRIC, MODE = "val_loss", "min"
 
@@ -87,12 +88,15 @@ def run_sweep(
     *,
     resume: bool = False,
     num_cpus: int | None = None,
+    callbacks: Sequence[tune.Callback] = (),
 ) -> SweepResult:
     """Search over the config's architectures and hyperparameters; write the leaderboard.
 
     Everything a user can get wrong (config, search space, data) is checked before Ray starts.
     With ``resume`` the interrupted experiment in ``run_dir`` continues through Tune's restore,
     with the Optuna searcher's history intact: finished trials are kept, not rerun.
+    ``callbacks`` are extra Tune callbacks for a new sweep (``benchmarks/sweep_overhead.py``
+    times the trials with one).
     """
     run_dir = Path(run_dir).resolve()
     covariates = streamed_covariates(config)  # None: the data fits in memory
@@ -128,7 +132,7 @@ def run_sweep(
         _write_run_files(run_dir, config, *run_info)
     trainable = tune.with_resources(
         tune.with_parameters(
-            run_trial, experiment=config.to_dict(), datasets=datasets, storage=str(experiment)
+            run_trial, experiment=config.to_dict(), datasets=SharedData(datasets), storage=str(experiment)
         ),
         _trial_resources(config),
     )
@@ -139,7 +143,7 @@ def run_sweep(
             str(experiment), trainable=trainable, resume_unfinished=True, resume_errored=True
         )
     else:
-        tuner = _new_tuner(config, run_dir, trainable)
+        tuner = _new_tuner(config, run_dir, trainable, callbacks)
     results = tuner.fit()
     board = leaderboard_frame(results, config)
     atomic_parquet(board, run.leaderboard)
@@ -149,7 +153,9 @@ def run_sweep(
     return SweepResult(run_dir, board)
 
 
-def _new_tuner(config: ExperimentConfig, run_dir: Path, trainable) -> tune.Tuner:
+def _new_tuner(
+    config: ExperimentConfig, run_dir: Path, trainable, callbacks: Sequence[tune.Callback]
+) -> tune.Tuner:
     search = config.search
     multi = search.objective == "multi"
     searcher = ConcurrencyLimiter(
@@ -180,13 +186,14 @@ def _new_tuner(config: ExperimentConfig, run_dir: Path, trainable) -> tune.Tuner
             scheduler=scheduler,
             num_samples=search.trials,
             time_budget_s=search.time_budget_s,
+            reuse_actors=search.reuse_actors,
         ),
         run_config=tune.RunConfig(
             name="sweep",
             storage_path=str(run_dir),
             failure_config=tune.FailureConfig(max_failures=search.max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
-            callbacks=[ProgressCallback(search.trials)],
+            callbacks=[ProgressCallback(search.trials), *callbacks],
             verbose=0,
         ),
     )
