@@ -18,7 +18,6 @@ from pathlib import Path
 import optuna
 import pandas as pd
 from ray import tune
-from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 from ray.tune.search import ConcurrencyLimiter
 from ray.tune.search.optuna import OptunaSearch
 
@@ -32,10 +31,9 @@ from foretune.runtime import ensure_ray
 from .leaderboard import curves_frame, leaderboard_frame
 from .progress import ProgressCallback
 from .resources import check_resources, trial_request
+from .scheduler import METRIC, MODE, build_scheduler
 from .space import define_space, search_windows, validate_space
 from .trainable import SharedData, run_trial
-
-METRIC, MODE = "val_loss", "min"
 
 
 @dataclass
@@ -167,23 +165,11 @@ def _new_tuner(
         ),
         max_concurrent=search.max_concurrent,
     )
-    scheduler = (
-        ASHAScheduler(
-            metric=METRIC,
-            mode=MODE,
-            time_attr="training_iteration",
-            max_t=config.train.max_epochs + 1,
-            grace_period=search.grace_period,
-            reduction_factor=search.reduction_factor,
-        )
-        if search.scheduler == "asha"
-        else FIFOScheduler()
-    )
     return tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(
             search_alg=searcher,
-            scheduler=scheduler,
+            scheduler=build_scheduler(config),
             num_samples=search.trials,
             time_budget_s=search.time_budget_s,
             reuse_actors=search.reuse_actors,

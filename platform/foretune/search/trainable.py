@@ -10,6 +10,7 @@ its ``train``/``val`` datasets, which Ray Train splits into one shard per worker
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,9 @@ from foretune.config import ExperimentConfig
 from foretune.data import PreparedData
 from foretune.data.store import WindowStream
 from foretune.train import fit
-from foretune.train.checkpoint import StateThrottle, read_state, staged_checkpoint
+from foretune.train.checkpoint import StateThrottle, best_weights, read_state, staged_checkpoint
 
+from .scheduler import rung_epochs
 from .space import decode
 
 
@@ -55,7 +57,7 @@ def run_trial(
     shared, clock.data_seconds = datasets.fetch()
     data: PreparedData | WindowStream = shared[spec.window]
     if config.train.num_workers == 0:
-        _fit_inline(spec, data, clock)
+        _fit_inline(spec, data, clock, rung_epochs(config))
         return
     _fit_with_ray_train(config, spec, data, storage)
 
@@ -67,7 +69,8 @@ class TrialClock:
     moment it hands in this report); the rest are seconds up to this report: ``t_data_s``
     fetching the data, ``t_train_s`` the epochs' training and validation passes, ``t_report_s``
     the earlier reports and their checkpoints, ``t_score_s`` scoring the best weights;
-    ``t_threads`` is torch's thread count. ``benchmarks/sweep_overhead.py`` turns the last
+    ``t_threads`` is torch's thread count and ``t_pid`` the process (one per slot when
+    ``search.reuse_actors``). ``benchmarks/sweep_overhead.py`` turns the last
     report's into the sweep's breakdown (a trial ASHA stops has no final report).
     """
 
@@ -85,16 +88,19 @@ class TrialClock:
             "t_report_s": self.report_seconds,
             "t_score_s": metrics.get("score_seconds", 0.0),
             "t_threads": torch.get_num_threads(),
+            "t_pid": os.getpid(),
             "t_reported_at": time.time(),
         }
 
 
-def _fit_inline(spec, data: PreparedData, clock: TrialClock) -> None:
+def _fit_inline(spec, data: PreparedData, clock: TrialClock, rungs: frozenset[int]) -> None:
     """Train in this Tune trial; reports carry the resumable training state (``StateThrottle``).
 
     A trial restarted by Tune (its worker died, or the sweep was resumed) continues from its last
     finished epoch with the same result instead of starting over. The final report's checkpoint
-    also holds the best weights (``model.pt``, ``spec.json``) that the ensemble reads.
+    also holds the best weights (``model.pt``, ``spec.json``) that the ensemble reads, and so do
+    the reports after each of ``rungs`` epochs (where ASHA may stop the trial: it then stays an
+    ensemble candidate); other reports carry a checkpoint only every ``STATE_EVERY_S``.
     """
     resume_from = None
     previous = tune.get_checkpoint()
@@ -111,7 +117,10 @@ def _fit_inline(spec, data: PreparedData, clock: TrialClock) -> None:
     def report(metrics: dict[str, Any], payload: dict[str, Any] | None) -> None:
         began = time.perf_counter()
         metrics = clock.stamp(metrics)
-        state = throttle.take(pending.pop("state", None))
+        at_rung = "status" not in metrics and metrics["epoch"] + 1 in rungs
+        state = throttle.take(pending.pop("state", None), force=at_rung)
+        if at_rung and state is not None:
+            payload = best_weights(state)
         with staged_checkpoint(state, payload) as directory:
             checkpoint = tune.Checkpoint.from_directory(directory) if directory else None
             tune.report(metrics, checkpoint=checkpoint)
