@@ -116,7 +116,7 @@ def breakdown(timeline: Timeline, began: float, swept: float, ended: float) -> d
         "validation scoring": 0.0,
         "last report, its checkpoint, trial end": 0.0,
     }
-    busy = 0.0
+    busy, detail = 0.0, []
     for tid in trials:
         r, submitted, completed = timeline.final[tid], timeline.submitted[tid], timeline.completed[tid]
         in_trial = r["t_reported_at"] - r["t_started_at"]
@@ -129,6 +129,16 @@ def breakdown(timeline: Timeline, began: float, swept: float, ended: float) -> d
         per_trial["validation scoring"] += r["t_score_s"]
         per_trial["last report, its checkpoint, trial end"] += completed - r["t_reported_at"]
         busy += completed - submitted
+        detail.append(
+            {
+                "pid": r["t_pid"],
+                "epochs": r.get("epoch", 0) + 1,
+                "launch_s": r["t_started_at"] - submitted,
+                "setup_s": in_trial - accounted,
+                "train_s": r["t_train_s"],
+                "report_s": r["t_report_s"],
+            }
+        )
     loop = timeline.loop_ended - timeline.loop_started
     rows = {"sweep setup (data, object store, Tuner)": timeline.loop_started - began}
     rows.update({k: v / SLOTS for k, v in per_trial.items()})
@@ -140,6 +150,7 @@ def breakdown(timeline: Timeline, began: float, swept: float, ended: float) -> d
         "sweep_s": swept - began,
         "train_s": per_trial["training (epochs)"],
         "trials_timed": len(trials),
+        "per_trial": detail,
         "threads": sorted({int(timeline.final[t]["t_threads"]) for t in trials}),
         "end": ended,
     }
@@ -180,6 +191,7 @@ def main() -> None:
         "overhead_factor": wall / ideal,
         "breakdown_s": run["rows"],
         "scaling_sweep_s": scaling,
+        "per_trial": run["per_trial"],
     }
     print(
         f"{args.trials} trials (mlp/lstm, ASHA, up to {args.epochs} epochs) on 3 real monthly series, "
