@@ -162,6 +162,11 @@ class SearchConfig(_Section):
     grace_period: int = Field(5, ge=1)
     reduction_factor: int = Field(3, ge=2)
     max_failures: int = Field(1, ge=0, description="retries of a failing trial")
+    reuse_actors: bool = Field(
+        True,
+        description="run a slot's trials one after another in the same worker process, saving "
+        "its start-up (seconds per trial); false = a fresh process per trial",
+    )
     learning_rate: tuple[float, float] = (3e-4, 1e-2)
     windows: list[int] | None = Field(
         None,

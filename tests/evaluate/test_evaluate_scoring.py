@@ -36,6 +36,33 @@ def test_rowwise_levels_equal_the_per_series_inverse(windows):
     np.testing.assert_array_equal(levels[0], first)
 
 
+def _to_levels_per_series(transform, series_ids, series, last, z):
+    """The former implementation: a Python loop over the series present."""
+    out = np.empty_like(z, dtype=np.float64)
+    for index in np.unique(series):
+        rows = series == index
+        uid = series_ids[index]
+        r = transform.unstandardize(uid, z[rows])
+        out[rows] = transform.integrate(last[rows], r, transform.kind_of(uid))
+    return out
+
+
+def test_vectorised_levels_equal_the_per_series_loop_on_random_data():
+    rng = np.random.default_rng(1)
+    kinds = ["log_ratio", "diff", "log_ratio", "diff", "log_ratio", "diff", "log_ratio"]
+    stats = {
+        f"s{i}": SeriesStats(rng.normal(0, 0.02), rng.uniform(0.01, 0.2), 0.1, kind=k, constant=i == 3)
+        for i, k in enumerate(kinds)
+    }
+    transform = RatioTransform("auto", stats=stats)
+    ids = list(stats)[::-1]  # series indices need not follow the transform's order
+    series = rng.integers(0, len(ids) - 1, 300)  # the last series has no window
+    z = rng.standard_normal((300, 5)).astype(np.float32)
+    last = rng.uniform(1, 100, 300)
+    expected = _to_levels_per_series(transform, ids, series, last, z)
+    np.testing.assert_allclose(scoring.to_levels(transform, ids, series, last, z), expected, rtol=1e-12)
+
+
 def test_score_levels_are_the_metrics(windows):
     transform, ids, series, z, last, future, scale = windows
     levels = scoring.to_levels(transform, ids, series, last, z)

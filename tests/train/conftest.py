@@ -48,13 +48,15 @@ def spec_of():
 
 
 class Recorder:
-    """A ``report`` callback that keeps every ``(metrics, payload)``."""
+    """A ``report`` callback that keeps every ``(metrics, payload)``, less the wall-clock
+    timings (``*_seconds``), which differ between otherwise identical runs."""
 
     def __init__(self) -> None:
         self.reports: list[tuple[dict, dict | None]] = []
 
     def __call__(self, metrics: dict, payload: dict | None) -> None:
-        self.reports.append((dict(metrics), payload))
+        kept = {k: v for k, v in metrics.items() if not k.endswith("_seconds")}
+        self.reports.append((kept, payload))
 
     @property
     def epochs(self) -> list[dict]:

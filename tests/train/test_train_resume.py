@@ -9,7 +9,7 @@ import torch
 
 from foretune.train import fit, read_state, write_state
 
-TIMING = {"train_seconds"}
+TIMING = {"train_seconds", "epoch_seconds", "score_seconds"}
 
 
 class Crash(RuntimeError):

@@ -10,7 +10,7 @@ stream to training).
 
 from .calendar import Freq, future_dates, infer_freq, season_length
 from .io import builtin_dataset_path, read_frame, to_long
-from .transform import RatioTransform, SeriesStats
+from .transform import RatioTransform, RowTransform, SeriesStats
 from .validate import DataError, SeriesFrame, series_key, validate
 from .windows import (
     DataSummary,
@@ -30,6 +30,7 @@ __all__ = [
     "Freq",
     "PreparedData",
     "RatioTransform",
+    "RowTransform",
     "SeriesFrame",
     "SeriesStats",
     "Splits",

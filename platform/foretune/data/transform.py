@@ -265,6 +265,60 @@ class RatioTransform:
         return cls(state["kind"], state["eps"], state["flat_band"], stats)
 
 
+_ROW = "__rows__"
+
+
+class RowTransform:
+    """``transform`` applied row-wise: row ``i`` with the statistics of series ``uids[i]``.
+
+    A view: one ``SeriesStats`` whose fields are column arrays, so the transform's own formulas
+    (``unstandardize``, ``integrate``, ``direction``) run vectorised over all series and samples
+    at once; no formula is restated here.
+    """
+
+    def __init__(self, transform: RatioTransform, uids: Sequence[str] | np.ndarray) -> None:
+        uids = np.asarray(uids, dtype=object)
+        names, inverse = np.unique(uids, return_inverse=True)
+        table = np.array(
+            [
+                [
+                    transform.stats[u].mu,
+                    transform.stats[u].sigma,
+                    transform.stats[u].scale,
+                    transform.stats[u].constant,
+                ]
+                for u in names
+            ],
+            dtype=np.float64,
+        ).reshape(-1, 4)[inverse]
+        column = table.reshape(-1, 4, 1)
+        stats = SeriesStats(
+            mu=column[:, 0], sigma=column[:, 1], scale=column[:, 2], constant=column[:, 3] > 0
+        )
+        self.view = RatioTransform(transform.kind, transform.eps, transform.flat_band, {_ROW: stats})
+        kinds = transform.kinds(list(names))
+        self.kinds = kinds if isinstance(kinds, str) else kinds[inverse]  # each row's kind
+
+    def changes(self, z: np.ndarray) -> np.ndarray:
+        """Per-step changes of standardised paths ``z [..., N, H]``."""
+        return self.view.unstandardize(_ROW, z)
+
+    def levels(self, last: np.ndarray, r: np.ndarray) -> np.ndarray:
+        """Level paths ``[..., N, H]`` from last levels ``last [N]`` and changes ``r``."""
+        return self.view.integrate(last, r, self._kinds(r))
+
+    def direction(self, last: np.ndarray, r: np.ndarray) -> np.ndarray:
+        """Direction labels (0 down, 1 flat, 2 up) of change paths ``r [..., N, H]``."""
+        return self.view.labels(self.view.stats[_ROW].scale[:, 0], last, r, self._kinds(r))
+
+    def _kinds(self, r: np.ndarray) -> str | np.ndarray:
+        """The rows' kinds shaped to broadcast against ``r [..., N, H]`` (the transform applies a
+        kind per entry of its leading axes): ``[1, .., N]``, or the one kind of the transform."""
+        if isinstance(self.kinds, str):
+            return self.kinds
+        return self.kinds.reshape((1,) * (np.ndim(r) - 2) + self.kinds.shape)
+
+
 def _std(values: np.ndarray) -> float:
     """Standard deviation with a floor, so a constant series standardises to zeros, not NaN."""
     s = float(np.std(values)) if np.size(values) else 0.0

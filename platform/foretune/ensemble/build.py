@@ -45,13 +45,15 @@ CRPS_SELECTION_SAMPLES = 20
 
 
 def select_members(board: pd.DataFrame, top_k: int, max_per_architecture: int | None = None) -> pd.DataFrame:
-    """The best ``top_k`` usable trials (status ok, with a checkpoint), best first, with at
-    most ``max_per_architecture`` of any one architecture (None: no limit).
+    """The best ``top_k`` usable trials (with a checkpoint of their best weights: finished, or
+    stopped early by the scheduler at a rung), best first, with at most
+    ``max_per_architecture`` of any one architecture (None: no limit).
 
     The limit is a diversity rule: the next-best trial of another architecture takes the place
     of a third of one architecture, which would mostly repeat the first two.
     """
-    ok = board[(board["status"] == "ok") & board["checkpoint_path"].notna()]
+    usable = board["status"].isin(["ok", "early_stopped"]) & board["checkpoint_path"].notna()
+    ok = board[usable]
     ok = ok[np.isfinite(ok["val_loss"].astype(float))]
     if ok.empty:
         reasons = board["reason"].fillna("").astype(str)

@@ -35,6 +35,9 @@ __all__ = [
 
 NAIVE = "Naive"
 SEASONAL_NAIVE = "SeasonalNaive"
+#: ``statistical`` fits series in parallel processes (statsforecast's ``n_jobs=-1``, every core)
+#: from this many series on; below it a process pool costs more than it saves.
+PARALLEL_SERIES = 200
 
 
 def _history(history: pd.DataFrame) -> pd.DataFrame:
@@ -133,13 +136,15 @@ def statistical(
     season: int | None = None,
     models: Sequence[str | Any] = ("AutoETS", "AutoTheta"),
     freq: Freq | None = None,
+    n_jobs: int | None = None,
 ) -> pd.DataFrame:
-    """Forecast with statsforecast models, one column per model (``n_jobs=1``).
+    """Forecast with statsforecast models, one column per model, all fitted in one pass.
 
     ``models`` are names in ``statsforecast.models`` (built with ``season_length=season`` when
     they take it) or ready model instances. Series are grouped by frequency, since one
     ``StatsForecast`` takes one ``freq`` (an alias for datetime ``ds``, a step for integer ``ds``).
-    Raises ``ImportError`` if statsforecast is not installed.
+    ``n_jobs`` is statsforecast's (processes fitting series in parallel); None = every core from
+    ``PARALLEL_SERIES`` series on, else 1. Raises ``ImportError`` if statsforecast is not installed.
     """
     if not statsforecast_available():
         raise ImportError(
@@ -161,7 +166,8 @@ def statistical(
     parts = []
     for f, uids in groups.items():
         m = season if season is not None else season_length(f)
-        sf = StatsForecast(models=_build_models(models, m), freq=f, n_jobs=1)
+        jobs = n_jobs if n_jobs is not None else (-1 if len(uids) >= PARALLEL_SERIES else 1)
+        sf = StatsForecast(models=_build_models(models, m), freq=f, n_jobs=jobs)
         data = hist[hist["unique_id"].isin(uids)]
         try:
             part = sf.forecast(df=data, h=int(horizon))

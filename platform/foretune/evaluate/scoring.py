@@ -13,38 +13,24 @@ The formulas are ``evaluate.metrics``' (NaN points skipped); this module only ar
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
 
 import numpy as np
 
+from foretune.data.transform import RatioTransform, RowTransform
 from foretune.evaluate import metrics as M
 
 #: The metric names, in the order ``ScoreSums`` keeps them.
 NAMES = ("mae", "rmse", "smape", "mase")
 
 
-class Transform(Protocol):
-    """What ``to_levels`` needs of a fitted transform (``data.RatioTransform``)."""
-
-    def unstandardize(self, uid: str, z: np.ndarray) -> np.ndarray: ...
-
-    def integrate(self, last: np.ndarray, r: np.ndarray, kind: Any = None) -> np.ndarray: ...
-
-    def kind_of(self, uid: str) -> str: ...
-
-
 def to_levels(
-    transform: Transform, series_ids: Sequence[str], series: np.ndarray, last: np.ndarray, z: np.ndarray
+    transform: RatioTransform, series_ids: Sequence[str], series: np.ndarray, last: np.ndarray, z: np.ndarray
 ) -> np.ndarray:
     """Levels ``[N, H]`` of change paths ``z`` of windows of ``series`` (indices into ``series_ids``)
-    that start from levels ``last``; each series is inverted with its own statistics."""
-    out = np.empty_like(z, dtype=np.float64)
-    for index in np.unique(series):
-        rows = series == index
-        uid = series_ids[index]
-        r = transform.unstandardize(uid, z[rows])
-        out[rows] = transform.integrate(last[rows], r, transform.kind_of(uid))
-    return out
+    that start from levels ``last``; each row is inverted with its series' own statistics, all
+    rows at once (``RowTransform``)."""
+    rows = RowTransform(transform, np.asarray(series_ids, dtype=object)[np.asarray(series)])
+    return rows.levels(np.asarray(last, dtype=np.float64), rows.changes(z))
 
 
 def to_levels_rowwise(

@@ -1,8 +1,10 @@
 """Turn Tune's results into the leaderboard (one row per trial) and the training curves.
 
 Statuses: ``ok`` (finished, has a checkpoint), ``diverged`` (non-finite loss), ``early_stopped``
-(stopped by the scheduler or the time budget before its final report), ``failed`` (raised, after
-retries; ``reason`` holds the error's last line). A failed trial never crashes the sweep.
+(stopped by the scheduler or the time budget before its final report; its ``checkpoint_path`` is
+set when its last checkpoint holds its best weights, as after an ASHA rung, so it can still be an
+ensemble member), ``failed`` (raised, after retries; ``reason`` holds the error's last line). A
+failed trial never crashes the sweep.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.fs as pafs
 from ray.tune import ResultGrid
 
 from foretune.config import ExperimentConfig
 from foretune.storage import uri
+from foretune.train.checkpoint import WEIGHTS
 
 from .resources import trial_request
 from .space import decode
@@ -148,11 +152,19 @@ def _row(result, config: ExperimentConfig) -> dict[str, Any]:
         train_seconds=metrics.get("train_seconds", metrics.get("time_total_s")),
         epochs=(metrics.get("epoch", -1) or 0) + 1,
         n_params=metrics.get("n_params"),
-        checkpoint_path=checkpoint if status == "ok" else None,
+        checkpoint_path=checkpoint if status == "ok" or _holds_weights(result.checkpoint) else None,
     )
     for key in ("val_mae", "val_rmse", "val_smape", "val_mase"):
         row[key] = metrics.get(key)
     return row
+
+
+def _holds_weights(checkpoint) -> bool:
+    """Whether a Tune checkpoint (local or on object storage) holds best weights (``model.pt``)."""
+    if checkpoint is None:
+        return False
+    info = checkpoint.filesystem.get_file_info(f"{checkpoint.path}/{WEIGHTS}")
+    return info.type == pafs.FileType.File
 
 
 def _last_line(error: BaseException) -> str:

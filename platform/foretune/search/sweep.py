@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
 import pandas as pd
 from ray import tune
-from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 from ray.tune.search import ConcurrencyLimiter
 from ray.tune.search.optuna import OptunaSearch
 
@@ -33,10 +33,9 @@ from foretune.storage import Location, RemotePath, ray_storage, resolve, size, w
 from .leaderboard import curves_frame, leaderboard_frame
 from .progress import tune_reporting
 from .resources import check_resources, trial_request
+from .scheduler import METRIC, MODE, build_scheduler
 from .space import define_space, search_windows, validate_space
-from .trainable import run_trial
-
-METRIC, MODE = "val_loss", "min"
+from .trainable import SharedData, run_trial
 
 
 @dataclass
@@ -89,12 +88,15 @@ def run_sweep(
     *,
     resume: bool = False,
     num_cpus: int | None = None,
+    callbacks: Sequence[tune.Callback] = (),
 ) -> SweepResult:
     """Search over the config's architectures and hyperparameters; write the leaderboard.
 
     Everything a user can get wrong (config, search space, data) is checked before Ray starts.
     With ``resume`` the interrupted experiment in ``run_dir`` continues through Tune's restore,
     with the Optuna searcher's history intact: finished trials are kept, not rerun.
+    ``callbacks`` are extra Tune callbacks for a new sweep (``benchmarks/sweep_overhead.py``
+    times the trials with one).
     """
     run_dir = resolve(run_dir)
     covariates = streamed_covariates(config)  # None: the data fits in memory
@@ -136,7 +138,7 @@ def run_sweep(
         _write_run_files(run_dir, config, *run_info)
     trainable = tune.with_resources(
         tune.with_parameters(
-            run_trial, experiment=config.to_dict(), datasets=datasets, storage=str(experiment)
+            run_trial, experiment=config.to_dict(), datasets=SharedData(datasets), storage=str(experiment)
         ),
         _trial_resources(config),
     )
@@ -151,7 +153,7 @@ def run_sweep(
             storage_filesystem=where.get("storage_filesystem"),
         )
     else:
-        tuner = _new_tuner(config, run_dir, trainable)
+        tuner = _new_tuner(config, run_dir, trainable, callbacks)
     results = tuner.fit()
     board = leaderboard_frame(results, config)
     write_parquet(board, run.leaderboard)
@@ -160,7 +162,9 @@ def run_sweep(
     return SweepResult(run_dir, board)
 
 
-def _new_tuner(config: ExperimentConfig, run_dir: Location, trainable) -> tune.Tuner:
+def _new_tuner(
+    config: ExperimentConfig, run_dir: Location, trainable, callbacks: Sequence[tune.Callback]
+) -> tune.Tuner:
     search = config.search
     multi = search.objective == "multi"
     searcher = ConcurrencyLimiter(
@@ -172,32 +176,21 @@ def _new_tuner(config: ExperimentConfig, run_dir: Location, trainable) -> tune.T
         ),
         max_concurrent=search.max_concurrent,
     )
-    scheduler = (
-        ASHAScheduler(
-            metric=METRIC,
-            mode=MODE,
-            time_attr="training_iteration",
-            max_t=config.train.max_epochs + 1,
-            grace_period=search.grace_period,
-            reduction_factor=search.reduction_factor,
-        )
-        if search.scheduler == "asha"
-        else FIFOScheduler()
-    )
     return tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(
             search_alg=searcher,
-            scheduler=scheduler,
+            scheduler=build_scheduler(config),
             num_samples=search.trials,
             time_budget_s=search.time_budget_s,
+            reuse_actors=search.reuse_actors,
         ),
         run_config=tune.RunConfig(
             name="sweep",
             **ray_storage(run_dir),
             failure_config=tune.FailureConfig(max_failures=search.max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
-            **tune_reporting(search.trials),
+            **_reporting(search.trials, callbacks),
         ),
     )
 
@@ -229,3 +222,10 @@ def _trial_resources(config: ExperimentConfig) -> dict[str, float]:
         # The trial only drives a TorchTrainer; its workers hold the real resources.
         return {"cpu": 0.001}
     return {"cpu": config.search.cpus_per_trial, "gpu": train.gpus_per_trial}
+
+
+def _reporting(trials: int, callbacks: Sequence[tune.Callback]) -> dict:
+    """Tune's progress settings at the current verbosity, plus the caller's callbacks."""
+    reporting = tune_reporting(trials)
+    reporting["callbacks"] = [*reporting["callbacks"], *callbacks]
+    return reporting

@@ -85,11 +85,19 @@ class StateThrottle:
     def __init__(self, seconds: float = STATE_EVERY_S) -> None:
         self.seconds, self.last = seconds, -math.inf
 
-    def take(self, state: dict[str, Any] | None) -> dict[str, Any] | None:
-        if state is None or time.monotonic() - self.last < self.seconds:
+    def take(self, state: dict[str, Any] | None, force: bool = False) -> dict[str, Any] | None:
+        """``state`` if ``seconds`` have passed since the last one passed (or ``force``), else None."""
+        if state is None or (not force and time.monotonic() - self.last < self.seconds):
             return None
         self.last = time.monotonic()
         return state
+
+
+def best_weights(state: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``write_checkpoint`` payload of the best weights a training ``state`` carries, or None."""
+    if state.get("best_state") is None:  # not one finite epoch yet
+        return None
+    return {"state_dict": state["best_state"], "spec": state["spec"], "n_features": state["n_features"]}
 
 
 @contextmanager

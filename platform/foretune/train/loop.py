@@ -63,11 +63,12 @@ def fit(
 ) -> FitResult:
     """Train ``spec`` on ``data``; report each epoch; return the best model and its metrics.
 
-    Each epoch reports ``epoch, train_loss, val_loss, best_val_loss, lr`` with checkpoint None.
-    The final report adds ``status`` (``ok`` or ``diverged``), ``reason``, ``best_epoch``,
-    ``train_seconds``, ``n_params`` and the best model's ``val_mae, val_rmse, val_smape,
-    val_mase``; its ``val_loss`` is the best one and its checkpoint (rank 0, status ok) holds
-    ``state_dict``, ``spec`` and ``n_features`` (what ``checkpoint.write_checkpoint`` stores).
+    Each epoch reports ``epoch, train_loss, val_loss, best_val_loss, lr`` and ``epoch_seconds``
+    (its training and validation passes) with checkpoint None. The final report adds ``status``
+    (``ok`` or ``diverged``), ``reason``, ``best_epoch``, ``train_seconds``, ``n_params`` and the
+    best model's ``val_mae, val_rmse, val_smape, val_mase`` (and ``score_seconds``, their cost);
+    its ``val_loss`` is the best one and its checkpoint (rank 0, status ok) holds ``state_dict``,
+    ``spec`` and ``n_features`` (what ``checkpoint.write_checkpoint`` stores).
     ``device`` None picks CUDA when this process sees a GPU, else the CPU. ``world_size > 1``:
     ``wrap`` makes the DDP module. ``save_state(state)``, if given, receives the resumable state
     (``train.state``) right before each epoch's report; ``resume_from`` continues from one.
@@ -126,8 +127,10 @@ def _run_epochs(
         if stopping.bad_epochs >= spec.patience:
             break  # resumed from a state that had already stopped early
         last = epoch
+        began = time.perf_counter()
         train_loss = trainer.train_epoch()
         val_loss = trainer.val_loss()
+        epoch_seconds = time.perf_counter() - began
         # a non-finite loss or weight ends the run before anything of this epoch is handed out:
         # the caller's last state and the best weights stay the last finite ones
         if not (math.isfinite(train_loss) and math.isfinite(val_loss) and _finite(trainer.model)):
@@ -144,6 +147,7 @@ def _run_epochs(
             "val_loss": val_loss,
             "best_val_loss": stopping.best_loss,
             "lr": trainer.lr,
+            "epoch_seconds": epoch_seconds,
         }
         if save_state is not None:  # before the report: a Tune trainable attaches it to that report
             save_state(state_after(epoch))
@@ -182,7 +186,9 @@ def _finish(
     if status != "ok":  # never checkpoint a diverged trial; hand back its best finite weights
         report(final, None)
         return FitResult(final, model.cpu(), status)
+    began = time.perf_counter()
     final.update({f"val_{k}": v for k, v in trainer.feed.score(model).items()})
+    final["score_seconds"] = time.perf_counter() - began
     model = model.cpu()
     checkpoint = None
     if trainer.rank == 0:  # every rank holds the same weights: one checkpoint is enough
