@@ -193,6 +193,10 @@ def quantile_columns(raw: pd.DataFrame, model: str, point: str) -> pd.DataFrame:
         out[_quantile_name(1.0 - lo)] = raw[f"{model}-hi-{level}"].to_numpy()
     if f"{model}-median" in raw.columns:
         out["q50"] = raw[f"{model}-median"].to_numpy()
+    # a multi-quantile network's outputs can cross (NHITS with MQLoss does early in training):
+    # sort each row's quantiles (monotone rearrangement, which never worsens the pinball loss)
+    names = sorted((c for c in out.columns if c.startswith("q")), key=lambda c: float("0." + c[1:]))
+    out[names] = np.sort(out[names].to_numpy(np.float64), axis=1)
     return out.reset_index(drop=True)
 
 
@@ -295,7 +299,6 @@ def run_dataset(name: str, out: Path, args: argparse.Namespace) -> tuple[str, pd
     run_dir = out / name
     run_dir.mkdir(parents=True, exist_ok=True)
     seen_path = run_dir / "seen.parquet"  # without the scored tail: the run never sees it
-    held_out_split(frame, windows * spec.horizon).to_parquet(seen_path, index=False)
     config = experiment(name, seen_path, spec.horizon, args, spec.settings)
     sizes = frame.groupby("unique_id").size()
     print(
@@ -303,10 +306,16 @@ def run_dataset(name: str, out: Path, args: argparse.Namespace) -> tuple[str, pd
         f"horizon {spec.horizon}, {windows} window(s) ===",
         flush=True,
     )
-    start = time.perf_counter()
-    run_sweep(config, run_dir)
-    artifact = build_ensemble(run_dir, config)
-    train_s = time.perf_counter() - start
+    artifact = run_dir / "ensemble"
+    if args.reuse and artifact.exists():  # a finished run's sweep and ensemble, timed by its files
+        train_s = artifact.stat().st_mtime - seen_path.stat().st_mtime
+        print(f"reusing the ensemble of {run_dir} ({train_s:.0f} s to build)", flush=True)
+    else:
+        held_out_split(frame, windows * spec.horizon).to_parquet(seen_path, index=False)
+        start = time.perf_counter()
+        run_sweep(config, run_dir)
+        artifact = build_ensemble(run_dir, config)
+        train_s = time.perf_counter() - start
     ensemble = Ensemble.load(artifact)
     common = {"samples": config.ensemble.samples, "seed": args.seed, "min_history": 2}
     systems: dict[str, Timed] = {
@@ -430,6 +439,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config setting")
     parser.add_argument("--out", help="output directory (default runs/accuracy-<time>)")
     parser.add_argument("--readme", help="rewrite this README's benchmark block with the tables")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="score the sweep and ensemble already under --out/<data set> instead of running them again",
+    )
     parser.add_argument(
         "--report-only",
         action="store_true",
