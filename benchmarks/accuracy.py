@@ -465,6 +465,9 @@ def main(argv: list[str] | None = None) -> int:
     sections, summaries = [], {}
     for name in names:
         if args.report_only:
+            if not (out / name / "summary.parquet").is_file():
+                sections.append(f"### {name}: not run (no finished run under {out.name})")
+                continue
             section, summaries[name] = saved_dataset(name, out)
         else:
             section, summaries[name] = run_dataset(name, out, args)
