@@ -1,45 +1,71 @@
-"""Forecast accuracy of a small foretune sweep + ensemble against the classical baselines.
+"""Out-of-sample accuracy of foretune's defaults against statsforecast and neuralforecast.
 
-Run from the repository root (a few minutes on 2 CPU cores)::
+Run from the repository root (about 5-10 minutes per data set on 2 CPU cores)::
 
-    python benchmarks/accuracy.py                     # all data sets
-    python benchmarks/accuracy.py --datasets co2      # one of them
+    python benchmarks/accuracy.py                          # all data sets
+    python benchmarks/accuracy.py --datasets co2,solar     # some of them
+    python benchmarks/accuracy.py --set train.loss=mse     # a non-default setting (lever studies)
+    python benchmarks/accuracy.py --readme README.md       # also rewrite the README's tables
 
-For each real data set: write it as Parquet under the output directory, run a small Tune/Optuna
-sweep on a local Ray (2 CPUs), build the MC-dropout ensemble, then backtest the ensemble, its
-members and the baselines (naive, seasonal naive, AutoETS, AutoTheta) with the same rolling-origin
-windows (``foretune.commands.evaluate.evaluate_command``), and print one markdown table per data
-set. The run sees every series without its last ``windows x horizon`` points, and the backtest
-scores exactly those, so no stage of the run has seen the points it is scored on.
+Protocol, per data set: the last ``windows x horizon`` points of every series are cut off before
+anything runs. foretune runs ``foretune run``'s sweep and ensemble with the packaged quickstart
+configuration (``configs/quickstart.yaml``), changing only the data path and the horizon (plus
+any ``--set``), on what is left. Then one rolling-origin backtest
+(``foretune.evaluate.backtest``) forecasts each of the ``windows`` held-out windows from
+everything before it, with every system side by side:
 
-Data sets (all public, shipped with installed packages; nothing is downloaded):
+- ``foretune``: the served ensemble (conformally calibrated intervals), and the same ensemble
+  without calibration (``foretune, uncalibrated``); its weights and calibration never saw the
+  scored points;
+- statsforecast's ``SeasonalNaive``, ``AutoETS`` and ``AutoTheta`` with their own prediction
+  intervals (``level=[20, 40, 60, 80, 90]``, so 90% coverage is compared like for like and the
+  CRPS comes from 10 quantiles), refit at every origin;
+- neuralforecast's ``NHITS`` (the ``bench`` extra: ``pip install -e .[bench]``) trained with a
+  multi-quantile loss (``MQLoss`` on the same levels; point forecast = its median), input size
+  ``2 x max(horizon, season)``, ``--nhits-steps`` optimisation steps of 256 windows (otherwise
+  neuralforecast's defaults, e.g. robust scaling), refit at every origin.
 
-- ``us_macro``: the built-in 8 quarterly US macro series (statsmodels ``macrodata``), 1959-2009;
-  horizon 4, log-ratio transform.
-- ``co2``: Mauna Loa CO2 (statsmodels ``co2``), weekly 1958-2001 with gaps, resampled to monthly
-  means (5 empty months linearly interpolated); horizon 12.
-- ``elnino``: monthly Pacific sea-surface temperature 1950-2010 (statsmodels ``elnino``, one row
-  per year, one column per month), reshaped to one monthly series; horizon 12, diff transform
-  (a level of about 20-29 degrees has no natural ratio scale).
+Every system is scored by the same code (``foretune.evaluate.metrics.evaluate_forecasts`` inside
+the backtest): MASE and sMAPE (M4 definitions, mean over series), scaled CRPS (CRPS over the
+in-sample seasonal-naive MAE, so it equals MASE for a point forecast; from foretune's sample
+paths, from the quantiles for the others) and the 90% interval's coverage and mean width (data
+units). Wall-clock: foretune's sweep + ensemble build + its backtest forecasts; for the others
+their fits and forecasts at all origins.
 
-Columns: MASE and sMAPE (M4 definitions, mean over series), CRPS in data units and scaled CRPS
-(CRPS / the in-sample seasonal-naive MAE, so it equals MASE for a point forecast; the mean over
-series is comparable across series), and the 90% interval's coverage and mean width (point
-baselines have no interval: "-"). "best member" is the member with the lowest backtest MASE:
-an oracle choice made on the test windows themselves, so it flatters the members; the ensemble's
-own member weights were fixed on validation windows before the backtest. "ensemble, uncalibrated"
-is the raw MC-dropout mixture before the conformal interval calibration (when the artifact has
-one): the same point forecasts and draws, so the same MASE and CRPS (the CRPS is of the mixture's
-draws; calibration moves only the interval bounds), but different coverage and width.
+Data sets (all public, shipped inside installed packages; nothing is downloaded):
+
+- ``us_macro``: 8 quarterly US macro series 1959-2009 (statsmodels ``macrodata``, public
+  domain US government data; foretune's built-in quickstart data); horizon 4.
+- ``co2``: Mauna Loa CO2 (statsmodels ``co2``, NOAA, public domain), weekly 1958-2001 with gaps,
+  as monthly means (5 empty months linearly interpolated); horizon 12.
+- ``elnino``: monthly Pacific sea-surface temperature 1950-2010 (statsmodels ``elnino``, NOAA,
+  public domain), one series; horizon 12.
+- ``m1_yearly``: the M1 competition's 181 yearly series (aeon's ``m1_yearly_dataset.tsf``, from
+  the Monash forecasting archive, CC BY 4.0), 15-58 points; horizon 6 with one window, the M1
+  protocol (its shortest series cannot spare two).
+- ``covid_deaths``: cumulative daily COVID-19 deaths of 201 countries/regions over 84 days of
+  2020 (aeon's ``Covid3Month``, from the Monash regression archive, built from the public Johns
+  Hopkins CSSE data, CC BY 4.0); the file holds daily counts without dates, summed here and dated
+  from 2020-01-22 (the CSSE start); horizon 7.
+- ``solar``: half-hourly GB solar generation, 1-7 May 2021 (aeon's ``solar``, Sheffield Solar
+  PV_Live, CC BY 4.0), one series of 289 points; horizon 24 (half a day).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import logging
 import os
 import sys
 import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -54,12 +80,15 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 COLUMNS = {
     "mase": "MASE",
     "smape": "sMAPE",
-    "crps": "CRPS",
     "crps_scaled": "scaled CRPS",
     "coverage_90": "coverage 90%",
     "width_90": "width 90%",
+    "seconds": "wall-clock s",
 }
-BASELINES = ("naive", "seasonal_naive", "AutoETS", "AutoTheta")
+LEVELS = (20, 40, 60, 80, 90)
+STATISTICAL = ("SeasonalNaive", "AutoETS", "AutoTheta")
+FORETUNE = "foretune"
+README_START, README_END = "<!-- accuracy-benchmark:start -->", "<!-- accuracy-benchmark:end -->"
 
 
 # ----------------------------------------------------------------------------------- data sets
@@ -90,175 +119,378 @@ def elnino() -> pd.DataFrame:
     return pd.DataFrame({"unique_id": "elnino_sst", "ds": long["ds"].to_numpy(), "y": long["y"]})
 
 
+def _aeon_file(*parts: str) -> str:
+    return str(resources.files("aeon").joinpath("datasets", "data", *parts))
+
+
+def m1_yearly() -> pd.DataFrame:
+    from aeon.datasets import load_from_tsf_file
+
+    raw, _ = load_from_tsf_file(_aeon_file("m1_yearly_dataset", "m1_yearly_dataset.tsf"))
+    rows = []
+    for _, row in raw.iterrows():
+        start = pd.Timestamp(row["start_timestamp"]).year
+        rows += [(row["series_name"], start + i, float(v)) for i, v in enumerate(row["series_value"])]
+    return pd.DataFrame(rows, columns=["unique_id", "ds", "y"])
+
+
+def covid_deaths() -> pd.DataFrame:
+    frames = []
+    for part in ("TRAIN", "TEST"):
+        text = Path(_aeon_file("Covid3Month", f"Covid3Month_{part}.ts")).read_text()
+        lines = [ln for ln in text.splitlines() if ln and not ln.startswith(("@", "#"))]
+        for i, line in enumerate(lines):
+            daily = np.array(line.split(":")[0].split(","), dtype=np.float64)
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "unique_id": f"{part.lower()}_{i:03d}",
+                        "ds": pd.date_range("2020-01-22", periods=len(daily), freq="D"),
+                        "y": np.cumsum(daily),
+                    }
+                )
+            )
+    return pd.concat(frames, ignore_index=True)
+
+
+def solar() -> pd.DataFrame:
+    raw = pd.read_csv(_aeon_file("solar", "solar.csv"))
+    ds = pd.to_datetime(raw["datetime_gmt"]).dt.tz_localize(None)
+    return pd.DataFrame({"unique_id": "gb_solar", "ds": ds, "y": raw["solar_gen"].astype(float)})
+
+
+@dataclass(frozen=True)
+class DataSet:
+    loader: Callable[[], pd.DataFrame]
+    horizon: int
+    frequency: str
+    windows: int | None = None  # None = --windows
+    settings: dict[str, Any] = field(default_factory=dict)  # dataset-specific config keys
+
+
 DATASETS = {
-    # name: (loader, experiment settings)
-    "us_macro": (us_macro, {"horizon": 4, "transform": "log_ratio", "windows": [8, 16]}),
-    "co2": (co2, {"horizon": 12, "transform": "log_ratio", "windows": [24, 36]}),
-    "elnino": (elnino, {"horizon": 12, "transform": "diff", "windows": [24, 36]}),
+    "us_macro": DataSet(us_macro, 4, "quarterly"),
+    "co2": DataSet(co2, 12, "monthly"),
+    "elnino": DataSet(elnino, 12, "monthly"),
+    "m1_yearly": DataSet(m1_yearly, 6, "yearly", windows=1),
+    "covid_deaths": DataSet(covid_deaths, 7, "daily"),
+    "solar": DataSet(solar, 24, "half-hourly"),
 }
 
 
+# --------------------------------------------------------------------------------- forecasters
+def _quantile_name(q: float) -> str:
+    return f"q{round(q * 100):02d}"
+
+
+def quantile_columns(raw: pd.DataFrame, model: str, point: str) -> pd.DataFrame:
+    """``unique_id, ds, mean`` and ``qNN`` columns from a Nixtla frame's ``<model>-lo/hi-<L>``."""
+    out = raw[["unique_id", "ds"]].copy()
+    out["mean"] = raw[point].to_numpy()
+    for level in LEVELS:
+        lo = (1.0 - level / 100.0) / 2.0
+        out[_quantile_name(lo)] = raw[f"{model}-lo-{level}"].to_numpy()
+        out[_quantile_name(1.0 - lo)] = raw[f"{model}-hi-{level}"].to_numpy()
+    if f"{model}-median" in raw.columns:
+        out["q50"] = raw[f"{model}-median"].to_numpy()
+    # a multi-quantile network's outputs can cross (NHITS with MQLoss does early in training):
+    # sort each row's quantiles (monotone rearrangement, which never worsens the pinball loss)
+    names = sorted((c for c in out.columns if c.startswith("q")), key=lambda c: float("0." + c[1:]))
+    out[names] = np.sort(out[names].to_numpy(np.float64), axis=1)
+    return out.reset_index(drop=True)
+
+
+def statistical_forecaster(model: str) -> Callable[[pd.DataFrame, int], pd.DataFrame]:
+    from foretune.evaluate.baselines import statistical
+
+    def forecast(history: pd.DataFrame, horizon: int) -> pd.DataFrame:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            raw = statistical(history, horizon, models=(model,), level=LEVELS)
+        return quantile_columns(raw, model, model)
+
+    return forecast
+
+
+def nhits_forecaster(steps: int, seed: int) -> Callable[[pd.DataFrame, int], pd.DataFrame]:
+    def forecast(history: pd.DataFrame, horizon: int) -> pd.DataFrame:
+        from neuralforecast import NeuralForecast
+        from neuralforecast.losses.pytorch import MQLoss
+        from neuralforecast.models import NHITS
+
+        from foretune.data.calendar import infer_freq, season_length
+
+        hist = history[["unique_id", "ds", "y"]].sort_values(["unique_id", "ds"])
+        freq = infer_freq(hist.loc[hist["unique_id"] == hist["unique_id"].iloc[0], "ds"])
+        model = NHITS(
+            h=horizon,
+            input_size=2 * max(horizon, season_length(freq)),
+            loss=MQLoss(level=list(LEVELS)),
+            max_steps=steps,
+            windows_batch_size=256,  # of the default 1024: a quarter of the CPU time per step
+            scaler_type="robust",
+            start_padding_enabled=True,
+            random_seed=seed,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            enable_checkpointing=False,
+            logger=False,
+            accelerator="cpu",
+        )
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            nf = NeuralForecast(models=[model], freq=freq)
+            nf.fit(df=hist)
+            raw = nf.predict()
+        if "unique_id" not in raw.columns:
+            raw = raw.reset_index()
+        return quantile_columns(raw, "NHITS", "NHITS-median")
+
+    return forecast
+
+
+class Timed:
+    """A forecaster that adds the seconds of each ``predict`` to ``seconds``."""
+
+    def __init__(self, forecaster: Any, seconds: float = 0.0) -> None:
+        self.forecaster, self.seconds = forecaster, seconds
+        self.min_history = getattr(forecaster, "min_history", 2)
+
+    def predict(self, history: pd.DataFrame, horizon: int, **kw: Any) -> pd.DataFrame:
+        start = time.perf_counter()
+        try:
+            return self.forecaster.predict(history, horizon=horizon, **kw)
+        finally:
+            self.seconds += time.perf_counter() - start
+
+
 # ---------------------------------------------------------------------------------- benchmark
-def experiment(name: str, data_path: Path, settings: dict, args: argparse.Namespace):
-    from foretune.config import ExperimentConfig
-
-    return ExperimentConfig.from_dict(
-        {
-            "name": f"accuracy-{name}",
-            "seed": args.seed,
-            "models": args.models.split(","),
-            "data": {
-                "path": str(data_path),
-                "horizon": settings["horizon"],
-                "transform": settings["transform"],
-            },
-            "train": {"max_epochs": args.epochs, "patience": 5},
-            "search": {
-                "trials": args.trials,
-                "max_concurrent": 2,
-                "windows": settings["windows"],
-                "grace_period": 5,
-                "time_budget_s": args.sweep_budget,
-            },
-            "ensemble": {
-                "top_k": 3,
-                "samples": 50,
-                "quantiles": [0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95],
-            },
-        }
-    )
-
-
 def held_out_split(frame: pd.DataFrame, points: int) -> pd.DataFrame:
     """Every series without its last ``points`` observations: what the run may see."""
     position = frame.groupby("unique_id", sort=False).cumcount(ascending=False)
     return frame[position >= points].reset_index(drop=True)
 
 
-def table(summary: pd.DataFrame) -> tuple[str, pd.DataFrame]:
-    """The markdown table (ensemble, best member, baselines) and the rows it shows."""
-    s = summary.set_index("model")
-    rows = {"ensemble": s.loc["ensemble"]}
-    if "ensemble_uncalibrated" in s.index:
-        rows["ensemble, uncalibrated"] = s.loc["ensemble_uncalibrated"]
-    members = s[s.index.str.startswith("member")]
-    if not members.empty:
-        best = members["mase"].astype(float).idxmin()
-        rows[f"best member, oracle ({best})"] = s.loc[best]
-    for name in BASELINES:
-        if name in s.index:
-            rows[name] = s.loc[name]
-    shown = pd.DataFrame(rows).T
-    lines = [
-        "| model | " + " | ".join(COLUMNS.values()) + " |",
-        "|---|" + "---:|" * len(COLUMNS),
-    ]
-    best = {c: _best(shown, c) for c in COLUMNS}
-    for label, row in shown.iterrows():
+def experiment(name: str, data_path: Path, horizon: int, args: argparse.Namespace, extra: dict):
+    """The quickstart configuration with this data set's path and horizon (and ``--set``)."""
+    from foretune.config import experiment_config
+
+    settings = {
+        "name": f"accuracy-{name}",
+        "seed": args.seed,
+        "data.path": str(data_path),
+        "data.horizon": horizon,
+        **extra,
+        **args.settings,
+    }
+    return experiment_config(None, settings)
+
+
+def run_dataset(name: str, out: Path, args: argparse.Namespace) -> tuple[str, pd.DataFrame]:
+    """Run every system on one data set; its markdown section and its table's rows."""
+    from foretune.ensemble import Ensemble, build_ensemble
+    from foretune.evaluate.backtest import backtest
+    from foretune.evaluate.forecasters import FunctionForecaster, ModelForecaster
+    from foretune.search import run_sweep
+
+    spec = DATASETS[name]
+    windows = spec.windows or args.windows
+    frame = spec.loader()
+    run_dir = out / name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    seen_path = run_dir / "seen.parquet"  # without the scored tail: the run never sees it
+    config = experiment(name, seen_path, spec.horizon, args, spec.settings)
+    sizes = frame.groupby("unique_id").size()
+    print(
+        f"\n=== {name}: {len(sizes)} series, {sizes.min()}-{sizes.max()} points, "
+        f"horizon {spec.horizon}, {windows} window(s) ===",
+        flush=True,
+    )
+    artifact = run_dir / "ensemble"
+    if args.reuse and artifact.exists():  # a finished run's sweep and ensemble, timed by its files
+        train_s = artifact.stat().st_mtime - seen_path.stat().st_mtime
+        print(f"reusing the ensemble of {run_dir} ({train_s:.0f} s to build)", flush=True)
+    else:
+        held_out_split(frame, windows * spec.horizon).to_parquet(seen_path, index=False)
+        start = time.perf_counter()
+        run_sweep(config, run_dir)
+        artifact = build_ensemble(run_dir, config)
+        train_s = time.perf_counter() - start
+    ensemble = Ensemble.load(artifact)
+    common = {"samples": config.ensemble.samples, "seed": args.seed, "min_history": 2}
+    systems: dict[str, Timed] = {
+        FORETUNE: Timed(ModelForecaster.with_draws(ensemble, 100, **common), train_s)
+    }
+    if ensemble.calibration is not None:
+        raw = ModelForecaster.with_draws(ensemble.without_calibration(), 100, **common)
+        systems[f"{FORETUNE}, uncalibrated"] = Timed(raw, train_s)
+    for model in STATISTICAL:
+        systems[model] = Timed(FunctionForecaster(statistical_forecaster(model)))
+    if args.nhits_steps:
+        systems["NHITS"] = Timed(FunctionForecaster(nhits_forecaster(args.nhits_steps, args.seed)))
+    logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
+    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    result = backtest(systems, frame, spec.horizon, windows)
+    summary = result.summary.set_index("model")
+    summary["seconds"] = pd.Series({k: v.seconds for k, v in systems.items()})
+    if f"{FORETUNE}, uncalibrated" in summary.index:  # its forecasts were timed twice
+        summary.loc[f"{FORETUNE}, uncalibrated", "seconds"] = np.nan
+    board = pd.read_parquet(run_dir / "leaderboard.parquet")
+    archs = ", ".join(f"{a} x{n}" for a, n in board["architecture"].value_counts().items())
+    members = ", ".join(f"{k} {v:.2f}" for k, v in ensemble.weights.items())
+    header = (
+        f"### {name}: {spec.frequency}, {len(sizes)} series of {sizes.min()}-{sizes.max()} points; "
+        f"horizon {spec.horizon}, the last {windows} window(s) = {windows * spec.horizon} points "
+        f"per series held out\n\n"
+        f"foretune: {len(board)} trials ({archs}), {int((board['status'] == 'ok').sum())} ok; "
+        f"ensemble {members}.\n\n"
+    )
+    section = header + markdown(summary)
+    (run_dir / "section.md").write_text(section)
+    summary.reset_index().to_parquet(run_dir / "summary.parquet", index=False)
+    return section, summary
+
+
+def saved_dataset(name: str, out: Path) -> tuple[str, pd.DataFrame]:
+    """A data set's section and table rows as an earlier run under ``out`` saved them."""
+    run_dir = out / name
+    if not (run_dir / "summary.parquet").is_file():
+        raise SystemExit(f"{run_dir} holds no finished run of {name} (run it without --report-only)")
+    return (run_dir / "section.md").read_text(), pd.read_parquet(run_dir / "summary.parquet").set_index(
+        "model"
+    )
+
+
+def markdown(summary: pd.DataFrame) -> str:
+    """One row per system, the best value of each column in bold (coverage: nearest 0.90)."""
+    lines = ["| system | " + " | ".join(COLUMNS.values()) + " |", "|---|" + "---:|" * len(COLUMNS)]
+    best = {c: _best(summary, c) for c in COLUMNS}
+    for label, row in summary.iterrows():
         cells = []
         for col in COLUMNS:
-            value = row.get(col, np.nan)
-            text = _fmt(value)
+            text = _fmt(row.get(col, np.nan))
             cells.append(f"**{text}**" if text != "-" and label in best[col] else text)
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    return "\n".join(lines), shown
+    return "\n".join(lines)
 
 
-def _best(shown: pd.DataFrame, col: str) -> set[str]:
-    if col not in shown.columns or col.startswith("width"):
+def comparison(summaries: dict[str, pd.DataFrame]) -> str:
+    """Per data set: foretune's MASE against the best statistical baseline and NHITS."""
+    lines = [
+        "| data set | foretune MASE | best statistical (MASE) | vs best statistical | NHITS MASE "
+        "| foretune 90% coverage | foretune lowest MASE? |",
+        "|---|---:|---|---:|---:|---:|---|",
+    ]
+    for name, s in summaries.items():
+        mase = pd.to_numeric(s["mase"], errors="coerce")
+        ours = mase.get(FORETUNE, np.nan)
+        stats = mase.reindex(list(STATISTICAL)).dropna()
+        best_stat = stats.idxmin() if len(stats) else None
+        diff = (ours / stats.min() - 1.0) * 100.0 if len(stats) else np.nan
+        others = mase.drop([i for i in mase.index if str(i).startswith(FORETUNE)]).dropna()
+        wins = "yes" if len(others) and ours <= others.min() else "no"
+        stat_text = f"{best_stat} ({_fmt(stats.min())})" if best_stat else "-"
+        cov = s["coverage_90"].get(FORETUNE, np.nan) if "coverage_90" in s else np.nan
+        lines.append(
+            f"| {name} | {_fmt(ours)} | {stat_text} | {diff:+.1f}% | {_fmt(mase.get('NHITS', np.nan))} "
+            f"| {_fmt(cov)} | {wins} |"
+        )
+    return "\n".join(lines)
+
+
+def _best(summary: pd.DataFrame, col: str) -> set[str]:
+    if col not in summary.columns or col.startswith(("width", "seconds")):
         return set()
-    values = pd.to_numeric(shown[col], errors="coerce")
+    values = pd.to_numeric(summary[col], errors="coerce")
     if values.notna().sum() == 0:
         return set()
     key = (values - 0.9).abs() if col.startswith("coverage") else values
     return set(key.index[np.isclose(key, key.min())])
 
 
-def _fmt(value) -> str:
+def _fmt(value: Any) -> str:
     try:
         v = float(value)
     except (TypeError, ValueError):
         return "-"
     if not np.isfinite(v):
         return "-"
-    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3f}" if abs(v) < 10 else f"{v:.2f}"
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
 
 
-def run_dataset(name: str, out: Path, args: argparse.Namespace) -> str:
-    from foretune.commands.evaluate import evaluate_command
-    from foretune.ensemble import build_ensemble
-    from foretune.search import run_sweep
-
-    loader, settings = DATASETS[name]
-    frame = loader()
-    run_dir = out / name
-    run_dir.mkdir(parents=True, exist_ok=True)
-    data_path = run_dir / "data.parquet"  # everything, for the backtest
-    frame.to_parquet(data_path, index=False)
-    seen_path = run_dir / "seen.parquet"  # without the scored tail: the run never sees it
-    held_out_split(frame, args.windows * settings["horizon"]).to_parquet(seen_path, index=False)
-    config = experiment(name, seen_path, settings, args)
-    sizes = frame.groupby("unique_id").size()
-    print(
-        f"\n=== {name}: {len(sizes)} series, {sizes.min()}-{sizes.max()} points, "
-        f"horizon {settings['horizon']} ===",
-        flush=True,
-    )
-    start = time.perf_counter()
-    run_sweep(config, run_dir)
-    sweep_s = time.perf_counter() - start
-    start = time.perf_counter()
-    artifact = build_ensemble(run_dir, config)
-    build_s = time.perf_counter() - start
-    start = time.perf_counter()
-    evaluate_command(artifact, data_path, windows=args.windows, out=run_dir / "evaluation")
-    eval_s = time.perf_counter() - start
-    summary = pd.read_parquet(run_dir / "evaluation" / "backtest_summary.parquet")
-    markdown, _ = table(summary)
-    board = pd.read_parquet(run_dir / "leaderboard.parquet")
-    archs = ", ".join(f"{a}x{n}" for a, n in board["architecture"].value_counts().items())
-    header = (
-        f"### {name} ({len(sizes)} series x {sizes.max()} points; horizon "
-        f"{settings['horizon']}, {args.windows} rolling-origin windows = last "
-        f"{args.windows * settings['horizon']} points per series, all held out)\n\n"
-        f"Sweep: {len(board)} trials ({archs}), {int((board['status'] == 'ok').sum())} ok; "
-        f"sweep {sweep_s:.0f} s, ensemble {build_s:.0f} s, backtest + report {eval_s:.0f} s. "
-        f"Report: {run_dir / 'evaluation' / 'report.html'}\n\n"
-    )
-    return header + markdown
+def write_readme(readme: Path, text: str) -> None:
+    """Replace what lies between the README's benchmark markers with ``text``."""
+    content = readme.read_text()
+    if README_START not in content or README_END not in content:
+        raise SystemExit(f"{readme} has no {README_START} ... {README_END} block to replace")
+    head, rest = content.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    readme.write_text(f"{head}{README_START}\n{text}\n{README_END}{tail}")
 
 
 def main(argv: list[str] | None = None) -> int:
+    from foretune.config import parse_settings
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default=",".join(DATASETS), help="comma-separated")
-    parser.add_argument("--models", default="mlp,gru,tcn", help="architectures to search")
-    parser.add_argument("--trials", type=int, default=8)
-    parser.add_argument("--epochs", type=int, default=25)
-    parser.add_argument("--sweep-budget", type=float, default=70.0, help="seconds per sweep")
-    parser.add_argument("--windows", type=int, default=3, help="backtest windows")
+    parser.add_argument("--windows", type=int, default=2, help="held-out windows per series")
+    parser.add_argument("--nhits-steps", type=int, default=200, help="NHITS optimisation steps; 0 = skip")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config setting")
     parser.add_argument("--out", help="output directory (default runs/accuracy-<time>)")
+    parser.add_argument("--readme", help="rewrite this README's benchmark block with the tables")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="score the sweep and ensemble already under --out/<data set> instead of running them again",
+    )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="run nothing: print (and --readme) the tables of the data sets already run under --out "
+        "(e.g. by several processes, one per data set)",
+    )
     args = parser.parse_args(argv)
+    args.settings = parse_settings(args.set)
     names = [n.strip() for n in args.datasets.split(",") if n.strip()]
     unknown = [n for n in names if n not in DATASETS]
     if unknown:
         parser.error(f"unknown data set(s) {unknown}; choose from {list(DATASETS)}")
     out = Path(args.out or f"runs/accuracy-{time.strftime('%Y%m%d-%H%M%S')}").resolve()
 
-    from foretune.runtime import ensure_ray
+    if not args.report_only:
+        from foretune.runtime import ensure_ray
 
-    ensure_ray(num_cpus=2)
-    start = time.perf_counter()
-    sections = [run_dataset(name, out, args) for name in names]
-    total = time.perf_counter() - start
+        ensure_ray(num_cpus=2)
+    sections, summaries = [], {}
+    for name in names:
+        if args.report_only:
+            if not (out / name / "summary.parquet").is_file():
+                sections.append(f"### {name}: not run (no finished run under {out.name})")
+                continue
+            section, summaries[name] = saved_dataset(name, out)
+        else:
+            section, summaries[name] = run_dataset(name, out, args)
+            print("\n" + section, flush=True)
+        sections.append(section)
+    settings = ", ".join(args.set) or "none"
     text = (
-        f"## foretune accuracy benchmark (seed {args.seed}, {args.trials} trials of "
-        f"{args.models}, <= {args.epochs} epochs; {total:.0f} s in all)\n\n" + "\n\n".join(sections) + "\n"
+        f"Generated by `python benchmarks/accuracy.py` (seed {args.seed}, quickstart defaults, "
+        f"extra settings: {settings}; "
+        + (f"NHITS {args.nhits_steps} steps; " if args.nhits_steps else "NHITS not run (--nhits-steps 0); ")
+        + f"{os.cpu_count()} CPUs shared with other jobs, so compare wall-clock within a table).\n\n"
+        + comparison(summaries)
+        + "\n\n"
+        + "\n\n".join(sections)
+        + "\n"
     )
     out.mkdir(parents=True, exist_ok=True)
     (out / "accuracy.md").write_text(text)
     print("\n" + text)
     print(f"written to {out / 'accuracy.md'}")
+    if args.readme:
+        write_readme(Path(args.readme), text)
+        print(f"rewrote the benchmark block of {args.readme}")
     return 0
 
 

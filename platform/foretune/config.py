@@ -94,6 +94,12 @@ class TrainConfig(_Section):
     clip_norm: float | None = Field(1.0, gt=0.0)
     patience: int = Field(5, ge=1)
     direction_weight: float = Field(0.2, ge=0.0, le=100.0)
+    loss: Literal["mse", "mae", "huber"] = Field(
+        "mse",
+        description="regression loss on the standardised changes: squared error, absolute "
+        "error (the median, as MASE rewards) or Huber (squared within 1 standard deviation, "
+        "absolute beyond); chosen by benchmarks/accuracy.py",
+    )
     num_workers: int = Field(
         0, ge=0, le=4096, description="Ray Train workers per trial; 0 = run inline in the trial"
     )

@@ -98,3 +98,18 @@ def test_statistical_naive_models_agree_with_ours():
     assert list(out["ds"]) == [60, 65, 70, 75, 80]
     np.testing.assert_allclose(out["Naive"], naive(history, 5)["Naive"])
     np.testing.assert_allclose(out["SeasonalNaive"], seasonal_naive(history, 5, season=4)["SeasonalNaive"])
+
+
+def test_statistical_levels_give_each_models_own_nested_intervals():
+    rng = np.random.default_rng(0)
+    history = _frame("walk", np.arange(80), 100 + np.cumsum(rng.normal(0, 1, 80)))
+    out = statistical(history, 4, models=("Naive",), level=[50, 90])
+    assert sorted(out.columns) == sorted(
+        ["unique_id", "ds", "Naive", "Naive-lo-90", "Naive-lo-50", "Naive-hi-50", "Naive-hi-90"]
+    )
+    lo90, lo50, mid, hi50, hi90 = (
+        out[c].to_numpy() for c in ("Naive-lo-90", "Naive-lo-50", "Naive", "Naive-hi-50", "Naive-hi-90")
+    )
+    assert (lo90 < lo50).all() and (lo50 < mid).all() and (mid < hi50).all() and (hi50 < hi90).all()
+    width = hi90 - lo90
+    assert (np.diff(width) > 0).all()  # a random walk's interval widens with the horizon

@@ -35,6 +35,7 @@ def test_negative_learning_rate_names_the_key():
         ({"clip_value": -1.0}, "train.clip_value"),
         ({"plateau_factor": 1.5}, "train.plateau_factor"),
         ({"stream_threshold_mb": -1}, "train.stream_threshold_mb"),
+        ({"loss": "quantile"}, "train.loss"),
     ],
 )
 def test_bad_loop_settings_name_their_key(settings, key):
@@ -68,6 +69,7 @@ def test_spec_for_passes_the_loop_settings():
                 "plateau_patience": 4,
                 "compile": True,
                 "stream_threshold_mb": 64,
+                "loss": "huber",
                 "use_gpu": True,
                 "precision": "bf16",
             }

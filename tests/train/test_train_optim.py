@@ -156,3 +156,18 @@ def test_feeder_streams_above_the_threshold():
         assert np.array_equal(got.numpy(), want[[5, 3, 99]])
     chunks = list(streamed.chunks(64))
     assert [len(c[0]) for c in chunks] == [64, 36]
+
+
+@pytest.mark.parametrize("loss", ["mse", "mae", "huber"])
+def test_val_loss_is_the_chosen_regression_loss(spec_of, loss):
+    """``train.loss`` is what the epoch minimises and reports (direction weight 0: regression only)."""
+    x, y, d = _arrays()
+    trainer = _trainer(spec_of(loss=loss, direction_weight=0.0), arrays=(x, y, d))
+    with torch.no_grad():
+        err = trainer.model(torch.from_numpy(x))[0] - torch.from_numpy(y)
+    per_point = {
+        "mse": err**2,
+        "mae": err.abs(),
+        "huber": torch.where(err.abs() <= 1.0, 0.5 * err**2, err.abs() - 0.5),
+    }[loss]
+    assert trainer.val_loss() == pytest.approx(float(per_point.mean()), rel=1e-5)

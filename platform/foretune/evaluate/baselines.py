@@ -137,8 +137,12 @@ def statistical(
     models: Sequence[str | Any] = ("AutoETS", "AutoTheta"),
     freq: Freq | None = None,
     n_jobs: int | None = None,
+    level: Sequence[int] | None = None,
 ) -> pd.DataFrame:
     """Forecast with statsforecast models, one column per model, all fitted in one pass.
+
+    ``level`` (e.g. ``[80, 90]``) adds each model's own prediction intervals as statsforecast
+    names them (``AutoETS-lo-90``, ``AutoETS-hi-90``).
 
     ``models`` are names in ``statsforecast.models`` (built with ``season_length=season`` when
     they take it) or ready model instances. Series are grouped by frequency, since one
@@ -170,7 +174,7 @@ def statistical(
         sf = StatsForecast(models=_build_models(models, m), freq=f, n_jobs=jobs)
         data = hist[hist["unique_id"].isin(uids)]
         try:
-            part = sf.forecast(df=data, h=int(horizon))
+            part = sf.forecast(df=data, h=int(horizon), level=list(level) if level else None)
         except Exception as err:
             shortest = int(data.groupby("unique_id", observed=True).size().min())
             err.add_note(

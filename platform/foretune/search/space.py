@@ -160,6 +160,7 @@ _LOOP_SETTINGS = (
     "precision",
     "compile",
     "stream_threshold_mb",
+    "loss",
 )
 
 

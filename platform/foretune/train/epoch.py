@@ -84,7 +84,7 @@ class Trainer:
         with torch.no_grad():
             for x, y_reg, y_dir in self.feed.validation():
                 out = self._forward(self.model, x)
-                total += _loss_sum(out, y_reg, y_dir, self.spec.direction_weight).double()
+                total += _loss_sum(out, y_reg, y_dir, self.spec.direction_weight, self.spec.loss).double()
                 count += len(x) * self.horizon
         return _mean_across(total, count, self.world)
 
@@ -101,7 +101,9 @@ class Trainer:
 
     def _backward(self, rows: Rows, weight: float) -> torch.Tensor:
         x, y_reg, y_dir = rows
-        loss = _loss_sum(self._forward(self.trained, x), y_reg, y_dir, self.spec.direction_weight)
+        loss = _loss_sum(
+            self._forward(self.trained, x), y_reg, y_dir, self.spec.direction_weight, self.spec.loss
+        )
         scaled = loss * weight
         (self.scaler.scale(scaled) if self.scaler else scaled).backward()
         return loss.detach()
@@ -135,13 +137,28 @@ def build_optimizer(spec: TrainSpec, params: list[nn.Parameter]) -> torch.optim.
         return cls(params, **kwargs)
 
 
-def _loss_sum(model_out: tuple[torch.Tensor, torch.Tensor], y_reg, y_dir, direction_weight: float):
-    """Sum over samples and horizon steps of squared error + weighted direction cross-entropy.
+#: ``TrainSpec.loss`` -> the regression loss (sum over samples and horizon steps).
+REGRESSION_LOSSES = {
+    "mse": lambda pred, y: nn.functional.mse_loss(pred, y, reduction="sum"),
+    "mae": lambda pred, y: nn.functional.l1_loss(pred, y, reduction="sum"),
+    "huber": lambda pred, y: nn.functional.huber_loss(pred, y, reduction="sum", delta=1.0),
+}
+
+
+def _loss_sum(
+    model_out: tuple[torch.Tensor, torch.Tensor],
+    y_reg,
+    y_dir,
+    direction_weight: float,
+    loss_name: str = "mse",
+):
+    """Sum over samples and horizon steps of the regression loss (``TrainSpec.loss``) +
+    weighted direction cross-entropy.
 
     The multi-task loss in fp32 (also under autocast); its mean is taken by the callers.
     """
     reg, logits = model_out
-    loss = nn.functional.mse_loss(reg.float(), y_reg, reduction="sum")
+    loss = REGRESSION_LOSSES[loss_name](reg.float(), y_reg)
     if direction_weight > 0:
         loss = loss + direction_weight * nn.functional.cross_entropy(
             logits.float().reshape(-1, 3), y_dir.reshape(-1), reduction="sum"

@@ -51,6 +51,7 @@ class TrainSpec:
     precision: str = "fp32"
     compile: bool = False
     stream_threshold_mb: float = 512.0
+    loss: str = "mse"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
