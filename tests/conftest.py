@@ -21,6 +21,24 @@ def ray_session():
     ray.shutdown()
 
 
+@pytest.fixture(scope="session")
+def tiny_ensemble_run(ray_session, tmp_path_factory):
+    """``(run_dir, artifact)`` of one tiny sweep and its ensemble (horizon 4, 3 epochs, 8 samples,
+    quantiles 5-25-50-75-95), shared by the tests that read a finished run. They may add their
+    own outputs beside it (``evaluation/``, ``explain/``) but must not change what is there."""
+    from support import tiny_run
+
+    return tiny_run(
+        tmp_path_factory,
+        **{
+            "data.horizon": 4,
+            "train.max_epochs": 3,
+            "ensemble.samples": 8,
+            "ensemble.quantiles": [0.05, 0.25, 0.5, 0.75, 0.95],
+        },
+    )
+
+
 @pytest.fixture
 def small_config():
     """A factory for a tiny but real experiment on the built-in quarterly data."""

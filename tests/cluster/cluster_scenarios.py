@@ -3,7 +3,7 @@
 The tests run each scenario in a subprocess (``run_scenario``), so its cluster is isolated from
 the pytest process's session-wide local Ray::
 
-    python cluster_scenarios.py SCENARIO WORKDIR     # SCENARIO: placement | fault
+    python cluster_scenarios.py SCENARIO WORKDIR     # SCENARIO: placement | fault | all
 
 and read the JSON object on the last stdout line that starts with ``RESULT_PREFIX``. The
 subprocess gets ``RAY_TMPDIR`` = a short private directory under /tmp, so the cluster's sockets
@@ -36,6 +36,11 @@ Scenarios:
   SIGKILLs the node of the first trial seen mid-training (``remove_node(allow_graceful=False)``)
   and adds a replacement node, while the sweep runs in a thread (``Cluster.add_node`` installs
   signal handlers, which only the main thread may do).
+- ``all`` (what the tests run): both on one cluster, so that it starts once: the two placement
+  sweeps, then the fault sweep (it kills a node, so it comes last), then the shutdown and the
+  ensembles. Its result is ``{"placement": ..., "fault": ...}``, each as the scenario alone
+  returns it. Placements stay per sweep: a trial's pid is looked up among all actors the
+  cluster ever ran, and pids of dead actors are not reused within a run of a few minutes.
 """
 
 from __future__ import annotations
@@ -205,7 +210,8 @@ def results(run_dir: Path, live: bool = False) -> dict[str, list[dict]]:
     ``live``: while a sweep runs, Tune's driver appends each result to ``result.json`` in its
     staging directory (under the Ray session directory) and copies that to ``run_dir/sweep``
     only now and then, so the staging copy is the current one; whichever copy has more rows
-    wins. (Only for a session running one sweep: staging paths do not name the run directory.)
+    wins. Staging paths do not name the run directory, so an earlier sweep of the same session
+    shows up too; ``training_victim`` skips it: its trials have finished and their actors are dead.
     """
     staging = Path(os.environ.get("RAY_TMPDIR", "/tmp"), "ray").glob(
         "session_*/artifacts/*/sweep/driver_artifacts/*/result.json"
@@ -259,50 +265,62 @@ def ensemble_from_run_dir(run_dir: Path, config) -> dict:
     }
 
 
-def scenario_placement(workdir: Path) -> dict:
-    """Parts 1-3 of issue 8 on one cluster: inline trials, a 2-worker Ray Train trial, ensembles."""
+def placement_sweeps(cluster: LabelledCluster, workdir: Path) -> dict:
+    """Parts 1-2 of issue 8 on a live cluster: inline trials, then a 2-worker Ray Train trial."""
     from foretune.config import ExperimentConfig
     from foretune.search import run_sweep
 
-    cluster = LabelledCluster(["a", "b", "c"])
     out: dict = {"nodes": sorted(cluster.nodes)}
-    try:
-        inline = ExperimentConfig.from_dict(experiment())
-        board, seconds = timed(run_sweep, inline, workdir / "inline")
-        out["inline"] = {
-            "board": board_summary(board.leaderboard),
-            "sweep_s": seconds,
-            "placements": cluster.placements(workdir / "inline"),
-        }
+    inline = ExperimentConfig.from_dict(experiment())
+    board, seconds = timed(run_sweep, inline, workdir / "inline")
+    out["inline"] = {
+        "board": board_summary(board.leaderboard),
+        "sweep_s": seconds,
+        "placements": cluster.placements(workdir / "inline"),
+    }
 
-        train = ExperimentConfig.from_dict(
-            experiment(
-                **{
-                    "search.trials": 1,
-                    "search.max_concurrent": 1,
-                    "train.num_workers": 2,
-                    "train.cpus_per_worker": 1.0,
-                }
-            )
+    train = ExperimentConfig.from_dict(
+        experiment(
+            **{
+                "search.trials": 1,
+                "search.max_concurrent": 1,
+                "train.num_workers": 2,
+                "train.cpus_per_worker": 1.0,
+            }
         )
-        board, seconds = timed(run_sweep, train, workdir / "train")
-        out["train"] = {
-            "board": board_summary(board.leaderboard),
-            "sweep_s": seconds,
-            "placements": cluster.placements(workdir / "train"),
-            "workers": cluster.actors(TRAIN_WORKER_ACTOR),
-        }
-    finally:
-        cluster.shutdown()
+    )
+    board, seconds = timed(run_sweep, train, workdir / "train")
+    out["train"] = {
+        "board": board_summary(board.leaderboard),
+        "sweep_s": seconds,
+        "placements": cluster.placements(workdir / "train"),
+        "workers": cluster.actors(TRAIN_WORKER_ACTOR),
+    }
+    out["configs"] = {"inline": inline, "train": train}
+    return out
 
-    # The nodes are gone; so are their local disks (the Ray session directories): what the
-    # ensemble stage reads must be in the shared storage, i.e. the run directory.
+
+def placement_ensembles(out: dict, workdir: Path) -> dict:
+    """Part 3, once the cluster is shut down: the nodes are gone, and so are their local disks
+    (the Ray session directories): what the ensemble stage reads must be in the shared storage,
+    i.e. the run directory."""
     ray_dir = Path(os.environ["RAY_TMPDIR"], "ray")
     ray_dir.rename(ray_dir.with_name("ray-nodes-gone"))
-    out["inline"]["ensemble"] = ensemble_from_run_dir(workdir / "inline", inline)
-    out["train"]["ensemble"] = ensemble_from_run_dir(workdir / "train", train)
-    out["run_dirs"] = {"inline": str(workdir / "inline"), "train": str(workdir / "train")}
+    configs = out.pop("configs")
+    for name in ("inline", "train"):
+        out[name]["ensemble"] = ensemble_from_run_dir(workdir / name, configs[name])
+    out["run_dirs"] = {name: str(workdir / name) for name in ("inline", "train")}
     return out
+
+
+def scenario_placement(workdir: Path) -> dict:
+    """Parts 1-3 of issue 8 on one cluster: inline trials, a 2-worker Ray Train trial, ensembles."""
+    cluster = LabelledCluster(["a", "b", "c"])
+    try:
+        out = placement_sweeps(cluster, workdir)
+    finally:
+        cluster.shutdown()
+    return placement_ensembles(out, workdir)
 
 
 class Sweep(threading.Thread):
@@ -337,10 +355,8 @@ def training_victim(cluster: LabelledCluster, run_dir: Path):
     return None
 
 
-def scenario_fault(workdir: Path) -> dict:
-    """Part 4: SIGKILL a worker node while a trial trains on it; the trial is retried elsewhere."""
-    from ray.tune import ExperimentAnalysis
-
+def fault_sweep(cluster: LabelledCluster, workdir: Path) -> dict:
+    """Part 4 on a live cluster: SIGKILL a worker node while a trial trains on it, add ``r``."""
     from foretune.config import ExperimentConfig
 
     trials = 5
@@ -356,43 +372,47 @@ def scenario_fault(workdir: Path) -> dict:
         )
     )
     run_dir = workdir / "fault"
-    cluster = LabelledCluster(["a", "b", "c"])
     out: dict = {"trials": trials, "kill": {}}
-    try:
-        sweep = Sweep(config, run_dir)
-        sweep.start()
-        deadline = time.monotonic() + 150
-        found = None
-        while found is None and sweep.is_alive() and time.monotonic() < deadline:
-            found = training_victim(cluster, run_dir)
-            time.sleep(0.05)
-        if found is None:
-            out["kill"]["error"] = "no trial was seen training on a worker node"
-        else:
-            node, last = found
-            killed_pids = [
-                a["pid"] for a in cluster.actors(TRIAL_ACTOR) if a["state"] == "ALIVE" and a["node"] == node
-            ]
-            cluster.kill(node)
-            out["kill"] = {
-                "node": node,
-                "trial": str(last["trial_id"]),
-                "after_epoch": last.get("epoch"),
-                "pids": killed_pids,
-            }
-            cluster.add("r")  # capacity stays at 3 CPUs
-            out["kill"]["replacement"] = "r"
-        sweep.join(timeout=200)
-        if sweep.is_alive():
-            raise RuntimeError("the sweep did not finish within 200 s of the node kill")
-        if sweep.error:
-            raise RuntimeError(sweep.error)
-        out["board"] = board_summary(sweep.board)
-        out["sweep_s"] = sweep.seconds
-        out["placements"] = cluster.placements(run_dir)
-        out["alive_nodes"] = cluster.alive()
-    finally:
-        cluster.shutdown()
+    sweep = Sweep(config, run_dir)
+    sweep.start()
+    deadline = time.monotonic() + 150
+    found = None
+    while found is None and sweep.is_alive() and time.monotonic() < deadline:
+        found = training_victim(cluster, run_dir)
+        time.sleep(0.05)
+    if found is None:
+        out["kill"]["error"] = "no trial was seen training on a worker node"
+    else:
+        node, last = found
+        killed_pids = [
+            a["pid"] for a in cluster.actors(TRIAL_ACTOR) if a["state"] == "ALIVE" and a["node"] == node
+        ]
+        cluster.kill(node)
+        out["kill"] = {
+            "node": node,
+            "trial": str(last["trial_id"]),
+            "after_epoch": last.get("epoch"),
+            "pids": killed_pids,
+        }
+        cluster.add("r")  # capacity stays at 3 CPUs
+        out["kill"]["replacement"] = "r"
+    sweep.join(timeout=200)
+    if sweep.is_alive():
+        raise RuntimeError("the sweep did not finish within 200 s of the node kill")
+    if sweep.error:
+        raise RuntimeError(sweep.error)
+    out["board"] = board_summary(sweep.board)
+    out["sweep_s"] = sweep.seconds
+    out["placements"] = cluster.placements(run_dir)
+    out["alive_nodes"] = cluster.alive()
+    return out
+
+
+def fault_records(out: dict, workdir: Path) -> dict:
+    """What Tune recorded of the fault sweep's failures (read once the cluster is down)."""
+    from ray.tune import ExperimentAnalysis
+
+    run_dir = workdir / "fault"
     analysis = ExperimentAnalysis(str(run_dir / "sweep"))
     out["failures"] = {str(t.trial_id): int(t.run_metadata.num_failures) for t in analysis.trials}
     out["error_files"] = {
@@ -401,7 +421,28 @@ def scenario_fault(workdir: Path) -> dict:
     return out
 
 
-SCENARIOS = {"placement": scenario_placement, "fault": scenario_fault}
+def scenario_fault(workdir: Path) -> dict:
+    """Part 4: SIGKILL a worker node while a trial trains on it; the trial is retried elsewhere."""
+    cluster = LabelledCluster(["a", "b", "c"])
+    try:
+        out = fault_sweep(cluster, workdir)
+    finally:
+        cluster.shutdown()
+    return fault_records(out, workdir)
+
+
+def scenario_all(workdir: Path) -> dict:
+    """Placement, then fault, on one cluster that starts once."""
+    cluster = LabelledCluster(["a", "b", "c"])
+    try:
+        placement = placement_sweeps(cluster, workdir)
+        fault = fault_sweep(cluster, workdir)
+    finally:
+        cluster.shutdown()
+    return {"placement": placement_ensembles(placement, workdir), "fault": fault_records(fault, workdir)}
+
+
+SCENARIOS = {"placement": scenario_placement, "fault": scenario_fault, "all": scenario_all}
 
 
 def main() -> None:

@@ -1,7 +1,8 @@
 """Issue 8, multi-node faults: a worker node dies in the middle of a sweep.
 
-``cluster_scenarios.py fault`` runs a sweep of 5 inline trials (``search.max_failures: 2``) on a
-0-CPU head and three 1-CPU worker nodes, SIGKILLs the node of the first trial it sees
+``cluster_scenarios.py all`` (shared with the placement test through ``conftest.py``), after the
+placement sweeps, runs a sweep of 5 inline trials (``search.max_failures: 2``) on a 0-CPU head and
+three 1-CPU worker nodes, SIGKILLs the node of the first trial it sees
 mid-training (``Cluster.remove_node(node, allow_graceful=False)``), then adds a replacement node
 ``r``. Tune sees the trial's actor die with its node, counts one failure, writes it to the
 trial's ``error.txt`` and restarts the trial on another node; the trial then finishes, so its
@@ -12,14 +13,11 @@ mid-training checkpoint, so the retry trains from epoch 0.
 from __future__ import annotations
 
 import pytest
-from cluster_scenarios import run_scenario
 
 
 @pytest.fixture(scope="module")
-def fault() -> dict:
-    result = run_scenario("fault")
-    assert "error" not in result, f"{result['error']}\n{result['stderr_tail']}"
-    return result
+def fault(cluster_result) -> dict:
+    return cluster_result["fault"]
 
 
 def test_trial_on_a_killed_node_is_retried_elsewhere_and_the_sweep_completes(fault):

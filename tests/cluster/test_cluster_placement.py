@@ -1,9 +1,10 @@
 """Issue 8, multi-node: trials spread over nodes, a Ray Train trial spans nodes, and the ensemble
 stage reads checkpoints that other nodes wrote.
 
-One subprocess (``cluster_scenarios.py placement``) starts a ``ray.cluster_utils.Cluster`` with a
-0-CPU head and three 1-CPU worker nodes ``a``, ``b``, ``c``, runs two small sweeps against it, shuts
-it down, moves the nodes' Ray session directories away and builds each sweep's ensemble from its
+One subprocess (``cluster_scenarios.py all``, shared with the fault test through
+``conftest.py``) starts a ``ray.cluster_utils.Cluster`` with a 0-CPU head and three 1-CPU worker
+nodes ``a``, ``b``, ``c``, runs two small sweeps against it (then the fault test's sweep), shuts it
+down, moves the nodes' Ray session directories away and builds each sweep's ensemble from its
 run directory alone. How a trial's node is found (Tune's per-result ``pid`` joined with the GCS
 actor table) is described in that script's docstring.
 """
@@ -13,16 +14,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cluster_scenarios import run_scenario
 
 WORKERS = {"a", "b", "c"}
 
 
 @pytest.fixture(scope="module")
-def placement() -> dict:
-    result = run_scenario("placement")
-    assert "error" not in result, f"{result['error']}\n{result['stderr_tail']}"
-    return result
+def placement(cluster_result) -> dict:
+    return cluster_result["placement"]
 
 
 def _all_ok(board: dict) -> None:

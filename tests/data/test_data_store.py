@@ -3,8 +3,11 @@ on a ragged panel (series too short to train, train-only, padded and full series
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 import torch
 
@@ -198,21 +201,34 @@ def _good(n: int = 60, uid: str = "a") -> pd.DataFrame:
     return pd.DataFrame({"unique_id": uid, "ds": np.arange(n), "y": y})
 
 
-@pytest.mark.parametrize(
-    "damage, message",
-    [
-        (lambda f: f.assign(y=f["y"].where(f.index != 30, np.nan)), "series 'bad'.*NaN.*data.fill"),
-        (lambda f: pd.concat([f, f.iloc[[5]]]), "series 'bad' has duplicate time stamp ds=5"),
-        (lambda f: f.assign(y=-f["y"]), "series 'bad' has a value <= 0"),
-        # the wording of this one is validate.check_series'
-        (lambda f: f.drop(index=[20, 21]), "series 'bad'.*(irregular|frequency|gap|missing)"),
-    ],
-)
-def test_bad_series_is_named_before_training(ray_session, tmp_path, damage, message):
-    frame = pd.concat([_good(uid="fine"), damage(_good(uid="bad"))], ignore_index=True)
+DAMAGES = {
+    "bad_nan": (
+        lambda f: f.assign(y=f["y"].where(f.index != 30, np.nan)),
+        "series 'bad_nan'.*NaN.*data.fill",
+    ),
+    "bad_dup": (lambda f: pd.concat([f, f.iloc[[5]]]), "series 'bad_dup' has duplicate time stamp ds=5"),
+    "bad_neg": (lambda f: f.assign(y=-f["y"]), "series 'bad_neg' has a value <= 0"),
+    # the wording of this one is validate.check_series'
+    "bad_gap": (lambda f: f.drop(index=[20, 21]), "series 'bad_gap'.*(irregular|frequency|gap|missing)"),
+}
+
+
+def test_bad_series_are_named_before_training(ray_session, tmp_path):
+    """One store build over every kind of damage (a build costs far more than a series): the
+    error names the first bad series in id order and counts the others, and the store's
+    per-series summary, which that error is read from, names each one with its own problem."""
+    frames = [_good(uid="fine")] + [damage(_good(uid=uid)) for uid, (damage, _) in DAMAGES.items()]
+    frame = pd.concat(frames, ignore_index=True)
     path = _write(frame.sample(frac=1.0, random_state=0), tmp_path / "in")
-    with pytest.raises(DataError, match=message):
+    first = min(DAMAGES)
+    with pytest.raises(DataError, match=DAMAGES[first][1]) as raised:
         build_store(_settings(path, covariates=()), tmp_path / "store")
+    assert f"({len(DAMAGES)} series have problems; this is the first)" in str(raised.value)
+    table = pq.read_table(tmp_path / "store" / "series", columns=["unique_id", "problem"]).to_pandas()
+    problems = dict(zip(table["unique_id"], table["problem"], strict=True))
+    assert problems.pop("fine") == "" and sorted(problems) == sorted(DAMAGES)
+    for uid, (_, message) in DAMAGES.items():
+        assert re.search(message, problems[uid]), (uid, problems[uid])
 
 
 def test_a_store_without_any_validation_window_is_an_error(ray_session, tmp_path):

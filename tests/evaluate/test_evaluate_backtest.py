@@ -20,7 +20,6 @@ from foretune.errors import ArtifactError, ConfigError, DataError
 from foretune.evaluate.backtest import backtest, format_summary, rolling_origins, write_backtest_report
 from foretune.evaluate.baselines import statsforecast_available
 from foretune.evaluate.forecasters import baseline_forecasters, transform_direction
-from support import tiny_run
 
 H, K = 4, 3
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -352,16 +351,8 @@ def test_user_errors_are_foretune_errors(tmp_path):
 
 # ------------------------------------------------------------------- a real tiny ensemble (Ray)
 @pytest.fixture(scope="module")
-def finished_run(ray_session, tmp_path_factory):
-    return tiny_run(
-        tmp_path_factory,
-        **{
-            "data.horizon": H,
-            "train.max_epochs": 3,
-            "ensemble.samples": 8,
-            "ensemble.quantiles": [0.05, 0.25, 0.5, 0.75, 0.95],
-        },
-    )
+def finished_run(tiny_ensemble_run):
+    return tiny_ensemble_run  # horizon H, shared with the pipeline and explain tests
 
 
 def test_evaluate_command_on_a_real_ensemble(finished_run, capsys):

@@ -13,7 +13,6 @@ from foretune.commands.explain import default_out_dir, explain_command
 from foretune.data import builtin_dataset_path
 from foretune.ensemble import Ensemble
 from foretune.explain import explain_ensemble, feature_names
-from support import tiny_run
 
 HORIZON = 4
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -23,10 +22,8 @@ pytestmark = pytest.mark.usefixtures("torch_single_thread")
 
 
 @pytest.fixture(scope="module")
-def artifact(ray_session, tmp_path_factory):
-    return tiny_run(
-        tmp_path_factory, **{"data.horizon": HORIZON, "train.max_epochs": 3, "ensemble.samples": 8}
-    )[1]
+def artifact(tiny_ensemble_run):
+    return tiny_ensemble_run[1]  # horizon HORIZON, shared with the pipeline and evaluate tests
 
 
 def test_explain_command_writes_everything_next_to_the_model(artifact, capsys):

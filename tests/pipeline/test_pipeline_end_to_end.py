@@ -13,14 +13,13 @@ import pytest
 
 from foretune.data import builtin_dataset_path
 from foretune.ensemble import ArtifactError, Ensemble
-from support import tiny_run
 
 HORIZON = 4
 
 
 @pytest.fixture(scope="module")
-def finished_run(ray_session, tmp_path_factory):
-    run_dir, artifact = tiny_run(tmp_path_factory, **{"data.horizon": HORIZON})
+def finished_run(tiny_ensemble_run):
+    run_dir, artifact = tiny_ensemble_run  # horizon HORIZON, shared with explain and evaluate tests
     return run_dir, pd.read_parquet(run_dir / "leaderboard.parquet"), artifact
 
 

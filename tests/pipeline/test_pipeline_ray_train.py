@@ -17,6 +17,7 @@ def test_torchtrainer_trial_reports_to_tune_and_checkpoints(ray_session, small_c
             "train.cpus_per_worker": 0.5,
             "search.trials": 1,
             "search.max_concurrent": 1,
+            "train.max_epochs": 2,  # two reports (and checkpoints) through Ray Train are enough
         },
     )
     result = run_sweep(config, tmp_path)
