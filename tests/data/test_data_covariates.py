@@ -11,31 +11,15 @@ import pandas as pd
 import pytest
 import torch
 
-from foretune.data import builtin_dataset_path
 from foretune.data.covariates import InputSpec, calendar_features, calendar_kinds, with_inputs
 from foretune.data.experiment import load_series, prepare_all, streamed_covariates
 from foretune.errors import ConfigError, DataError
 from foretune.models import ARCHITECTURES
 from foretune.train import TrainSpec, fit
-from support import tiny_config
+from support import COVARIATE_SERIES as SERIES
+from support import covariate_panel, tiny_config
 
-SERIES = ["realgdp", "realcons", "cpi"]
 HORIZON = 4
-
-
-def covariate_panel() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``(df, static_df)``: 60 quarters of three series, ``money`` (the m1 series) as a past
-    covariate, ``promo`` (0/1, known ahead) lifting ``y`` by 20%, ``size`` static per series."""
-    raw = pd.read_parquet(builtin_dataset_path())
-    money = raw[raw["unique_id"] == "m1"].set_index("ds")["y"]
-    df = raw[raw["unique_id"].isin(SERIES)].groupby("unique_id", sort=False).tail(60).copy()
-    df["money"] = df["ds"].map(money).to_numpy()
-    df["promo"] = np.random.default_rng(0).integers(0, 2, len(df)).astype(float)
-    df["y"] = df["y"] * (1 + 0.2 * df["promo"])
-    static = pd.DataFrame(
-        {"unique_id": SERIES, "size": np.log10(df.groupby("unique_id")["y"].mean()[SERIES])}
-    )
-    return df.reset_index(drop=True), static
 
 
 @pytest.fixture(scope="module")
