@@ -1,8 +1,9 @@
 """A tiny real run with past, future-known, static and calendar covariates, end to end.
 
-One module-scoped sweep + ensemble on three built-in quarterly series (``support.covariate_panel``:
-``money`` past, ``promo`` known ahead and lifting ``y``, ``size`` static, month of the year);
-forecasts read the horizon's ``promo`` from ``futr_df`` and say which series and dates lack it.
+One module-scoped ``Foretune.fit(df, static_df=...)`` on three built-in quarterly series
+(``support.covariate_panel``: ``money`` past, ``promo`` known ahead and lifting ``y``, ``size``
+static, month of the year); forecasts read the horizon's ``promo`` from ``futr_df`` and say
+which series and dates lack it.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from foretune import Foretune
 from foretune.data import DataError
 from foretune.ensemble import Ensemble
-from support import covariate_panel, tiny_run
+from support import TINY, covariate_panel
 
 HORIZON = 4
 CUT = 52  # history rows per series; the next 4 quarters are the forecast's
@@ -21,25 +23,23 @@ CUT = 52  # history rows per series; the next 4 quarters are the forecast's
 
 @pytest.fixture(scope="module")
 def covariate_run(ray_session, tmp_path_factory):
+    """Fit from DataFrames with the estimator (``Foretune.fit(df, static_df=...)``)."""
     df, static = covariate_panel()
-    root = tmp_path_factory.mktemp("covariate-data")
-    df.to_parquet(root / "data.parquet", index=False)
-    static.to_parquet(root / "static.parquet", index=False)
-    run_dir, artifact = tiny_run(
-        tmp_path_factory,
-        **{
-            "data.path": str(root / "data.parquet"),
-            "data.future_covariates": ["promo"],
-            "data.static_path": str(root / "static.parquet"),
-            "data.calendar": ["month"],
-            "data.horizon": HORIZON,
-            "models": ["mlp", "gru"],
-        },
-    )
+    settings = {
+        f"{section}.{key}": value
+        for section, values in TINY.items()
+        if isinstance(values, dict)
+        for key, value in values.items()
+    }
+    settings.update({"data.future_covariates": ["promo"], "data.calendar": ["month"]})
+    ft = Foretune(horizon=HORIZON, models=["mlp", "gru"], config=settings, out=tmp_path_factory.mktemp("run"))
+    ft.fit(df, static_df=static)
+    artifact = ft.run_dir / "ensemble"
     ensemble = Ensemble.load(artifact)
     rows = df.groupby("unique_id", sort=False).cumcount()
     history = df[rows < CUT].reset_index(drop=True)
     futr = df[(rows >= CUT) & (rows < CUT + HORIZON)][["unique_id", "ds", "promo"]].reset_index(drop=True)
+    assert ft.predict(history, futr_df=futr, samples=4)["mean"].notna().all()
     return ensemble, history, futr, static, artifact
 
 
@@ -104,3 +104,18 @@ def test_explanations_and_the_cli_path_name_the_covariates(covariate_run, tmp_pa
     out = tmp_path / "forecast.parquet"
     predict(artifact, tmp_path / "history.parquet", out=out, futr=tmp_path / "futr.csv")
     assert len(pd.read_parquet(out)) == 3 * HORIZON
+
+
+def test_backtest_reads_each_origins_future_covariates_from_the_data(covariate_run, tmp_path):
+    from foretune.commands.evaluate import evaluate_command
+
+    ensemble, _, _, _, artifact = covariate_run
+    df, _ = covariate_panel()
+    evaluate_command(
+        artifact, df, windows=1, out=tmp_path, samples=4, members=False, statistical=False, log=None
+    )
+    scores = pd.read_parquet(tmp_path / "backtest.parquet")
+    assert (
+        set(scores["model"]) >= {"ensemble"}
+        and np.isfinite(scores.loc[scores["model"] == "ensemble", "mae"]).all()
+    )
