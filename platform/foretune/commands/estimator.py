@@ -183,7 +183,7 @@ class Foretune:
             overwrite=self.overwrite,
             hint="or pass overwrite=True to replace the run in it",
             label="out",
-            ignore=(CV_DIR, RunDir(self.out).input.name),
+            ignore=(CV_DIR, RunDir(self.out).input.name, STATIC_FILE),
         )
         if self.out.is_dir():
             clear_run_outputs(self.out)

@@ -350,27 +350,30 @@ def future_values(
 def static_values(spec: InputSpec, ids: Sequence[str], static_df: pd.DataFrame | str | None) -> np.ndarray:
     """``[S, K]`` raw statics of ``ids``: from ``static_df`` where it has the series, else saved.
     A series with neither raises ``DataError`` naming it."""
-    given = read_static(static_df, spec.static) if static_df is not None else None
-    rows, absent = [], []
-    for uid in ids:
-        if given is not None and uid in given.index:
-            rows.append(given.loc[uid].to_numpy(np.float64))
-        elif uid in spec.static_values:
-            rows.append(np.asarray(spec.static_values[uid], dtype=np.float64))
-        else:
-            absent.append(uid)
+    saved = pd.DataFrame.from_dict(spec.static_values, orient="index", columns=list(spec.static))
+    table = saved.reindex(list(ids))
+    if static_df is not None:  # given values win over saved ones
+        given = read_static(static_df, spec.static).reindex(list(ids))
+        table = given.where(given.notna().all(axis=1), table, axis=0)
+    absent = table.index[table.isna().any(axis=1)].tolist()
     if absent:
         raise DataError(
             f"no static values for series {_shown(absent)}, which the model was not trained on; "
             f"pass static_df with unique_id and {list(spec.static)} for them"
         )
-    return np.array(rows).reshape(len(ids), len(spec.static))
+    return table.to_numpy(np.float64).reshape(len(ids), len(spec.static))
 
 
 def _future_stamps(series: SeriesFrame, horizon: int) -> pd.Index:
     """The ``horizon`` dates after each series' end, series after series ``[S * horizon]``."""
     last = series.frame.groupby("unique_id", sort=False)["ds"].last()
-    pieces = [future_dates(last[uid], series.freqs[uid], horizon) for uid in series.series_ids]
+    distinct: dict[tuple[Any, Freq], pd.Index] = {}  # computed once per distinct end and frequency
+    pieces = []
+    for uid in series.series_ids:
+        key = (last[uid], series.freqs[uid])
+        if key not in distinct:
+            distinct[key] = future_dates(*key, horizon)
+        pieces.append(distinct[key])
     return pieces[0].append(pieces[1:]) if pieces else pd.Index([])
 
 
