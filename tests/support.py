@@ -39,6 +39,32 @@ def tiny_run(tmp_path_factory, **overrides: Any):
     return run_dir, build_ensemble(run_dir, config)
 
 
+COVARIATE_SERIES = ["realgdp", "realcons", "cpi"]
+
+
+def covariate_panel():
+    """``(df, static_df)``: 60 quarters of three series, ``money`` (the m1 series) as a past
+    covariate, ``promo`` (0/1, known ahead) lifting ``y`` by 20%, ``size`` static per series."""
+    import numpy as np
+    import pandas as pd
+
+    from foretune.data import builtin_dataset_path
+
+    raw = pd.read_parquet(builtin_dataset_path())
+    money = raw[raw["unique_id"] == "m1"].set_index("ds")["y"]
+    df = raw[raw["unique_id"].isin(COVARIATE_SERIES)].groupby("unique_id", sort=False).tail(60).copy()
+    df["money"] = df["ds"].map(money).to_numpy()
+    df["promo"] = np.random.default_rng(0).integers(0, 2, len(df)).astype(float)
+    df["y"] = df["y"] * (1 + 0.2 * df["promo"])
+    static = pd.DataFrame(
+        {
+            "unique_id": COVARIATE_SERIES,
+            "size": np.log10(df.groupby("unique_id")["y"].mean()[COVARIATE_SERIES]),
+        }
+    )
+    return df.reset_index(drop=True), static
+
+
 def m1_yearly_panel(series: int | None = None):
     """The M1 competition's yearly panel as shipped inside ``aeon`` (181 series of 15-58
     observations, horizon 6): a real ragged panel, long format with integer-year ``ds``.

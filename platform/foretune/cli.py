@@ -177,6 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("--horizon", type=int)
     pred.add_argument("--samples", type=_at_least_one, help="MC-dropout samples per member (>= 1)")
     pred.add_argument("--out", help="write the forecast to this Parquet file (default: print it)")
+    pred.add_argument(
+        "--futr", help="Parquet/CSV of future-known covariates (unique_id, ds, ...) for the horizon"
+    )
+    pred.add_argument("--static", help="Parquet/CSV of static attributes of series the run did not see")
     ev = commands.add_parser("evaluate", help="rolling-origin backtest against baselines + report")
     ev.add_argument("--model", required=True, help="ensemble directory (RUN/ensemble)")
     ev.add_argument("--data", required=True, help="Parquet with the series to backtest on")
@@ -191,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--target", choices=["forecast", "direction"], default="forecast")
     ex.add_argument("--baseline", choices=["zeros", "mean"], default="zeros")
     ex.add_argument("--out", help="output directory (default: next to the model)")
+    ex.add_argument("--futr", help="Parquet/CSV of future-known covariates for the horizon")
     bench = commands.add_parser("bench", help="seconds per epoch of every architecture")
     bench.add_argument("--json", help="also write the results as JSON to this path")
     for sub in commands.choices.values():
@@ -234,7 +239,15 @@ def _dispatch(args: argparse.Namespace) -> int:
         from foretune.commands.predict import predict
 
         _check_forecast_path(args.out)
-        predict(args.model, args.data, horizon=args.horizon, samples=args.samples, out=args.out)
+        predict(
+            args.model,
+            args.data,
+            horizon=args.horizon,
+            samples=args.samples,
+            out=args.out,
+            futr=args.futr,
+            static=args.static,
+        )
     elif args.command == "evaluate":
         from foretune.commands.evaluate import evaluate_command
 
@@ -252,6 +265,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             target=args.target,
             baseline=args.baseline,
             out=args.out,
+            futr_df=args.futr,
         )
     elif args.command == "bench":
         from foretune.commands.bench import run_bench

@@ -24,6 +24,10 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+#: Calendar cycles ``data.calendar`` can add (``foretune.data.covariates.CYCLES`` computes them).
+CalendarKind = Literal["minute", "hour", "dayofweek", "day", "dayofyear", "weekofyear", "month", "quarter"]
+
+
 class DataConfig(_Section):
     """Where the data is and how series become windows."""
 
@@ -49,7 +53,25 @@ class DataConfig(_Section):
     flat_band: float = Field(
         0.25, ge=0.0, description="|cumulative change| <= flat_band*sigma*sqrt(h) is 'flat'"
     )
-    covariates: list[str] | None = Field(None, description="None = every extra numeric column")
+    covariates: list[str] | None = Field(
+        None,
+        description="past-only covariates (values known up to the forecast origin); None = every "
+        "extra numeric column not declared in future_covariates or static_path",
+    )
+    future_covariates: list[str] = Field(
+        default_factory=list,
+        description="columns known ahead (prices, promotions, holidays): a forecast needs their "
+        "values for the horizon (futr_df / --futr); windows must be >= horizon",
+    )
+    static_path: str | None = Field(
+        None,
+        description="Parquet/CSV of static per-series attributes: unique_id plus numeric columns",
+    )
+    calendar: list[CalendarKind] | Literal["auto"] | None = Field(
+        None,
+        description="calendar features of ds as sin/cos pairs, future-known inputs: a list of "
+        "kinds, or auto (by the frequency); None = off",
+    )
     streaming: Literal["auto", "on", "off"] = Field(
         "auto",
         description="stream the data with Ray Data instead of holding it in the driver's "

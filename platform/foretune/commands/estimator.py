@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Foretune"]
 CV_DIR = "cv"  # cross-validation runs, one per cutoff
+STATIC_FILE = "static.parquet"  # fit(static_df=frame) writes it in the run directory
 
 
 def _local(location: str | Path) -> Path:
@@ -154,7 +155,7 @@ class Foretune:
         )
 
     # -- fit -----------------------------------------------------------------------------------
-    def fit(self, df: Any, report: bool = False) -> Ensemble:
+    def fit(self, df: Any, report: bool = False, *, static_df: Any = None) -> Ensemble:
         """Sweep, then build the ensemble, on ``df``; return the ``Ensemble``.
 
         ``df``: a long DataFrame (``unique_id, ds, y`` plus numeric covariates; wide frames with
@@ -166,6 +167,11 @@ class Foretune:
         ensemble is refit on all the data; with ``report=False`` nothing is held out. Ctrl+C stops
         the sweep's trials (the run can be resumed with ``foretune run --resume RUN``) and raises
         ``KeyboardInterrupt``.
+
+        Covariates: ``df``'s past ones (``data.covariates``) and future-known ones
+        (``data.future_covariates``, also in ``df`` for its history); ``static_df``
+        (``unique_id`` plus numeric columns, a frame or a path) gives each series' static
+        attributes (written to ``RUN/static.parquet`` as ``data.static_path``).
         """
         from foretune.commands import run as commands
         from foretune.ensemble import Ensemble
@@ -175,6 +181,8 @@ class Foretune:
         data = self._stage(df, run_dir)
         config = self.config.model_copy(deep=True)
         config.data.path, config.out = data, str(run_dir)
+        if static_df is not None:
+            config.data.static_path = self._stage_static(static_df, run_dir)
         if not report:  # nothing to score: the models may learn from every observation
             config.evaluate.windows = 0
         with console.verbosity(self.verbosity):
@@ -196,7 +204,7 @@ class Foretune:
             overwrite=self.overwrite,
             hint="or pass overwrite=True to replace the run in it",
             label="out",
-            ignore=(CV_DIR, RunDir(self.out).input.name),
+            ignore=(CV_DIR, RunDir(self.out).input.name, STATIC_FILE),
         )
         if self.out.is_dir():
             clear_run_outputs(self.out)
@@ -227,9 +235,33 @@ class Foretune:
             raise DataError(f"cannot write the data as Parquet ({target}): {exc}") from None
         return str(target)
 
+    @staticmethod
+    def _stage_static(static_df: Any, run_dir: Path) -> str:
+        """``data.static_path`` for ``static_df``: a path as it is, a frame as ``RUN/static.parquet``."""
+        if isinstance(static_df, (str, Path)):
+            return str(static_df)
+        if not isinstance(static_df, pd.DataFrame):
+            raise DataError(f"static_df must be a DataFrame or a path, not {type(static_df).__name__}")
+        target = run_dir / STATIC_FILE
+        run_dir.mkdir(parents=True, exist_ok=True)
+        static_df.to_parquet(target, index=False)
+        return str(target)
+
     # -- predict -------------------------------------------------------------------------------
-    def predict(self, df: Any = None, horizon: int | None = None, samples: int | None = None) -> pd.DataFrame:
+    def predict(
+        self,
+        df: Any = None,
+        horizon: int | None = None,
+        samples: int | None = None,
+        *,
+        futr_df: Any = None,
+        static_df: Any = None,
+    ) -> pd.DataFrame:
         """Forecast every series of ``df`` (default: the data ``fit`` was given) ``horizon`` steps.
+
+        ``futr_df``: the future-known covariates for each series' next ``horizon`` dates (needed
+        when the run has ``data.future_covariates``); ``static_df``: static attributes of series
+        the run did not see (see ``Ensemble.predict``).
 
         Returns ``unique_id, ds, mean, q05, q50, q95`` (with the config's other quantiles and
         every calibrated level's bounds), ``p_down, p_flat, p_up, std_mc, fallback`` in the units
@@ -245,10 +277,14 @@ class Foretune:
         if _is_ray_dataset(data):
             data = data.to_pandas()
         with console.verbosity(self.verbosity):
-            return self.ensemble_.predict(data, horizon=horizon, samples=samples)
+            return self.ensemble_.predict(
+                data, horizon=horizon, samples=samples, futr_df=futr_df, static_df=static_df
+            )
 
     # -- cross-validation ----------------------------------------------------------------------
-    def cross_validation(self, df: Any, n_windows: int = 3, step: int | None = None) -> pd.DataFrame:
+    def cross_validation(
+        self, df: Any, n_windows: int = 3, step: int | None = None, *, static_df: Any = None
+    ) -> pd.DataFrame:
         """Forecast ``n_windows`` past cutoffs of every series, each from a fit on its history.
 
         The last cutoff lies ``horizon`` rows before each series' end and each earlier one
@@ -258,7 +294,8 @@ class Foretune:
         so keep ``trials`` and epochs small), and the next ``horizon`` steps are forecast.
         The runs go under ``<run>/cv/cutoff-<k>`` (``k`` = 0 for the earliest; ``<run>`` is
         ``run_dir`` after a fit, else ``out`` or a new default directory), replacing those of
-        an earlier call. ``self`` is not refit.
+        an earlier call. ``self`` is not refit. Future-known covariates of each cutoff's horizon
+        are read from ``df``; ``static_df`` is passed to each fit.
 
         Returns one long frame, like neuralforecast's: ``unique_id, ds, cutoff, y`` (the actual
         value, NaN where the data has none), then the forecast's columns (``mean, q05, q50,
@@ -302,8 +339,10 @@ class Foretune:
                     flush=True,
                 )
             fold = Foretune._from_config(self.config, root / f"cutoff-{k}", self.num_cpus, self.verbosity)
-            fold.fit(history)
-            forecast = fold.predict(history, horizon=self.horizon)
+            fold.fit(history, static_df=static_df)
+            futr = frame if fold.ensemble_.input_spec.future else None  # the horizon's known covariates
+            with console.verbosity(self.verbosity):
+                forecast = fold.ensemble_.predict(history, horizon=self.horizon, futr_df=futr)
             pieces.append(_join_actuals(forecast, history, actual, series_key))
         return pd.concat(pieces, ignore_index=True)
 

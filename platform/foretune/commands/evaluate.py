@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from foretune.config import ExperimentConfig
-from foretune.data import builtin_dataset_path
+from foretune.data import builtin_dataset_path, read_frame
 from foretune.data.experiment import load_series, run_splits
 from foretune.ensemble import Ensemble
 from foretune.errors import ArtifactError, ConfigError, DataError
@@ -71,8 +71,16 @@ def evaluate_command(
             f"horizon={horizon} is not available: this ensemble forecasts 1..{ensemble.horizon} steps"
         )
     out_dir = resolve(out) if out is not None else RunDir(model_dir.parent).evaluation
+    if ensemble.input_spec.future:  # each origin's horizon reads its future covariates from the data
+        data = read_frame(data)
     forecasters: dict[str, Any] = dict(
-        ensemble_forecasters(ensemble, members=members, samples=samples, seed=seed)
+        ensemble_forecasters(
+            ensemble,
+            members=members,
+            samples=samples,
+            seed=seed,
+            futr_df=data if ensemble.input_spec.future else None,
+        )
     )
     stats_models = ("AutoETS", "AutoTheta") if statistical else ()
     season = ((ensemble.config or {}).get("data") or {}).get("season")  # the run's data.season

@@ -27,9 +27,15 @@ def predict(
     horizon: int | None = None,
     samples: int | None = None,
     out: str | Path | None = None,
+    futr: str | Path | pd.DataFrame | None = None,
+    static: str | Path | pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Load the ensemble at ``model``, forecast ``data``'s series, write or print the forecast."""
-    forecast = Ensemble.load(model).predict(data, horizon=horizon, samples=samples)
+    """Load the ensemble at ``model``, forecast ``data``'s series, write or print the forecast.
+
+    ``futr``: future-known covariates for the horizon; ``static``: statics of unseen series."""
+    forecast = Ensemble.load(model).predict(
+        data, horizon=horizon, samples=samples, futr_df=futr, static_df=static
+    )
     if out:
         if is_uri(out):  # s3://bucket/forecast.parquet
             write_parquet(forecast, resolve(out))

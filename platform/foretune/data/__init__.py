@@ -3,9 +3,10 @@
 Flow: ``read_frame`` (Parquet/frame -> long) -> ``validate`` (-> ``SeriesFrame``) ->
 ``prepare`` (fit ``RatioTransform`` on training parts, cut ``WindowSet`` splits by the ``Splits``
 rule; ``PreparedData.summary.line()`` reports them). ``model_inputs`` builds a forecast's input
-from a history the way the windows are built. Data larger than memory takes the same steps on Ray
-Data instead (``store``: one shuffle into a per-series store, windows cut per block as they
-stream to training).
+from a history the way the windows are built. ``covariates`` adds the model's covariate columns
+(past, future-known, calendar and static) to a validated frame, for training and forecasts
+alike. Data larger than memory takes the same steps on Ray Data instead (``store``: one shuffle
+into a per-series store, windows cut per block as they stream to training).
 """
 
 from .calendar import Freq, future_dates, infer_freq, season_length

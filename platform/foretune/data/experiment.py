@@ -17,6 +17,7 @@ from foretune.config import ExperimentConfig
 from foretune.errors import ConfigError
 
 from .calendar import Freq, season_length
+from .covariates import InputSpec, data_columns, input_spec, read_static, require_windows, with_inputs
 from .io import is_csv, read_frame
 from .store import estimated_window_bytes, input_covariates, open_dataset
 from .transform import RatioTransform
@@ -28,16 +29,24 @@ def load_series(config: ExperimentConfig) -> SeriesFrame:
     """Read and validate the experiment's data (built-in data when no path is set).
 
     No series is too short here: one without a training window is still forecast (``prepare``).
+    Its covariates are the model's input columns (``covariates.with_inputs``): past, future-known
+    (``data.future_covariates``), calendar (``data.calendar``) and static (``data.static_path``).
     """
     data = config.data
-    return validate(
-        read_frame(data.path),
+    frame = read_frame(data.path)
+    static = read_static(data.static_path) if data.static_path else None
+    past, future = data_columns(
+        frame, data.covariates, data.future_covariates, () if static is None else list(static.columns)
+    )
+    series = validate(
+        frame,
         transform=data.transform,
         min_length=1,
-        covariates=data.covariates,
+        covariates=past + future,
         fill=data.fill,
         freq=data.freq,
     )
+    return with_inputs(series, input_spec(data, past, future, series, static))
 
 
 def run_splits(config: ExperimentConfig) -> Splits:
@@ -71,6 +80,8 @@ def prepare_all(config: ExperimentConfig, series: SeriesFrame) -> dict[int, Prep
     """Prepared windows for every window length the search may pick (one fitted transform)."""
     config = with_windows(config, series)
     data = config.data
+    if series.inputs:
+        require_windows(InputSpec.from_dict(series.inputs), config.search.windows)
     out = {}
     for window in sorted(set(config.search.windows)):
         transform = RatioTransform(data.transform, data.eps, data.flat_band)
@@ -104,6 +115,13 @@ def streamed_covariates(config: ExperimentConfig) -> tuple[str, ...] | None:
     dataset, _, _ = open_dataset(str(data.path))
     if data.streaming == "auto" and not {"unique_id", "y"} <= set(dataset.schema.names):
         return None  # wide format: melted in memory (streaming takes long format only)
+    if data.future_covariates or data.static_path or data.calendar:
+        if data.streaming == "on":
+            raise ConfigError(
+                "streamed data (data.streaming: on) takes past covariates only; data.future_covariates, "
+                "data.static_path and data.calendar need data.streaming: off (in memory)"
+            )
+        return None  # future-known, static and calendar inputs are built in memory
     covariates = input_covariates(dataset.schema, data.covariates)
     if data.streaming == "auto":
         longest = max(config.search.windows or [5 * max(data.horizon, data.season or 1)])

@@ -41,10 +41,13 @@ def read_frame(source: str | Path | pd.DataFrame | None) -> pd.DataFrame:
         source = builtin_dataset_path()
     if isinstance(source, pd.DataFrame):
         return to_long(source.copy())
+    return to_long(read_table(source))
+
+
+def read_table(source: str | Path) -> pd.DataFrame:
+    """A Parquet file or directory, or a CSV file, as it is (no format checked or changed)."""
     source = str(source)
-    if is_csv(source):
-        return to_long(_read_csv(source))
-    return to_long(_read_parquet(source))
+    return _read_csv(source) if is_csv(source) else _read_parquet(source)
 
 
 def _read_parquet(source: str) -> pd.DataFrame:

@@ -44,6 +44,8 @@ class RatioTransform:
     eps: float = 1e-10
     flat_band: float = 0.25
     stats: dict[str, SeriesStats] = field(default_factory=dict)
+    #: covariate positions passed through as they are (mean 0, sigma 1): calendar and static ones
+    unscaled: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         assert self.kind in (*KINDS, "auto"), self.kind
@@ -152,8 +154,8 @@ class RatioTransform:
         constant = r.size > 0 and float(np.std(r)) <= 1e-12 and own != "none"
         stats = SeriesStats(mu, sigma, scale, kind=own if self.kind == "auto" else "", constant=constant)
         if cov_train is not None and cov_train.shape[-1]:
-            stats.cov_mu = cov_train.mean(axis=0).tolist()
-            stats.cov_sigma = [_std(c) for c in cov_train.T]
+            cov_mu, cov_sigma = cov_train.mean(axis=0), np.array([_std(c) for c in cov_train.T])
+            stats.cov_mu, stats.cov_sigma = self._scaling(cov_mu, cov_sigma)
         self.stats[uid] = stats
         return stats
 
@@ -207,10 +209,16 @@ class RatioTransform:
                 constant=constant,
             )
             if n_cov:
-                stats.cov_mu, stats.cov_sigma = cov_mu[i].tolist(), cov_sigma[i].tolist()
+                stats.cov_mu, stats.cov_sigma = self._scaling(cov_mu[i], cov_sigma[i])
             self.stats[uid] = stats
             out.append(stats)
         return out
+
+    def _scaling(self, mu: np.ndarray, sigma: np.ndarray) -> tuple[list[float], list[float]]:
+        """Covariate standardisation with the ``unscaled`` positions left as they are."""
+        mu, sigma = np.array(mu, dtype=np.float64), np.array(sigma, dtype=np.float64)
+        mu[self.unscaled], sigma[self.unscaled] = 0.0, 1.0
+        return mu.tolist(), sigma.tolist()
 
     def choose_many(self, offsets: np.ndarray, y: np.ndarray) -> np.ndarray:
         """``choose`` for each series ``y[offsets[i] : offsets[i+1]]`` (an auto transform)."""
@@ -257,12 +265,13 @@ class RatioTransform:
             "eps": self.eps,
             "flat_band": self.flat_band,
             "stats": {uid: vars(s) for uid, s in self.stats.items()},
+            "unscaled": list(self.unscaled),
         }
 
     @classmethod
     def from_dict(cls, state: dict[str, Any]) -> RatioTransform:
         stats = {uid: SeriesStats(**s) for uid, s in state["stats"].items()}
-        return cls(state["kind"], state["eps"], state["flat_band"], stats)
+        return cls(state["kind"], state["eps"], state["flat_band"], stats, list(state.get("unscaled", [])))
 
 
 _ROW = "__rows__"

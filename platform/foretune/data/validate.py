@@ -63,6 +63,8 @@ class SeriesFrame:
     series in input order, then time; every series on its regular grid without gaps.
     ``freqs``: key -> frequency, in input order. ``id_values``: key -> the id as the input held
     it; ``id_dtype``: the input's ``unique_id`` dtype (``original_ids`` restores both).
+    ``inputs``: how the covariate columns were made (``covariates.InputSpec.to_dict``; empty:
+    the data's own columns, past covariates only).
     """
 
     frame: pd.DataFrame
@@ -70,6 +72,7 @@ class SeriesFrame:
     freqs: dict[str, Freq]
     id_values: dict[str, Any] = field(default_factory=dict)
     id_dtype: Any = field(default_factory=lambda: np.dtype(object))
+    inputs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def series_ids(self) -> list[str]:

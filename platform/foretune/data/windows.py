@@ -7,7 +7,8 @@ training; a series too short for those trains on everything, and one shorter tha
 parts only. ``prepare(series, window=..., horizon=..., transform=...)`` returns ``PreparedData``
 (``summary.line()`` reports the splits). A window with origin ``o`` (its last observed level) has
 targets ``r[o : o+H]`` and inputs ``r[o-window : o]`` as ``x [T, F]``: the standardised change,
-the standardised covariates, and a mask (1 real, 0 left padding before the series start);
+the standardised covariates (past, future-known and static: ``covariates``), and a mask (1 real,
+0 left padding before the series start);
 ``model_inputs`` builds a forecast's input from a history the same way. ``series``, ``origin``,
 ``last`` and ``future`` trace each window back to its data.
 """
@@ -22,6 +23,7 @@ import pandas as pd
 from numpy.lib.stride_tricks import as_strided
 
 from .calendar import season_length
+from .covariates import unscaled
 from .transform import RatioTransform, series_pairs
 from .validate import DataError, SeriesFrame
 
@@ -408,6 +410,7 @@ def prepare(
     """
     splits = Splits(horizon, val_windows, test_windows, holdout_windows)
     ids = data.series_ids
+    transform.unscaled = unscaled(data.covariates)  # calendar and static columns stay as they are
     panel = Panel.of(data)
     splits.require_validation(panel.lengths)
     by_freq = {f: season or season_length(f) for f in set(data.freqs.values())}

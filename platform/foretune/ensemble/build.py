@@ -308,7 +308,11 @@ def _artifact(
     )
     data_info = json.loads(run.data_info.read_text())
     manifest_info = {
-        "input_schema": {"required": ["unique_id", "ds", "y"], "covariates": data_info["covariates"]},
+        "input_schema": {
+            "required": ["unique_id", "ds", "y"],
+            "covariates": data_info["covariates"],
+            "inputs": data_info.get("inputs") or {},
+        },
         "freqs": data_info["freqs"],
         "horizon": config.data.horizon,
         "transform": json.loads(run.transform.read_text())["kind"],

@@ -33,6 +33,7 @@ from torch import nn
 
 from foretune.console import progress
 from foretune.data import DataError, RatioTransform, future_dates, read_frame
+from foretune.data.covariates import InputSpec, with_inputs
 from foretune.errors import ArtifactError, ConfigError
 from foretune.evaluate.metrics import central_interval, quantile_name
 from foretune.storage import RemotePath, as_location, local_copy, remove, resolve, upload
@@ -107,7 +108,11 @@ class Ensemble:
         self.scales: dict[str, float] = dict(scales or {})  # MASE scale per series, NaN: undefined
         self.config = config
         self.horizon: int = int(settings.horizon)
-        self.covariates: list[str] = list(manifest["input_schema"]["covariates"])
+        schema = manifest["input_schema"]
+        self.covariates: list[str] = list(schema["covariates"])  # the model's covariate columns
+        self.input_spec = InputSpec.from_dict(
+            schema.get("inputs") or {"horizon": self.horizon, "past": self.covariates}
+        )
         self.freqs: dict = manifest.get("freqs", {})
         self.timings: dict[str, float] = {}  # seconds per stage of the last predict
 
@@ -250,21 +255,39 @@ class Ensemble:
         return type(self)([alone], self.transform, copy.copy(self.settings), self.manifest)
 
     # -- forecasting ---------------------------------------------------------------------------
-    def inputs(self, data: pd.DataFrame | str | Path, series: Iterable[Any] | None = None) -> ModelInputs:
+    def inputs(
+        self,
+        data: pd.DataFrame | str | Path,
+        series: Iterable[Any] | None = None,
+        *,
+        futr_df: pd.DataFrame | str | Path | None = None,
+        static_df: pd.DataFrame | str | Path | None = None,
+        steps: int | None = None,
+    ) -> ModelInputs:
         """The members' inputs for every series of ``data`` (or those of ``series``), read with
         the run's ``data.fill`` and ``data.freq`` (a history too short to show its frequency
-        takes the run's most common one; see ``inputs``)."""
+        takes the run's most common one; see ``inputs``). Future-known covariates come from
+        ``futr_df`` (required for the first ``steps`` forecast dates, default the horizon),
+        statics from the artifact or ``static_df`` (see ``data.covariates.with_inputs``)."""
         s = self.settings
+        spec = self.input_spec
         common = Counter(self.freqs.values()).most_common(1)
         history = read_history(
             data,
             self.transform.kind,
-            self.covariates,
+            spec.data_columns,
             list(series or []),
             fill=s.fill,
             freq=s.freq,
             fallback_freq=common[0][0] if common else None,
         )
+        if spec.future and futr_df is None:
+            raise DataError(
+                f"this ensemble uses future-known covariates {list(spec.future)}: pass futr_df (a "
+                "frame with unique_id, ds and those columns for each series' forecast dates; "
+                "foretune predict --futr PATH)"
+            )
+        history = with_inputs(history, spec, futr_df, static_df, steps=steps)
         scaled = self.calibration is not None and self.calibration.scaled
         return build_inputs(
             history,
@@ -283,10 +306,17 @@ class Ensemble:
         seed: int | None = None,
         *,
         sample_columns: int = 0,
+        futr_df: pd.DataFrame | str | Path | None = None,
+        static_df: pd.DataFrame | str | Path | None = None,
         format: str = "foretune",
         alias: str = "foretune",
     ) -> pd.DataFrame:
         """Forecast every series in ``data`` (each series' history) ``horizon`` steps ahead.
+
+        Covariates: ``data`` holds the past ones (and the history of the future-known ones);
+        ``futr_df`` (``unique_id, ds`` and the future-known covariates) must cover each series'
+        next ``horizon`` dates, else ``DataError`` names the series and dates; ``static_df``
+        (``unique_id`` and the static columns) is needed only for series the run did not see.
 
         Returns, per series and step, ``unique_id, ds, mean, q.., p_down, p_flat, p_up, std_mc,
         fallback`` in the units of ``y``: every series of ``data`` with at least one
@@ -336,7 +366,7 @@ class Ensemble:
             )
         samples = int(samples or self.settings.samples)
         clock = _Clock()
-        inputs = self.inputs(data)
+        inputs = self.inputs(data, futr_df=futr_df, static_df=static_df, steps=horizon)
         clock.lap("inputs")
         modelled = np.flatnonzero(~inputs.fallback)
         with np.errstate(over="ignore", invalid="ignore"):  # a non-finite forecast is a DataError

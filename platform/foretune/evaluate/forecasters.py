@@ -165,8 +165,12 @@ def ensemble_forecasters(
     samples: int | None = None,
     seed: int | None = None,
     draws: int = 100,
+    futr_df: pd.DataFrame | None = None,
 ) -> dict[str, ModelForecaster]:
     """``{"ensemble": ..., ["ensemble_uncalibrated": ...,] "member0_<arch>": ...}``.
+
+    ``futr_df``: the future-known covariates every forecast reads its horizon from (in a
+    backtest, the whole data), for an ensemble that has them.
 
     A calibrated ensemble is also scored without its calibration (``ensemble_uncalibrated``):
     the calibration moves only the interval bounds, so its draws and sample CRPS are the raw
@@ -184,12 +188,13 @@ def ensemble_forecasters(
         out["ensemble_uncalibrated"] = ModelForecaster.with_draws(
             ensemble.without_calibration(), draws, min_history=max(windows) + 1, **common
         )
-    if not members:
-        return out
-    for i, member in enumerate(ensemble.members):
+    for i, member in enumerate(ensemble.members if members else []):
         single = ensemble.member_alone(i)
         name = f"member{i}_{member.architecture}"
         out[name] = ModelForecaster.with_draws(single, draws, min_history=int(member.window) + 1, **common)
+    if futr_df is not None and ensemble.input_spec.future:
+        for forecaster in out.values():
+            forecaster.kwargs["futr_df"] = futr_df
     return out
 
 

@@ -57,8 +57,9 @@ MASK = "mask"
 
 
 def feature_names(covariates: Sequence[str]) -> list[str]:
-    """Input feature names in model order: ``"y"`` (standardised change of y), the covariates,
-    then the mask channel ``"mask"`` (``"(mask)"`` when a covariate is called ``mask``)."""
+    """Input feature names in model order: ``"y"`` (standardised change of y), the covariates
+    (past by name, then ``futr:<name>``, ``cal:<kind>_sin/_cos``, ``static:<name>``), then the
+    mask channel ``"mask"`` (``"(mask)"`` when a covariate is called ``mask``)."""
     names = ["y", *[str(c) for c in covariates]]
     return [*names, MASK if MASK not in names else f"({MASK})"]
 
@@ -159,10 +160,11 @@ def _file_names(uids: Sequence[str]) -> dict[str, str]:
 
 
 def _inputs(
-    ensemble: Ensemble, data: pd.DataFrame | str | Path, series: Sequence[Any] | None
+    ensemble: Ensemble, data: pd.DataFrame | str | Path, series: Sequence[Any] | None, **covariates: Any
 ) -> tuple[list[str], dict[int, np.ndarray]]:
-    """Series keys and each window's member inputs ``[N, window, F]``, as ``predict`` builds them."""
-    inputs = ensemble.inputs(data, series)
+    """Series keys and each window's member inputs ``[N, window, F]``, as ``predict`` builds them
+    (``covariates``: ``futr_df`` and ``static_df``, as for ``predict``)."""
+    inputs = ensemble.inputs(data, series, **covariates)
     return list(inputs.uids), inputs.windows
 
 
@@ -239,10 +241,14 @@ def explain_ensemble(
     internal_batch_size: int | None = None,
     device: torch.device | str | None = None,
     dtype: torch.dtype | None = None,
+    futr_df: pd.DataFrame | str | Path | None = None,
+    static_df: pd.DataFrame | str | Path | None = None,
 ) -> Explanation:
     """Integrated-gradients attributions of ``ensemble``'s forecast at ``step`` for each series.
 
-    ``data``: each series' history (frame or Parquet path, as for ``predict``); ``series``:
+    ``data``: each series' history (frame or Parquet path, as for ``predict``, with its
+    ``futr_df`` and ``static_df``); features are named by ``feature_names``: ``y``, the past
+    covariates, ``futr:<name>``, ``cal:<kind>_sin/_cos``, ``static:<name>``, ``mask``. ``series``:
     ids to explain (None or empty: all). ``target``, ``baseline`` and the completeness knobs
     (``tolerance``, ``n_steps``, ``atol``, ``method``) are those of
     :func:`~foretune.explain.integrated_gradients`. ``direction_class``: ``"up"`` (default),
@@ -268,7 +274,7 @@ def explain_ensemble(
                 f"index, got {direction_class!r}"
             )
     names = feature_names(ensemble.covariates)
-    uids, inputs = _inputs(ensemble, data, series)
+    uids, inputs = _inputs(ensemble, data, series, futr_df=futr_df, static_df=static_df)
     raw = np.asarray([m.weight for m in ensemble.members], dtype=np.float64)
     if not (np.isfinite(raw).all() and raw.sum() > 0):
         raise ExplainError(f"ensemble weights must be finite with a positive sum, got {raw}")

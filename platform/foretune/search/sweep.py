@@ -120,7 +120,7 @@ def run_sweep(
     if covariates is None:
         datasets: dict = prepare_all(config, series)
         print(f"foretune: {datasets[min(datasets)].summary.line()}", flush=True)
-        run_info = (datasets[min(datasets)].transform, series.covariates, series.freqs)
+        run_info = (datasets[min(datasets)].transform, series.covariates, series.freqs, series.inputs)
     run = RunDir(run_dir)
     experiment = run.sweep
     where = ray_storage(experiment)
@@ -133,7 +133,7 @@ def run_sweep(
         store = stream_store(config, covariates, run_dir, reuse=resume)
         datasets = {w: store.stream(w) for w in sorted(set(config.search.windows))}
         print(f"foretune: {store.summary(min(datasets)).line()}", flush=True)
-        run_info = (store.transform, store.covariates, store.freqs)
+        run_info = (store.transform, store.covariates, store.freqs, {})
     if not resume:
         _write_run_files(run_dir, config, *run_info)
     trainable = tune.with_resources(
@@ -207,12 +207,12 @@ def _sampler(config: ExperimentConfig) -> optuna.samplers.BaseSampler:
 
 
 def _write_run_files(
-    run_dir: Location, config: ExperimentConfig, transform: RatioTransform, covariates, freqs
+    run_dir: Location, config: ExperimentConfig, transform: RatioTransform, covariates, freqs, inputs
 ) -> None:
     run = RunDir(run_dir)
     run.config.write_text(json.dumps(config.to_dict(), indent=2))
     run.transform.write_text(json.dumps(transform.to_dict()))
-    data_info = {"covariates": list(covariates), "freqs": freqs}
+    data_info = {"covariates": list(covariates), "freqs": freqs, "inputs": inputs}
     run.data_info.write_text(json.dumps(data_info, default=str))
 
 
