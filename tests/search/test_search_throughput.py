@@ -53,6 +53,9 @@ def test_rungs_are_the_schedulers_own_milestones(small_config):
     asha = build_scheduler(config)
     assert rung_epochs(config) == {int(m) for m, _ in asha._brackets[0]._rungs} == {1, 2, 4}
     assert rung_epochs(small_config(**{**SETTINGS, "search.scheduler": "none"})) == frozenset()
+    # a grace period longer than the run is capped, not an error from inside Ray
+    short = small_config(**{**SETTINGS, "search.grace_period": 5, "train.max_epochs": 2})
+    assert build_scheduler(short)._brackets[0]._rungs[-1][0] == 3 and rung_epochs(short) == {3}
 
 
 def test_reused_processes_give_the_same_leaderboard_as_fresh_ones(reused, small_config, tmp_path):

@@ -23,6 +23,12 @@ def _max_t(config: ExperimentConfig) -> int:
     return config.train.max_epochs + 1  # the final report comes after the last epoch's
 
 
+def _grace(config: ExperimentConfig) -> int:
+    """``search.grace_period``, at most ``max_t``: a short run (``train.max_epochs`` below the
+    grace period) is simply never stopped early instead of failing inside Ray."""
+    return min(config.search.grace_period, _max_t(config))
+
+
 def build_scheduler(config: ExperimentConfig) -> TrialScheduler:
     """ASHA over ``training_iteration`` (= epochs done) or FIFO, as ``search.scheduler`` says."""
     search = config.search
@@ -33,7 +39,7 @@ def build_scheduler(config: ExperimentConfig) -> TrialScheduler:
         mode=MODE,
         time_attr="training_iteration",
         max_t=_max_t(config),
-        grace_period=search.grace_period,
+        grace_period=_grace(config),
         reduction_factor=search.reduction_factor,
     )
 
@@ -47,5 +53,6 @@ def rung_epochs(config: ExperimentConfig) -> frozenset[int]:
     search = config.search
     if search.scheduler != "asha":
         return frozenset()
-    rungs = int(math.log(_max_t(config) / search.grace_period) / math.log(search.reduction_factor) + 1)
-    return frozenset(search.grace_period * search.reduction_factor**k for k in range(rungs))
+    grace = _grace(config)
+    rungs = int(math.log(_max_t(config) / grace) / math.log(search.reduction_factor) + 1)
+    return frozenset(grace * search.reduction_factor**k for k in range(rungs))
