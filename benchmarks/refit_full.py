@@ -112,9 +112,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default="benchmarks/out/refit_full")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    import ray
+    from foretune.runtime import ensure_ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ensure_ray(num_cpus=2)
     tables = [measure(name, Path(args.out), args.seed) for name in args.datasets.split(",")]
     result = pd.concat(tables, ignore_index=True)
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
