@@ -541,3 +541,13 @@ def test_the_held_out_tail_is_invisible_to_every_stage(finished_run, tmp_path):
         elif name.name == "manifest.json":  # creation time and config.json's checksum
             a, b = ({k: v for k, v in json.loads(x).items() if k not in ("created", "files")} for x in (a, b))
         assert a == b, name
+
+
+def test_a_run_from_before_the_hold_out_marks_nothing_held_out():
+    from foretune.commands.evaluate import _held_out
+
+    history = pd.DataFrame({"unique_id": ["a"] * 40 + ["b"] * 12, "y": 1.0})
+    config = {"data": {"horizon": 4, "val_windows": 1, "test_windows": 1}}
+    assert _held_out(config, history) == {"a": 0, "b": 0}  # older artifacts held nothing out
+    config["evaluate"] = {"windows": 2}  # 8 steps where 40 - 8 still gives train + validation
+    assert _held_out(config, history) == {"a": 8, "b": 0}

@@ -130,7 +130,7 @@ def run_report(run_dir: str | Path, artifact: str | Location, log: Log = print) 
     run = RunDir(resolve(run_dir))
     if not run.config.is_file():
         raise ArtifactError(f"{run.root} is not a foretune run directory: it has no {run.config.name}")
-    config = ExperimentConfig.from_dict(json.loads(run.config.read_text()))
+    config = run_config(json.loads(run.config.read_text()))
     say = log or (lambda _msg: None)
     error: DataError | None = None
     if config.evaluate.windows:
@@ -158,6 +158,13 @@ def run_report(run_dir: str | Path, artifact: str | Location, log: Log = print) 
         path = run.report / write_report(local, **run_tables(run), title=title).name
     say(f"report: {path}")
     return path
+
+
+def run_config(raw: dict[str, Any]) -> ExperimentConfig:
+    """A saved run's experiment config; a run from before ``evaluate`` existed held nothing out."""
+    if "evaluate" not in raw:
+        raw = {**raw, "evaluate": {"windows": 0}}
+    return ExperimentConfig.from_dict(raw)
 
 
 def _held_out_series(config: ExperimentConfig) -> tuple[pd.DataFrame, str | None]:
@@ -213,7 +220,7 @@ def _held_out(config: dict[str, Any] | None, history: pd.DataFrame) -> dict[str,
     say how the data was split."""
     if "val_windows" not in (config or {}).get("data", {}):
         return {}
-    splits = run_splits(ExperimentConfig.from_dict(config))
+    splits = run_splits(run_config(config))
     lengths = history.groupby("unique_id", sort=False).size()
     held = splits.held_out(lengths.to_numpy())
     return {str(uid): int(h) for uid, h in zip(lengths.index, held, strict=True)}
