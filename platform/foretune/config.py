@@ -258,7 +258,7 @@ class EnsembleConfig(_Section):
     )
     levels: list[float] = Field(
         default_factory=lambda: [0.5, 0.8, 0.9, 0.95],
-        description="central interval levels that are calibrated (lo_<L>/hi_<L> columns)",
+        description="central interval levels that are calibrated (0.95 -> columns q025/q975)",
     )
     direction_source: Literal["head", "samples", "blend"] = Field(
         "head",
