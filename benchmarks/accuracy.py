@@ -179,18 +179,16 @@ DATASETS = {
 
 
 # --------------------------------------------------------------------------------- forecasters
-def _quantile_name(q: float) -> str:
-    return f"q{round(q * 100):02d}"
-
-
 def quantile_columns(raw: pd.DataFrame, model: str, point: str) -> pd.DataFrame:
-    """``unique_id, ds, mean`` and ``qNN`` columns from a Nixtla frame's ``<model>-lo/hi-<L>``."""
+    """``unique_id, ds, mean`` and quantile columns (foretune's names) from a Nixtla frame's
+    ``<model>-lo/hi-<L>``."""
+    from foretune.evaluate.metrics import quantile_name
     out = raw[["unique_id", "ds"]].copy()
     out["mean"] = raw[point].to_numpy()
     for level in LEVELS:
         lo = (1.0 - level / 100.0) / 2.0
-        out[_quantile_name(lo)] = raw[f"{model}-lo-{level}"].to_numpy()
-        out[_quantile_name(1.0 - lo)] = raw[f"{model}-hi-{level}"].to_numpy()
+        out[quantile_name(lo)] = raw[f"{model}-lo-{level}"].to_numpy()
+        out[quantile_name(1.0 - lo)] = raw[f"{model}-hi-{level}"].to_numpy()
     if f"{model}-median" in raw.columns:
         out["q50"] = raw[f"{model}-median"].to_numpy()
     # a multi-quantile network's outputs can cross (NHITS with MQLoss does early in training):

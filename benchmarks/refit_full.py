@@ -34,30 +34,9 @@ except ImportError:  # run without `pip install -e .`
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
-from accuracy import held_out_split  # noqa: E402
+from accuracy import DATASETS, held_out_split  # noqa: E402
 
 COLUMNS = {"mase": "MASE", "smape": "sMAPE", "crps_scaled": "scaled CRPS", "coverage_90": "coverage 90%"}
-
-
-def m1_yearly() -> pd.DataFrame:
-    """The M1 yearly panel shipped inside aeon (181 series of 15-58 observations)."""
-    from importlib import resources
-
-    from aeon.datasets import load_from_tsf_file
-
-    path = resources.files("aeon").joinpath("datasets/data/m1_yearly_dataset/m1_yearly_dataset.tsf")
-    raw, _ = load_from_tsf_file(str(path))
-    rows = []
-    for _, row in raw.iterrows():
-        start = pd.Timestamp(row["start_timestamp"]).year
-        rows += [(row["series_name"], start + i, float(v)) for i, v in enumerate(row["series_value"])]
-    return pd.DataFrame(rows, columns=["unique_id", "ds", "y"])
-
-
-def datasets() -> dict:
-    from accuracy import co2, us_macro
-
-    return {"us_macro": (us_macro, 4), "co2": (co2, 12), "m1_yearly": (m1_yearly, 6)}
 
 
 def measure(name: str, out: Path, seed: int) -> pd.DataFrame:
@@ -66,8 +45,8 @@ def measure(name: str, out: Path, seed: int) -> pd.DataFrame:
     from foretune.config import ExperimentConfig
     from foretune.ensemble import Ensemble, refit_on_all_data
 
-    loader, horizon = datasets()[name]
-    frame = loader()
+    dataset = DATASETS[name]
+    horizon, frame = dataset.horizon, dataset.loader()
     root = out / name
     root.mkdir(parents=True, exist_ok=True)
     full, seen = root / "data.parquet", root / "seen.parquet"
