@@ -183,6 +183,7 @@ def quantile_columns(raw: pd.DataFrame, model: str, point: str) -> pd.DataFrame:
     """``unique_id, ds, mean`` and quantile columns (foretune's names) from a Nixtla frame's
     ``<model>-lo/hi-<L>``."""
     from foretune.evaluate.metrics import quantile_name
+
     out = raw[["unique_id", "ds"]].copy()
     out["mean"] = raw[point].to_numpy()
     for level in LEVELS:
