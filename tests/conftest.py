@@ -24,8 +24,9 @@ def ray_session():
 @pytest.fixture(scope="session")
 def tiny_ensemble_run(ray_session, tmp_path_factory):
     """``(run_dir, artifact)`` of one tiny sweep and its ensemble (horizon 4, 3 epochs, 8 samples,
-    quantiles 5-25-50-75-95), shared by the tests that read a finished run. They may add their
-    own outputs beside it (``evaluation/``, ``explain/``) but must not change what is there."""
+    quantiles 5-25-50-75-95, no statistical members), shared by the tests that read a finished
+    run. They may add their own outputs beside it (``evaluation/``, ``explain/``) but must not
+    change what is there."""
     from support import tiny_run
 
     return tiny_run(
@@ -35,6 +36,9 @@ def tiny_ensemble_run(ray_session, tmp_path_factory):
             "train.max_epochs": 3,
             "ensemble.samples": 8,
             "ensemble.quantiles": [0.05, 0.25, 0.5, 0.75, 0.95],
+            # deep members only, so its readers (explain, evaluate) know what they get; the
+            # statistical members are tested on this run in tests/ensemble/test_ensemble_statistical.py
+            "ensemble.statistical": [],
         },
     )
 

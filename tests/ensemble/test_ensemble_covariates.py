@@ -31,7 +31,10 @@ def covariate_run(ray_session, tmp_path_factory):
         if isinstance(values, dict)
         for key, value in values.items()
     }
-    settings.update({"data.future_covariates": ["promo"], "data.calendar": ["month"]})
+    # deep members only: these tests are about the networks' covariate inputs
+    settings.update(
+        {"data.future_covariates": ["promo"], "data.calendar": ["month"], "ensemble.statistical": []}
+    )
     ft = Foretune(horizon=HORIZON, models=["mlp", "gru"], config=settings, out=tmp_path_factory.mktemp("run"))
     ft.fit(df, static_df=static)
     artifact = ft.run_dir / "ensemble"

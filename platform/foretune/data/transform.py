@@ -312,6 +312,13 @@ class RowTransform:
         """Per-step changes of standardised paths ``z [..., N, H]``."""
         return self.view.unstandardize(_ROW, z)
 
+    def ratios(self, last: np.ndarray, levels: np.ndarray) -> np.ndarray:
+        """Per-step changes ``[..., N, H]`` of level paths ``levels`` that start from ``last [N]``
+        (the inverse of ``levels``)."""
+        start = np.broadcast_to(np.asarray(last, dtype=np.float64)[:, None], (*levels.shape[:-1], 1))
+        with np.errstate(all="ignore"):  # a path through a non-positive level of a log-ratio series
+            return self.view.changes(np.concatenate([start, levels], axis=-1), self._kinds(levels))
+
     def levels(self, last: np.ndarray, r: np.ndarray) -> np.ndarray:
         """Level paths ``[..., N, H]`` from last levels ``last [N]`` and changes ``r``."""
         return self.view.integrate(last, r, self._kinds(r))

@@ -4,7 +4,8 @@
     ensemble = make_ensemble(run_dir, config)     # the same ensemble, in memory
 
 ``make_ensemble`` runs named steps on a run directory (``foretune.rundir.RunDir``): candidates
-(the best finished trials), draws (their MC-dropout paths on the validation and test windows),
+(the best finished trials and the ``ensemble.statistical`` models), draws (their sample paths on
+the validation and test windows: MC dropout, or a statistical model fit on each window's history),
 weights (chosen on the validation windows), an optional refit, calibration (CQR on the test
 windows, which nothing before used) and the artifact (``Ensemble`` with the steps' reports).
 ``config=None`` reads the run's own config.
@@ -26,17 +27,19 @@ from foretune.console import progress
 from foretune.data import PreparedData, WindowSet
 from foretune.data.experiment import load_series, prepare_all
 from foretune.data.store import SeriesStore, StoreSettings
+from foretune.data.windows import Panel, series_seasons
 from foretune.errors import EnsembleError
 from foretune.evaluate import metrics as M
+from foretune.models.statistical import check_names, statsforecast_available
 from foretune.rundir import RunDir
 from foretune.storage import Location, as_location, local_copy, read_parquet, resolve
 
 from .artifact import MEMBER_WEIGHTS, read_member
 from .conformal import Calibration, calibrate, interval_quantiles, usable_scale
-from .draws import Draws, RowTransform, member_draws
+from .draws import Draws, RowTransform, level_draws, member_draws
 from .greedy import greedy_search, pooled_samples
 from .mixture import Mixture, mix, pool, resample
-from .model import Ensemble, Member
+from .model import STATISTICAL_PREFIX, Ensemble, Member
 from .refit import best_epochs, concat_windows, refit
 from .settings import EnsembleSettings
 
@@ -91,15 +94,17 @@ def make_ensemble(
     """The ensemble of a finished sweep, in memory (``save`` writes it); see the module docstring.
 
     ``trial_ids`` replaces the leaderboard choice with these trials (e.g. one trial: the best
-    single model, weighted 1 and calibrated the same way, for comparisons).
+    single model, weighted 1 and calibrated the same way, for comparisons); a statistical
+    member's id is ``statistical:<model>``.
     """
     run = RunDir(resolve(run_dir))
     board = _leaderboard(run)
     if config is None:
         config = ExperimentConfig.from_dict(json.loads(run.config.read_text()))
     settings = config.ensemble
-    members = _candidates(run, board, settings, trial_ids)
+    members = _members(run, board, settings, trial_ids)
     windows = _windows(run, config, members)
+    members = _drop_statistical(members, windows)
     val_draws, test_draws = _draws(members, windows, settings.samples, config.seed)
     members, test_draws, selection = _weights(members, val_draws, test_draws, windows, settings)
     return _finish(run, board, config, members, test_draws, windows, selection)
@@ -122,11 +127,11 @@ def refit_on_all_data(run_dir: str | Path, evaluated: Ensemble, config: Experime
     full.ensemble.refit = True
     board = _leaderboard(run)
     chosen = {str(m.info["trial_id"]): m.weight for m in evaluated.members}
-    members = _candidates(run, board, full.ensemble, list(chosen))
+    members = _members(run, board, full.ensemble, list(chosen))
     for member in members:
         member.weight = chosen[str(member.info["trial_id"])]
     windows = _windows(run, full, members, check=False)
-    _, test_draws = _draws(members, windows, full.ensemble.samples, full.seed)
+    _, test_draws = _draws(members, windows, full.ensemble.samples, full.seed, validation=False)
     selection = {**evaluated.report.get("selection", {}), "refit_full": "weights of the evaluated ensemble"}
     return _finish(run, board, full, members, test_draws, windows, selection)
 
@@ -159,6 +164,14 @@ class _Windows:
     reference: PreparedData  # any one: all share series, origins and transform
     scale: np.ndarray  # [n_series] MASE scale, undefined ones replaced by 1 (selection, scores)
     mase: np.ndarray  # [n_series] MASE scale, NaN where undefined (calibration, the artifact)
+    panel: Panel | None = None  # every series' levels (in-memory runs: statistical members)
+    seasons: np.ndarray | None = None  # [n_series] season lengths
+
+    def histories(self, part: WindowSet) -> list[np.ndarray]:
+        """Each window's history: its series' levels up to and including its origin."""
+        assert self.panel is not None
+        starts = self.panel.offsets[:-1][part.series]
+        return [self.panel.y[a : a + o + 1] for a, o in zip(starts, part.origin, strict=True)]
 
     @property
     def val(self) -> WindowSet:
@@ -174,6 +187,41 @@ def _leaderboard(run: RunDir) -> pd.DataFrame:
     if not run.leaderboard.is_file():
         raise EnsembleError(f"{run.leaderboard} not found; run `foretune sweep` first")
     return read_parquet(run.leaderboard)
+
+
+def _members(
+    run: RunDir, board: pd.DataFrame, settings: EnsembleConfig, trial_ids: list[str] | None
+) -> list[Member]:
+    """The candidates: the trials (``_candidates``), then the statistical models, by name."""
+    if trial_ids is None:
+        names = list(settings.statistical)
+        deep = _candidates(run, board, settings, None)
+    else:
+        names = [t[len(STATISTICAL_PREFIX) :] for t in trial_ids if t.startswith(STATISTICAL_PREFIX)]
+        ids = [t for t in trial_ids if not t.startswith(STATISTICAL_PREFIX)]
+        deep = _candidates(run, board, settings, ids) if ids else []
+    if names and statsforecast_available():
+        check_names(names)
+    return deep + [Member.of_statistical(name) for name in names]
+
+
+def _drop_statistical(members: list[Member], windows: _Windows) -> list[Member]:
+    """``members`` without the statistical ones where they cannot be fit, and a note why."""
+    statistical = [m.architecture for m in members if m.statistical]
+    if not statistical:
+        return members
+    reason = None
+    if not statsforecast_available():
+        reason = "statsforecast is not installed (pip install statsforecast)"
+    elif windows.panel is None:
+        reason = "streamed data keep no series histories in memory"
+    if reason is None:
+        return members
+    kept = [m for m in members if not m.statistical]
+    if not kept:
+        raise EnsembleError(f"the statistical candidates {statistical} cannot be used: {reason}")
+    print(f"note: statistical candidates {statistical} left out: {reason}")
+    return kept
 
 
 def _candidates(
@@ -194,38 +242,54 @@ def _windows(run: RunDir, config: ExperimentConfig, members: list[Member], check
     """The data, once: the sweep's windows (in-memory runs) or a sample of them (streamed runs).
 
     ``check``: the data must be what the sweep was trained on (its transform statistics)."""
-    lengths = sorted({m.window for m in members})
+    # statistical members read levels, not windows: any window length gives their origins
+    lengths = sorted({m.window for m in members if not m.statistical}) or [min(config.search.windows or [2])]
+    panel = None
     if run.streamed:
         datasets = _sample_stream(run, config, lengths)
     else:
         saved = json.loads(run.transform.read_text()) if check else None
-        datasets = _prepare(config, lengths, saved)
+        series = load_series(config)
+        datasets = _prepare(config, lengths, saved, series)
+        panel = Panel.of(series)
     reference = next(iter(datasets.values()))
     if len(reference.val) == 0:
         raise EnsembleError("there are no validation windows to weight the members on")
     mase = np.asarray(reference.mase_scale, dtype=np.float64)
     defined = np.isfinite(mase) & (mase > 0)
-    return _Windows(datasets, reference, usable_scale(mase), np.where(defined, mase, np.nan))
+    seasons = series_seasons(reference.freqs, reference.series_ids, config.data.season)
+    return _Windows(datasets, reference, usable_scale(mase), np.where(defined, mase, np.nan), panel, seasons)
 
 
 def _draws(
-    members: list[Member], windows: _Windows, samples: int, seed: int
+    members: list[Member], windows: _Windows, samples: int, seed: int, validation: bool = True
 ) -> tuple[list[Draws], list[Draws]]:
-    """Every member's MC draws for the validation and the test windows, in one pass each; all
-    later steps reuse them."""
-    n_val = len(windows.val)
+    """Every member's draws for the validation (unless ``validation`` is false: an empty list)
+    and the test windows, in one pass each; all later steps reuse them. A statistical member is
+    fit on each window's history."""
+    reference = windows.reference
+    both = concat_windows(reference.val, reference.test) if validation else reference.test
+    n_val = len(reference.val) if validation else 0
+    uids = np.asarray(reference.series_ids, dtype=object)[both.series]
+    rows = RowTransform(reference.transform, uids)
     val, test = [], []
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        for member in progress(members, desc="MC draws (validation, test)", unit="member"):
-            data = windows.datasets[member.window]
-            both = concat_windows(data.val, data.test)
-            uids = np.asarray(data.series_ids, dtype=object)[both.series]
-            rows = RowTransform(data.transform, uids)
-            draws = member_draws(member.model, both.x, samples, rows, both.last, path_directions=True)
+        for member in progress(members, desc="draws (validation, test)", unit="member"):
+            if member.statistical:
+                assert windows.seasons is not None
+                histories = windows.histories(both)
+                paths = member.model.paths(
+                    histories, windows.seasons[both.series], reference.horizon, samples
+                )
+                draws = level_draws(paths, rows, both.last)
+            else:
+                data = windows.datasets[member.window]
+                x = concat_windows(data.val, data.test).x if validation else data.test.x
+                draws = member_draws(member.model, x, samples, rows, both.last, path_directions=True)
             val.append(_rows(draws, slice(0, n_val)))
             test.append(_rows(draws, slice(n_val, None)))
-    return val, test
+    return (val if validation else []), test
 
 
 def _weights(
@@ -343,13 +407,13 @@ def _sample_stream(run: RunDir, config: ExperimentConfig, windows: list[int]) ->
 
 
 def _prepare(
-    config: ExperimentConfig, windows: list[int], saved: dict[str, Any] | None
+    config: ExperimentConfig, windows: list[int], saved: dict[str, Any] | None, series: Any
 ) -> dict[int, PreparedData]:
-    """The sweep's prepared windows for each needed window length, checked against the sweep's
-    transform statistics ``saved`` (None: not checked)."""
+    """The sweep's prepared windows of ``series`` (``load_series``) for each needed window
+    length, checked against the sweep's transform statistics ``saved`` (None: not checked)."""
     sub = config.model_copy(deep=True)
     sub.search.windows = windows
-    datasets = prepare_all(sub, load_series(config))
+    datasets = prepare_all(sub, series)
     reference = next(iter(datasets.values()))
     for uid, stats in reference.transform.stats.items() if saved is not None else ():
         old = saved["stats"].get(uid)
@@ -470,6 +534,9 @@ def _refit(
     out = []
     with torch.random.fork_rng(devices=[]):
         for member, draws in zip(members, test_draws, strict=True):
+            if member.statistical:  # fit on each window's history: nothing to retrain
+                out.append(draws)
+                continue
             data = datasets[member.window]
             best = epochs.get(member.info["trial_id"], member.spec.max_epochs - 1)
             model, spec = refit(member.spec, data, best)

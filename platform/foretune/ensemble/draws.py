@@ -88,6 +88,20 @@ def member_draws(
     return Draws(levels, probs, path_probs)
 
 
+def level_draws(levels: np.ndarray, rows: RowTransform, last: np.ndarray) -> Draws:
+    """The draws of a member that forecasts level paths ``[S, N, H]`` itself (a statistical
+    model): with no direction head, its head probabilities are its paths' smoothed class shares."""
+    labels = rows.direction(last, rows.ratios(last, levels))
+    counts = np.stack([(labels == k).sum(axis=0) for k in range(3)], axis=-1)
+    probs = _smoothed(counts, len(levels))
+    return Draws(levels, probs, probs)
+
+
+def _smoothed(counts: np.ndarray, paths: int) -> np.ndarray:
+    """Class shares of ``paths`` sample paths from their ``counts``, smoothed (``SMOOTHING``)."""
+    return (counts + SMOOTHING) / (paths + 3 * SMOOTHING)
+
+
 def invert_paths(
     rows: RowTransform, last: np.ndarray, z: np.ndarray, path_directions: bool = False
 ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -110,4 +124,4 @@ def invert_paths(
                 counts[..., k] += (labels == k).sum(axis=0)
     if counts is None:
         return levels, None
-    return levels, (counts + SMOOTHING) / (len(z) + 3 * SMOOTHING)
+    return levels, _smoothed(counts, len(z))

@@ -61,6 +61,8 @@ class ModelInputs:
     n_obs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # [N] observations
     constant: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # [N] flat by its stats
     unseen: list[str] = field(default_factory=list)  # keys of the series new to the transform
+    history: list[np.ndarray] = field(default_factory=list)  # [N] each series' levels (statistical members)
+    seasons: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # [N] season lengths
 
     @property
     def fallback(self) -> np.ndarray:
@@ -143,7 +145,8 @@ def build_inputs(
     n = len(uids)
     x: np.ndarray | None = None
     ends, n_obs, scale = np.empty(n, np.int64), np.empty(n, np.int64), np.full(n, np.nan)
-    freqs, unseen = [], []  # unseen: row numbers
+    freqs, unseen, levels = [], [], []  # unseen: row numbers
+    seasons = np.empty(n, np.int64)
     for i, uid in enumerate(uids):
         at = rows[uid]
         y, cov = y_all[at], cov_all[at]
@@ -159,8 +162,10 @@ def build_inputs(
         x[i] = row
         ends[i], n_obs[i] = at[-1], len(y)
         freqs.append(history.freqs[uid])
+        levels.append(y)
+        seasons[i] = season or season_length(freqs[-1])
         if scales is not None:
-            scale[i] = scales[uid] if uid in scales else M.mase_scale(y, season or season_length(freqs[-1]))
+            scale[i] = scales[uid] if uid in scales else M.mase_scale(y, int(seasons[i]))
     assert x is not None
     inputs = ModelInputs(
         uids=list(uids),
@@ -174,6 +179,8 @@ def build_inputs(
         n_obs=n_obs,
         constant=np.array([bool(own.stats[u].constant) for u in uids]),
         unseen=[uids[i] for i in unseen],
+        history=levels,
+        seasons=seasons,
     )
     _check_finite(inputs)
     if unseen:

@@ -36,6 +36,7 @@ from foretune.data import DataError, RatioTransform, future_dates, read_frame
 from foretune.data.covariates import InputSpec, with_inputs
 from foretune.errors import ArtifactError, ConfigError
 from foretune.evaluate.metrics import central_interval, quantile_name
+from foretune.models.statistical import StatisticalModel
 from foretune.storage import RemotePath, as_location, local_copy, remove, resolve, upload
 from foretune.train import TrainSpec, write_checkpoint
 
@@ -55,7 +56,7 @@ from .artifact import (
     write_json,
 )
 from .conformal import Bounds, Calibration, interval_quantiles
-from .draws import RowTransform, member_draws
+from .draws import RowTransform, level_draws, member_draws
 from .inputs import ModelInputs, build_inputs, read_history
 from .mixture import Mixture, mix, resample
 from .nixtla import FORMATS, to_nixtla
@@ -64,21 +65,35 @@ from .settings import MEMBERS_KEY, EnsembleSettings
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+#: Trial id of a statistical member: this prefix and the statsforecast model's name.
+STATISTICAL_PREFIX = "statistical:"
 #: Manifest keys an ensemble carries over when it is saved again (the rest is rewritten).
 _MANIFEST_INFO = ("input_schema", "freqs", "horizon", "transform")
 
 
 @dataclass
 class Member:
-    """One trained forecaster of the ensemble and its weight."""
+    """One forecaster of the ensemble and its weight: a trained network, or a statistical model
+    that is fit on each history it forecasts from (``window`` 0, no spec)."""
 
-    model: nn.Module
+    model: nn.Module | StatisticalModel
     architecture: str
     window: int
     weight: float
     spec: TrainSpec | None = None
     n_features: int | None = None
     info: dict[str, Any] = field(default_factory=dict)  # trial id, scores, refit flag, ...
+
+    @property
+    def statistical(self) -> bool:
+        """Whether this member is a statistical model (``models.statistical``)."""
+        return isinstance(self.model, StatisticalModel)
+
+    @classmethod
+    def of_statistical(cls, name: str, weight: float = 0.0) -> Member:
+        """The statsforecast model ``name`` as a member (its trial id: ``statistical:<name>``)."""
+        info = {"trial_id": f"{STATISTICAL_PREFIX}{name}", "statistical": name}
+        return cls(StatisticalModel(name), name, 0, weight, info=info)
 
 
 class Ensemble:
@@ -144,10 +159,14 @@ class Ensemble:
             raise ArtifactError(f"{path}/{ENSEMBLE} lists no members")
         members = []
         for entry in entries:
-            require_listed(path, manifest, [f"{entry['path']}/{n}" for n in (MEMBER_WEIGHTS, MEMBER_SPEC)])
-            model, spec, n_features = read_member(path / entry["path"])
             info = {k: v for k, v in entry.items() if k not in ("path", "weight")}
             weight = float(entry["weight"])
+            if entry.get("statistical"):
+                members.append(Member.of_statistical(str(entry["statistical"]), weight))
+                members[-1].info.update(info)
+                continue
+            require_listed(path, manifest, [f"{entry['path']}/{n}" for n in (MEMBER_WEIGHTS, MEMBER_SPEC)])
+            model, spec, n_features = read_member(path / entry["path"])
             members.append(Member(model, spec.architecture, spec.window, weight, spec, n_features, info))
         config = None
         if (path / CONFIG).is_file():
@@ -176,6 +195,12 @@ class Ensemble:
         try:
             entries = []
             for i, member in enumerate(self.members):
+                if member.statistical:  # nothing trained to save: it is fit at predict time
+                    entries.append(
+                        {"path": None, "architecture": member.architecture, "window": 0}
+                        | {"weight": member.weight, **member.info}
+                    )
+                    continue
                 assert member.spec is not None and member.n_features is not None
                 write_checkpoint(
                     staging / member_dir(i),
@@ -237,8 +262,9 @@ class Ensemble:
 
     @property
     def windows(self) -> list[int]:
-        """The members' input window lengths, ascending, without repeats."""
-        return sorted({m.window for m in self.members})
+        """The deep members' input window lengths, ascending, without repeats ([1] without any:
+        the inputs still carry each series' last level)."""
+        return sorted({m.window for m in self.members if not m.statistical}) or [1]
 
     def without_calibration(self) -> Ensemble:
         """The same ensemble reporting the raw mixture's intervals."""
@@ -417,7 +443,18 @@ class Ensemble:
         whole = len(modelled) == len(inputs.uids)
         windows = inputs.windows if whole else {w: x[modelled] for w, x in inputs.windows.items()}
         rows = RowTransform(inputs.transform, [inputs.uids[i] for i in modelled])
-        return self.forecast(windows, rows, inputs.last[modelled], horizon, samples, seed, clock=clock)
+        histories = [inputs.history[i] for i in modelled]
+        return self.forecast(
+            windows,
+            rows,
+            inputs.last[modelled],
+            horizon,
+            samples,
+            seed,
+            clock=clock,
+            histories=histories,
+            seasons=inputs.seasons[modelled],
+        )
 
     def forecast(
         self,
@@ -429,12 +466,15 @@ class Ensemble:
         seed: int | None = None,
         levels: Iterable[float] = (),
         clock: _Clock | None = None,
+        histories: list[np.ndarray] | None = None,
+        seasons: np.ndarray | None = None,
     ) -> Mixture:
         """The raw weighted mixture for prepared windows ``inputs[window] [N, window, F]``.
 
         ``rows`` and ``last`` describe each of the ``N`` rows (its series' statistics, its last
-        level). The mixture's quantiles cover the forecast's quantile columns, the interval
-        bounds of this ensemble's ``levels`` and those of ``levels`` given here.
+        level); statistical members fit on ``histories`` (each row's levels) with ``seasons``.
+        The mixture's quantiles cover the forecast's quantile columns, the interval bounds of
+        this ensemble's ``levels`` and those of ``levels`` given here.
         """
         clock = clock or _Clock()
         need_paths = self.settings.direction_source != "head"
@@ -443,6 +483,12 @@ class Ensemble:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             for member in progress(self.members, desc="MC draws", unit="member"):
+                if member.statistical:
+                    if histories is None or seasons is None:
+                        raise ConfigError(f"member {member.architecture} forecasts from histories; pass them")
+                    paths = member.model.paths(histories, seasons, horizon, samples)
+                    draws.append(level_draws(paths, rows, last))
+                    continue
                 draws.append(
                     member_draws(
                         member.model,

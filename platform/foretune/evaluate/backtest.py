@@ -28,7 +28,7 @@ from foretune.errors import ConfigError, DataError
 from foretune.rundir import RunDir
 
 from .forecasters import DirectionFn, Forecaster, as_forecaster, required_history
-from .metrics import direction_accuracy, evaluate_forecasts, mase_scale, quantile_level
+from .metrics import climatology, direction_accuracy, evaluate_forecasts, log_loss, mase_scale, quantile_level
 from .report import run_tables, write_report
 
 __all__ = [
@@ -47,6 +47,8 @@ _OTHER_VALUE_COL = re.compile(r"^(mean|std|std_mc|sample_\d+|p_down|p_flat|p_up)
 _SAMPLE_COL = re.compile(r"^sample_\d+$")
 _LEAD_METRICS = ("mase", "smape", "crps_scaled", "crps", "mae", "rmse", "quantile_loss")
 _TAIL_METRICS = ("direction_accuracy", "log_loss")
+#: The summary row of the climatological direction forecast (see ``_climatology``).
+CLIMATOLOGY = "climatology"
 SUMMARY_PRINT = (
     "mase",
     "smape",
@@ -72,7 +74,9 @@ class BacktestResult:
       (``|y - mean|`` over the series' MASE scale at that origin).
     - ``metrics``: one row per (model, window, series).
     - ``per_series``: one row per (model, series), metrics averaged over windows.
-    - ``summary``: one row per model, per-series metrics averaged over series.
+    - ``summary``: one row per model, per-series metrics averaged over series; with direction
+      probabilities, a last ``climatology`` row (direction accuracy and log-loss only) of the
+      steps' class frequencies on the same points, the reference they must beat.
     - ``coverage``: ``model, level, nominal, empirical`` for every interval level.
     - ``steps``: ``model, step, mase, mae`` (mean over series and windows) per horizon step.
     - ``history``: the validated data (``unique_id, ds, y`` and covariates).
@@ -430,18 +434,46 @@ def _collect(
     metrics = metrics[["model", "window", "unique_id", "cutoff", "n", *metric_cols, "crps_from"]]
     per_series = _per_series(metrics, metric_cols)
     summary = _summary(metrics, per_series, metric_cols, kept)
+    coverage = _coverage(summary, metric_cols, kept)
+    reference = _climatology(all_forecasts)
+    if reference is not None:
+        summary = pd.concat([summary, reference], ignore_index=True)
     return BacktestResult(
         forecasts=all_forecasts,
         metrics=metrics,
         per_series=per_series,
         summary=summary,
-        coverage=_coverage(summary, metric_cols, kept),
+        coverage=coverage,
         steps=_steps(all_forecasts, kept),
         history=history,
         horizon=horizon,
         windows=windows,
         notes=notes,
     )
+
+
+def _climatology(forecasts: pd.DataFrame) -> pd.DataFrame | None:
+    """The summary row of the climatological direction forecast (``CLIMATOLOGY``), or None
+    without direction probabilities: at each step, the class frequencies of the scored points
+    themselves, the same for every series. An oracle reference (it knows the frequencies it is
+    scored on) that direction probabilities must beat; aggregated like a model's scores."""
+    with_probs = forecasts.dropna(subset=["p_up"]) if "p_up" in forecasts.columns else forecasts.iloc[:0]
+    if "direction" not in forecasts.columns or with_probs.empty:
+        return None
+    rows = with_probs[with_probs["model"] == with_probs["model"].iloc[0]]  # every model: same points
+    labels = rows["direction"].to_numpy(np.float64)
+    probs = np.empty((len(rows), 3))
+    for at in rows.groupby("step").indices.values():
+        probs[at] = climatology(labels[at])
+    scores = {"direction_accuracy": [], "log_loss": []}
+    for at in rows.groupby("unique_id", sort=False).indices.values():  # per series, then mean
+        scores["direction_accuracy"].append(direction_accuracy(labels[at], probs[at]))
+        scores["log_loss"].append(log_loss(labels[at], probs[at]))
+    row = {"model": CLIMATOLOGY, **{k: float(np.nanmean(v)) for k, v in scores.items()}}
+    row["n_series"] = len(scores["log_loss"])
+    row["n_windows"] = int(rows["window"].nunique())
+    row["n_points"] = int(np.isfinite(labels).sum())
+    return pd.DataFrame([row])
 
 
 def _metric_columns(frame: pd.DataFrame) -> list[str]:

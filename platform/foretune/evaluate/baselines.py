@@ -14,9 +14,7 @@ statsforecast is optional: ``statsforecast_available()`` says whether ``statisti
 
 from __future__ import annotations
 
-import importlib.util
-import inspect
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -24,6 +22,7 @@ import pandas as pd
 
 from foretune.data.calendar import Freq, future_dates, infer_freq, season_length
 from foretune.errors import ConfigError, DataError
+from foretune.models.statistical import PARALLEL_SERIES, build_models, statsforecast_available
 
 __all__ = [
     "naive",
@@ -35,9 +34,6 @@ __all__ = [
 
 NAIVE = "Naive"
 SEASONAL_NAIVE = "SeasonalNaive"
-#: ``statistical`` fits series in parallel processes (statsforecast's ``n_jobs=-1``, every core)
-#: from this many series on; below it a process pool costs more than it saves.
-PARALLEL_SERIES = 200
 
 
 def _history(history: pd.DataFrame) -> pd.DataFrame:
@@ -109,27 +105,6 @@ def seasonal_naive(
     return _per_series(history, horizon, freq, SEASONAL_NAIVE, forecast)
 
 
-def statsforecast_available() -> bool:
-    """Whether statsforecast can be imported (``statistical`` needs it)."""
-    return importlib.util.find_spec("statsforecast") is not None
-
-
-def _build_models(models: Iterable[str | Any], season: int) -> list[Any]:
-    import statsforecast.models as sf_models
-
-    built = []
-    for model in models:
-        if not isinstance(model, str):
-            built.append(model)  # an already-configured statsforecast model instance
-            continue
-        cls = getattr(sf_models, model, None)
-        if cls is None:
-            raise ConfigError(f"statsforecast has no model {model!r}")
-        kwargs = {"season_length": season} if "season_length" in inspect.signature(cls).parameters else {}
-        built.append(cls(**kwargs))
-    return built
-
-
 def statistical(
     history: pd.DataFrame,
     horizon: int,
@@ -171,7 +146,7 @@ def statistical(
     for f, uids in groups.items():
         m = season if season is not None else season_length(f)
         jobs = n_jobs if n_jobs is not None else (-1 if len(uids) >= PARALLEL_SERIES else 1)
-        sf = StatsForecast(models=_build_models(models, m), freq=f, n_jobs=jobs)
+        sf = StatsForecast(models=build_models(models, m), freq=f, n_jobs=jobs)
         data = hist[hist["unique_id"].isin(uids)]
         try:
             part = sf.forecast(df=data, h=int(horizon), level=list(level) if level else None)

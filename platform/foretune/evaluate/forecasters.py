@@ -179,14 +179,14 @@ def ensemble_forecasters(
     on the mixture) as it enters the ensemble. Each asks for ``draws`` sample columns, so the
     backtest's CRPS comes from samples.
     """
-    windows = [int(m.window) for m in ensemble.members]
+    longest = max(ensemble.windows)  # the deep members' (a statistical member needs any history)
     common = {"samples": samples, "seed": seed}
     out = {
-        "ensemble": ModelForecaster.with_draws(ensemble, draws, min_history=max(windows) + 1, **common),
+        "ensemble": ModelForecaster.with_draws(ensemble, draws, min_history=longest + 1, **common),
     }
     if ensemble.calibration is not None:
         out["ensemble_uncalibrated"] = ModelForecaster.with_draws(
-            ensemble.without_calibration(), draws, min_history=max(windows) + 1, **common
+            ensemble.without_calibration(), draws, min_history=longest + 1, **common
         )
     for i, member in enumerate(ensemble.members if members else []):
         single = ensemble.member_alone(i)

@@ -20,6 +20,7 @@ Conventions chosen here:
 - ``crps_from_samples``: CRPS of the empirical distribution of the samples (``fair=False``,
   as ``properscoring.crps_ensemble``), or the unbiased "fair" estimator (``fair=True``).
 - ``coverage``: bounds inclusive, ``lower <= y <= upper``.
+- ``climatology``: the class frequencies of labels, the reference for direction probabilities.
 - ``direction_accuracy`` / ``log_loss``: labels 0 down, 1 flat, 2 up; ``probs`` has the classes
   on its last axis; ties in ``argmax`` go to the lower class.
 
@@ -331,6 +332,16 @@ def log_loss(labels: ArrayLike, probs: ArrayLike, eps: float = 1e-15) -> float:
     loss = -np.log(np.clip(true_p, eps, 1.0))
     loss[skip] = np.nan
     return _mean(loss)
+
+
+def climatology(labels: ArrayLike, classes: int = 3) -> np.ndarray:
+    """The climatological class frequencies ``[classes]`` of ``labels`` (NaN skipped): the
+    constant direction forecast that a model's probabilities must beat on the same points."""
+    lab = np.asarray(labels, dtype=np.float64)
+    lab = lab[~np.isnan(lab)].astype(np.int64)
+    if not len(lab):
+        return np.full(classes, np.nan)
+    return np.bincount(lab, minlength=classes)[:classes] / len(lab)
 
 
 # ------------------------------------------------------------------------- frame-level scoring

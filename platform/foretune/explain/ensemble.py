@@ -178,7 +178,7 @@ def _predicted_classes(
 ) -> np.ndarray:
     """Each series' most probable direction at ``step`` under the weighted ensemble (no dropout)."""
     probs = 0.0
-    for member, w in zip(ensemble.members, weights, strict=True):
+    for member, w in zip(_deep_members(ensemble), weights, strict=True):
         net = prepare_model(member.model, device, dtype)
         x = torch.as_tensor(inputs[member.window]).to(next(net.parameters()))
         with torch.no_grad():
@@ -256,8 +256,9 @@ def explain_ensemble(
     highest ensemble-weighted probability, the same class for every member so that the
     weighted sum is meaningful.
 
-    The ensemble attribution is ``sum_m w_m * attribution_m`` with the weights normalised to sum
-    to 1 (as ``predict`` mixes members), so it explains the weighted forecast (or probability)
+    The ensemble attribution is ``sum_m w_m * attribution_m`` over the deep members, their
+    weights normalised to sum to 1 (as ``predict`` mixes members; statistical members have no
+    inputs to attribute and are left out), so it explains their weighted forecast (or probability)
     and is complete for it. Members' attributions are aligned by lag, the distance from the
     forecast origin (lag 1 = the most recent input): the ensemble rows span lags
     ``1..max(window)`` and a member contributes 0 beyond its own window. Returns an
@@ -275,7 +276,8 @@ def explain_ensemble(
             )
     names = feature_names(ensemble.covariates)
     uids, inputs = _inputs(ensemble, data, series, futr_df=futr_df, static_df=static_df)
-    raw = np.asarray([m.weight for m in ensemble.members], dtype=np.float64)
+    deep = _deep_members(ensemble)
+    raw = np.asarray([m.weight for m in deep], dtype=np.float64)
     if not (np.isfinite(raw).all() and raw.sum() > 0):
         raise ExplainError(f"ensemble weights must be finite with a positive sum, got {raw}")
     weights = raw / raw.sum()
@@ -283,7 +285,7 @@ def explain_ensemble(
     if target == "direction" and direction_class == "predicted":
         classes = _predicted_classes(ensemble, inputs, step, weights, device, dtype)
 
-    longest = max(m.window for m in ensemble.members)
+    longest = max(m.window for m in deep)
     n, n_features = len(uids), len(names)
     combined = np.zeros((n, longest, n_features))
     frames, checks = [], []
@@ -292,8 +294,8 @@ def explain_ensemble(
     used = np.zeros(n, dtype=np.int64)
     labels: list[str] = []
     members = []
-    for i, (member, w) in enumerate(zip(ensemble.members, weights, strict=True)):
-        label = f"{i}:{member.architecture}"
+    for member, w in zip(deep, weights, strict=True):
+        label = f"{ensemble.members.index(member)}:{member.architecture}"
         x = inputs[member.window]
         assert x.shape[-1] == n_features, (x.shape, names)
         result = integrated_gradients(
@@ -375,9 +377,21 @@ def explain_ensemble(
         n_steps=n_steps,
         atol=atol,
         method=method,
-        dtype=dtype or next(ensemble.members[0].model.parameters()).dtype,
+        dtype=dtype or next(deep[0].model.parameters()).dtype,
     )
     return Explanation(attributions, completeness, summary)
+
+
+def _deep_members(ensemble: Ensemble) -> list:
+    """The members with gradients to attribute: the networks (statistical members are fit on each
+    history and have none; the attributions explain the networks' weighted forecast)."""
+    deep = [m for m in ensemble.members if not m.statistical]
+    if not deep:
+        raise ExplainError(
+            "this ensemble has only statistical members, which have no inputs to attribute; "
+            "rebuild it with deep members (ensemble.statistical: [] keeps only those)"
+        )
+    return deep
 
 
 def _target_label(target: str, direction_class: str | int) -> str:
