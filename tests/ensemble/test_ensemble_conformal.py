@@ -7,6 +7,7 @@ import pytest
 from scipy.stats import norm
 
 from foretune.ensemble.conformal import (
+    POOL_BELOW,
     Calibration,
     apply_cqr,
     calibrate,
@@ -129,3 +130,35 @@ def test_windows_without_a_defined_scale_are_left_out_and_keep_their_raw_band():
         assert (out[level][1][~flat] - out[level][0][~flat] > hi[~flat] - lo[~flat]).all()
     zero = calibration.apply({0.9: (np.full((2, H), 7.0), np.full((2, H), 7.0))}, np.array([0.0, np.nan]))
     assert (zero[0.9][0] == 7.0).all() and (zero[0.9][1] == 7.0).all()  # a zero-width band stays
+
+
+def test_few_windows_pool_the_steps_and_still_reach_nominal_coverage():
+    """8 windows per step (one short panel) are below POOL_BELOW: the steps share one quantile of
+    width-normalised scores. Averaged over many independent calibrations, coverage on fresh data
+    from the same distribution is nominal (conformal coverage holds on average over the
+    calibration draw); per step alone, 8 windows could not give a 90% bound at all."""
+    assert 8 < POOL_BELOW
+    rng = np.random.default_rng(7)
+    after = {level: [] for level in LEVELS}
+    for _ in range(300):
+        bounds, y = synthetic(rng, 8, 1.0, spread=0.5)
+        calibration = calibrate(bounds, y, np.ones(8))
+        assert not calibration.report["90"]["saturated"] and calibration.report["90"]["n"] == 8
+        fresh_bounds, fresh_y = synthetic(rng, 50, 1.0, spread=0.5)
+        for level, pair in calibration.apply(fresh_bounds, np.ones(50)).items():
+            after[level].append(M.coverage(fresh_y, *pair))
+    for level in LEVELS:
+        assert np.mean(after[level]) == pytest.approx(level, abs=0.03), (level, np.mean(after[level]))
+    # the pooled adjustment keeps each step's own width: it grows with the raw intervals
+    adjustment = calibration.adjustments[0.9]
+    assert np.all(np.diff(adjustment) > 0)
+
+
+def test_few_windows_widen_but_never_narrow():
+    rng = np.random.default_rng(8)
+    bounds, y = synthetic(rng, 8, 1.0, spread=2.0)  # far too wide: 8 windows would narrow them
+    calibration = calibrate(bounds, y, np.ones(8))
+    for level in LEVELS:
+        np.testing.assert_array_equal(calibration.adjustments[level], 0.0)
+    many_bounds, many_y = synthetic(rng, 2 * POOL_BELOW, 1.0, spread=2.0)  # enough to narrow
+    assert (calibrate(many_bounds, many_y, np.ones(2 * POOL_BELOW)).adjustments[0.9] < 0).all()

@@ -200,6 +200,19 @@ def test_gaussian_crps_and_direction_metrics():
     assert (fc[fc.model == "naive"]["direction_pred"] == 1).all()
     assert s.loc["naive", "direction_accuracy"] == pytest.approx(np.mean(labels == 1))
     assert np.isnan(s.loc["naive", "log_loss"])  # no probabilities, no log-loss
+    # the reference row: each step's class frequencies over the same points, for every series
+    assert list(s.index) == ["prob", "naive", "climatology"]
+    rows = fc[fc.model == "prob"]
+    freq = {h: np.bincount(g["direction"].astype(int), minlength=3) / len(g) for h, g in rows.groupby("step")}
+    per_series = []
+    for _, g in rows.groupby("unique_id"):
+        p = np.stack([freq[h] for h in g["step"]])
+        truth = g["direction"].to_numpy().astype(int)
+        per_series.append((np.mean(p.argmax(axis=1) == truth), -np.mean(np.log(p[np.arange(len(g)), truth]))))
+    accuracy, loss = np.mean(per_series, axis=0)
+    assert s.loc["climatology", "direction_accuracy"] == pytest.approx(accuracy)
+    assert s.loc["climatology", "log_loss"] == pytest.approx(loss)
+    assert np.isnan(s.loc["climatology", "mase"]) and s.loc["climatology", "n_points"] == len(rows)
 
 
 def test_baselines_inside_the_backtest_continue_each_window():

@@ -7,10 +7,13 @@
 CQR (Romano, Patterson & Candes, 2019) moves each raw interval ``[lo, hi]`` of level ``L`` out
 (it under-covered) or in (it over-covered) by a quantile of the held-out scores
 ``max(lo - y, y - hi) / scale``; for exchangeable windows the coverage is then at least ``L``.
+With few windows per step (few series), the steps share one quantile of width-normalised
+scores (``fit_cqr``), so a handful of windows still give a usable adjustment.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +25,8 @@ from foretune.evaluate import metrics as M
 from foretune.evaluate.metrics import level_name
 
 Bounds = dict[float, tuple[np.ndarray, np.ndarray]]
+#: Calibration windows per step below which ``fit_cqr`` pools the steps' scores.
+POOL_BELOW = 30
 
 
 def interval_quantiles(levels: Iterable[float]) -> list[float]:
@@ -79,9 +84,40 @@ def fit_cqr(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Adjustment per horizon step ``[H]`` for central intervals ``[N, H]`` at ``level``.
 
-    One adjustment per step, so the intervals of step h widen at their own rate.
+    One adjustment per step, so the intervals of step h widen at their own rate. With fewer than
+    ``POOL_BELOW`` windows per step (e.g. one series) the steps are pooled: each step's scores
+    are divided by its typical raw half-width (``step_widths``), one conformal quantile is taken
+    over all ``N x H`` of them, and step h's adjustment is that quantile times its width, never
+    negative (so few windows widen intervals that under-cover but do not narrow them). Returns
+    the adjustments, the windows scored at each step and whether the rank saturated.
     """
-    return conformal_quantile(cqr_scores(lower, upper, y, scale), 1.0 - level)
+    scores = cqr_scores(lower, upper, y, scale)
+    per_step = (~np.isnan(scores)).sum(axis=0)
+    if scores.ndim < 2 or not per_step.size or per_step.min() >= POOL_BELOW:
+        return conformal_quantile(scores, 1.0 - level)
+    widths = step_widths(lower, upper, scores, scale)
+    q, n, saturated = conformal_quantile((scores / widths).reshape(-1, 1), 1.0 - level)
+    # so few windows (often all from one stretch of time) can show that the intervals are too
+    # narrow, but are too few to narrow them below the members' own spread
+    q = np.maximum(q, 0.0)
+    return q[0] * widths, per_step, np.full(scores.shape[1], saturated[0])
+
+
+def step_widths(
+    lower: npt.ArrayLike, upper: npt.ArrayLike, scores: np.ndarray, scale: npt.ArrayLike | None = None
+) -> np.ndarray:
+    """Each step's typical raw half-width ``[H]`` (median over windows, in the scores' units),
+    where the scores of the steps are pooled; a step whose intervals have no width uses its
+    median absolute score instead (and 1 if that is 0 too)."""
+    half = (np.asarray(upper, dtype=np.float64) - np.asarray(lower, dtype=np.float64)) / 2
+    if scale is not None:
+        half = half / _column(scale)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN step
+        width = np.nanmedian(np.where(np.isnan(scores), np.nan, half), axis=0)
+        fallback = np.nanmedian(np.abs(scores), axis=0)
+    width = np.where(np.isfinite(width) & (width > 0), width, fallback)
+    return np.where(np.isfinite(width) & (width > 0), width, 1.0)
 
 
 def apply_cqr(
