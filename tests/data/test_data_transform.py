@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from foretune.data import RatioTransform, SeriesStats, builtin_dataset_path
+from foretune.data.transform import clip_outliers
 
 KINDS = ("log_ratio", "diff", "none")
 
@@ -80,13 +81,30 @@ def test_standardize_round_trip_and_moments(macro, kind):
         train = y[:150]
         t.fit_series(uid, train)
         r_train = t.changes(train)
-        z = t.standardize(uid, r_train)
+        # the moments are those of the changes with outliers clipped (OUTLIER_MADS)
+        z = t.standardize(uid, clip_outliers(r_train, np.zeros(len(r_train), dtype=np.int64), 1))
         assert abs(z.mean()) < 1e-10
         np.testing.assert_allclose(z.std(), 1.0, rtol=1e-10)
         r_all = t.changes(y)
         np.testing.assert_allclose(
             t.unstandardize(uid, t.standardize(uid, r_all)), r_all, rtol=1e-10, atol=1e-12
         )
+
+
+def test_one_jump_does_not_set_the_drift_and_scale():
+    rng = np.random.default_rng(0)
+    r = rng.normal(0.02, 0.05, 40)
+    y = 100 * np.exp(np.cumsum(np.r_[0.0, r]))
+    y[0] = y[1] / 1000  # a start-up value: the first change is log(1000) ~ 6.9
+    t = RatioTransform("log_ratio")
+    s = t.fit_series("a", y)
+    assert abs(s.mu - 0.02) < 0.03 and s.sigma < 0.15  # the unclipped mean and std: 0.19, 1.08
+    many = RatioTransform("log_ratio").fit_many(["a"], np.array([0, len(y)]), y)[0]
+    assert (many.mu, many.sigma) == pytest.approx((s.mu, s.sigma))
+    # mostly zero changes (MAD 0, e.g. intermittent demand): nothing is clipped
+    sparse = np.array([1.0, 1.0, 1.0, 6.0, 6.0, 6.0, 6.0, 9.0])
+    d = RatioTransform("diff").fit_series("b", sparse)
+    assert d.mu == pytest.approx(np.mean(np.diff(sparse)))
 
 
 def test_fit_series_hand_values():

@@ -395,7 +395,8 @@ def test_evaluate_command_on_a_real_ensemble(finished_run, capsys):
     assert 0 <= ens["direction_accuracy"] <= 1 and ens["log_loss"] > 0
     assert np.isfinite(ens[["mase", "smape", "crps", "crps_scaled", "width_50"]].astype(float)).all()
     metrics = pd.read_parquet(out_dir / "backtest.parquet")
-    assert len(metrics) == len(models) * 2 * 8  # models x windows x series
+    assert models[-1] == "climatology"  # the direction reference: a summary row, no forecasts
+    assert len(metrics) == (len(models) - 1) * 2 * 8  # models x windows x series
     # the run held out each series' last evaluate.windows (2) x horizon steps: what 2 windows score
     assert metrics["held_out"].all()
     fc = pd.read_parquet(out_dir / "forecasts.parquet")

@@ -4,7 +4,10 @@ For observations ``y[0..n-1]`` the *change* series has ``n-1`` values, by the se
 ``log_ratio`` ``r[i] = log(y[i+1] / y[i] + eps)`` (needs y > 0), ``diff`` ``r[i] = y[i+1] - y[i]``,
 ``none`` ``r[i] = y[i+1]`` (the level itself). ``auto`` (the default) picks ``log_ratio`` for a
 strictly positive series and ``diff`` for any other, per series, and saves the choice in its
-statistics. The model sees ``z = (r - mu) / sigma``, fit per series on the training part only;
+statistics. The model sees ``z = (r - mu) / sigma``, fit per series on the training part only,
+on changes clipped to ``OUTLIER_MADS`` robust standard deviations (1.4826 x MAD) of their median,
+so that one jump (a start-up value, a level shift, a data error) does not set a series' drift and
+scale; a series whose MAD is 0 (e.g. mostly zero changes) keeps its changes as they are;
 ``integrate`` inverts a path of changes from the last observed level. Direction labels (0 down,
 1 flat, 2 up) compare the cumulative change after ``h`` steps with ``flat_band * scale * sqrt(h)``.
 Fit one series with ``fit_series`` or many at once, vectorised, with ``fit_many``. The state is
@@ -20,6 +23,9 @@ from typing import Any
 import numpy as np
 
 KINDS = ("log_ratio", "diff", "none")
+#: Changes further than this many robust standard deviations from their series' median are
+#: clipped to that distance before the mean and standard deviation are taken (see above).
+OUTLIER_MADS = 8.0
 Kind = str | np.ndarray  # one kind, or one per row ([N] for values [..., N, T]) of the values
 
 
@@ -149,7 +155,8 @@ class RatioTransform:
         """
         own = kind or self.choose(y_train)
         r = self.changes(y_train, own)
-        mu, sigma = (float(r.mean()), _std(r)) if r.size else (0.0, 1.0)
+        clipped = clip_outliers(r, np.zeros(r.size, dtype=np.int64), 1)
+        mu, sigma = (float(clipped.mean()), _std(clipped)) if r.size else (0.0, 1.0)
         scale = sigma if own != "none" else _std(np.diff(np.asarray(y_train, float)))
         constant = r.size > 0 and float(np.std(r)) <= 1e-12 and own != "none"
         stats = SeriesStats(mu, sigma, scale, kind=own if self.kind == "auto" else "", constant=constant)
@@ -183,7 +190,7 @@ class RatioTransform:
         pairs, pair_seg = series_pairs(y, seg)
         series_kind = self.kind if self.kind != "auto" else np.asarray(kinds)
         r = self.changes(pairs, series_kind if isinstance(series_kind, str) else series_kind[pair_seg])[:, 0]
-        mu, sigma = _segment_moments(r, pair_seg, n_series)
+        mu, sigma = _segment_moments(clip_outliers(r, pair_seg, n_series), pair_seg, n_series)
         spread = np.sqrt(np.maximum(_segment_moments(r**2, pair_seg, n_series)[0] - mu**2, 0.0))
         if self.kind == "none":
             _, scale = _segment_moments(np.diff(pairs, axis=1)[:, 0], pair_seg, n_series)
@@ -347,6 +354,29 @@ def series_pairs(y: np.ndarray, seg: np.ndarray) -> tuple[np.ndarray, np.ndarray
     changes, never one across two series."""
     same = seg[1:] == seg[:-1]
     return np.stack([y[:-1][same], y[1:][same]], axis=1), seg[:-1][same]
+
+
+def clip_outliers(values: np.ndarray, seg: np.ndarray, n_series: int) -> np.ndarray:
+    """``values`` clipped per series (``seg``) to ``OUTLIER_MADS`` robust standard deviations
+    (1.4826 x MAD) around the series' median; a series whose MAD is 0 is left as it is."""
+    values = np.asarray(values, dtype=np.float64)
+    if not values.size:
+        return values
+    centre = _segment_median(values, seg, n_series)
+    spread = 1.4826 * _segment_median(np.abs(values - centre[seg]), seg, n_series)
+    bound = np.where(spread > 0, OUTLIER_MADS * spread, np.inf)[seg]
+    return np.clip(values, centre[seg] - bound, centre[seg] + bound)
+
+
+def _segment_median(values: np.ndarray, seg: np.ndarray, n_series: int) -> np.ndarray:
+    """Per-series median of ``values`` grouped by ``seg`` (0 for a series without values)."""
+    order = np.lexsort((values, seg))
+    ordered = values[order]
+    count = np.bincount(seg, minlength=n_series)
+    start = np.cumsum(count) - count
+    low = ordered[np.minimum(start + (count - 1) // 2, len(values) - 1)]
+    high = ordered[np.minimum(start + count // 2, len(values) - 1)]
+    return np.where(count > 0, (low + high) / 2, 0.0)
 
 
 def _segment_moments(values: np.ndarray, seg: np.ndarray, n_series: int) -> tuple[np.ndarray, np.ndarray]:
