@@ -9,7 +9,8 @@ from foretune.config import ExperimentConfig
 TINY = {
     "seed": 0,
     "models": ["mlp", "lstm"],
-    "data": {"horizon": 4},
+    # one validation and one test window (not auto): the tests' window counts stay fixed
+    "data": {"horizon": 4, "val_windows": 1, "test_windows": 1},
     "train": {"max_epochs": 4, "patience": 3},
     "search": {"trials": 2, "windows": [8], "scheduler": "none", "max_concurrent": 2},
     "ensemble": {"top_k": 2, "samples": 16},

@@ -12,7 +12,7 @@ import typing
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -39,9 +39,16 @@ class DataConfig(_Section):
         description="auto = log_ratio where a series is strictly positive, else a scaled difference",
     )
     eps: float = Field(1e-10, ge=0.0, lt=1.0)
-    val_windows: int = Field(1, ge=1, le=1000, description="validation part: windows of horizon steps")
-    test_windows: int = Field(
-        1, ge=0, le=1000, description="test/calibration part: windows of horizon steps before validation"
+    val_windows: Annotated[int, Field(ge=1, le=1000)] | Literal["auto"] = Field(
+        "auto",
+        description="validation part: windows of horizon steps; auto = more for few series "
+        "(about 10 in all, at most 5 per series and 20% of the median series; "
+        "data.windows.auto_split_windows)",
+    )
+    test_windows: Annotated[int, Field(ge=0, le=1000)] | Literal["auto"] = Field(
+        "auto",
+        description="test/calibration part: windows of horizon steps before validation; auto = "
+        "as many as validation",
     )
     freq: str | int | None = Field(
         None, description="pandas offset alias or integer step; None = inferred per series"

@@ -186,8 +186,10 @@ def test_old_fraction_keys_name_their_replacement(key):
 
 def test_window_counts_in_the_config():
     config = ExperimentConfig.from_yaml(None)
-    assert (config.data.val_windows, config.data.test_windows) == (1, 1)
+    assert (config.data.val_windows, config.data.test_windows) == ("auto", "auto")
     assert "val_fraction" not in config.to_dict()["data"]
+    with pytest.raises(ConfigError, match=r"data\.val_windows"):
+        ExperimentConfig.from_dict({"data": {"val_windows": "many"}})
     with pytest.raises(ConfigError, match=r"data\.test_windows"):
         ExperimentConfig.from_dict({"data": {"test_windows": -1}})
     assert ExperimentConfig.from_dict({"data": {"val_windows": 2, "test_windows": 0}}).data.test_windows == 0
@@ -195,3 +197,32 @@ def test_window_counts_in_the_config():
 
 def test_default_windows_without_lengths_are_not_capped():
     assert default_windows(4, 4, []) == [4, 8, 12, 20]
+
+
+def test_auto_split_windows_give_few_series_more_windows_within_their_length():
+    from foretune.data.windows import AUTO_WINDOWS_MAX, auto_split_windows
+
+    assert auto_split_windows(12, [708]) == AUTO_WINDOWS_MAX  # one long monthly series
+    assert auto_split_windows(12, [502]) == 4  # 0.2 x 502 / (2 x 12): what its length allows
+    assert auto_split_windows(4, [195] * 8) == 2  # 8 series: about 10 windows in all
+    assert auto_split_windows(6, [20] * 181) == 1  # a large panel: one each
+    assert auto_split_windows(24, [60]) == 1  # never fewer than one
+    assert auto_split_windows(4, []) == 1
+
+
+def test_auto_windows_resolve_from_the_data_and_the_ensemble_reads_the_sweeps_choice():
+    from foretune.config import ExperimentConfig
+    from foretune.data.experiment import load_series, run_splits, with_split_windows, with_windows
+    from foretune.errors import ConfigError
+
+    config = ExperimentConfig.from_dict({"data": {"horizon": 4}})
+    assert (config.data.val_windows, config.data.test_windows) == ("auto", "auto")
+    with pytest.raises(ConfigError, match="auto"):
+        run_splits(config)
+    resolved = with_windows(config, load_series(config))  # the built-in 8 quarterly series
+    assert (resolved.data.val_windows, resolved.data.test_windows) == (2, 2)
+    assert run_splits(resolved).val_windows == 2
+    streamed = with_split_windows(config, None)  # lengths not known yet: one each
+    assert (streamed.data.val_windows, streamed.data.test_windows) == (1, 1)
+    explicit = ExperimentConfig.from_dict({"data": {"horizon": 4, "val_windows": 3, "test_windows": 0}})
+    assert with_windows(explicit, load_series(explicit)).data.test_windows == 0

@@ -2,7 +2,7 @@
 and decide whether it streams. The sweep and the ensemble stage both start here.
 
     series = load_series(config)             # SeriesFrame, validated (any length from 1 up)
-    config = with_windows(config, series)    # search.windows None -> lookbacks that fit the data
+    config = with_windows(config, series)    # auto splits and search.windows None -> from the data
     prepared = prepare_all(config, series)   # {window: PreparedData}, same splits and statistics
     print(next(iter(prepared.values())).summary.line())  # the caller reports the splits
     covariates = streamed_covariates(config) # None: in memory; a tuple: stream via Ray Data
@@ -11,7 +11,9 @@ and decide whether it streams. The sweep and the ensemble stage both start here.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+
+import numpy as np
 
 from foretune.config import ExperimentConfig
 from foretune.errors import ConfigError
@@ -22,7 +24,10 @@ from .io import is_csv, read_frame
 from .store import estimated_window_bytes, input_covariates, open_dataset
 from .transform import RatioTransform
 from .validate import SeriesFrame, validate
-from .windows import PreparedData, Splits, default_windows, prepare
+from .windows import PreparedData, Splits, auto_split_windows, default_windows, prepare
+
+#: The value of ``data.val_windows``/``test_windows`` resolved from the data.
+AUTO = "auto"
 
 
 def load_series(config: ExperimentConfig) -> SeriesFrame:
@@ -50,9 +55,29 @@ def load_series(config: ExperimentConfig) -> SeriesFrame:
 
 
 def run_splits(config: ExperimentConfig) -> Splits:
-    """The experiment's split rule: validation, test and the held-out tail (``evaluate.windows``)."""
+    """The experiment's split rule: validation, test and the held-out tail (``evaluate.windows``);
+    ``config`` resolved by ``with_windows`` (or ``with_split_windows``)."""
     data = config.data
+    if AUTO in (data.val_windows, data.test_windows):
+        raise ConfigError("data.val_windows/test_windows 'auto' is resolved from the data first")
     return Splits(data.horizon, data.val_windows, data.test_windows, config.evaluate.windows)
+
+
+def with_split_windows(
+    config: ExperimentConfig, lengths: Sequence[int] | np.ndarray | None
+) -> ExperimentConfig:
+    """``config`` with ``data.val_windows``/``test_windows`` ``auto`` resolved for series of
+    ``lengths`` (``auto_split_windows``; None, e.g. streamed data not yet read: 1)."""
+    data = config.data
+    if AUTO not in (data.val_windows, data.test_windows):
+        return config
+    k = 1 if lengths is None else auto_split_windows(data.horizon, lengths)
+    resolved = config.model_copy(deep=True)
+    if data.val_windows == AUTO:
+        resolved.data.val_windows = k
+    if data.test_windows == AUTO:
+        resolved.data.test_windows = k
+    return resolved
 
 
 def panel_season(config: ExperimentConfig, freqs: Iterable[Freq]) -> int:
@@ -64,11 +89,13 @@ def panel_season(config: ExperimentConfig, freqs: Iterable[Freq]) -> int:
 
 
 def with_windows(config: ExperimentConfig, series: SeriesFrame) -> ExperimentConfig:
-    """``config`` with ``search.windows`` filled in when it is None: multiples of the horizon and
-    the season that the panel's series can give (``default_windows``). An explicit list wins."""
+    """``config`` with what depends on the data filled in: ``auto`` validation and test windows
+    (``with_split_windows``), and ``search.windows`` when it is None: multiples of the horizon and
+    the season that the panel's series can give (``default_windows``). Explicit values win."""
+    lengths = series.frame.groupby("unique_id", sort=False).size().to_numpy()
+    config = with_split_windows(config, lengths)
     if config.search.windows is not None:
         return config
-    lengths = series.frame.groupby("unique_id", sort=False).size().to_numpy()
     resolved = config.model_copy(deep=True)
     resolved.search.windows = default_windows(
         config.data.horizon, panel_season(config, series.freqs.values()), lengths

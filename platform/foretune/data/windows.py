@@ -205,6 +205,26 @@ class Splits:
         )
 
 
+#: ``auto`` validation (and test) windows aim at about this many in the panel: few series get
+#: more windows each, so that selection and calibration see more than one stretch of time ...
+AUTO_WINDOWS_TARGET = 10
+#: ... at most this many per series ...
+AUTO_WINDOWS_MAX = 5
+#: ... and validation and test together at most this share of the median series' length.
+AUTO_WINDOWS_SHARE = 0.2
+
+
+def auto_split_windows(horizon: int, lengths: Sequence[int] | np.ndarray) -> int:
+    """Validation windows per series (and as many test windows) for ``data.val_windows: auto``
+    on series of ``lengths``: see the constants above; at least 1."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    if not len(lengths):
+        return 1
+    wanted = -(-AUTO_WINDOWS_TARGET // len(lengths))
+    room = int(AUTO_WINDOWS_SHARE * float(np.median(lengths)) // (2 * horizon))
+    return int(max(1, min(wanted, AUTO_WINDOWS_MAX, room)))
+
+
 def _out(n: np.ndarray, *arrays: np.ndarray):
     """Python ints for a scalar length, arrays for an array of lengths."""
     if np.ndim(n) == 0:

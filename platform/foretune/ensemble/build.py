@@ -25,7 +25,7 @@ import torch
 from foretune.config import EnsembleConfig, ExperimentConfig
 from foretune.console import progress
 from foretune.data import PreparedData, WindowSet
-from foretune.data.experiment import load_series, prepare_all
+from foretune.data.experiment import AUTO, load_series, prepare_all
 from foretune.data.store import SeriesStore, StoreSettings
 from foretune.data.windows import Panel, series_seasons
 from foretune.errors import EnsembleError
@@ -99,8 +99,7 @@ def make_ensemble(
     """
     run = RunDir(resolve(run_dir))
     board = _leaderboard(run)
-    if config is None:
-        config = ExperimentConfig.from_dict(json.loads(run.config.read_text()))
+    config = _run_config(run, config)
     settings = config.ensemble
     members = _members(run, board, settings, trial_ids)
     windows = _windows(run, config, members)
@@ -122,7 +121,7 @@ def refit_on_all_data(run_dir: str | Path, evaluated: Ensemble, config: Experime
     run = RunDir(resolve(run_dir))
     if run.streamed:
         raise EnsembleError("evaluate.refit_full retrains in memory, which streamed data does not fit")
-    full = config.model_copy(deep=True)
+    full = _run_config(run, config).model_copy(deep=True)
     full.evaluate.windows = 0
     full.ensemble.refit = True
     board = _leaderboard(run)
@@ -183,6 +182,22 @@ class _Windows:
 
 
 # -- steps ---------------------------------------------------------------------------------------
+def _run_config(run: RunDir, config: ExperimentConfig | None) -> ExperimentConfig:
+    """``config`` (None: the run's own) with the validation and test windows the sweep used:
+    ``auto`` takes the number the sweep resolved from the data (the run's ``config.json``)."""
+    if config is not None and AUTO not in (config.data.val_windows, config.data.test_windows):
+        return config
+    saved = ExperimentConfig.from_dict(json.loads(run.config.read_text()))
+    if config is None:
+        return saved
+    resolved = config.model_copy(deep=True)
+    if config.data.val_windows == AUTO:
+        resolved.data.val_windows = saved.data.val_windows
+    if config.data.test_windows == AUTO:
+        resolved.data.test_windows = saved.data.test_windows
+    return resolved
+
+
 def _leaderboard(run: RunDir) -> pd.DataFrame:
     if not run.leaderboard.is_file():
         raise EnsembleError(f"{run.leaderboard} not found; run `foretune sweep` first")

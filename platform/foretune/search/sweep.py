@@ -24,7 +24,13 @@ from ray.tune.search.optuna import OptunaSearch
 
 from foretune.config import ConfigError, ExperimentConfig
 from foretune.data import RatioTransform
-from foretune.data.experiment import load_series, prepare_all, streamed_covariates, with_windows
+from foretune.data.experiment import (
+    load_series,
+    prepare_all,
+    streamed_covariates,
+    with_split_windows,
+    with_windows,
+)
 from foretune.data.store import StoreSettings, build_store
 from foretune.rundir import RunDir
 from foretune.runtime import ensure_ray
@@ -113,9 +119,11 @@ def run_sweep(
     if covariates is None:
         series = load_series(config)
         config = with_windows(config, series)
-    elif config.search.windows is None:  # the store's lengths are known only once it is built
-        config = config.model_copy(deep=True)
-        config.search.windows = search_windows(config)
+    else:  # streamed: the store's lengths are known only once it is built
+        config = with_split_windows(config, None)
+        if config.search.windows is None:
+            config = config.model_copy(deep=True)
+            config.search.windows = search_windows(config)
     validate_space(config)
     if covariates is None:
         datasets: dict = prepare_all(config, series)
