@@ -10,7 +10,9 @@ Run from the repository root (about 5-10 minutes per data set on 2 CPU cores)::
 Protocol, per data set: the last ``windows x horizon`` points of every series are cut off before
 anything runs. foretune runs ``foretune run``'s sweep and ensemble with the packaged quickstart
 configuration (``configs/quickstart.yaml``), changing only the data path and the horizon (plus
-any ``--set``), on what is left. Then one rolling-origin backtest
+any ``--set``), on what is left, and serves what ``foretune run`` serves (``served_ensemble``:
+with the default ``evaluate.refit_full`` the chosen members retrained on all of what is left;
+the run's own report is skipped). Then one rolling-origin backtest
 (``foretune.evaluate.backtest``) forecasts each of the ``windows`` held-out windows from
 everything before it, with every system side by side:
 
@@ -283,9 +285,6 @@ def experiment(name: str, data_path: Path, horizon: int, args: argparse.Namespac
         "seed": args.seed,
         "data.path": str(data_path),
         "data.horizon": horizon,
-        # the benchmark holds the scored tail out itself: the run's own hold-out (for its report)
-        # would only shorten what it trains, selects and calibrates on
-        "evaluate.windows": 0,
         **extra,
         **args.settings,
     }
@@ -294,7 +293,8 @@ def experiment(name: str, data_path: Path, horizon: int, args: argparse.Namespac
 
 def run_dataset(name: str, out: Path, args: argparse.Namespace) -> tuple[str, pd.DataFrame]:
     """Run every system on one data set; its markdown section and its table's rows."""
-    from foretune.ensemble import Ensemble, build_ensemble, make_ensemble
+    from foretune.commands.run import served_ensemble
+    from foretune.ensemble import Ensemble, make_ensemble
     from foretune.evaluate.backtest import backtest
     from foretune.evaluate.forecasters import FunctionForecaster, ModelForecaster, transform_direction
     from foretune.search import run_sweep
@@ -320,7 +320,8 @@ def run_dataset(name: str, out: Path, args: argparse.Namespace) -> tuple[str, pd
         held_out_split(frame, windows * spec.horizon).to_parquet(seen_path, index=False)
         start = time.perf_counter()
         run_sweep(config, run_dir)
-        artifact = build_ensemble(run_dir, config)
+        evaluated = make_ensemble(run_dir, config)
+        (served_ensemble(config, run_dir, evaluated) or evaluated).save(artifact)
         train_s = time.perf_counter() - start
     ensemble = Ensemble.load(artifact)
     common = {"samples": config.ensemble.samples, "seed": args.seed, "min_history": 2}
@@ -334,6 +335,7 @@ def run_dataset(name: str, out: Path, args: argparse.Namespace) -> tuple[str, pd
         deep_config = config.model_copy(deep=True)
         deep_config.ensemble.statistical = []
         deep = make_ensemble(run_dir, deep_config)
+        deep = served_ensemble(deep_config, run_dir, deep) or deep
         systems[DEEP_ONLY] = Timed(ModelForecaster.with_draws(deep, 100, **common), train_s)
     for model in STATISTICAL:
         systems[model] = Timed(FunctionForecaster(statistical_forecaster(model)))

@@ -111,10 +111,10 @@ def report_and_serve(config: ExperimentConfig, run_dir: Path, artifact: Path) ->
         )
         return artifact
     run_report(run_dir, artifact)
-    if not (config.evaluate.refit_full and config.evaluate.windows):
-        return artifact
     evaluated = Ensemble.load(artifact)
-    served = refit_on_all_data(run_dir, evaluated, config)
+    served = served_ensemble(config, run_dir, evaluated)
+    if served is None:
+        return artifact
     evaluated.save(run.evaluated_ensemble)  # the same files (checksums), local or in a bucket
     path = served.save(run.ensemble)
     print(
@@ -123,6 +123,14 @@ def report_and_serve(config: ExperimentConfig, run_dir: Path, artifact: Path) ->
         flush=True,
     )
     return path
+
+
+def served_ensemble(config: ExperimentConfig, run_dir: Path, evaluated: Ensemble) -> Ensemble | None:
+    """What the run serves instead of the ``evaluated`` ensemble: its members refit on all the
+    data (``evaluate.refit_full``, where the run held a tail out); None: ``evaluated`` itself."""
+    if not (config.evaluate.refit_full and config.evaluate.windows):
+        return None
+    return refit_on_all_data(run_dir, evaluated, config)
 
 
 def print_leaderboard(board: pd.DataFrame, rows: int = 20) -> None:
