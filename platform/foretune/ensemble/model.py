@@ -38,6 +38,7 @@ from foretune.errors import ArtifactError, ConfigError
 from foretune.evaluate.metrics import central_interval, quantile_name
 from foretune.models.statistical import StatisticalModel
 from foretune.storage import RemotePath, as_location, local_copy, remove, resolve, upload
+from foretune.timings import stage
 from foretune.train import TrainSpec, write_checkpoint
 
 from .artifact import (
@@ -486,20 +487,22 @@ class Ensemble:
                 if member.statistical:
                     if histories is None or seasons is None:
                         raise ConfigError(f"member {member.architecture} forecasts from histories; pass them")
-                    paths = member.model.paths(histories, seasons, horizon, samples)
-                    draws.append(level_draws(paths, rows, last))
+                    with stage("statistical"):
+                        paths = member.model.paths(histories, seasons, horizon, samples)
+                        draws.append(level_draws(paths, rows, last))
                     continue
-                draws.append(
-                    member_draws(
-                        member.model,
-                        inputs[member.window],
-                        samples,
-                        rows,
-                        last,
-                        horizon,
-                        path_directions=need_paths,
+                with stage("draws"):
+                    draws.append(
+                        member_draws(
+                            member.model,
+                            inputs[member.window],
+                            samples,
+                            rows,
+                            last,
+                            horizon,
+                            path_directions=need_paths,
+                        )
                     )
-                )
         clock.lap("members")
         wanted = set(self.settings.quantile_levels) | set(interval_quantiles(self.levels))
         wanted |= set(interval_quantiles(levels))
