@@ -57,7 +57,7 @@ from .artifact import (
     write_json,
 )
 from .conformal import Bounds, Calibration, interval_quantiles
-from .draws import RowTransform, level_draws, member_draws
+from .draws import DrawsCache, RowTransform, level_draws, member_draws
 from .inputs import ModelInputs, build_inputs, read_history
 from .mixture import Mixture, mix, resample
 from .nixtla import FORMATS, to_nixtla
@@ -131,6 +131,8 @@ class Ensemble:
         )
         self.freqs: dict = manifest.get("freqs", {})
         self.timings: dict[str, float] = {}  # seconds per stage of the last predict
+        #: shared by forecasts of the same windows (a backtest's views of this ensemble)
+        self.draws_cache: DrawsCache | None = None
 
     # -- persistence ---------------------------------------------------------------------------
     @classmethod
@@ -279,7 +281,9 @@ class Ensemble:
         none), so it can be scored as it enters the mixture."""
         alone = copy.copy(self.members[index])
         alone.weight = 1.0
-        return type(self)([alone], self.transform, copy.copy(self.settings), self.manifest)
+        single = type(self)([alone], self.transform, copy.copy(self.settings), self.manifest)
+        single.draws_cache = self.draws_cache
+        return single
 
     # -- forecasting ---------------------------------------------------------------------------
     def inputs(
@@ -488,19 +492,32 @@ class Ensemble:
                     if histories is None or seasons is None:
                         raise ConfigError(f"member {member.architecture} forecasts from histories; pass them")
                     with stage("statistical"):
-                        paths = member.model.paths(histories, seasons, horizon, samples)
-                        draws.append(level_draws(paths, rows, last))
+                        draws.append(
+                            self._draw(
+                                member,
+                                [*histories, seasons],
+                                rows,
+                                last,
+                                (horizon, samples),
+                                lambda m=member.model: level_draws(
+                                    m.paths(histories, seasons, horizon, samples), rows, last
+                                ),
+                                random=False,
+                            )
+                        )
                     continue
                 with stage("draws"):
+                    x = inputs[member.window]
                     draws.append(
-                        member_draws(
-                            member.model,
-                            inputs[member.window],
-                            samples,
+                        self._draw(
+                            member,
+                            [x],
                             rows,
                             last,
-                            horizon,
-                            path_directions=need_paths,
+                            (horizon, samples, need_paths),
+                            lambda m=member.model, x=x: member_draws(
+                                m, x, samples, rows, last, horizon, path_directions=need_paths
+                            ),
                         )
                     )
         clock.lap("members")
@@ -509,6 +526,21 @@ class Ensemble:
         mixture = mix(draws, [m.weight for m in self.members], sorted(wanted))
         clock.lap("mixture")
         return mixture
+
+    def _draw(
+        self,
+        member: Member,
+        inputs: list[np.ndarray],
+        rows: RowTransform,
+        last: np.ndarray,
+        settings: tuple,
+        compute: Any,
+        random: bool = True,
+    ) -> Any:
+        """``compute()``, through ``draws_cache`` when there is one."""
+        if self.draws_cache is None:
+            return compute()
+        return self.draws_cache.draw(member.model, inputs, rows, last, settings, compute, random)
 
     def intervals(self, mixture: Mixture, scale: np.ndarray | None) -> Bounds:
         """Central intervals per level from the mixture, calibrated when this ensemble is (a
