@@ -151,10 +151,11 @@ def table(result: dict, depth: int = 4) -> str:
 
 def section(result: dict) -> str:
     load = ", ".join(f"{v:.1f}" for v in result["load"])
+    extra = ", ".join(f"{k}={v}" for k, v in PANELS[result["panel"]].settings.items())
     return (
         f"### {result['panel']}: {result['series']:,} series of {result['points']} points, horizon "
-        f"{result['horizon']} (load average before/after: {load} on {os.cpu_count()} cores)\n\n"
-        + table(result)
+        f"{result['horizon']}{f' ({extra})' if extra else ''}; load average before/after: {load} "
+        f"on {os.cpu_count()} cores\n\n" + table(result)
     )
 
 
