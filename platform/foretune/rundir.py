@@ -12,6 +12,7 @@ no module spells a file name of another. Stages that read a run take a ``RunDir`
     ensemble/          the ensemble artifact;  report/  the run's backtest report
     report/ensemble/   the ensemble the report scored, when ``ensemble/`` was refit on all data
     evaluation/, explain/   what `foretune evaluate` / `explain` write by default
+    timings.json       wall-clock seconds per stage of `foretune run` (sweep, ensemble, report, ...)
     input.parquet      the data `Foretune.fit` was given (a frame or Ray Dataset), as Parquet
 
 ``check_run_dir`` refuses a directory that already holds something before any work starts, and
@@ -98,6 +99,11 @@ class RunDir:
         return self.report / "ensemble"
 
     @property
+    def timings(self) -> Location:
+        """Wall-clock seconds per stage of ``foretune run`` (``foretune.timings``)."""
+        return self.root / "timings.json"
+
+    @property
     def explain(self) -> Location:
         return self.root / "explain"
 
@@ -120,6 +126,7 @@ RUN_OUTPUTS = (
     "report",
     "evaluation",
     "explain",
+    "timings",
 )
 
 

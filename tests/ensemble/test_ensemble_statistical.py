@@ -3,6 +3,7 @@ the build's selection, and an artifact that holds them and forecasts like the mo
 
 from __future__ import annotations
 
+import copy
 import json
 
 import numpy as np
@@ -15,6 +16,7 @@ from foretune.ensemble import Ensemble, make_ensemble
 from foretune.ensemble.build import _windows
 from foretune.ensemble.draws import RowTransform, level_draws
 from foretune.evaluate.baselines import seasonal_naive, statistical
+from foretune.evaluate.forecasters import ensemble_forecasters
 from foretune.models.statistical import INTERVAL_LEVEL, StatisticalModel, normal_scores
 from foretune.rundir import RunDir
 
@@ -146,3 +148,32 @@ def test_deep_only_build_leaves_the_statistical_models_out(tiny_ensemble_run):
     assert all(not m.statistical for m in ensemble.members)
     ids = [c["trial_id"] for c in ensemble.report["selection"]["candidates"]]
     assert ids and not any(i.startswith("statistical:") for i in ids)
+
+
+def test_backtest_views_share_draws_and_forecast_as_each_would_alone(tiny_ensemble_run):
+    """``ensemble_forecasters``' views (the ensemble, its uncalibrated view, each member alone)
+    share one ``DrawsCache``: each forecast is exactly the view's own without the cache, and a
+    member is drawn once wherever its draws are the same."""
+    run_dir, _ = tiny_ensemble_run
+    config = ExperimentConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+    config.ensemble.statistical = ["SeasonalNaive", "AutoETS"]
+    config.ensemble.weighting = "mean"  # every candidate keeps a weight: deep and statistical members
+    built = make_ensemble(run_dir, config)
+    members = built.members
+    assert any(m.statistical for m in members) and any(not m.statistical for m in members)
+    history = read_frame(builtin_dataset_path())
+    views = ensemble_forecasters(built, samples=8, seed=1, draws=5)
+    assert built.draws_cache is None  # the caller's ensemble is left alone
+    for name, view in views.items():
+        got = view.predict(history, horizon=built.horizon)
+        uncached = copy.copy(view.model)
+        uncached.draws_cache = None
+        expected = uncached.predict(history, horizon=built.horizon, samples=8, seed=1, **view.kwargs)
+        pd.testing.assert_frame_equal(got, expected, obj=name)
+    cache = views["ensemble"].model.draws_cache
+    assert all(v.model.draws_cache is cache for v in views.values())
+    # reused: every member for the uncalibrated view; alone, the statistical members (no
+    # randomness) and the first member (drawn first, from the same seed, in the ensemble too)
+    calibrated = built.calibration is not None
+    expected_hits = len(members) * calibrated + sum(m.statistical for m in members) + 1
+    assert cache.hits == expected_hits

@@ -64,6 +64,13 @@ def test_run_on_wide_parquet_then_predict(tmp_path):
     config = json.loads((out / "config.json").read_text())
     assert config["train"]["max_epochs"] == 4 and config["search"]["windows"] == [8, 12]
     assert config["search"]["trials"] == 2 and config["data"]["horizon"] == 3
+    # every stage's seconds are recorded, the steps inside under their stage's name
+    stages = json.loads((out / "timings.json").read_text())["stages"]
+    assert {"sweep", "ensemble", "report", "refit_full"} <= set(stages)
+    inner = {"ensemble.draws", "ensemble.statistical", "ensemble.selection", "ensemble.calibration"}
+    inner |= {"report.backtest.ensemble", "report.backtest.naive", "report.html", "refit_full.draws"}
+    assert inner <= set(stages), sorted(stages)
+    assert "wall-clock" in result.stdout and "after the sweep" in result.stdout
     # The run is not silently overwritten by a second one ...
     again = foretune("sweep", "--data", str(data), "--out", str(out))
     assert again.returncode == 2 and "--overwrite" in again.stderr and "--resume" in again.stderr

@@ -185,7 +185,7 @@ class Foretune:
             config.data.static_path = self._stage_static(static_df, run_dir)
         if not report:  # nothing to score: the models may learn from every observation
             config.evaluate.windows = 0
-        with console.verbosity(self.verbosity):
+        with console.verbosity(self.verbosity), commands.timed(run_dir):
             commands.sweep(config, run_dir, num_cpus=self.num_cpus)  # Ctrl+C: KeyboardInterrupt
             artifact = commands.ensemble(run_dir, config)
             if report:

@@ -28,6 +28,7 @@ from foretune.evaluate.forecasters import baseline_forecasters, ensemble_forecas
 from foretune.evaluate.report import run_tables, write_report
 from foretune.rundir import RunDir
 from foretune.storage import Location, resolve, staged
+from foretune.timings import stage
 
 __all__ = ["evaluate_command", "run_report"]
 
@@ -85,23 +86,26 @@ def evaluate_command(
     stats_models = ("AutoETS", "AutoTheta") if statistical else ()
     season = ((ensemble.config or {}).get("data") or {}).get("season")  # the run's data.season
     forecasters.update(baseline_forecasters(season=season, statistical_models=stats_models, log=log))
-    result = backtest(
-        forecasters,
-        data,
-        horizon,
-        windows,
-        season=season,
-        direction=transform_direction(ensemble.transform),
-        optional=stats_models,
-        log=log,
-    )
+    with stage("backtest"):
+        result = backtest(
+            forecasters,
+            data,
+            horizon,
+            windows,
+            season=season,
+            direction=transform_direction(ensemble.transform),
+            optional=stats_models,
+            log=log,
+        )
     note = _mark_held_out(result, ensemble, horizon, windows)
     if note:
         result.notes.append(note)
         say(f"note: {note}")
     with staged(out_dir) as local:  # a URI's files are written locally, then uploaded
-        result.save(local)
-        report = out_dir / write_backtest_report(result, local, run_dir=model_dir.parent).name
+        with stage("tables"):
+            result.save(local)
+        with stage("html"):
+            report = out_dir / write_backtest_report(result, local, run_dir=model_dir.parent).name
     n_series = result.history["unique_id"].nunique()
     say(
         f"\nbacktest: {n_series} series, {windows} rolling-origin window(s) x horizon {horizon} "

@@ -4,7 +4,8 @@
     sweep(config, run_dir)                     # Tune + Optuna; prints the leaderboard
     ensemble(run_dir, config)                  # builds RUN/ensemble from the leaderboard
     run(config, run_dir)                       # both, the report on the held-out tail, then
-                                               # the served ensemble refit on all data
+                                               # the served ensemble refit on all data; writes
+                                               # RUN/timings.json (seconds per stage)
 
 ``resumed_config(run_dir)`` is the config an interrupted run was started with.
 """
@@ -30,6 +31,7 @@ from foretune.errors import ConfigError
 from foretune.rundir import RunDir
 from foretune.search import run_sweep
 from foretune.storage import resolve
+from foretune.timings import Timings, stage
 
 SUMMARY_COLUMNS = [
     "trial_id",
@@ -64,7 +66,7 @@ def sweep(config: ExperimentConfig, run_dir: Path, num_cpus: int | None = None, 
         f"foretune: {verb} {config.search.trials} trial(s) over {config.models}; run directory {run_dir}",
         flush=True,
     )
-    with interruptible() as interrupted:
+    with interruptible() as interrupted, stage("sweep"):
         result = run_sweep(config, run_dir, resume=resume, num_cpus=num_cpus)
         if interrupted():  # Ctrl+C: the trials were stopped and Tune saved its state
             raise KeyboardInterrupt(f"the sweep was stopped; continue it with `--resume {run_dir}`")
@@ -74,8 +76,9 @@ def sweep(config: ExperimentConfig, run_dir: Path, num_cpus: int | None = None, 
 
 def ensemble(run_dir: Path, config: ExperimentConfig | None = None) -> Path:
     """Build the ensemble artifact of a finished sweep and print where it is."""
-    path = build_ensemble(run_dir, config)
-    weights = Ensemble.load(path).weights
+    with stage("ensemble"):
+        path = build_ensemble(run_dir, config)
+        weights = Ensemble.load(path).weights
     print("ensemble members (weight): " + ", ".join(f"{k} {v:.3f}" for k, v in weights.items()))
     print(f"ensemble artifact: {path}", flush=True)
     return path
@@ -89,11 +92,26 @@ def run(
     resume: bool = False,
 ) -> Path:
     """Sweep, build the ensemble, write ``run_dir/report/report.html`` and serve; return the
-    served artifact (see ``report_and_serve``)."""
+    served artifact (see ``report_and_serve``). The stages' seconds go to ``RUN/timings.json``."""
     run_dir = run_dir or default_run_dir(config)
-    sweep(config, run_dir, num_cpus=num_cpus, resume=resume)
-    artifact = ensemble(run_dir, config)
-    return report_and_serve(config, run_dir, artifact)
+    with timed(run_dir):
+        sweep(config, run_dir, num_cpus=num_cpus, resume=resume)
+        artifact = ensemble(run_dir, config)
+        return report_and_serve(config, run_dir, artifact)
+
+
+@contextmanager
+def timed(run_dir: Path) -> Iterator[Timings]:
+    """Record the seconds of the stages run inside (``foretune.timings.stage``) and write them to
+    ``RUN/timings.json`` (those finished, if one fails); when all finish, print one line of them."""
+    timings = Timings()
+    try:
+        with timings.recording():
+            yield timings
+    finally:
+        if timings.seconds:
+            timings.save(RunDir(run_dir).timings)
+    print(f"foretune: {timings.summary()} (seconds per stage: {RunDir(run_dir).timings})", flush=True)
 
 
 def report_and_serve(config: ExperimentConfig, run_dir: Path, artifact: Path) -> Path:
@@ -110,13 +128,15 @@ def report_and_serve(config: ExperimentConfig, run_dir: Path, artifact: Path) ->
             flush=True,
         )
         return artifact
-    run_report(run_dir, artifact)
-    evaluated = Ensemble.load(artifact)
-    served = served_ensemble(config, run_dir, evaluated)
-    if served is None:
-        return artifact
-    evaluated.save(run.evaluated_ensemble)  # the same files (checksums), local or in a bucket
-    path = served.save(run.ensemble)
+    with stage("report"):
+        run_report(run_dir, artifact)
+    with stage("refit_full"):
+        evaluated = Ensemble.load(artifact)
+        served = served_ensemble(config, run_dir, evaluated)
+        if served is None:
+            return artifact
+        evaluated.save(run.evaluated_ensemble)  # the same files (checksums), local or in a bucket
+        path = served.save(run.ensemble)
     print(
         f"foretune: served ensemble {path}: the report's members refit on all the data, held-out "
         f"tail included (evaluate.refit_full); the scored one is {run.evaluated_ensemble}",

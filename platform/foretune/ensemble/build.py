@@ -33,6 +33,7 @@ from foretune.evaluate import metrics as M
 from foretune.models.statistical import check_names, statsforecast_available
 from foretune.rundir import RunDir
 from foretune.storage import Location, as_location, local_copy, read_parquet, resolve
+from foretune.timings import stage
 
 from .artifact import MEMBER_WEIGHTS, read_member
 from .conformal import Calibration, calibrate, interval_quantiles, usable_scale
@@ -82,7 +83,9 @@ def inverse_error_weights(losses: np.ndarray) -> np.ndarray:
 def build_ensemble(run_dir: str | Path, config: ExperimentConfig | None = None) -> Location:
     """Build the run's ensemble from its leaderboard and save it; return the artifact's path."""
     run = RunDir(resolve(run_dir))
-    return make_ensemble(run.root, config).save(run.ensemble)
+    ensemble = make_ensemble(run.root, config)
+    with stage("save"):
+        return ensemble.save(run.ensemble)
 
 
 def make_ensemble(
@@ -101,11 +104,13 @@ def make_ensemble(
     board = _leaderboard(run)
     config = _run_config(run, config)
     settings = config.ensemble
-    members = _members(run, board, settings, trial_ids)
-    windows = _windows(run, config, members)
-    members = _drop_statistical(members, windows)
+    with stage("load"):
+        members = _members(run, board, settings, trial_ids)
+        windows = _windows(run, config, members)
+        members = _drop_statistical(members, windows)
     val_draws, test_draws = _draws(members, windows, settings.samples, config.seed)
-    members, test_draws, selection = _weights(members, val_draws, test_draws, windows, settings)
+    with stage("selection"):
+        members, test_draws, selection = _weights(members, val_draws, test_draws, windows, settings)
     return _finish(run, board, config, members, test_draws, windows, selection)
 
 
@@ -126,10 +131,11 @@ def refit_on_all_data(run_dir: str | Path, evaluated: Ensemble, config: Experime
     full.ensemble.refit = True
     board = _leaderboard(run)
     chosen = {str(m.info["trial_id"]): m.weight for m in evaluated.members}
-    members = _members(run, board, full.ensemble, list(chosen))
-    for member in members:
-        member.weight = chosen[str(member.info["trial_id"])]
-    windows = _windows(run, full, members, check=False)
+    with stage("load"):
+        members = _members(run, board, full.ensemble, list(chosen))
+        for member in members:
+            member.weight = chosen[str(member.info["trial_id"])]
+        windows = _windows(run, full, members, check=False)
     _, test_draws = _draws(members, windows, full.ensemble.samples, full.seed, validation=False)
     selection = {**evaluated.report.get("selection", {}), "refit_full": "weights of the evaluated ensemble"}
     return _finish(run, board, full, members, test_draws, windows, selection)
@@ -147,12 +153,15 @@ def _finish(
     """Refit (when asked), mix, calibrate and assemble the weighted members."""
     settings = config.ensemble
     if settings.refit:
-        test_draws = _refit(run, board, members, test_draws, windows.datasets, config)
-    mixture = mix(test_draws, [m.weight for m in members], interval_quantiles(settings.levels))
-    calibration, calibration_report = _calibration(mixture, windows, settings)
-    return _artifact(
-        run, config, members, test_draws, mixture, windows, selection, calibration, calibration_report
-    )
+        with stage("refit"):
+            test_draws = _refit(run, board, members, test_draws, windows.datasets, config)
+    with stage("calibration"):
+        mixture = mix(test_draws, [m.weight for m in members], interval_quantiles(settings.levels))
+        calibration, calibration_report = _calibration(mixture, windows, settings)
+    with stage("reports"):
+        return _artifact(
+            run, config, members, test_draws, mixture, windows, selection, calibration, calibration_report
+        )
 
 
 @dataclass
@@ -293,15 +302,17 @@ def _draws(
         for member in progress(members, desc="draws (validation, test)", unit="member"):
             if member.statistical:
                 assert windows.seasons is not None
-                histories = windows.histories(both)
-                paths = member.model.paths(
-                    histories, windows.seasons[both.series], reference.horizon, samples
-                )
-                draws = level_draws(paths, rows, both.last)
+                with stage("statistical"):
+                    histories = windows.histories(both)
+                    paths = member.model.paths(
+                        histories, windows.seasons[both.series], reference.horizon, samples
+                    )
+                    draws = level_draws(paths, rows, both.last)
             else:
                 data = windows.datasets[member.window]
-                x = concat_windows(data.val, data.test).x if validation else data.test.x
-                draws = member_draws(member.model, x, samples, rows, both.last, path_directions=True)
+                with stage("draws"):
+                    x = concat_windows(data.val, data.test).x if validation else data.test.x
+                    draws = member_draws(member.model, x, samples, rows, both.last, path_directions=True)
             val.append(_rows(draws, slice(0, n_val)))
             test.append(_rows(draws, slice(n_val, None)))
     return (val if validation else []), test

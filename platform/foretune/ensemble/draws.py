@@ -5,12 +5,17 @@
     draws.levels [S, N, H], draws.probs [N, H, 3], draws.path_probs [N, H, 3] or None
 
 ``build`` (validation and test windows) and ``Ensemble.predict`` (each series' last window) both
-draw through here, so what is calibrated at build time is exactly what is served.
+draw through here, so what is calibrated at build time is exactly what is served. A
+``DrawsCache`` lets forecasts of the same windows (a backtest's ensemble, its uncalibrated view,
+each member alone) share a member's draws.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,6 +41,62 @@ class Draws:
     levels: np.ndarray  # [S, N, H] sample paths in original units
     probs: np.ndarray  # [N, H, 3] direction-head probabilities, mean over the draws
     path_probs: np.ndarray | None = None  # [N, H, 3] fraction of sample paths per class
+
+
+class DrawsCache:
+    """Members' draws by everything they are drawn from, to forecast the same windows again.
+
+    A backtest forecasts each origin with the ensemble, its uncalibrated view and each member
+    alone; sharing one cache (``Ensemble.draws_cache``) they draw a member once wherever its
+    draws would be the same. The key covers the model (its identity), its inputs, the rows'
+    statistics and last levels, ``settings`` (horizon, samples, ...) and, for random draws (MC
+    dropout), the torch RNG state before them; a hit sets the RNG state the draws left, so the
+    draws that follow are exactly those without the cache. Entries for other rows or last levels
+    (an earlier origin) are dropped, so it holds one origin's members at most.
+    """
+
+    def __init__(self) -> None:
+        self._scope = ""
+        self._entries: dict[tuple[int, str], tuple[Any, Draws, torch.Tensor | None]] = {}
+        self.hits = 0
+
+    def draw(
+        self,
+        model: Any,
+        inputs: Iterable[np.ndarray],
+        rows: RowTransform,
+        last: np.ndarray,
+        settings: tuple,
+        compute: Callable[[], Draws],
+        random: bool = True,
+    ) -> Draws:
+        """``compute()``'s draws, or those of an earlier call with the same key (see above)."""
+        stats = [
+            getattr(s, f) for s in rows.view.stats.values() for f in ("mu", "sigma", "scale", "constant")
+        ]
+        scope = _digest([last, *stats, np.asarray(rows.kinds, dtype=str)], ())
+        if scope != self._scope:
+            self._scope, self._entries = scope, {}
+        before = [torch.get_rng_state().numpy()] if random else []
+        key = (id(model), _digest([*inputs, *before], settings))
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] is model:
+            self.hits += 1
+            if entry[2] is not None:
+                torch.set_rng_state(entry[2])
+            return entry[1]
+        draws = compute()
+        self._entries[key] = (model, draws, torch.get_rng_state() if random else None)
+        return draws
+
+
+def _digest(arrays: Iterable[np.ndarray], settings: tuple) -> str:
+    h = hashlib.blake2b(repr(settings).encode(), digest_size=16)
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.dtype}{a.shape}".encode())
+        h.update(a.view(np.uint8).reshape(-1) if a.dtype != object else repr(a.tolist()).encode())
+    return h.hexdigest()
 
 
 def mc_forward(

@@ -38,6 +38,7 @@ from foretune.errors import ArtifactError, ConfigError
 from foretune.evaluate.metrics import central_interval, quantile_name
 from foretune.models.statistical import StatisticalModel
 from foretune.storage import RemotePath, as_location, local_copy, remove, resolve, upload
+from foretune.timings import stage
 from foretune.train import TrainSpec, write_checkpoint
 
 from .artifact import (
@@ -56,7 +57,7 @@ from .artifact import (
     write_json,
 )
 from .conformal import Bounds, Calibration, interval_quantiles
-from .draws import RowTransform, level_draws, member_draws
+from .draws import DrawsCache, RowTransform, level_draws, member_draws
 from .inputs import ModelInputs, build_inputs, read_history
 from .mixture import Mixture, mix, resample
 from .nixtla import FORMATS, to_nixtla
@@ -130,6 +131,8 @@ class Ensemble:
         )
         self.freqs: dict = manifest.get("freqs", {})
         self.timings: dict[str, float] = {}  # seconds per stage of the last predict
+        #: shared by forecasts of the same windows (a backtest's views of this ensemble)
+        self.draws_cache: DrawsCache | None = None
 
     # -- persistence ---------------------------------------------------------------------------
     @classmethod
@@ -278,7 +281,9 @@ class Ensemble:
         none), so it can be scored as it enters the mixture."""
         alone = copy.copy(self.members[index])
         alone.weight = 1.0
-        return type(self)([alone], self.transform, copy.copy(self.settings), self.manifest)
+        single = type(self)([alone], self.transform, copy.copy(self.settings), self.manifest)
+        single.draws_cache = self.draws_cache
+        return single
 
     # -- forecasting ---------------------------------------------------------------------------
     def inputs(
@@ -486,26 +491,56 @@ class Ensemble:
                 if member.statistical:
                     if histories is None or seasons is None:
                         raise ConfigError(f"member {member.architecture} forecasts from histories; pass them")
-                    paths = member.model.paths(histories, seasons, horizon, samples)
-                    draws.append(level_draws(paths, rows, last))
+                    with stage("statistical"):
+                        draws.append(
+                            self._draw(
+                                member,
+                                [*histories, seasons],
+                                rows,
+                                last,
+                                (horizon, samples),
+                                lambda m=member.model: level_draws(
+                                    m.paths(histories, seasons, horizon, samples), rows, last
+                                ),
+                                random=False,
+                            )
+                        )
                     continue
-                draws.append(
-                    member_draws(
-                        member.model,
-                        inputs[member.window],
-                        samples,
-                        rows,
-                        last,
-                        horizon,
-                        path_directions=need_paths,
+                with stage("draws"):
+                    x = inputs[member.window]
+                    draws.append(
+                        self._draw(
+                            member,
+                            [x],
+                            rows,
+                            last,
+                            (horizon, samples, need_paths),
+                            lambda m=member.model, x=x: member_draws(
+                                m, x, samples, rows, last, horizon, path_directions=need_paths
+                            ),
+                        )
                     )
-                )
         clock.lap("members")
         wanted = set(self.settings.quantile_levels) | set(interval_quantiles(self.levels))
         wanted |= set(interval_quantiles(levels))
         mixture = mix(draws, [m.weight for m in self.members], sorted(wanted))
         clock.lap("mixture")
         return mixture
+
+    def _draw(
+        self,
+        member: Member,
+        inputs: list[np.ndarray],
+        rows: RowTransform,
+        last: np.ndarray,
+        settings: tuple,
+        compute: Any,
+        random: bool = True,
+    ) -> Any:
+        """``compute()``, through ``draws_cache`` when there is one."""
+        if self.draws_cache is None:
+            return compute()
+        return self.draws_cache.draw(member.model, inputs, rows, last, settings, compute, random)
 
     def intervals(self, mixture: Mixture, scale: np.ndarray | None) -> Bounds:
         """Central intervals per level from the mixture, calibrated when this ensemble is (a

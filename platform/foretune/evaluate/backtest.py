@@ -26,6 +26,7 @@ from foretune.console import progress
 from foretune.data import SeriesFrame, read_frame, season_length, validate
 from foretune.errors import ConfigError, DataError
 from foretune.rundir import RunDir
+from foretune.timings import stage
 
 from .forecasters import DirectionFn, Forecaster, as_forecaster, required_history
 from .metrics import climatology, direction_accuracy, evaluate_forecasts, log_loss, mase_scale, quantile_level
@@ -168,17 +169,20 @@ def backtest(
     for origin in progress(origins, desc="backtest", unit="origin", total=windows):
         for name in list(forecasts):
             try:
-                raw = models[name].predict(origin.history.copy(), horizon=horizon)
+                with stage(name):
+                    raw = models[name].predict(origin.history.copy(), horizon=horizon)
             except Exception as err:
                 if name not in optional:
                     raise
                 del forecasts[name], scores[name]
                 notes.append(_note_dropped(name, origin, err, log))
                 continue
-            fc = _forecast_frame(name, raw, origin, direction)
-            forecasts[name].append(fc[[c for c in fc.columns if not _SAMPLE_COL.match(str(c))]])
-            scores[name].append(_score(name, fc, origin, seasons, direction is not None))
-    return _collect(forecasts, scores, series.frame, horizon, windows, notes)
+            with stage("scoring"):
+                fc = _forecast_frame(name, raw, origin, direction)
+                forecasts[name].append(fc[[c for c in fc.columns if not _SAMPLE_COL.match(str(c))]])
+                scores[name].append(_score(name, fc, origin, seasons, direction is not None))
+    with stage("aggregate"):
+        return _collect(forecasts, scores, series.frame, horizon, windows, notes)
 
 
 def _positive(name: str, value: int) -> int:

@@ -25,6 +25,7 @@ import pandas as pd
 
 from foretune.data import RatioTransform
 from foretune.ensemble import Ensemble
+from foretune.ensemble.draws import DrawsCache
 
 from . import baselines
 
@@ -177,8 +178,13 @@ def ensemble_forecasters(
     mixture's and the difference shows in coverage, widths and quantile loss. Each member is
     scored alone (``Ensemble.member_alone``: weight 1, uncalibrated, as the calibration was fit
     on the mixture) as it enters the ensemble. Each asks for ``draws`` sample columns, so the
-    backtest's CRPS comes from samples.
+    backtest's CRPS comes from samples. They share one ``DrawsCache``: a member's draws for an
+    origin are computed once where they are the same (all of them for the uncalibrated view, the
+    statistical members' and the first member's for a member alone); the forecasts are exactly
+    those without it.
     """
+    ensemble = copy.copy(ensemble)  # the caller's ensemble keeps its own (no) cache
+    ensemble.draws_cache = DrawsCache()
     longest = max(ensemble.windows)  # the deep members' (a statistical member needs any history)
     common = {"samples": samples, "seed": seed}
     out = {

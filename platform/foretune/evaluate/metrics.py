@@ -349,6 +349,16 @@ _SAMPLE_COL = re.compile(r"^sample_\d+$")
 _DIRECTION_COLS = ("p_down", "p_flat", "p_up")
 
 
+def _runs(ids: pd.Series) -> tuple[list[Any], list[slice]]:
+    """The runs of equal values in ``ids`` (a sorted column): each value and its rows."""
+    codes, names = pd.factorize(ids)
+    if not len(codes):
+        return [], []
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    ends = np.r_[starts[1:], len(codes)]
+    return [names[codes[a]] for a in starts], [slice(a, b) for a, b in zip(starts, ends, strict=True)]
+
+
 def evaluate_forecasts(
     frame: pd.DataFrame,
     history: pd.DataFrame | None = None,
@@ -387,16 +397,33 @@ def evaluate_forecasts(
     pairs = interval_pairs(frame.columns)[::-1]  # narrowest first, as the columns were
     sample_cols = [c for c in frame.columns if _SAMPLE_COL.match(str(c))]
     has_direction = "direction" in frame.columns and all(c in frame.columns for c in _DIRECTION_COLS)
-    histories = {}
+    histories: dict[Any, np.ndarray] = {}
     if history is not None:
-        histories = {
-            uid: g.sort_values("ds") for uid, g in history.groupby("unique_id", sort=False, observed=True)
-        }
+        ordered = history.sort_values(["unique_id", "ds"], kind="stable")
+        ids, runs = _runs(ordered["unique_id"])
+        y_all = ordered["y"].to_numpy(np.float64)
+        histories = {uid: y_all[run] for uid, run in zip(ids, runs, strict=True)}
+
+    # each column as one array, each series a run of rows (pandas per group is ~100x slower)
+    frame = frame.sort_values(["unique_id", "ds"])
+    ids, runs = _runs(frame["unique_id"])
+    y_all = frame["y"].to_numpy(np.float64)
+    yhat_all = frame[point].to_numpy(np.float64)
+    samples_all = frame[sample_cols].to_numpy(np.float64) if sample_cols else None
+    std_all = frame["std"].to_numpy(np.float64) if "std" in frame.columns else None
+    quantiles_all = frame[list(quantiles.values())].to_numpy(np.float64) if quantiles else None
+    levels = np.fromiter(quantiles, dtype=np.float64)
+    bounds_all = [
+        (level, frame[lo].to_numpy(np.float64), frame[hi].to_numpy(np.float64)) for level, lo, hi in pairs
+    ]
+    if has_direction:
+        labels_all = frame["direction"].to_numpy(np.float64)
+        probs_all = frame[list(_DIRECTION_COLS)].to_numpy(np.float64)
 
     rows = []
-    for uid, g in frame.sort_values(["unique_id", "ds"]).groupby("unique_id", sort=False, observed=True):
-        y = g["y"].to_numpy(np.float64)
-        yhat = g[point].to_numpy(np.float64)
+    for uid, run in zip(ids, runs, strict=True):
+        y = y_all[run]
+        yhat = yhat_all[run]
         row: dict[str, Any] = {
             "unique_id": uid,
             "n": int(np.count_nonzero(~np.isnan(y))),
@@ -408,27 +435,19 @@ def evaluate_forecasts(
                 row["mase"] = float("nan")
             else:
                 m = season.get(uid, 1) if isinstance(season, Mapping) else season
-                row["mase"] = mase(y, yhat, h["y"].to_numpy(np.float64), season=m)
-        if sample_cols:
-            row["crps"] = crps_from_samples(y, g[sample_cols].to_numpy(np.float64).T)
-        elif "std" in g.columns:
-            row["crps"] = crps_gaussian(y, yhat, g["std"].to_numpy(np.float64))
-        if quantiles:
-            levels = np.fromiter(quantiles, dtype=np.float64)
-            row["quantile_loss"] = pinball(
-                y[:, None], g[list(quantiles.values())].to_numpy(np.float64), levels
-            )
-        for level, lo_col, hi_col in pairs:
-            lower, upper = (
-                g[lo_col].to_numpy(np.float64),
-                g[hi_col].to_numpy(np.float64),
-            )
+                row["mase"] = mase(y, yhat, h, season=m)
+        if samples_all is not None:
+            row["crps"] = crps_from_samples(y, samples_all[run].T)
+        elif std_all is not None:
+            row["crps"] = crps_gaussian(y, yhat, std_all[run])
+        if quantiles_all is not None:
+            row["quantile_loss"] = pinball(y[:, None], quantiles_all[run], levels)
+        for level, lower, upper in bounds_all:
             name = level_name(level)
-            row[f"coverage_{name}"] = coverage(y, lower, upper)
-            row[f"width_{name}"] = interval_width(lower, upper)
+            row[f"coverage_{name}"] = coverage(y, lower[run], upper[run])
+            row[f"width_{name}"] = interval_width(lower[run], upper[run])
         if has_direction:
-            labels = g["direction"].to_numpy(np.float64)
-            probs = g[list(_DIRECTION_COLS)].to_numpy(np.float64)
+            labels, probs = labels_all[run], probs_all[run]
             row["direction_accuracy"] = direction_accuracy(labels, probs)
             row["log_loss"] = log_loss(labels, probs)
         rows.append(row)

@@ -1,0 +1,200 @@
+"""Where ``foretune run``'s wall clock goes: the sweep against everything after it.
+
+Run from the repository root (about 10-20 minutes per panel on 2 shared CPU cores)::
+
+    python benchmarks/run_stages.py                              # both panels
+    python benchmarks/run_stages.py --datasets m1_yearly         # one of them
+    python benchmarks/run_stages.py --readme README.md           # also rewrite the README's block
+
+Each panel runs ``foretune run`` (``foretune.commands.run.run``: sweep, ensemble build, the
+backtest report on the held-out tail, the served ensemble refit on all the data) with the
+packaged quickstart configuration (``configs/quickstart.yaml``: 8 trials), changing only the data
+path and the horizon, and prints the seconds of every stage the run recorded in
+``RUN/timings.json`` with its share of the run's wall clock. The target: everything after the
+sweep under 25% of the run.
+
+Panels (real data shipped inside installed packages; nothing is downloaded):
+
+- ``italy_power``: aeon's ``ItalyPowerDemand`` (TRAIN + TEST): 1,096 daily Italian electricity
+  load curves of 24 hourly points (each z-normalised by the archive), each taken as an hourly
+  series; horizon 4, ``data.season: 1`` and lookbacks ``search.windows: [4, 8, 12]`` (the
+  hourly season, 24, is the whole series: the default lookbacks are its multiples and the
+  report's seasonal naive needs a season of history before its first origin, more than a
+  24-point series can give after the held-out tail).
+- ``m1_yearly``: the M1 competition's 181 yearly series (``benchmarks/accuracy.py``); horizon 6.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+try:
+    import foretune  # noqa: F401
+except ImportError:  # run without `pip install -e .`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "platform"))
+
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+
+TARGET = 0.25  # the stages after the sweep, as a share of the run's wall clock
+README_START, README_END = "<!-- run-stages:start -->", "<!-- run-stages:end -->"
+
+
+def italy_power() -> pd.DataFrame:
+    """ItalyPowerDemand's 1,096 daily load curves as hourly series of 24 points."""
+    frames = []
+    for part in ("TRAIN", "TEST"):
+        path = resources.files("aeon").joinpath(
+            "datasets", "data", "ItalyPowerDemand", f"ItalyPowerDemand_{part}.ts"
+        )
+        lines = [
+            ln for ln in Path(str(path)).read_text().splitlines() if ln and not ln.startswith(("@", "#"))
+        ]
+        for i, line in enumerate(lines):
+            y = np.array(line.split(":")[0].split(","), dtype=np.float64)  # the class label follows ':'
+            ds = pd.date_range("2020-01-01", periods=len(y), freq="h")
+            frames.append(pd.DataFrame({"unique_id": f"{part.lower()}_{i:04d}", "ds": ds, "y": y}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def m1_yearly() -> pd.DataFrame:
+    from accuracy import m1_yearly as load
+
+    return load()
+
+
+@dataclass(frozen=True)
+class Panel:
+    loader: Callable[[], pd.DataFrame]
+    horizon: int
+    settings: dict = field(default_factory=dict)  # config keys the panel needs beside the defaults
+
+
+PANELS = {
+    "italy_power": Panel(italy_power, 4, {"data.season": 1, "search.windows": [4, 8, 12]}),
+    "m1_yearly": Panel(m1_yearly, 6),
+}
+
+
+def run_panel(name: str, out: Path, seed: int) -> dict:
+    """``foretune run`` on one panel; its timings and the externally measured wall clock."""
+    from foretune.commands.run import run
+    from foretune.config import experiment_config
+    from foretune.rundir import RunDir
+
+    panel = PANELS[name]
+    frame = panel.loader()
+    run_dir = out / name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    data_path = out / f"{name}.parquet"
+    frame.to_parquet(data_path, index=False)
+    settings = {
+        "name": f"stages-{name}",
+        "seed": seed,
+        "data.path": str(data_path),
+        "data.horizon": panel.horizon,
+        **panel.settings,
+    }
+    config = experiment_config(None, settings)
+    sizes = frame.groupby("unique_id").size()
+    print(f"\n=== {name}: {len(sizes)} series, {sizes.min()}-{sizes.max()} points, horizon {panel.horizon}")
+    load_before = os.getloadavg()[0]
+    start = time.perf_counter()
+    run(config, run_dir, num_cpus=2)
+    wall = time.perf_counter() - start
+    timings = json.loads(RunDir(run_dir).timings.read_text())
+    result = {
+        "panel": name,
+        "series": int(len(sizes)),
+        "points": f"{sizes.min()}-{sizes.max()}",
+        "horizon": panel.horizon,
+        "wall": wall,
+        "stages": timings["stages"],
+        "load": (load_before, os.getloadavg()[0]),
+    }
+    (run_dir / "stages.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
+def table(result: dict, depth: int = 4) -> str:
+    """Markdown: every recorded stage down to ``depth`` levels, its seconds and share of the run."""
+    wall, stages = result["wall"], result["stages"]
+    lines = ["| stage | seconds | share of run |", "|---|---:|---:|"]
+    for stage, seconds in stages.items():
+        level = stage.count(".")
+        if level >= depth:
+            continue
+        label = ("&nbsp;&nbsp;" * level) + (stage if level == 0 else stage.split(".", level)[-1])
+        lines.append(f"| {label} | {seconds:.1f} | {seconds / wall:.1%} |")
+    top = {k: v for k, v in stages.items() if "." not in k}
+    other = wall - sum(top.values())
+    lines.append(f"| other (start-up, printing) | {other:.1f} | {other / wall:.1%} |")
+    after = wall - top.get("sweep", 0.0)
+    verdict = "meets" if after / wall <= TARGET else "misses"
+    lines.append(
+        f"| **after the sweep** | **{after:.1f}** | **{after / wall:.1%}** ({verdict} <= {TARGET:.0%}) |"
+    )
+    lines.append(f"| **run** | **{wall:.1f}** | 100% |")
+    return "\n".join(lines)
+
+
+def section(result: dict) -> str:
+    load = ", ".join(f"{v:.1f}" for v in result["load"])
+    extra = ", ".join(f"{k}={v}" for k, v in PANELS[result["panel"]].settings.items())
+    return (
+        f"### {result['panel']}: {result['series']:,} series of {result['points']} points, horizon "
+        f"{result['horizon']}{f' ({extra})' if extra else ''}; load average before/after: {load} "
+        f"on {os.cpu_count()} cores\n\n" + table(result)
+    )
+
+
+def write_readme(readme: Path, text: str) -> None:
+    """Replace what lies between the README's run-stages markers with ``text``."""
+    content = readme.read_text()
+    if README_START not in content or README_END not in content:
+        raise SystemExit(f"{readme} has no {README_START} ... {README_END} block to replace")
+    head, rest = content.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    readme.write_text(f"{head}{README_START}\n{text}\n{README_END}{tail}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", default=",".join(PANELS), help="comma-separated")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", help="output directory (default runs/stages-<time>)")
+    parser.add_argument("--readme", help="rewrite this README's run-stages block with the tables")
+    args = parser.parse_args(argv)
+    names = [n.strip() for n in args.datasets.split(",") if n.strip()]
+    unknown = [n for n in names if n not in PANELS]
+    if unknown:
+        parser.error(f"unknown panel(s) {unknown}; choose from {list(PANELS)}")
+    out = Path(args.out or f"runs/stages-{time.strftime('%Y%m%d-%H%M%S')}").resolve()
+    sections = [section(run_panel(name, out, args.seed)) for name in names]
+    text = (
+        f"Generated by `python benchmarks/run_stages.py` (seed {args.seed}, quickstart defaults: "
+        f"{os.cpu_count()} CPUs shared with other jobs, so read the shares, not the seconds).\n\n"
+        + "\n\n".join(sections)
+        + "\n"
+    )
+    (out / "run_stages.md").write_text(text)
+    print("\n" + text)
+    if args.readme:
+        write_readme(Path(args.readme), text)
+        print(f"rewrote the run-stages block of {args.readme}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
