@@ -38,7 +38,12 @@ def run(ray_session, tmp_path_factory):
         {
             "seed": 0,
             "models": ["mlp", "lstm"],
-            "data": {"horizon": HORIZON, "path": str(root / "macro.parquet")},
+            "data": {
+                "horizon": HORIZON,
+                "path": str(root / "macro.parquet"),
+                "val_windows": 1,  # one window of each per series (the counts below)
+                "test_windows": 1,
+            },
             "train": {"max_epochs": 4, "patience": 3},
             "search": {"trials": 3, "windows": [8, 12], "scheduler": "none", "max_concurrent": 2},
             "ensemble": {"top_k": 3, "samples": 16, "max_per_architecture": 2},

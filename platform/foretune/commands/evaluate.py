@@ -129,7 +129,8 @@ def run_report(run_dir: str | Path, artifact: str | Location, log: Log = print) 
     and leaves the other series out (a note says how many). With k = 0 nothing was held out: the
     report scores the last two windows (fewer when the series are too short), which the run saw,
     and says so. If not even one window fits, the report has the leaderboard and training curves
-    only, and says why. A directory without the run's config raises ``ArtifactError``.
+    only, and says why (the run itself finishes). A directory without the run's config raises
+    ``ArtifactError``.
     """
     run = RunDir(resolve(run_dir))
     if not run.config.is_file():
@@ -141,10 +142,13 @@ def run_report(run_dir: str | Path, artifact: str | Location, log: Log = print) 
         scored, note = _held_out_series(config)
         if note:
             say(f"note: {note}")
+        error = DataError(note)
         if not scored.empty:
             k = config.evaluate.windows
-            return evaluate_command(artifact, scored, windows=k, out=run.report, log=log)
-        error = DataError(note)
+            try:
+                return evaluate_command(artifact, scored, windows=k, out=run.report, log=log)
+            except DataError as err:  # e.g. the held-out series are shorter than a model's lookback
+                error = err
     else:
         data = config.data.path or builtin_dataset_path()
         say(
