@@ -267,6 +267,8 @@ def ensemble_from_run_dir(run_dir: Path, config) -> dict:
 
 def placement_sweeps(cluster: LabelledCluster, workdir: Path) -> dict:
     """Parts 1-2 of issue 8 on a live cluster: inline trials, then a 2-worker Ray Train trial."""
+    import pandas as pd
+
     from foretune.config import ExperimentConfig
     from foretune.search import run_sweep
 
@@ -290,8 +292,12 @@ def placement_sweeps(cluster: LabelledCluster, workdir: Path) -> dict:
         )
     )
     board, seconds = timed(run_sweep, train, workdir / "train")
+    curves = pd.read_parquet(workdir / "train" / "curves.parquet")
     out["train"] = {
         "board": board_summary(board.leaderboard),
+        "epochs": [int(e) for e in board.leaderboard["epochs"]],
+        "curve_epochs": sorted(int(e) for e in curves["epoch"]),
+        "model_files": [Path(c, "model.pt").is_file() for c in board.leaderboard["checkpoint_path"]],
         "sweep_s": seconds,
         "placements": cluster.placements(workdir / "train"),
         "workers": cluster.actors(TRAIN_WORKER_ACTOR),

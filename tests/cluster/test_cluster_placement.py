@@ -73,9 +73,13 @@ def test_ensemble_is_built_from_checkpoints_other_nodes_wrote(placement):
     assert {"mean", "q05", "q95", "p_down", "p_flat", "p_up"} <= set(ensemble["columns"])
 
 
-def test_ray_train_checkpoint_lands_in_the_run_directory(placement):
+def test_ray_train_trial_reports_every_epoch_and_its_checkpoint_lands_in_the_run_directory(placement):
     train = placement["train"]
     run_dir = Path(placement["run_dirs"]["train"])
     (checkpoint,) = train["board"]["checkpoints"]
     assert Path(checkpoint).is_relative_to(run_dir), checkpoint
+    assert train["model_files"] == [True]  # read in the scenario: its directory is gone now
+    # every epoch reached Tune through Ray Train's TuneReportCallback (one report per epoch)
+    (epochs,) = train["epochs"]
+    assert epochs >= 1 and train["curve_epochs"] == list(range(epochs)), train
     assert "error" not in train["ensemble"], train["ensemble"]["error"]

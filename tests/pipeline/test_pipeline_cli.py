@@ -1,4 +1,10 @@
-"""The command line as a user runs it: real processes, real Parquet, clear errors."""
+"""The command line as a user runs it: real processes, real Parquet, clear errors.
+
+A run, its predictions and one refused command go through ``python -m foretune`` (the exit code
+of a process); the other refusals call ``foretune.cli.main`` in this process, which is what that
+process runs (``sys.exit(main())``) without paying a Python start and the imports of torch and
+Ray (about 3 s) for each error message.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +16,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from foretune.cli import main
 from foretune.data import builtin_dataset_path
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def foretune(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``foretune *args`` in a new process."""
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
     return subprocess.run(
         [sys.executable, "-m", "foretune", *args],
@@ -27,7 +35,16 @@ def foretune(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess
     )
 
 
-def test_run_on_wide_parquet_then_predict(tmp_path):
+def in_process(capsys, *args: str) -> subprocess.CompletedProcess:
+    """``foretune *args`` as ``foretune.cli.main`` in this process, shaped like ``foretune``'s
+    result (an exception that is not a user error propagates: the test fails with it)."""
+    capsys.readouterr()
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, captured.out, captured.err)
+
+
+def test_run_on_wide_parquet_then_predict(tmp_path, capsys):
     long = pd.read_parquet(builtin_dataset_path())
     wide = long.pivot(index="ds", columns="unique_id", values="y").reset_index()
     wide = wide[["ds", "realgdp", "cpi", "m1"]]
@@ -77,8 +94,8 @@ def test_run_on_wide_parquet_then_predict(tmp_path):
     assert str(out) in again.stderr and "Traceback" not in again.stderr
     assert len(pd.read_parquet(out / "leaderboard.parquet")) == 2
     # ... and a directory as the forecast's path is refused before any forecast is computed.
-    refused = foretune(
-        "predict", "--model", str(out / "ensemble"), "--data", str(data), "--out", str(tmp_path)
+    refused = in_process(
+        capsys, "predict", "--model", str(out / "ensemble"), "--data", str(data), "--out", str(tmp_path)
     )
     assert refused.returncode == 2 and "is a directory" in refused.stderr
     assert "Traceback" not in refused.stderr and "forecast (" not in refused.stdout
@@ -100,35 +117,37 @@ def test_run_on_wide_parquet_then_predict(tmp_path):
     assert forecast.groupby("unique_id").size().eq(2).all()
 
 
-def test_bad_config_value_names_the_key(tmp_path):
+def test_bad_config_value_names_the_key(tmp_path, capsys):
     config = tmp_path / "bad.yaml"
     config.write_text("train:\n  learning_rate: -0.1\n")
-    result = foretune("sweep", "--config", str(config), "--out", str(tmp_path / "x"))
+    result = in_process(capsys, "sweep", "--config", str(config), "--out", str(tmp_path / "x"))
     assert result.returncode == 2
     assert "train.learning_rate" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_unknown_model_is_a_clear_error(tmp_path):
-    result = foretune("sweep", "--models", "lstm,prophet", "--out", str(tmp_path / "x"))
+def test_unknown_model_is_a_clear_error(tmp_path, capsys):
+    result = in_process(capsys, "sweep", "--models", "lstm,prophet", "--out", str(tmp_path / "x"))
     assert result.returncode == 2
     assert "prophet" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_bad_data_names_the_series_and_writes_nothing(tmp_path):
+def test_bad_data_names_the_series_and_writes_nothing(tmp_path, capsys):
     frame = pd.read_parquet(builtin_dataset_path())
     frame.loc[frame.index[frame.unique_id == "cpi"][10], "y"] = float("nan")
     data = tmp_path / "bad.parquet"
     frame.to_parquet(data, index=False)
     out = tmp_path / "run"
-    result = foretune("run", "--data", str(data), "--out", str(out))
+    result = in_process(capsys, "run", "--data", str(data), "--out", str(out))
     assert result.returncode == 2
     assert "'cpi'" in result.stderr and "data.fill" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (out / "leaderboard.parquet").exists()
 
 
-def test_predict_with_missing_artifact_is_clear(tmp_path):
-    result = foretune("predict", "--model", str(tmp_path / "nope"), "--data", str(builtin_dataset_path()))
+def test_predict_with_missing_artifact_is_clear(tmp_path, capsys):
+    result = in_process(
+        capsys, "predict", "--model", str(tmp_path / "nope"), "--data", str(builtin_dataset_path())
+    )
     assert result.returncode == 2 and "manifest" in result.stderr
 
 
@@ -143,22 +162,22 @@ def test_version_and_help_speak_to_users():
         assert word in result.stdout, word
 
 
-def test_out_that_holds_something_is_refused_before_any_work(tmp_path):
+def test_out_that_holds_something_is_refused_before_any_work(tmp_path, capsys):
     taken = tmp_path / "taken"
     taken.mkdir()
     (taken / "notes.txt").write_text("mine")
-    result = foretune("sweep", "--out", str(taken))
+    result = in_process(capsys, "sweep", "--out", str(taken))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert str(taken) in result.stderr and "--overwrite" in result.stderr and "--resume" in result.stderr
     assert "sweeping" not in result.stdout and sorted(p.name for p in taken.iterdir()) == ["notes.txt"]
     a_file = tmp_path / "file"
     a_file.write_text("x")
-    result = foretune("run", "--out", str(a_file), "--overwrite")
+    result = in_process(capsys, "run", "--out", str(a_file), "--overwrite")
     assert result.returncode == 2 and "is a file" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_set_with_an_unknown_key_names_it(tmp_path):
-    result = foretune("sweep", "--set", "train.max_epoch=5", "--out", str(tmp_path / "x"))
+def test_set_with_an_unknown_key_names_it(tmp_path, capsys):
+    result = in_process(capsys, "sweep", "--set", "train.max_epoch=5", "--out", str(tmp_path / "x"))
     assert (
         result.returncode == 2
         and "'train.max_epoch'" in result.stderr

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -60,9 +62,15 @@ def test_streamed_sweep_on_two_ray_train_workers(ray_session, small_config, sour
         small_config, source, **{"search.trials": 1, "train.num_workers": 2, "train.cpus_per_worker": 0.5}
     )
     board = run_sweep(config, tmp_path / "run").leaderboard
-    assert board["status"].tolist() == ["ok"]
+    assert board["status"].tolist() == ["ok"], board["reason"].tolist()
     assert board["val_mase"].notna().all()
     assert (tmp_path / "run" / "leaderboard.parquet").is_file()
+    # the TorchTrainer trial checkpoints, and every epoch reached Tune through
+    # TuneReportCallback (the in-memory Ray Train trial: tests/cluster/test_cluster_placement.py)
+    row = board.iloc[0]
+    assert Path(row["checkpoint_path"], "model.pt").is_file()
+    curves = pd.read_parquet(tmp_path / "run" / "curves.parquet")
+    assert int(row["epochs"]) >= 1 and sorted(curves["epoch"]) == list(range(int(row["epochs"])))
 
 
 def test_trials_must_leave_cpus_for_ray_data(ray_session, small_config, source, tmp_path):
