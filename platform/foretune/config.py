@@ -42,7 +42,7 @@ class DataConfig(_Section):
     val_windows: Annotated[int, Field(ge=1, le=1000)] | Literal["auto"] = Field(
         "auto",
         description="validation part: windows of horizon steps; auto = more for few series "
-        "(about 10 in all, at most 5 per series and 20% of the median series; "
+        "(about 10 in all, at most 5 per series and 40% of the median series; "
         "data.windows.auto_split_windows)",
     )
     test_windows: Annotated[int, Field(ge=0, le=1000)] | Literal["auto"] = Field(

@@ -203,7 +203,7 @@ def test_auto_split_windows_give_few_series_more_windows_within_their_length():
     from foretune.data.windows import AUTO_WINDOWS_MAX, auto_split_windows
 
     assert auto_split_windows(12, [708]) == AUTO_WINDOWS_MAX  # one long monthly series
-    assert auto_split_windows(12, [502]) == 4  # 0.2 x 502 / (2 x 12): what its length allows
+    assert auto_split_windows(24, [241]) == 2  # 0.4 x 241 / (2 x 24): what its length allows
     assert auto_split_windows(4, [195] * 8) == 2  # 8 series: about 10 windows in all
     assert auto_split_windows(6, [20] * 181) == 1  # a large panel: one each
     assert auto_split_windows(24, [60]) == 1  # never fewer than one

@@ -210,8 +210,9 @@ class Splits:
 AUTO_WINDOWS_TARGET = 10
 #: ... at most this many per series ...
 AUTO_WINDOWS_MAX = 5
-#: ... and validation and test together at most this share of the median series' length.
-AUTO_WINDOWS_SHARE = 0.2
+#: ... and validation and test together at most this share of the median series' length (the
+#: served members are retrained on all of it by ``evaluate.refit_full``).
+AUTO_WINDOWS_SHARE = 0.4
 
 
 def auto_split_windows(horizon: int, lengths: Sequence[int] | np.ndarray) -> int:
