@@ -91,3 +91,23 @@ def m1_yearly_panel(series: int | None = None):
         keep |= set([uid for uid in lengths.index if uid not in keep][: series - len(keep)])
         frame = frame[frame["unique_id"].isin(keep)]
     return frame.reset_index(drop=True)
+
+
+def recorded_finished(state_texts: list[str]) -> set[str]:
+    """Trial ids that Tune's saved experiment state (the texts of ``experiment_state-*.json``,
+    newest last) records as finished: what a resumed sweep can keep. A trial that finished after
+    the last save is rerun by a resume, under a new id (a file being written reads as empty)."""
+    import json
+
+    for text in reversed(state_texts):
+        try:
+            state = json.loads(text)
+        except ValueError:
+            continue
+        finished = set()
+        for entry in state.get("trial_data", []):
+            trial = json.loads(entry[0] if isinstance(entry, list) else entry)
+            if trial.get("status") == "TERMINATED":
+                finished.add(str(trial["trial_id"]))
+        return finished
+    return set()

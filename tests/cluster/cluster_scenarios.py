@@ -134,7 +134,8 @@ def experiment(**overrides) -> dict:
             "sampler": "random",
             "max_failures": 0,
         },
-        "ensemble": {"top_k": 2, "samples": 8},
+        # deep members only: the placement tests follow each member's checkpoint across nodes
+        "ensemble": {"top_k": 2, "samples": 8, "statistical": []},
     }
     for key, value in overrides.items():
         *parents, leaf = key.split(".")

@@ -13,13 +13,15 @@ import pandas as pd
 import yaml
 
 from foretune.cli import main
+from support import recorded_finished
 
 TRIALS = 4  # 2 finish before the kill, at least 1 is left for the resumed run
 
 
-def _finished_trials(run_dir: Path) -> int:
-    """Trials whose final report (with a checkpoint) Tune has already persisted."""
-    return len(list((run_dir / "sweep").glob("run_trial_*/checkpoint_*/model.pt")))
+def _finished_trials(run_dir: Path) -> set[str]:
+    """Trials that Tune's saved experiment state records as finished (``support.recorded_finished``)."""
+    states = sorted((run_dir / "sweep").glob("experiment_state-*.json"), key=lambda p: p.stat().st_mtime)
+    return recorded_finished([p.read_text() for p in states])
 
 
 def test_resume_after_sigkill_completes_exactly_the_requested_trials(ray_session, tmp_path, capsys):
@@ -47,18 +49,14 @@ def test_resume_after_sigkill_completes_exactly_the_requested_trials(ray_session
         start_new_session=True,
     )
     deadline = time.monotonic() + 240
-    while _finished_trials(run_dir) < 2 and time.monotonic() < deadline:
+    while len(_finished_trials(run_dir)) < 2 and time.monotonic() < deadline:
         assert driver.poll() is None, "the sweep ended before it could be interrupted"
         time.sleep(0.2)
     os.killpg(driver.pid, signal.SIGKILL)  # the driver and its local Ray instance
     driver.wait()
     assert not (run_dir / "leaderboard.parquet").exists()
-    done_before = _finished_trials(run_dir)
-    assert 2 <= done_before < TRIALS
-    finished_ids = {
-        p.parent.parent.name.split("_")[2]
-        for p in (run_dir / "sweep").glob("run_trial_*/checkpoint_*/model.pt")
-    }
+    finished_ids = _finished_trials(run_dir)
+    assert 2 <= len(finished_ids) < TRIALS
 
     # The resumed run reads only what the killed driver left on disk, so it runs in this process
     # on the session's Ray (the command line's code without a second Python and Ray start-up).

@@ -39,6 +39,7 @@ from foretune.data import read_frame
 from foretune.errors import ArtifactError, StorageError
 from foretune.rundir import check_run_dir
 from foretune.storage import read_parquet, resolve
+from support import recorded_finished
 
 HERE = Path(__file__).resolve().parent
 TRIALS = 3
@@ -76,9 +77,10 @@ def _keys(s3, prefix: str) -> list[str]:
 
 
 def _finished(s3) -> set[str]:
-    """Trials whose final checkpoint (with the model) is in the bucket."""
-    keys = _keys(s3, "runs/exp1/sweep/")
-    return {k.split("/")[3].split("_")[2] for k in keys if k.endswith("/model.pt") and "/checkpoint_" in k}
+    """Trials that Tune's experiment state in the bucket records as finished."""
+    keys = sorted(k for k in _keys(s3, "runs/exp1/sweep/experiment_state-") if k.endswith(".json"))
+    body = [s3.client().get_object(Bucket=BUCKET, Key=k)["Body"].read().decode() for k in keys]
+    return recorded_finished(body)
 
 
 def _env(s3, ray_tmp: Path) -> dict[str, str]:

@@ -103,14 +103,16 @@ def run(
 @contextmanager
 def timed(run_dir: Path) -> Iterator[Timings]:
     """Record the seconds of the stages run inside (``foretune.timings.stage``) and write them to
-    ``RUN/timings.json`` (those finished, if one fails); when all finish, print one line of them."""
+    ``RUN/timings.json`` (those finished, if one fails, where the run directory exists: a run
+    refused before it wrote anything leaves nothing); when all finish, print one line of them."""
     timings = Timings()
     try:
         with timings.recording():
             yield timings
     finally:
-        if timings.seconds:
-            timings.save(RunDir(run_dir).timings)
+        run = RunDir(run_dir)
+        if timings.seconds and run.root.exists():
+            timings.save(run.timings)
     print(f"foretune: {timings.summary()} (seconds per stage: {RunDir(run_dir).timings})", flush=True)
 
 
