@@ -65,6 +65,13 @@ def test_unknown_space_key_is_rejected_with_the_known_names():
         validate_space(config)
 
 
+def test_unknown_statistical_candidate_is_rejected_before_the_sweep():
+    config = ExperimentConfig.from_dict({"ensemble": {"statistical": ["AutoETS", "AutoThetta"]}})
+    with pytest.raises(ConfigError, match=r"ensemble\.statistical.*AutoThetta"):
+        validate_space(config)
+    validate_space(ExperimentConfig.from_dict({"ensemble": {"statistical": ["AutoARIMA", "Naive"]}}))
+
+
 def test_same_seed_same_trials():
     config = ExperimentConfig.from_dict({"models": ["lstm", "tcn"], "seed": 3})
     assert _sample(config, 5) == _sample(config, 5)

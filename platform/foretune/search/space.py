@@ -18,6 +18,7 @@ import optuna
 from foretune import models
 from foretune.config import ConfigError, ExperimentConfig, TrainConfig
 from foretune.data.windows import default_windows
+from foretune.models.statistical import check_names, statsforecast_available
 from foretune.train import TrainSpec
 
 from .constraints import ConstrainedTrial
@@ -90,13 +91,15 @@ def parameter_names(config: ExperimentConfig) -> set[str]:
 
 
 def validate_space(config: ExperimentConfig) -> None:
-    """Raise ``ConfigError`` for an unknown architecture in ``models`` or a ``search.space`` key
-    no trial would ever ask for."""
+    """Raise ``ConfigError`` for an unknown architecture in ``models``, an unknown statsforecast
+    model in ``ensemble.statistical`` or a ``search.space`` key no trial would ever ask for."""
     unknown_models = [m for m in config.models if m not in models.available()]
     if unknown_models:
         raise ConfigError(
             f"models names unknown architecture(s) {unknown_models}; choose from {models.available()}"
         )
+    if config.ensemble.statistical and statsforecast_available():
+        check_names(config.ensemble.statistical)
     known = parameter_names(config)
     unknown = sorted(set(config.search.space) - known)
     if unknown:
