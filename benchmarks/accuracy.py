@@ -448,14 +448,15 @@ def _fmt(value: Any) -> str:
     return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
 
 
-def write_readme(readme: Path, text: str) -> None:
-    """Replace what lies between the README's benchmark markers with ``text``."""
+def write_readme(readme: Path, text: str, start: str = README_START, end: str = README_END) -> None:
+    """Replace what lies between the README's markers ``start`` and ``end`` (by default this
+    benchmark's) with ``text``."""
     content = readme.read_text()
-    if README_START not in content or README_END not in content:
-        raise SystemExit(f"{readme} has no {README_START} ... {README_END} block to replace")
-    head, rest = content.split(README_START, 1)
-    _, tail = rest.split(README_END, 1)
-    readme.write_text(f"{head}{README_START}\n{text}\n{README_END}{tail}")
+    if start not in content or end not in content:
+        raise SystemExit(f"{readme} has no {start} ... {end} block to replace")
+    head, rest = content.split(start, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(f"{head}{start}\n{text}\n{end}{tail}")
 
 
 def main(argv: list[str] | None = None) -> int:

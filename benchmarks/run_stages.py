@@ -159,16 +159,6 @@ def section(result: dict) -> str:
     )
 
 
-def write_readme(readme: Path, text: str) -> None:
-    """Replace what lies between the README's run-stages markers with ``text``."""
-    content = readme.read_text()
-    if README_START not in content or README_END not in content:
-        raise SystemExit(f"{readme} has no {README_START} ... {README_END} block to replace")
-    head, rest = content.split(README_START, 1)
-    _, tail = rest.split(README_END, 1)
-    readme.write_text(f"{head}{README_START}\n{text}\n{README_END}{tail}")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default=",".join(PANELS), help="comma-separated")
@@ -191,7 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     (out / "run_stages.md").write_text(text)
     print("\n" + text)
     if args.readme:
-        write_readme(Path(args.readme), text)
+        from accuracy import write_readme
+
+        write_readme(Path(args.readme), text, README_START, README_END)
         print(f"rewrote the run-stages block of {args.readme}")
     return 0
 

@@ -297,13 +297,13 @@ def _draws(
     uids = np.asarray(reference.series_ids, dtype=object)[both.series]
     rows = RowTransform(reference.transform, uids)
     val, test = [], []
+    histories = windows.histories(both) if any(m.statistical for m in members) else []
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         for member in progress(members, desc="draws (validation, test)", unit="member"):
             if member.statistical:
                 assert windows.seasons is not None
                 with stage("statistical"):
-                    histories = windows.histories(both)
                     paths = member.model.paths(
                         histories, windows.seasons[both.series], reference.horizon, samples
                     )
