@@ -238,3 +238,31 @@ def test_refit_on_train_and_validation(run):
     refit_state, original_state = member.model.state_dict(), original.state_dict()
     assert any(not torch.equal(refit_state[k], original_state[k]) for k in original_state)
     assert ensemble.report["calibration"]["90"]["n"] > 0
+
+
+def test_members_are_refit_in_parallel_ray_tasks_as_they_would_be_inline(run):
+    import ray
+    import torch
+
+    from foretune.ensemble.build import _windows
+    from foretune.ensemble.refit import refit, refit_all
+    from foretune.rundir import RunDir
+
+    run_dir, config, _ = run
+    assert ray.is_initialized()
+    board = pd.read_parquet(run_dir / "leaderboard.parquet").head(2)
+    equal = variant(config, refit=True, weighting="mean")  # both kept
+    ensemble = make_ensemble(run_dir, equal, trial_ids=list(board["trial_id"]))
+    assert len(ensemble.members) == 2
+    datasets = _windows(RunDir(run_dir), config, ensemble.members).datasets
+    jobs = [(m.spec, datasets[m.window], m.spec.max_epochs - 1) for m in ensemble.members]
+    parallel = refit_all(jobs, {"num_cpus": 1})  # two Ray tasks
+    for member, (spec, data, best), (model, parallel_spec) in zip(
+        ensemble.members, jobs, parallel, strict=True
+    ):
+        assert "train+validation" in member.info["refit"]
+        inline, inline_spec = refit(spec, data, best)
+        assert parallel_spec == inline_spec
+        for name, value in inline.state_dict().items():
+            torch.testing.assert_close(model.state_dict()[name], value, rtol=1e-4, atol=1e-5)
+            torch.testing.assert_close(member.model.state_dict()[name], value, rtol=1e-4, atol=1e-5)

@@ -17,7 +17,7 @@ from foretune.ensemble.build import _windows
 from foretune.ensemble.draws import RowTransform, level_draws
 from foretune.evaluate.baselines import seasonal_naive, statistical
 from foretune.evaluate.forecasters import ensemble_forecasters
-from foretune.models.statistical import INTERVAL_LEVEL, StatisticalModel, normal_scores
+from foretune.models.statistical import FORWARD_FROM, INTERVAL_LEVEL, StatisticalModel, normal_scores
 from foretune.rundir import RunDir
 
 pytestmark = pytest.mark.usefixtures("torch_single_thread")
@@ -62,6 +62,40 @@ def test_seasonal_naive_member_repeats_the_last_season_and_short_series_fall_bac
     mean, sigma = StatisticalModel("AutoETS").forecast([np.array([7.0])], [1], 3)
     np.testing.assert_allclose(mean, 7.0)
     np.testing.assert_allclose(sigma, 0.0)
+
+
+def test_histories_of_one_series_are_fit_once_and_forwarded_to_the_later_origins():
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoETS, HistoricAverage
+
+    a, b = seasonal_series(48, seed=3), seasonal_series(30, seed=4)
+    # a's windows at four origins (two of them with a gap between), b's at one, in mixed order
+    cuts = [40, 30, 36, 33]
+    histories = [a[:40], b, a[:30], a[:36], a[:33]]
+    series = ["a", "b", "a", "a", "a"]
+    mean, sigma = StatisticalModel("AutoETS").forecast(histories, [4] * 5, 3, series=series)
+    # what statsforecast's own cross-validation without refits gives at the same cut-offs
+    frame = pd.DataFrame({"unique_id": "a", "ds": np.arange(43), "y": a[:43]})
+    cv = StatsForecast(models=[AutoETS(season_length=4)], freq=1).cross_validation(
+        df=frame, h=3, n_windows=11, step_size=1, refit=False, level=[INTERVAL_LEVEL]
+    )
+    for row, cut in zip([0, 2, 3, 4], cuts, strict=True):
+        expected = cv[cv["cutoff"] == cut - 1]
+        np.testing.assert_allclose(mean[row], expected["AutoETS"], rtol=1e-9)
+        width = expected[f"AutoETS-hi-{INTERVAL_LEVEL}"] - expected[f"AutoETS-lo-{INTERVAL_LEVEL}"]
+        np.testing.assert_allclose(2 * 1.2815515655446004 * sigma[row], width, rtol=1e-6)
+    # the earliest origin and a lone history are plain fits; later origins reuse the parameters
+    alone, _ = StatisticalModel("AutoETS").forecast([a[:30], b, a[:40]], [4] * 3, 3)
+    np.testing.assert_allclose(mean[[2, 1]], alone[:2], rtol=1e-9)
+    assert not np.allclose(mean[0], alone[2])
+    # fewer than FORWARD_FROM histories of a series: each is fit (cheaper on short series)
+    assert FORWARD_FROM == 3
+    two, _ = StatisticalModel("AutoETS").forecast([a[:30], a[:40]], [4, 4], 3, series=["a", "a"])
+    np.testing.assert_allclose(two, alone[[0, 2]], rtol=1e-9)
+    # a model without forward is refit at every origin
+    refit, _ = StatisticalModel("HistoricAverage").forecast(histories, [4] * 5, 3, series=series)
+    assert not hasattr(HistoricAverage, "forward")
+    np.testing.assert_allclose(refit[:, 0], [h.mean() for h in histories], rtol=1e-12)
 
 
 def test_normal_scores_are_symmetric_and_evenly_weighted():

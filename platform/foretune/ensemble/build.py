@@ -30,7 +30,12 @@ from foretune.data.store import SeriesStore, StoreSettings
 from foretune.data.windows import Panel, series_seasons
 from foretune.errors import EnsembleError
 from foretune.evaluate import metrics as M
-from foretune.models.statistical import check_names, statsforecast_available
+from foretune.models.statistical import (
+    check_names,
+    normal_paths,
+    statistical_forecasts,
+    statsforecast_available,
+)
 from foretune.rundir import RunDir
 from foretune.storage import Location, as_location, local_copy, read_parquet, resolve
 from foretune.timings import stage
@@ -41,11 +46,14 @@ from .draws import Draws, RowTransform, level_draws, member_draws
 from .greedy import greedy_search, pooled_samples
 from .mixture import Mixture, mix, pool, resample
 from .model import STATISTICAL_PREFIX, Ensemble, Member
-from .refit import best_epochs, concat_windows, refit
+from .refit import best_epochs, concat_windows, refit_all
 from .settings import EnsembleSettings
 
-#: Paths per member that the greedy search pools under the ``crps`` metric (keeps it cheap).
-CRPS_SELECTION_SAMPLES = 20
+#: Draws per member on the validation windows, which only weigh the candidates: their MC mean
+#: (``mase``, ``mae``, ``rmse``) or, under ``crps``, the paths the greedy search pools. Fewer than
+#: the served ``ensemble.samples`` keeps the selection cheap; the test windows, which calibrate
+#: and score, are drawn in full for the kept members only.
+SELECTION_SAMPLES = 20
 
 
 def select_members(board: pd.DataFrame, top_k: int, max_per_architecture: int | None = None) -> pd.DataFrame:
@@ -108,10 +116,13 @@ def make_ensemble(
         members = _members(run, board, settings, trial_ids)
         windows = _windows(run, config, members)
         members = _drop_statistical(members, windows)
-    val_draws, test_draws = _draws(members, windows, settings.samples, config.seed)
+    forecasts = _statistical_forecasts(members, windows, ("val", "test"))
+    val_draws = _draws(
+        members, windows, "val", min(settings.samples, SELECTION_SAMPLES), config.seed, forecasts
+    )
     with stage("selection"):
-        members, test_draws, selection = _weights(members, val_draws, test_draws, windows, settings)
-    return _finish(run, board, config, members, test_draws, windows, selection)
+        members, selection = _weights(members, val_draws, windows, settings)
+    return _finish(run, board, config, members, windows, selection, forecasts)
 
 
 def refit_on_all_data(run_dir: str | Path, evaluated: Ensemble, config: ExperimentConfig) -> Ensemble:
@@ -136,9 +147,9 @@ def refit_on_all_data(run_dir: str | Path, evaluated: Ensemble, config: Experime
         for member in members:
             member.weight = chosen[str(member.info["trial_id"])]
         windows = _windows(run, full, members, check=False)
-    _, test_draws = _draws(members, windows, full.ensemble.samples, full.seed, validation=False)
+    forecasts = _statistical_forecasts(members, windows, ("test",))
     selection = {**evaluated.report.get("selection", {}), "refit_full": "weights of the evaluated ensemble"}
-    return _finish(run, board, full, members, test_draws, windows, selection)
+    return _finish(run, board, full, members, windows, selection, forecasts)
 
 
 def _finish(
@@ -146,15 +157,16 @@ def _finish(
     board: pd.DataFrame,
     config: ExperimentConfig,
     members: list[Member],
-    test_draws: list[Draws],
     windows: _Windows,
     selection: dict[str, Any],
+    forecasts: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]],
 ) -> Ensemble:
-    """Refit (when asked), mix, calibrate and assemble the weighted members."""
+    """Refit (when asked), draw the test windows, mix, calibrate and assemble the weighted members."""
     settings = config.ensemble
     if settings.refit:
         with stage("refit"):
-            test_draws = _refit(run, board, members, test_draws, windows.datasets, config)
+            _refit(run, board, members, windows.datasets, config)
+    test_draws = _draws(members, windows, "test", settings.samples, config.seed, forecasts)
     with stage("calibration"):
         mixture = mix(test_draws, [m.weight for m in members], interval_quantiles(settings.levels))
         calibration, calibration_report = _calibration(mixture, windows, settings)
@@ -285,51 +297,76 @@ def _windows(run: RunDir, config: ExperimentConfig, members: list[Member], check
     return _Windows(datasets, reference, usable_scale(mase), np.where(defined, mase, np.nan), panel, seasons)
 
 
-def _draws(
-    members: list[Member], windows: _Windows, samples: int, seed: int, validation: bool = True
-) -> tuple[list[Draws], list[Draws]]:
-    """Every member's draws for the validation (unless ``validation`` is false: an empty list)
-    and the test windows, in one pass each; all later steps reuse them. A statistical member is
-    fit on each window's history."""
+def _statistical_forecasts(
+    members: list[Member], windows: _Windows, parts: tuple[str, ...]
+) -> dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """Each statistical member's means and spreads ``[N, H]`` on the windows of ``parts``
+    (``val``, ``test``), by trial id and part: fit once per series on its earliest window's
+    history and applied at the later ones, all models in one pass (``statistical_forecasts``)."""
+    statistical = [m for m in members if m.statistical]
+    if not statistical:
+        return {}
+    assert windows.seasons is not None
     reference = windows.reference
-    both = concat_windows(reference.val, reference.test) if validation else reference.test
-    n_val = len(reference.val) if validation else 0
-    uids = np.asarray(reference.series_ids, dtype=object)[both.series]
-    rows = RowTransform(reference.transform, uids)
-    val, test = [], []
-    histories = windows.histories(both) if any(m.statistical for m in members) else []
+    sets = [getattr(reference, part) for part in parts]
+    both = concat_windows(*sets)
+    histories = windows.histories(both)
+    bounds = np.cumsum([0, *(len(ws) for ws in sets)])
+    names = [m.architecture for m in statistical]
+    print(f"statistical candidates: fitting {', '.join(names)} on {len(both):,} window histories", flush=True)
+    with stage("statistical"):
+        fitted = statistical_forecasts(
+            names, histories, windows.seasons[both.series], reference.horizon, both.series
+        )
+    return {
+        str(member.info["trial_id"]): {
+            part: (mean[a:b], sigma[a:b]) for part, a, b in zip(parts, bounds[:-1], bounds[1:], strict=True)
+        }
+        for member, (mean, sigma) in zip(statistical, (fitted[n] for n in names), strict=True)
+    }
+
+
+def _draws(
+    members: list[Member],
+    windows: _Windows,
+    part: str,
+    samples: int,
+    seed: int,
+    forecasts: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]],
+) -> list[Draws]:
+    """Every member's ``samples`` draws on the ``part`` (``val`` or ``test``) windows: MC dropout,
+    or paths of a statistical member's ``forecasts``; seeded by ``seed``."""
+    reference = windows.reference
+    ws = getattr(reference, part)
+    if len(ws) == 0:  # e.g. data.test_windows: 0
+        empty = np.zeros((len(ws), reference.horizon, 3))
+        return [Draws(np.zeros((samples, *ws.future.shape)), empty, empty) for _ in members]
+    rows = RowTransform(reference.transform, np.asarray(reference.series_ids, dtype=object)[ws.series])
+    out = []
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        for member in progress(members, desc="draws (validation, test)", unit="member"):
+        for member in progress(members, desc=f"draws ({part})", unit="member"):
             if member.statistical:
-                assert windows.seasons is not None
-                with stage("statistical"):
-                    paths = member.model.paths(
-                        histories, windows.seasons[both.series], reference.horizon, samples
-                    )
-                    draws = level_draws(paths, rows, both.last)
-            else:
-                data = windows.datasets[member.window]
-                with stage("draws"):
-                    x = concat_windows(data.val, data.test).x if validation else data.test.x
-                    draws = member_draws(member.model, x, samples, rows, both.last, path_directions=True)
-            val.append(_rows(draws, slice(0, n_val)))
-            test.append(_rows(draws, slice(n_val, None)))
-    return (val if validation else []), test
+                mean, sigma = forecasts[str(member.info["trial_id"])][part]
+                out.append(level_draws(normal_paths(mean, sigma, samples), rows, ws.last))
+                continue
+            with stage("draws"):
+                x = getattr(windows.datasets[member.window], part).x
+                out.append(member_draws(member.model, x, samples, rows, ws.last, path_directions=True))
+    return out
 
 
 def _weights(
     members: list[Member],
     val_draws: list[Draws],
-    test_draws: list[Draws],
     windows: _Windows,
     settings: EnsembleConfig,
-) -> tuple[list[Member], list[Draws], dict[str, Any]]:
+) -> tuple[list[Member], dict[str, Any]]:
     """Weigh the candidates on the validation windows; keep those with a positive weight.
 
     Each validation window is an out-of-sample forecast origin (no trial trained on it, though
     the sweep used its loss to stop training and rank trials). Returns the kept members (weights
-    normalised), their test draws and the selection report, which lists every candidate.
+    normalised) and the selection report, which lists every candidate.
     """
     weights, selection = _selection_weights(members, val_draws, windows.val, windows.scale, settings)
     selection["candidates"] = [
@@ -340,7 +377,7 @@ def _weights(
     kept = [members[i] for i in keep]
     for member, i in zip(kept, keep, strict=True):
         member.weight = float(weights[i] / sum(weights[j] for j in keep))
-    return kept, [test_draws[i] for i in keep], selection
+    return kept, selection
 
 
 def _calibration(
@@ -488,7 +525,7 @@ def _selection_weights(
     target = val.future / row_scale
     if metric == "crps":
         # paths [M, S, N, H]; a combination pools the members' paths
-        predictions = np.stack([d.levels[:CRPS_SELECTION_SAMPLES] for d in val_draws]) / row_scale
+        predictions = np.stack([d.levels[:SELECTION_SAMPLES] for d in val_draws]) / row_scale
         combine = pooled_samples
     else:
         # MC means [M, N, H]; a combination is their weighted mean (the mixture mean)
@@ -525,7 +562,7 @@ def _selection_weights(
         combined = np.tensordot(weights[usable], predictions[usable], axes=1)
     else:
         pooled, path_weights = pool(list(predictions[usable]), weights[usable])
-        combined = resample(pooled, path_weights, len(usable) * CRPS_SELECTION_SAMPLES)
+        combined = resample(pooled, path_weights, len(usable) * SELECTION_SAMPLES)
     selection["ensemble_score"] = float(score(combined, target))
     selection["best_single_score"] = float(member_scores.min())
     return weights, selection
@@ -548,43 +585,33 @@ def _refit(
     run: RunDir,
     board: pd.DataFrame,
     members: list[Member],
-    test_draws: list[Draws],
     datasets: dict[int, PreparedData],
     config: ExperimentConfig,
-) -> list[Draws]:
-    """Retrain the kept members on train + validation (``refit``) and redraw their test paths.
+) -> None:
+    """Retrain the kept deep members on train + validation (``refit``), in place, in parallel
+    where Ray is connected (``refit_all``, each asking one inline trial's or one Ray Train
+    worker's CPUs and GPU).
 
     A member whose refit diverges keeps its original weights; its ``info`` says so.
     """
     epochs = best_epochs(run, board)
-    out = []
+    deep = [m for m in members if not m.statistical]  # a statistical one has nothing to retrain
+    best = [epochs.get(m.info["trial_id"], m.spec.max_epochs - 1) for m in deep]
+    train = config.train
+    if train.num_workers >= 1:  # one Ray Train worker's share: a refit is one process
+        resources = {"num_cpus": train.cpus_per_worker, "num_gpus": 1.0 if train.use_gpu else 0.0}
+    else:
+        resources = {"num_cpus": config.search.cpus_per_trial, "num_gpus": train.gpus_per_trial}
     with torch.random.fork_rng(devices=[]):
-        for member, draws in zip(members, test_draws, strict=True):
-            if member.statistical:  # fit on each window's history: nothing to retrain
-                out.append(draws)
-                continue
-            data = datasets[member.window]
-            best = epochs.get(member.info["trial_id"], member.spec.max_epochs - 1)
-            model, spec = refit(member.spec, data, best)
-            if model is None:
-                member.info["refit"] = "failed (diverged); original weights kept"
-                out.append(draws)
-                continue
-            member.model, member.spec = model, spec
-            member.info["refit"] = f"train+validation, {best + 1} epochs"
-            torch.manual_seed(config.seed)
-            uids = np.asarray(data.series_ids, dtype=object)[data.test.series]
-            out.append(
-                member_draws(
-                    model,
-                    data.test.x,
-                    config.ensemble.samples,
-                    RowTransform(data.transform, uids),
-                    data.test.last,
-                    path_directions=True,
-                )
-            )
-    return out
+        results = refit_all(
+            [(m.spec, datasets[m.window], b) for m, b in zip(deep, best, strict=True)], resources
+        )
+    for member, epoch, (model, spec) in zip(deep, best, results, strict=True):
+        if model is None:
+            member.info["refit"] = "failed (diverged); original weights kept"
+            continue
+        member.model, member.spec = model, spec
+        member.info["refit"] = f"train+validation, {epoch + 1} epochs"
 
 
 # -- reports -------------------------------------------------------------------------------------
@@ -630,10 +657,6 @@ def _direction_report(mixture: Mixture, test: WindowSet) -> dict[str, Any]:
 
 
 # -- helpers -------------------------------------------------------------------------------------
-def _rows(d: Draws, rows: slice) -> Draws:
-    return Draws(d.levels[:, rows], d.probs[rows], None if d.path_probs is None else d.path_probs[rows])
-
-
 def _halves(ws: WindowSet) -> np.ndarray:
     """0 for the earlier half of each series' windows, 1 for the later half (cross-fitting); the
     series with a single window (e.g. ``data.test_windows: 1``) go to fold 0 and 1 in turn, so

@@ -2,6 +2,7 @@
 
     epochs = best_epochs(run, board)                  # trial id -> epoch of its best val loss
     model, spec = refit(member.spec, data, epochs[trial_id])   # model None if it diverged
+    results = refit_all([(spec, data, epoch), ...], {"num_cpus": 1})   # as parallel Ray tasks
 
 A member is retrained from scratch with its trial's spec (architecture, hyperparameters, seed)
 for exactly the epochs early stopping chose in the sweep. The weights chosen on the original
@@ -12,6 +13,7 @@ calibration on them remains honest.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -69,3 +71,37 @@ def refit(spec: TrainSpec, data: PreparedData, best_epoch: int) -> tuple[nn.Modu
         return None, spec
     result.model.eval()
     return result.model, spec
+
+
+def refit_all(
+    jobs: Sequence[tuple[TrainSpec, PreparedData, int]], resources: dict[str, float]
+) -> list[tuple[nn.Module | None, TrainSpec]]:
+    """``refit(spec, data, best_epoch)`` of each job, in order.
+
+    With Ray connected and more than one job, the jobs run as parallel Ray tasks asking
+    ``resources`` each (``num_cpus``, ``num_gpus``: what a trial asks), with as many torch
+    threads as CPUs; each data set goes to the object store once. Otherwise inline, one after
+    the other. Each refit seeds itself from its spec, so the models are the same either way up
+    to floating-point summation order.
+    """
+    import ray
+
+    if len(jobs) < 2 or not ray.is_initialized():
+        return [refit(spec, data, best) for spec, data, best in jobs]
+    stored: dict[int, ray.ObjectRef] = {}
+    for _, data, _ in jobs:
+        stored.setdefault(id(data), ray.put(data))
+    task = ray.remote(_refit_task).options(
+        num_cpus=resources.get("num_cpus", 1), num_gpus=resources.get("num_gpus", 0)
+    )
+    threads = max(1, int(resources.get("num_cpus", 1)))
+    return ray.get([task.remote(spec, stored[id(data)], best, threads) for spec, data, best in jobs])
+
+
+def _refit_task(
+    spec: TrainSpec, data: PreparedData, best_epoch: int, threads: int
+) -> tuple[nn.Module | None, TrainSpec]:
+    import torch
+
+    torch.set_num_threads(threads)
+    return refit(spec, data, best_epoch)
