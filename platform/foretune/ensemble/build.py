@@ -312,7 +312,7 @@ def _statistical_forecasts(
     both = concat_windows(*sets)
     histories = windows.histories(both)
     bounds = np.cumsum([0, *(len(ws) for ws in sets)])
-    names = [m.architecture for m in statistical]
+    names = [m.model.name for m in statistical]
     print(f"statistical candidates: fitting {', '.join(names)} on {len(both):,} window histories", flush=True)
     with stage("statistical"):
         fitted = statistical_forecasts(

@@ -36,7 +36,7 @@ from foretune.data import DataError, RatioTransform, future_dates, read_frame
 from foretune.data.covariates import InputSpec, with_inputs
 from foretune.errors import ArtifactError, ConfigError
 from foretune.evaluate.metrics import central_interval, quantile_name
-from foretune.models.statistical import StatisticalModel
+from foretune.models.statistical import StatisticalModel, normal_paths, statistical_forecasts
 from foretune.storage import RemotePath, as_location, local_copy, remove, resolve, upload
 from foretune.timings import stage
 from foretune.train import TrainSpec, write_checkpoint
@@ -485,6 +485,15 @@ class Ensemble:
         need_paths = self.settings.direction_source != "head"
         seed = int(self.settings.seed if seed is None else seed)
         draws = []
+        fitted: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+        def statistical_paths(name: str) -> np.ndarray:
+            """The statistical member's paths; all of them fit in one pass, at the first needed."""
+            if not fitted:
+                names = [m.model.name for m in self.members if m.statistical]
+                fitted.update(statistical_forecasts(names, histories, seasons, horizon))
+            return normal_paths(*fitted[name], samples)
+
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             for member in progress(self.members, desc="MC draws", unit="member"):
@@ -499,8 +508,8 @@ class Ensemble:
                                 rows,
                                 last,
                                 (horizon, samples),
-                                lambda m=member.model: level_draws(
-                                    m.paths(histories, seasons, horizon, samples), rows, last
+                                lambda name=member.model.name: level_draws(
+                                    statistical_paths(name), rows, last
                                 ),
                                 random=False,
                             )
