@@ -248,8 +248,8 @@ class EnsembleConfig(_Section):
     greedy_rounds: int = Field(25, ge=1, le=10000, description="greedy selection rounds")
     statistical: list[str] = Field(
         default_factory=lambda: ["AutoETS", "AutoTheta", "SeasonalNaive"],
-        description="statsforecast models that join the trials as candidates: fit on each "
-        "window's history, weighted by the same selection, refit on each series' history at "
+        description="statsforecast models that join the trials as candidates: forecast each "
+        "window from its history, weighted by the same selection, refit on each series' history at "
         "predict time; [] = deep members only (needs statsforecast, else skipped with a note)",
     )
     refit: bool = Field(
