@@ -29,7 +29,15 @@ from foretune.rundir import RunDir
 from foretune.timings import stage
 
 from .forecasters import DirectionFn, Forecaster, as_forecaster, required_history
-from .metrics import climatology, direction_accuracy, evaluate_forecasts, log_loss, mase_scale, quantile_level
+from .metrics import (
+    climatology,
+    direction_accuracy,
+    direction_hits,
+    evaluate_forecasts,
+    log_loss,
+    quantile_level,
+    series_mase_scales,
+)
 from .report import run_tables, write_report
 
 __all__ = [
@@ -277,7 +285,8 @@ def rolling_origins(
         actuals.insert(2, "step", (pos - cut + 1)[inside])
         cutoffs = history.groupby("unique_id", sort=False)["ds"].last()
         actuals.insert(1, "cutoff", actuals["unique_id"].map(cutoffs))
-        hist_y = {uid: g["y"].to_numpy(np.float64) for uid, g in history.groupby("unique_id", sort=False)}
+        y = history["y"].to_numpy(np.float64)
+        hist_y = {uid: y[idx] for uid, idx in history.groupby("unique_id", sort=False).indices.items()}
         if direction is not None:
             labels = np.full(len(actuals), np.nan)
             for uid, idx in actuals.groupby("unique_id", sort=False).indices.items():
@@ -290,7 +299,7 @@ def rolling_origins(
             actuals=actuals,
             cutoffs=cutoffs,
             history_y=hist_y,
-            inverse_scale={uid: 1.0 / mase_scale(y, seasons[uid]) for uid, y in hist_y.items()},
+            inverse_scale={uid: 1.0 / scale for uid, scale in series_mase_scales(history, seasons).items()},
         )
 
 
@@ -405,14 +414,13 @@ def _score(
     elif method == "point":
         per_series["crps"] = per_series["mae"]
     per_series["crps_scaled"] = per_series["crps"] * per_series["unique_id"].map(origin.inverse_scale)
-    if has_direction and not probabilistic:
-        acc = {}
-        for uid, g in fc.groupby("unique_id", sort=False):
-            pred = g["direction_pred"].to_numpy(np.float64)
-            onehot = np.full((len(g), 3), np.nan)
-            ok = ~np.isnan(pred)
-            onehot[ok] = np.eye(3)[pred[ok].astype(int)]
-            acc[uid] = direction_accuracy(g["direction"].to_numpy(np.float64), onehot)
+    if has_direction and not probabilistic:  # the predicted labels as one-hot probabilities
+        pred = fc["direction_pred"].to_numpy(np.float64)
+        onehot = np.full((len(fc), 3), np.nan)
+        ok = ~np.isnan(pred)
+        onehot[ok] = np.eye(3)[pred[ok].astype(int)]
+        hits = pd.Series(direction_hits(fc["direction"].to_numpy(np.float64), onehot))
+        acc = hits.groupby(fc["unique_id"].to_numpy(), sort=False).mean()  # NaN skipped, as _mean
         per_series["direction_accuracy"] = per_series["unique_id"].map(acc)
     per_series.insert(0, "cutoff", per_series["unique_id"].map(origin.cutoffs))
     per_series.insert(0, "window", origin.window)
