@@ -142,11 +142,11 @@ def baseline_forecasters(
                 "(pip install statsforecast to include them)"
             )
         return out
+    shared = _SharedStatistical(tuple(statistical_models), season)
     for name in statistical_models:
         # statsforecast decides itself what is too short ("tiny datasets"); the backtest treats
         # these models as optional and drops one that fails, with a note.
-        fn = partial(_quiet_statistical, season=season, models=(name,))
-        out[name] = FunctionForecaster(fn, name, 1)
+        out[name] = FunctionForecaster(partial(shared.forecast, name), name, 1)
     return out
 
 
@@ -156,6 +156,39 @@ def _quiet_statistical(history: pd.DataFrame, horizon: int, **kwargs: Any) -> pd
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return baselines.statistical(history, horizon, **kwargs)
+
+
+@dataclass
+class _SharedStatistical:
+    """The statistical baselines of one ``baseline_forecasters`` call, fitted together.
+
+    The first model asked to forecast a history fits every model on it in one statsforecast
+    pass (one process pool, each series read once); the others take their column from that
+    pass while the history (``unique_id, ds, y``) and horizon stay the same, e.g. at one
+    backtest origin. statsforecast fits each model on each series on its own, so the columns
+    are those of one model at a time. Once a joint pass fails, every model is fitted alone from
+    then on (as without sharing), so a model that fails does not take the others with it.
+    """
+
+    models: tuple[str, ...]
+    season: int | None
+    _shared: bool = True
+    _history: pd.DataFrame | None = None
+    _horizon: int | None = None
+    _joint: pd.DataFrame | None = None
+
+    def forecast(self, name: str, history: pd.DataFrame, horizon: int) -> pd.DataFrame:
+        key = history[["unique_id", "ds", "y"]]
+        stale = self._history is None or horizon != self._horizon or not key.equals(self._history)
+        if self._shared and len(self.models) > 1 and stale:
+            self._history, self._horizon, self._joint = key.copy(), horizon, None
+            try:
+                self._joint = _quiet_statistical(history, horizon, season=self.season, models=self.models)
+            except Exception:
+                self._shared = False
+        if not self._shared or self._joint is None:
+            return _quiet_statistical(history, horizon, season=self.season, models=(name,))
+        return self._joint[["unique_id", "ds", name]].copy()
 
 
 # ------------------------------------------------------------------------------------- ensemble
