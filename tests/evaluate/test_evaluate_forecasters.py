@@ -1,4 +1,4 @@
-"""Forecaster adapters: the statistical baselines' shared pass."""
+"""Forecaster adapters: the shared statistical pass and the direction labeller's panel form."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from foretune.data import builtin_dataset_path
+from foretune.data import RatioTransform, builtin_dataset_path
 from foretune.evaluate import baselines
-from foretune.evaluate.forecasters import baseline_forecasters
+from foretune.evaluate.forecasters import baseline_forecasters, transform_direction
 
 
 def _macro(ids=("realgdp", "cpi", "pop"), last=40) -> pd.DataFrame:
@@ -61,3 +61,24 @@ def test_a_failing_statistical_model_does_not_take_the_others_with_it(monkeypatc
     # the joint pass failed, so each model is fitted alone, from then on (no more joint passes)
     models["Naive"].predict(_macro(last=4), horizon=2)
     assert calls == [("AutoETS", "Naive"), ("AutoETS",), ("Naive",), ("Naive",)]
+
+
+@pytest.mark.parametrize("kind", ["auto", "diff", "log_ratio"])
+def test_direction_panel_labels_as_one_series_at_a_time(kind):
+    data = _macro(ids=("realgdp", "cpi", "pop", "realinv", "m1"), last=30)
+    transform = RatioTransform(kind=kind, flat_band=0.25)
+    histories = {uid: g["y"].to_numpy(np.float64) for uid, g in data.groupby("unique_id")}
+    for uid in ("realgdp", "cpi", "realinv"):  # the others are new to it: fit on their history
+        transform.fit_series(uid, histories[uid][:-6])
+    label = transform_direction(transform)
+    rng = np.random.default_rng(0)
+    uids = ["pop", "realgdp", "m1", "cpi", "realinv"]
+    last = np.array([histories[u][-1] for u in uids])
+    paths = last[:, None] * (1 + rng.normal(0, 0.01, (len(uids), 6)).cumsum(axis=1))
+    paths[1, 2] = -1.0  # a non-positive level: no log-ratio change, NaN labels after it (log_ratio)
+    paths[3, 1] = last[3]  # flat
+    got = label.panel(uids, histories, paths)
+    expected = np.stack([label(u, histories[u], p) for u, p in zip(uids, paths, strict=True)])
+    np.testing.assert_array_equal(got, expected)
+    assert set(np.unique(expected[~np.isnan(expected)])) <= {0.0, 1.0, 2.0}
+    assert set(transform.stats) == {"realgdp", "cpi", "realinv"}  # new series fit on a copy

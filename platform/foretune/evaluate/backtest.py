@@ -288,10 +288,7 @@ def rolling_origins(
         y = history["y"].to_numpy(np.float64)
         hist_y = {uid: y[idx] for uid, idx in history.groupby("unique_id", sort=False).indices.items()}
         if direction is not None:
-            labels = np.full(len(actuals), np.nan)
-            for uid, idx in actuals.groupby("unique_id", sort=False).indices.items():
-                labels[idx] = direction(uid, hist_y[uid], actuals["y"].to_numpy()[idx])
-            actuals["direction"] = labels
+            actuals["direction"] = _labels(direction, actuals, "y", hist_y)
         yield Origin(
             window=w,
             horizon=horizon,
@@ -371,10 +368,27 @@ def _direction_pred(fc: pd.DataFrame, direction: DirectionFn, hist_y: Mapping[st
         out = np.argmax(p, axis=1).astype(np.float64)
         out[np.isnan(p).any(axis=1)] = np.nan
         return out
-    out = np.full(len(fc), np.nan)
-    for uid, idx in fc.groupby("unique_id", sort=False).indices.items():
-        order = idx[np.argsort(fc["step"].to_numpy()[idx])]
-        out[order] = direction(uid, hist_y[uid], fc["mean"].to_numpy(np.float64)[order])
+    return _labels(direction, fc, "mean", hist_y)
+
+
+def _labels(
+    direction: DirectionFn, frame: pd.DataFrame, column: str, hist_y: Mapping[str, np.ndarray]
+) -> np.ndarray:
+    """Direction labels of each series' path ``column`` (rows ordered by ``step``), per row of
+    ``frame``; all series at once through ``direction.panel`` when every path is as long."""
+    values = frame[column].to_numpy(np.float64)
+    steps = frame["step"].to_numpy()
+    out = np.full(len(frame), np.nan)
+    codes, ids = pd.factorize(frame["unique_id"])
+    sizes = np.bincount(codes[codes >= 0])
+    panel = getattr(direction, "panel", None)
+    if panel is not None and len(sizes) and (codes >= 0).all() and (sizes == sizes[0]).all():
+        order = np.lexsort((steps, codes)).reshape(len(ids), sizes[0])  # one row per series
+        out[order] = panel(list(ids), hist_y, values[order])
+        return out
+    for uid, idx in frame.groupby("unique_id", sort=False).indices.items():
+        order = idx[np.argsort(steps[idx])]
+        out[order] = direction(uid, hist_y[uid], values[order])
     return out
 
 

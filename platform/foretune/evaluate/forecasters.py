@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol, runtime_checkable
@@ -23,7 +23,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
-from foretune.data import RatioTransform
+from foretune.data import RatioTransform, RowTransform
 from foretune.ensemble import Ensemble
 from foretune.ensemble.draws import DrawsCache
 
@@ -42,7 +42,11 @@ __all__ = [
 
 MinHistory = int | Callable[[int], int]
 DirectionFn = Callable[[str, np.ndarray, np.ndarray], np.ndarray]
-"""``direction(unique_id, history_y, path_y[H]) -> labels[H]`` (0 down, 1 flat, 2 up; NaN = none)."""
+"""``direction(unique_id, history_y, path_y[H]) -> labels[H]`` (0 down, 1 flat, 2 up; NaN = none).
+
+It may also have ``panel(unique_ids, histories, paths[N, H]) -> labels[N, H]``: the same labels
+of many series at once (``histories`` maps each id to its history); the backtest uses it when
+present."""
 
 
 @runtime_checkable
@@ -262,4 +266,25 @@ def transform_direction(transform: RatioTransform) -> DirectionFn:
         labels[~np.isfinite(change)] = np.nan
         return labels
 
+    def panel(uids: Sequence[str], histories: Mapping[str, np.ndarray], paths: np.ndarray) -> np.ndarray:
+        # the series the transform has seen, all at once with the same formulas (RowTransform)
+        paths = np.asarray(paths, dtype=np.float64)
+        out = np.full(paths.shape, np.nan)
+        seen = np.array([u in transform.stats for u in uids], dtype=bool)
+        rows = np.flatnonzero(seen)
+        if rows.size:
+            ids = [uids[i] for i in rows]
+            last = np.array([histories[u][-1] for u in ids], dtype=np.float64)
+            view = RowTransform(transform, ids)
+            with np.errstate(all="ignore"):
+                r = view.ratios(last, paths[rows])
+                change = view.view.cumulative_change(last, r, view.kinds)
+                labels = view.direction(last, r).astype(np.float64)
+            labels[~np.isfinite(change)] = np.nan
+            out[rows] = labels
+        for i in np.flatnonzero(~seen):
+            out[i] = label(uids[i], histories[uids[i]], paths[i])
+        return out
+
+    label.panel = panel  # type: ignore[attr-defined]
     return label
