@@ -215,6 +215,26 @@ def test_gaussian_crps_and_direction_metrics():
     assert np.isnan(s.loc["climatology", "mase"]) and s.loc["climatology", "n_points"] == len(rows)
 
 
+def test_direction_labels_of_the_whole_panel_equal_those_one_series_at_a_time():
+    data = _macro(ids=("realinv", "realgovt", "cpi", "m1"))
+    transform = RatioTransform("auto")
+    for uid, g in data.groupby("unique_id"):
+        if uid != "m1":  # m1 is new to the transform: fit on each origin's history
+            transform.fit_series(uid, g["y"].to_numpy()[:20])
+    panel = transform_direction(transform)
+    assert callable(panel.panel)
+
+    def one_at_a_time(uid, history, path):  # the same labeller without its panel form
+        return panel(uid, history, path)
+
+    models = {"drift": Drift(slope=-0.3), **baseline_forecasters(statistical_models=(), log=None)}
+    results = [backtest(models, data, H, K, direction=d, log=None) for d in (panel, one_at_a_time)]
+    fc = [r.forecasts for r in results]
+    pd.testing.assert_frame_equal(fc[0], fc[1])
+    assert fc[0]["direction"].notna().all() and fc[0]["direction_pred"].nunique() >= 2
+    pd.testing.assert_frame_equal(results[0].metrics, results[1].metrics)
+
+
 def test_baselines_inside_the_backtest_continue_each_window():
     data = _macro()
     models = baseline_forecasters(log=None)

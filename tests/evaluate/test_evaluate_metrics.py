@@ -291,3 +291,105 @@ def test_distinct_quantiles_get_distinct_names(thousandths):
     names = {quantile_name(k / 1000) for k in thousandths}
     assert len(names) == len(thousandths)
     assert list(quantile_columns(names)) == sorted(k / 1000 for k in thousandths)
+
+
+# --------------------------------------------- the panel implementation vs one series at a time
+def _panel_forecasts(seed=0):
+    """Real histories and actuals (built-in macro series, ragged, one with NaN and one constant
+    history, one without history) and random forecasts with every optional column."""
+    from foretune.data import builtin_dataset_path
+
+    rng = np.random.default_rng(seed)
+    data = pd.read_parquet(builtin_dataset_path())
+    histories, frames = [], []
+    for i, (uid, g) in enumerate(data.groupby("unique_id", sort=False)):
+        y = g["y"].to_numpy(np.float64)[-(20 + 3 * i) :]
+        ds = g["ds"].to_numpy()[-(20 + 3 * i) :]
+        cut = len(y) - 1 - i % 4  # horizons 1..4
+        hist = pd.DataFrame({"unique_id": uid, "ds": ds[:cut], "y": y[:cut]})
+        if uid == "cpi":
+            hist.loc[3, "y"] = np.nan
+        if uid == "m1":
+            hist["y"] = 5.0  # constant: MASE undefined
+        if uid != "pop":  # pop has no history: MASE NaN
+            histories.append(hist)
+        actual = y[cut:]
+        if uid == "realgdp":
+            actual = actual.copy()
+            actual[0] = np.nan
+        h = len(actual)
+        spread = np.abs(rng.normal(0, 0.05, h)) * np.abs(y[:cut]).mean()
+        mean = y[cut - 1] + rng.normal(0, 1, h) * spread
+        frame = pd.DataFrame({"unique_id": uid, "ds": ds[cut:], "y": actual, "mean": mean, "std": spread})
+        for q, z in ((0.05, -1.64), (0.25, -0.67), (0.5, 0.0), (0.75, 0.67), (0.95, 1.64)):
+            frame[f"q{round(q * 100):02d}"] = mean + z * spread
+        for s in range(7):
+            frame[f"sample_{s}"] = mean + rng.normal(0, 1, h) * spread
+        frame["direction"] = rng.integers(0, 3, h).astype(float)
+        frame[["p_down", "p_flat", "p_up"]] = rng.dirichlet(np.ones(3), h)
+        frames.append(frame)
+    return pd.concat(histories).sample(frac=1, random_state=1), pd.concat(frames).sample(
+        frac=1, random_state=2
+    )
+
+
+def _one_at_a_time(frame, history, season):
+    """Each series scored alone with the array metrics."""
+    rows = {}
+    for uid, f in frame.sort_values("ds").groupby("unique_id"):
+        y, yhat = f["y"].to_numpy(), f["mean"].to_numpy()
+        row = {
+            "n": int(np.sum(~np.isnan(y))),
+            "mae": mae(y, yhat),
+            "rmse": rmse(y, yhat),
+            "smape": smape(y, yhat),
+        }
+        h = history[history.unique_id == uid].sort_values("ds")["y"].to_numpy()
+        m = season.get(uid, 1) if isinstance(season, dict) else season
+        row["mase"] = mase(y, yhat, h, m) if len(h) else np.nan
+        if "sample_0" in f:
+            row["crps"] = crps_from_samples(y, f[[f"sample_{s}" for s in range(7)]].to_numpy().T)
+        elif "std" in f:
+            row["crps"] = crps_gaussian(y, yhat, f["std"].to_numpy())
+        levels = [0.05, 0.25, 0.5, 0.75, 0.95]
+        row["quantile_loss"] = pinball(y[:, None], f[["q05", "q25", "q50", "q75", "q95"]].to_numpy(), levels)
+        for name, lo, hi in (("50", "q25", "q75"), ("90", "q05", "q95")):
+            row[f"coverage_{name}"] = coverage(y, f[lo], f[hi])
+            row[f"width_{name}"] = interval_width(f[lo], f[hi])
+        probs = f[["p_down", "p_flat", "p_up"]].to_numpy()
+        row["direction_accuracy"] = direction_accuracy(f["direction"].to_numpy(), probs)
+        row["log_loss"] = log_loss(f["direction"].to_numpy(), probs)
+        rows[uid] = row
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+@pytest.mark.parametrize("season", [1, 4, {"realgdp": 2, "cpi": 8, "realinv": 30}])
+def test_evaluate_forecasts_matches_the_metrics_one_series_at_a_time(season):
+    history, frame = _panel_forecasts()
+    for columns in (frame.columns, [c for c in frame.columns if not c.startswith("sample_")]):
+        per, agg = evaluate_forecasts(frame[columns], history, season=season)
+        expected = _one_at_a_time(frame[columns], history, season)
+        assert list(per["unique_id"]) == sorted(frame["unique_id"].unique())
+        per = per.set_index("unique_id")
+        assert set(per.columns) == set(expected.columns)
+        pd.testing.assert_frame_equal(
+            per[expected.columns], expected.loc[per.index], rtol=1e-12, check_names=False
+        )
+        assert agg["mase_n_undefined"] == int(expected["mase"].isna().sum()) >= 2  # m1 and pop
+        for col in expected.columns.drop("n"):
+            assert agg[col] == pytest.approx(np.nanmean(expected[col]), rel=1e-12)
+
+
+def test_series_mase_scales_match_mase_scale():
+    from foretune.evaluate.metrics import series_mase_scales
+
+    history, _ = _panel_forecasts()
+    for season in (1, 3, 12, {"cpi": 2, "realgdp": 30}):
+        scales = series_mase_scales(history, season)
+        for uid, g in history.groupby("unique_id"):
+            m = season.get(uid, 1) if isinstance(season, dict) else season
+            expected = mase_scale(g.sort_values("ds")["y"].to_numpy(), m)
+            assert scales[uid] == pytest.approx(expected, rel=1e-12, nan_ok=True)
+    assert math.isnan(series_mase_scales(history)["m1"])  # constant history
+    with pytest.raises(ValueError, match="season must be >= 1"):
+        series_mase_scales(history, 0)

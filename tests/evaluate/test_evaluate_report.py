@@ -290,6 +290,31 @@ def test_pooled_acf_does_not_cross_segments() -> None:
     assert abs(acf(white, 5)[1:]).max() < 3 / np.sqrt(2000)
 
 
+def test_pooled_acf_of_many_segments_is_the_sum_over_segments() -> None:
+    from foretune.data import builtin_dataset_path
+
+    data = pd.read_parquet(builtin_dataset_path())
+    segments = [
+        np.diff(np.log(g["y"].to_numpy()))[-k:]
+        for k, (_, g) in zip(range(3, 40, 5), data.groupby("unique_id"), strict=True)
+    ]
+    segments[1][2] = np.nan
+    segments[4][0] = np.inf
+    segments += [np.array([]), np.full(4, np.nan), np.array([0.3])]  # add nothing
+    num, den, pairs = np.zeros(11), 0.0, np.zeros(11)
+    for x in segments:  # the definition, one segment at a time
+        ok = np.isfinite(x)
+        e = np.where(ok, x - x[ok].mean(), 0.0) if ok.any() else np.zeros(len(x))
+        den += np.sum(e * e)
+        for k in range(min(10, len(x) - 1) + 1):
+            num[k] += np.sum(e[: len(x) - k] * e[k:])
+            pairs[k] += np.sum(ok[: len(x) - k] & ok[k:])
+    expected = np.where(pairs > 0, num / den, np.nan)
+    np.testing.assert_allclose(pooled_acf(segments, 10), expected, rtol=1e-12)
+    assert np.isnan(pooled_acf([np.array([1.0, 2.0])], 3)[2:]).all()
+    assert np.isnan(pooled_acf([], 2)).all()
+
+
 # ------------------------------------------------------------------------------------- helpers
 def test_sort_leaderboard_order_and_columns() -> None:
     lb = _leaderboard()[["reason", "hp_lr", "val_loss", "status", "trial_id", "architecture"]]

@@ -22,7 +22,15 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
-__all__ = ["Freq", "future_dates", "infer_freq", "season_length", "series_seasons"]
+__all__ = [
+    "Freq",
+    "future_dates",
+    "future_index",
+    "infer_freq",
+    "infer_freqs",
+    "season_length",
+    "series_seasons",
+]
 
 Freq = str | int
 """A pandas offset alias for datetime ``ds`` or an integer step for integer ``ds``."""
@@ -73,6 +81,48 @@ def infer_freq(ds: Sequence[Any] | np.ndarray | pd.Series | pd.Index) -> Freq:
     return freq
 
 
+def infer_freqs(history: pd.DataFrame) -> dict[Any, Freq | None]:
+    """``unique_id -> infer_freq`` of each series' ``ds`` in ``history``, None where it cannot be
+    inferred (``infer_freq`` raises); series in order of first appearance.
+
+    The same as calling ``infer_freq`` per series, but once per distinct time axis: series are
+    grouped by their sorted ``ds`` values (panels of many series share a few calendars).
+    """
+    codes, ids = pd.factorize(history["unique_id"])
+    keep = codes >= 0  # a missing unique_id belongs to no series, as in a groupby
+    codes, ds = codes[keep], history["ds"][keep]
+    if not len(ids):
+        return {}
+    if ds.dtype.kind in "iu":
+        keys = np.asarray(ds, dtype=np.int64)
+    elif ds.dtype.kind == "M" or isinstance(ds.dtype, pd.DatetimeTZDtype):
+        keys = pd.DatetimeIndex(ds).asi8
+    else:  # other ds (strings, objects): one inference per series
+        groups = pd.Series(np.arange(len(codes))).groupby(codes, sort=False).indices
+        return {uid: _try_infer(ds.iloc[groups[i]]) for i, uid in enumerate(ids)}
+    order = np.lexsort((keys, codes))
+    keys, ds = keys[order], ds.iloc[order]
+    sizes = np.bincount(codes, minlength=len(ids))
+    starts = np.r_[0, np.cumsum(sizes)[:-1]]
+    out = np.empty(len(ids), dtype=object)
+    for size in np.unique(sizes):
+        members = np.flatnonzero(sizes == size)
+        axes = keys[starts[members][:, None] + np.arange(size)]
+        _, first, inverse = np.unique(axes, axis=0, return_index=True, return_inverse=True)
+        found = np.empty(len(first), dtype=object)
+        for k, j in enumerate(first):
+            found[k] = _try_infer(ds.iloc[starts[members[j]] : starts[members[j]] + size])
+        out[members] = found[inverse.ravel()]
+    return dict(zip(ids, out.tolist(), strict=True))
+
+
+def _try_infer(ds: Any) -> Freq | None:
+    try:
+        return infer_freq(ds)
+    except ValueError:
+        return None
+
+
 def future_dates(last_ds: Any, freq: Freq, horizon: int) -> pd.Index:
     """The ``horizon`` time stamps that follow ``last_ds`` at frequency ``freq``.
 
@@ -88,6 +138,24 @@ def future_dates(last_ds: Any, freq: Freq, horizon: int) -> pd.Index:
     offset = to_offset(freq)
     start = pd.Timestamp(last_ds) + offset
     return pd.date_range(start=start, periods=horizon, freq=offset)
+
+
+def future_index(last_ds: Sequence[Any], freqs: Sequence[Freq], horizon: int) -> pd.Index:
+    """``future_dates`` of every series, concatenated (``horizon`` stamps per entry of
+    ``last_ds``, in order); computed once per distinct ``(last_ds, freq)``."""
+    cache: dict[tuple[Any, Any], int] = {}
+    distinct: list[pd.Index] = []
+    which = np.empty(len(last_ds), dtype=np.int64)
+    for i, key in enumerate(zip(last_ds, freqs, strict=True)):
+        if key not in cache:
+            cache[key] = len(distinct)
+            distinct.append(future_dates(key[0], key[1], horizon))
+        which[i] = cache[key]
+    if not distinct:
+        return pd.Index([])
+    steps = np.arange(horizon)
+    stacked = distinct[0].append(distinct[1:]) if len(distinct) > 1 else distinct[0]
+    return stacked.take((which[:, None] * horizon + steps).ravel())
 
 
 def season_length(freq: Freq) -> int:
@@ -111,10 +179,4 @@ def season_length(freq: Freq) -> int:
 def series_seasons(history: pd.DataFrame) -> dict[Any, int]:
     """``unique_id -> season_length`` of each series' inferred frequency (1 where it cannot be
     inferred: too short or irregular)."""
-    seasons = {}
-    for uid, ds in history.groupby("unique_id", sort=False, observed=True)["ds"]:
-        try:
-            seasons[uid] = season_length(infer_freq(ds))
-        except ValueError:
-            seasons[uid] = 1
-    return seasons
+    return {uid: 1 if f is None else season_length(f) for uid, f in infer_freqs(history).items()}

@@ -29,7 +29,15 @@ from foretune.rundir import RunDir
 from foretune.timings import stage
 
 from .forecasters import DirectionFn, Forecaster, as_forecaster, required_history
-from .metrics import climatology, direction_accuracy, evaluate_forecasts, log_loss, mase_scale, quantile_level
+from .metrics import (
+    climatology,
+    direction_accuracy,
+    direction_hits,
+    evaluate_forecasts,
+    log_loss,
+    quantile_level,
+    series_mase_scales,
+)
 from .report import run_tables, write_report
 
 __all__ = [
@@ -277,12 +285,10 @@ def rolling_origins(
         actuals.insert(2, "step", (pos - cut + 1)[inside])
         cutoffs = history.groupby("unique_id", sort=False)["ds"].last()
         actuals.insert(1, "cutoff", actuals["unique_id"].map(cutoffs))
-        hist_y = {uid: g["y"].to_numpy(np.float64) for uid, g in history.groupby("unique_id", sort=False)}
+        y = history["y"].to_numpy(np.float64)
+        hist_y = {uid: y[idx] for uid, idx in history.groupby("unique_id", sort=False).indices.items()}
         if direction is not None:
-            labels = np.full(len(actuals), np.nan)
-            for uid, idx in actuals.groupby("unique_id", sort=False).indices.items():
-                labels[idx] = direction(uid, hist_y[uid], actuals["y"].to_numpy()[idx])
-            actuals["direction"] = labels
+            actuals["direction"] = _labels(direction, actuals, "y", hist_y)
         yield Origin(
             window=w,
             horizon=horizon,
@@ -290,7 +296,7 @@ def rolling_origins(
             actuals=actuals,
             cutoffs=cutoffs,
             history_y=hist_y,
-            inverse_scale={uid: 1.0 / mase_scale(y, seasons[uid]) for uid, y in hist_y.items()},
+            inverse_scale={uid: 1.0 / scale for uid, scale in series_mase_scales(history, seasons).items()},
         )
 
 
@@ -362,10 +368,27 @@ def _direction_pred(fc: pd.DataFrame, direction: DirectionFn, hist_y: Mapping[st
         out = np.argmax(p, axis=1).astype(np.float64)
         out[np.isnan(p).any(axis=1)] = np.nan
         return out
-    out = np.full(len(fc), np.nan)
-    for uid, idx in fc.groupby("unique_id", sort=False).indices.items():
-        order = idx[np.argsort(fc["step"].to_numpy()[idx])]
-        out[order] = direction(uid, hist_y[uid], fc["mean"].to_numpy(np.float64)[order])
+    return _labels(direction, fc, "mean", hist_y)
+
+
+def _labels(
+    direction: DirectionFn, frame: pd.DataFrame, column: str, hist_y: Mapping[str, np.ndarray]
+) -> np.ndarray:
+    """Direction labels of each series' path ``column`` (rows ordered by ``step``), per row of
+    ``frame``; all series at once through ``direction.panel`` when every path is as long."""
+    values = frame[column].to_numpy(np.float64)
+    steps = frame["step"].to_numpy()
+    out = np.full(len(frame), np.nan)
+    codes, ids = pd.factorize(frame["unique_id"])
+    sizes = np.bincount(codes[codes >= 0])
+    panel = getattr(direction, "panel", None)
+    if panel is not None and len(sizes) and (codes >= 0).all() and (sizes == sizes[0]).all():
+        order = np.lexsort((steps, codes)).reshape(len(ids), sizes[0])  # one row per series
+        out[order] = panel(list(ids), hist_y, values[order])
+        return out
+    for uid, idx in frame.groupby("unique_id", sort=False).indices.items():
+        order = idx[np.argsort(steps[idx])]
+        out[order] = direction(uid, hist_y[uid], values[order])
     return out
 
 
@@ -405,14 +428,13 @@ def _score(
     elif method == "point":
         per_series["crps"] = per_series["mae"]
     per_series["crps_scaled"] = per_series["crps"] * per_series["unique_id"].map(origin.inverse_scale)
-    if has_direction and not probabilistic:
-        acc = {}
-        for uid, g in fc.groupby("unique_id", sort=False):
-            pred = g["direction_pred"].to_numpy(np.float64)
-            onehot = np.full((len(g), 3), np.nan)
-            ok = ~np.isnan(pred)
-            onehot[ok] = np.eye(3)[pred[ok].astype(int)]
-            acc[uid] = direction_accuracy(g["direction"].to_numpy(np.float64), onehot)
+    if has_direction and not probabilistic:  # the predicted labels as one-hot probabilities
+        pred = fc["direction_pred"].to_numpy(np.float64)
+        onehot = np.full((len(fc), 3), np.nan)
+        ok = ~np.isnan(pred)
+        onehot[ok] = np.eye(3)[pred[ok].astype(int)]
+        hits = pd.Series(direction_hits(fc["direction"].to_numpy(np.float64), onehot))
+        acc = hits.groupby(fc["unique_id"].to_numpy(), sort=False).mean()  # NaN skipped, as _mean
         per_series["direction_accuracy"] = per_series["unique_id"].map(acc)
     per_series.insert(0, "cutoff", per_series["unique_id"].map(origin.cutoffs))
     per_series.insert(0, "window", origin.window)

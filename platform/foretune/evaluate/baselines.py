@@ -14,13 +14,13 @@ statsforecast is optional: ``statsforecast_available()`` says whether ``statisti
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from foretune.data.calendar import Freq, future_dates, infer_freq, season_length
+from foretune.data.calendar import Freq, future_index, infer_freq, infer_freqs, season_length
 from foretune.errors import ConfigError, DataError
 from foretune.models.statistical import PARALLEL_SERIES, build_models, statsforecast_available
 
@@ -50,40 +50,61 @@ def _check_horizon(horizon: int) -> None:
         raise ConfigError(f"horizon must be a positive integer, got {horizon}")
 
 
-def _series_freq(uid: Any, ds: pd.Series, freq: Freq | None) -> Freq:
+def _freqs(hist: pd.DataFrame, freq: Freq | None) -> tuple[list[Any], list[Freq | None]]:
+    """The series of a sorted history (in order) and each one's frequency: ``freq`` for all, or
+    inferred once per distinct time axis (None where it cannot be; ``_freq_error`` says why)."""
+    ids = pd.factorize(hist["unique_id"])[1].tolist()
     if freq is not None:
-        return freq
+        return ids, [freq] * len(ids)
+    found = infer_freqs(hist)
+    return ids, [found[uid] for uid in ids]
+
+
+def _freq_error(uid: Any, hist: pd.DataFrame) -> DataError:
     try:
-        return infer_freq(ds)
+        infer_freq(hist.loc[hist["unique_id"] == uid, "ds"])
     except ValueError as err:
-        raise DataError(f"series {uid!r}: {err}") from None
+        return DataError(f"series {uid!r}: {err}")
+    raise AssertionError(f"the frequency of series {uid!r} was inferred after all")  # pragma: no cover
 
 
-def _per_series(
-    history: pd.DataFrame,
-    horizon: int,
-    freq: Freq | None,
-    column: str,
-    forecast: Callable[[Any, np.ndarray, Freq], np.ndarray],
-) -> pd.DataFrame:
-    """Apply ``forecast(uid, y, freq) -> [horizon]`` to each series and stack a long frame."""
-    _check_horizon(horizon)
-    parts = []
-    for uid, g in _history(history).groupby("unique_id", sort=False, observed=True):
-        f = _series_freq(uid, g["ds"], freq)
-        ds = future_dates(g["ds"].iloc[-1], f, horizon)
-        values = forecast(uid, g["y"].to_numpy(np.float64), f)
-        parts.append(pd.DataFrame({"unique_id": uid, "ds": ds, column: values}))
-    if not parts:
-        return pd.DataFrame({"unique_id": [], "ds": [], column: []})
-    out = pd.concat(parts, ignore_index=True)
-    out["unique_id"] = out["unique_id"].astype(history["unique_id"].dtype)
-    return out
+class _Panel:
+    """A sorted history as arrays: each series a run of rows ``start .. start + size``."""
+
+    def __init__(self, history: pd.DataFrame, freq: Freq | None) -> None:
+        hist = _history(history)
+        codes = pd.factorize(hist["unique_id"])[0]
+        self.hist = hist[codes >= 0]  # rows without a unique_id belong to no series
+        codes = codes[codes >= 0]
+        self.ids, self.freqs = _freqs(self.hist, freq)
+        self.sizes = np.bincount(codes, minlength=len(self.ids)).astype(np.int64)
+        self.starts = np.cumsum(self.sizes) - self.sizes
+        self.y = self.hist["y"].to_numpy(np.float64)
+
+    def check_freqs(self, upto: int | None = None) -> None:
+        """Raise ``DataError`` for the first series (before position ``upto``) without a frequency."""
+        for i, f in enumerate(self.freqs[:upto]):
+            if f is None:
+                raise _freq_error(self.ids[i], self.hist)
+
+    def frame(self, column: str, values: np.ndarray, horizon: int, dtype: Any) -> pd.DataFrame:
+        """The long output frame: ``horizon`` rows per series, ``values`` as ``[series, horizon]``."""
+        self.check_freqs()
+        if not self.ids:
+            return pd.DataFrame({"unique_id": [], "ds": [], column: []})
+        last = self.hist["ds"].iloc[self.starts + self.sizes - 1].tolist()
+        ds = future_index(last, self.freqs, horizon)
+        uid = pd.Series(np.repeat(np.asarray(self.ids, dtype=object), horizon)).astype(dtype)
+        return pd.DataFrame({"unique_id": uid, "ds": ds, column: values.reshape(-1)})
 
 
 def naive(history: pd.DataFrame, horizon: int, freq: Freq | None = None) -> pd.DataFrame:
     """Repeat each series' last value ``horizon`` times (column ``Naive``)."""
-    return _per_series(history, horizon, freq, NAIVE, lambda uid, y, f: np.full(horizon, y[-1]))
+    _check_horizon(horizon)
+    panel = _Panel(history, freq)
+    last = panel.y[panel.starts + panel.sizes - 1]
+    values = np.repeat(last[:, None], horizon, axis=1)
+    return panel.frame(NAIVE, values, horizon, history["unique_id"].dtype)
 
 
 def seasonal_naive(
@@ -93,16 +114,27 @@ def seasonal_naive(
     freq: Freq | None = None,
 ) -> pd.DataFrame:
     """Repeat each series' last ``season`` values (column ``SeasonalNaive``)."""
-
-    def forecast(uid: Any, y: np.ndarray, f: Freq) -> np.ndarray:
-        m = season if season is not None else season_length(f)
-        if m < 1:
-            raise ConfigError(f"season must be >= 1, got {m}")
-        if len(y) < m:
-            raise DataError(f"series {uid!r} has {len(y)} points, fewer than one season ({m})")
-        return y[len(y) - m + np.arange(horizon) % m]
-
-    return _per_series(history, horizon, freq, SEASONAL_NAIVE, forecast)
+    _check_horizon(horizon)
+    panel = _Panel(history, freq)
+    if season is not None:
+        if season < 1 and panel.ids:
+            panel.check_freqs(1)
+            raise ConfigError(f"season must be >= 1, got {season}")
+        m = np.full(len(panel.ids), season, dtype=np.int64)
+    else:
+        lengths = {f: season_length(f) for f in set(panel.freqs) if f is not None}
+        m = np.array([lengths.get(f, 1) for f in panel.freqs], dtype=np.int64)
+    short = np.flatnonzero((panel.sizes < m) | np.array([f is None for f in panel.freqs], dtype=bool))
+    if short.size:  # the first failing series raises, its frequency first (as one series at a time)
+        i = int(short[0])
+        panel.check_freqs(i + 1)
+        raise DataError(
+            f"series {panel.ids[i]!r} has {panel.sizes[i]} points, fewer than one season ({m[i]})"
+        )
+    ends = panel.starts + panel.sizes
+    at = ends[:, None] - m[:, None] + np.arange(horizon)[None, :] % m[:, None]
+    values = panel.y[at] if len(panel.ids) else np.zeros((0, horizon))
+    return panel.frame(SEASONAL_NAIVE, values, horizon, history["unique_id"].dtype)
 
 
 def statistical(
@@ -134,12 +166,11 @@ def statistical(
 
     _check_horizon(horizon)
     hist = _history(history)
-    freqs = {
-        uid: _series_freq(uid, g["ds"], freq)
-        for uid, g in hist.groupby("unique_id", sort=False, observed=True)
-    }
+    ids, freqs = _freqs(hist, freq)
     groups: dict[Freq, list[Any]] = {}
-    for uid, f in freqs.items():
+    for uid, f in zip(ids, freqs, strict=True):
+        if f is None:
+            raise _freq_error(uid, hist)
         groups.setdefault(f, []).append(uid)
 
     parts = []

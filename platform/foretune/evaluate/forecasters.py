@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol, runtime_checkable
@@ -23,7 +23,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
-from foretune.data import RatioTransform
+from foretune.data import RatioTransform, RowTransform
 from foretune.ensemble import Ensemble
 from foretune.ensemble.draws import DrawsCache
 
@@ -42,7 +42,11 @@ __all__ = [
 
 MinHistory = int | Callable[[int], int]
 DirectionFn = Callable[[str, np.ndarray, np.ndarray], np.ndarray]
-"""``direction(unique_id, history_y, path_y[H]) -> labels[H]`` (0 down, 1 flat, 2 up; NaN = none)."""
+"""``direction(unique_id, history_y, path_y[H]) -> labels[H]`` (0 down, 1 flat, 2 up; NaN = none).
+
+It may also have ``panel(unique_ids, histories, paths[N, H]) -> labels[N, H]``: the same labels
+of many series at once (``histories`` maps each id to its history); the backtest uses it when
+present."""
 
 
 @runtime_checkable
@@ -142,11 +146,11 @@ def baseline_forecasters(
                 "(pip install statsforecast to include them)"
             )
         return out
+    shared = _SharedStatistical(tuple(statistical_models), season)
     for name in statistical_models:
         # statsforecast decides itself what is too short ("tiny datasets"); the backtest treats
         # these models as optional and drops one that fails, with a note.
-        fn = partial(_quiet_statistical, season=season, models=(name,))
-        out[name] = FunctionForecaster(fn, name, 1)
+        out[name] = FunctionForecaster(partial(shared.forecast, name), name, 1)
     return out
 
 
@@ -156,6 +160,39 @@ def _quiet_statistical(history: pd.DataFrame, horizon: int, **kwargs: Any) -> pd
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return baselines.statistical(history, horizon, **kwargs)
+
+
+@dataclass
+class _SharedStatistical:
+    """The statistical baselines of one ``baseline_forecasters`` call, fitted together.
+
+    The first model asked to forecast a history fits every model on it in one statsforecast
+    pass (one process pool, each series read once); the others take their column from that
+    pass while the history (``unique_id, ds, y``) and horizon stay the same, e.g. at one
+    backtest origin. statsforecast fits each model on each series on its own, so the columns
+    are those of one model at a time. Once a joint pass fails, every model is fitted alone from
+    then on (as without sharing), so a model that fails does not take the others with it.
+    """
+
+    models: tuple[str, ...]
+    season: int | None
+    _shared: bool = True
+    _history: pd.DataFrame | None = None
+    _horizon: int | None = None
+    _joint: pd.DataFrame | None = None
+
+    def forecast(self, name: str, history: pd.DataFrame, horizon: int) -> pd.DataFrame:
+        key = history[["unique_id", "ds", "y"]]
+        stale = self._history is None or horizon != self._horizon or not key.equals(self._history)
+        if self._shared and len(self.models) > 1 and stale:
+            self._history, self._horizon, self._joint = key.copy(), horizon, None
+            try:
+                self._joint = _quiet_statistical(history, horizon, season=self.season, models=self.models)
+            except Exception:
+                self._shared = False
+        if not self._shared or self._joint is None:
+            return _quiet_statistical(history, horizon, season=self.season, models=(name,))
+        return self._joint[["unique_id", "ds", name]].copy()
 
 
 # ------------------------------------------------------------------------------------- ensemble
@@ -229,4 +266,25 @@ def transform_direction(transform: RatioTransform) -> DirectionFn:
         labels[~np.isfinite(change)] = np.nan
         return labels
 
+    def panel(uids: Sequence[str], histories: Mapping[str, np.ndarray], paths: np.ndarray) -> np.ndarray:
+        # the series the transform has seen, all at once with the same formulas (RowTransform)
+        paths = np.asarray(paths, dtype=np.float64)
+        out = np.full(paths.shape, np.nan)
+        seen = np.array([u in transform.stats for u in uids], dtype=bool)
+        rows = np.flatnonzero(seen)
+        if rows.size:
+            ids = [uids[i] for i in rows]
+            last = np.array([histories[u][-1] for u in ids], dtype=np.float64)
+            view = RowTransform(transform, ids)
+            with np.errstate(all="ignore"):
+                r = view.ratios(last, paths[rows])
+                change = view.view.cumulative_change(last, r, view.kinds)
+                labels = view.direction(last, r).astype(np.float64)
+            labels[~np.isfinite(change)] = np.nan
+            out[rows] = labels
+        for i in np.flatnonzero(~seen):
+            out[i] = label(uids[i], histories[uids[i]], paths[i])
+        return out
+
+    label.panel = panel  # type: ignore[attr-defined]
     return label

@@ -57,6 +57,7 @@ __all__ = [
     "crps_from_samples",
     "crps_gaussian",
     "direction_accuracy",
+    "direction_hits",
     "evaluate_forecasts",
     "interval_pairs",
     "interval_width",
@@ -66,6 +67,7 @@ __all__ = [
     "mase_scale",
     "pinball",
     "rmse",
+    "series_mase_scales",
     "smape",
 ]
 
@@ -84,6 +86,19 @@ def _mean(values: np.ndarray) -> float:
     values = np.asarray(values, dtype=np.float64)
     keep = ~np.isnan(values)
     return float(values[keep].mean()) if keep.any() else float("nan")
+
+
+def _series_mean(values: np.ndarray, series: np.ndarray, n: int) -> np.ndarray:
+    """``_mean`` of each series' points: rows of ``values`` (``[rows]`` or ``[rows, k]``) belong
+    to series ``series[row]`` in ``0..n-1``; ``nan`` for a series without a non-NaN point."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim == 2:
+        series = np.repeat(series, values.shape[1])
+        values = values.ravel()
+    keep = ~np.isnan(values)
+    total = np.bincount(series, weights=np.where(keep, values, 0.0), minlength=n)
+    count = np.bincount(series, weights=keep, minlength=n)
+    return np.divide(total, count, out=np.full(n, np.nan), where=count > 0)
 
 
 def _check_interval(lower: np.ndarray, upper: np.ndarray) -> None:
@@ -137,6 +152,42 @@ def mase_scale(insample: ArrayLike, season: int = 1) -> np.ndarray | float:
         scale = np.where(short, _seasonal_mad(hist, 1), scale)
     scale[scale == 0] = np.nan
     return float(scale[0]) if hist.ndim == 1 else scale
+
+
+def series_mase_scales(history: pd.DataFrame, season: int | Mapping[Any, int] = 1) -> dict[Any, float]:
+    """``unique_id -> mase_scale`` of each series' ``y`` in ``history`` (ordered by ``ds``), the
+    same values as ``mase_scale`` per series, computed for the whole panel at once.
+
+    ``season`` is one int for all series or a mapping ``unique_id -> season`` (missing ids: 1).
+    """
+    ordered = history.sort_values(["unique_id", "ds"], kind="stable")
+    ids, series, starts = _run_index(ordered["unique_id"])
+    if not ids:
+        return {}
+    m = np.array(
+        [season.get(uid, 1) for uid in ids] if isinstance(season, Mapping) else [season] * len(ids),
+        dtype=np.int64,
+    )
+    if np.any(m < 1):
+        raise ValueError(f"season must be >= 1, got {int(m[m < 1][0])}")
+    y = ordered["y"].to_numpy(np.float64)
+    scale = _panel_seasonal_mad(y, series, starts, m)
+    if np.any(m > 1):
+        valid = np.bincount(series, weights=~np.isnan(y), minlength=len(ids))
+        short = valid <= m
+        scale = np.where(short, _panel_seasonal_mad(y, series, starts, np.ones_like(m)), scale)
+    scale[scale == 0] = np.nan
+    return dict(zip(ids, scale.tolist(), strict=True))
+
+
+def _panel_seasonal_mad(y: np.ndarray, series: np.ndarray, starts: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """``_seasonal_mad`` of every series of a panel (rows ``series``-grouped, in time order)."""
+    lag = m[series]
+    rows = np.arange(len(y))
+    has = rows - starts[series] >= lag
+    diffs = np.full(len(y), np.nan)
+    diffs[has] = np.abs(y[has] - y[rows[has] - lag[has]])
+    return _series_mean(diffs, series, len(starts))
 
 
 def _seasonal_mad(hist: np.ndarray, season: int) -> np.ndarray:
@@ -234,12 +285,16 @@ def pinball(y: ArrayLike, q_pred: ArrayLike, q: ArrayLike) -> float:
     For several levels at once put them on a trailing axis: ``pinball(y[..., None], Q, qs)``
     with ``Q`` of shape ``[..., len(qs)]``.
     """
+    return _mean(_pinball_points(y, q_pred, q))
+
+
+def _pinball_points(y: ArrayLike, q_pred: ArrayLike, q: ArrayLike) -> np.ndarray:
     qa = np.asarray(q, dtype=np.float64)
     if np.any((qa < 0) | (qa > 1)):
         raise ValueError(f"quantile levels must be in [0, 1], got {qa}")
     y, q_pred, qa = _floats(y, q_pred, qa)
     diff = y - q_pred
-    return _mean(np.maximum(qa * diff, (qa - 1.0) * diff))
+    return np.maximum(qa * diff, (qa - 1.0) * diff)
 
 
 def crps_from_samples(y: ArrayLike, samples: ArrayLike, fair: bool = False) -> float:
@@ -249,6 +304,10 @@ def crps_from_samples(y: ArrayLike, samples: ArrayLike, fair: bool = False) -> f
     term from sorted samples in O(S log S): ``sum_i (2i - S - 1) x_(i) / S**2``
     (``/ (S (S - 1))`` when ``fair``). A point with any NaN draw is skipped.
     """
+    return _mean(_crps_samples_points(y, samples, fair))
+
+
+def _crps_samples_points(y: ArrayLike, samples: ArrayLike, fair: bool = False) -> np.ndarray:
     x = np.asarray(samples, dtype=np.float64)
     if x.ndim == 0:
         raise ValueError("samples must have a sample axis 0")
@@ -261,11 +320,15 @@ def crps_from_samples(y: ArrayLike, samples: ArrayLike, fair: bool = False) -> f
     y = np.broadcast_to(y, shape)
     spread_weight = (2.0 * np.arange(1, n + 1) - n - 1).reshape((n,) + (1,) * len(shape))
     half_spread = (spread_weight * x).sum(axis=0) / (n * (n - 1) if fair else n * n)
-    return _mean(np.abs(x - y).mean(axis=0) - half_spread)
+    return np.abs(x - y).mean(axis=0) - half_spread
 
 
 def crps_gaussian(y: ArrayLike, mu: ArrayLike, sigma: ArrayLike) -> float:
     """Mean CRPS of Normal(mu, sigma) forecasts (closed form); sigma = 0 gives ``|y - mu|``."""
+    return _mean(_crps_gaussian_points(y, mu, sigma))
+
+
+def _crps_gaussian_points(y: ArrayLike, mu: ArrayLike, sigma: ArrayLike) -> np.ndarray:
     y, mu, sigma = _floats(y, mu, sigma)
     if np.any(sigma < 0):
         raise ValueError("sigma must be >= 0")
@@ -274,23 +337,31 @@ def crps_gaussian(y: ArrayLike, mu: ArrayLike, sigma: ArrayLike) -> float:
     safe = np.where(positive, sigma, 1.0)
     z = err / safe
     crps = safe * (z * (2.0 * ndtr(z) - 1.0) + 2.0 * _INV_SQRT_2PI * np.exp(-0.5 * z * z) - _INV_SQRT_PI)
-    return _mean(np.where(positive, crps, np.abs(err)))
+    return np.where(positive, crps, np.abs(err))
 
 
 def coverage(y: ArrayLike, lower: ArrayLike, upper: ArrayLike) -> float:
     """Fraction of points with ``lower <= y <= upper`` (0..1)."""
+    return _mean(_coverage_points(y, lower, upper))
+
+
+def _coverage_points(y: ArrayLike, lower: ArrayLike, upper: ArrayLike) -> np.ndarray:
     y, lower, upper = _floats(y, lower, upper)
     _check_interval(lower, upper)
     inside = ((y >= lower) & (y <= upper)).astype(np.float64)
     inside[np.isnan(y) | np.isnan(lower) | np.isnan(upper)] = np.nan
-    return _mean(inside)
+    return inside
 
 
 def interval_width(lower: ArrayLike, upper: ArrayLike) -> float:
     """Mean width ``upper - lower`` of prediction intervals."""
+    return _mean(_width_points(lower, upper))
+
+
+def _width_points(lower: ArrayLike, upper: ArrayLike) -> np.ndarray:
     lower, upper = _floats(lower, upper)
     _check_interval(lower, upper)
-    return _mean(upper - lower)
+    return upper - lower
 
 
 # ------------------------------------------------------------------------------------ direction
@@ -313,10 +384,16 @@ def _labels_probs(labels: ArrayLike, probs: ArrayLike) -> tuple[np.ndarray, np.n
 
 def direction_accuracy(labels: ArrayLike, probs: ArrayLike) -> float:
     """Fraction of points whose most probable class (``argmax`` of ``probs``) equals the label."""
+    return _mean(direction_hits(labels, probs))
+
+
+def direction_hits(labels: ArrayLike, probs: ArrayLike) -> np.ndarray:
+    """Per point, 1.0 where the most probable class is the label, else 0.0; NaN where skipped
+    (``direction_accuracy`` is their mean)."""
     lab, p, skip = _labels_probs(labels, probs)
     hit = (np.argmax(p, axis=-1) == lab).astype(np.float64)
     hit[skip] = np.nan
-    return _mean(hit)
+    return hit
 
 
 def log_loss(labels: ArrayLike, probs: ArrayLike, eps: float = 1e-15) -> float:
@@ -324,6 +401,10 @@ def log_loss(labels: ArrayLike, probs: ArrayLike, eps: float = 1e-15) -> float:
 
     Rows of ``probs`` must sum to 1 (within 1e-3); they are not renormalised.
     """
+    return _mean(_log_loss_points(labels, probs, eps))
+
+
+def _log_loss_points(labels: ArrayLike, probs: ArrayLike, eps: float = 1e-15) -> np.ndarray:
     lab, p, skip = _labels_probs(labels, probs)
     sums = p.sum(axis=-1)
     if np.any(np.abs(sums[~skip] - 1.0) > 1e-3):
@@ -331,7 +412,7 @@ def log_loss(labels: ArrayLike, probs: ArrayLike, eps: float = 1e-15) -> float:
     true_p = np.take_along_axis(p, lab[..., None], axis=-1)[..., 0]
     loss = -np.log(np.clip(true_p, eps, 1.0))
     loss[skip] = np.nan
-    return _mean(loss)
+    return loss
 
 
 def climatology(labels: ArrayLike, classes: int = 3) -> np.ndarray:
@@ -349,14 +430,15 @@ _SAMPLE_COL = re.compile(r"^sample_\d+$")
 _DIRECTION_COLS = ("p_down", "p_flat", "p_up")
 
 
-def _runs(ids: pd.Series) -> tuple[list[Any], list[slice]]:
-    """The runs of equal values in ``ids`` (a sorted column): each value and its rows."""
+def _run_index(ids: pd.Series) -> tuple[list[Any], np.ndarray, np.ndarray]:
+    """The runs of equal values in ``ids`` (a sorted column): each run's value, each row's run
+    number and each run's first row."""
     codes, names = pd.factorize(ids)
     if not len(codes):
-        return [], []
-    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-    ends = np.r_[starts[1:], len(codes)]
-    return [names[codes[a]] for a in starts], [slice(a, b) for a, b in zip(starts, ends, strict=True)]
+        return [], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    change = np.r_[True, codes[1:] != codes[:-1]]
+    starts = np.flatnonzero(change)
+    return [names[codes[a]] for a in starts], np.cumsum(change) - 1, starts
 
 
 def evaluate_forecasts(
@@ -397,62 +479,46 @@ def evaluate_forecasts(
     pairs = interval_pairs(frame.columns)[::-1]  # narrowest first, as the columns were
     sample_cols = [c for c in frame.columns if _SAMPLE_COL.match(str(c))]
     has_direction = "direction" in frame.columns and all(c in frame.columns for c in _DIRECTION_COLS)
-    histories: dict[Any, np.ndarray] = {}
-    if history is not None:
-        ordered = history.sort_values(["unique_id", "ds"], kind="stable")
-        ids, runs = _runs(ordered["unique_id"])
-        y_all = ordered["y"].to_numpy(np.float64)
-        histories = {uid: y_all[run] for uid, run in zip(ids, runs, strict=True)}
-
-    # each column as one array, each series a run of rows (pandas per group is ~100x slower)
+    # every metric point-wise on whole columns, then averaged per series (a run of rows)
     frame = frame.sort_values(["unique_id", "ds"])
-    ids, runs = _runs(frame["unique_id"])
-    y_all = frame["y"].to_numpy(np.float64)
-    yhat_all = frame[point].to_numpy(np.float64)
-    samples_all = frame[sample_cols].to_numpy(np.float64) if sample_cols else None
-    std_all = frame["std"].to_numpy(np.float64) if "std" in frame.columns else None
-    quantiles_all = frame[list(quantiles.values())].to_numpy(np.float64) if quantiles else None
-    levels = np.fromiter(quantiles, dtype=np.float64)
-    bounds_all = [
-        (level, frame[lo].to_numpy(np.float64), frame[hi].to_numpy(np.float64)) for level, lo, hi in pairs
-    ]
+    ids, series, _ = _run_index(frame["unique_id"])
+    n = len(ids)
+    y = frame["y"].to_numpy(np.float64)
+    yhat = frame[point].to_numpy(np.float64)
+    err = np.abs(y - yhat)
+    columns: dict[str, Any] = {
+        "unique_id": ids,
+        "n": np.bincount(series, weights=~np.isnan(y), minlength=n).astype(np.int64),
+        "mae": _series_mean(err, series, n),
+        "rmse": np.sqrt(_series_mean((y - yhat) ** 2, series, n)),
+        "smape": _series_mean(smape_points(y, yhat), series, n),
+    }
+    if history is not None:
+        scales = series_mase_scales(history, season) if n else {}
+        scale = np.array([scales.get(uid, np.nan) for uid in ids], dtype=np.float64)
+        columns["mase"] = _series_mean(err / scale[series], series, n)
+    if sample_cols:
+        crps = _crps_samples_points(y, frame[sample_cols].to_numpy(np.float64).T)
+        columns["crps"] = _series_mean(crps, series, n)
+    elif "std" in frame.columns:
+        crps = _crps_gaussian_points(y, yhat, frame["std"].to_numpy(np.float64))
+        columns["crps"] = _series_mean(crps, series, n)
+    if quantiles:
+        q_pred = frame[list(quantiles.values())].to_numpy(np.float64)
+        levels = np.fromiter(quantiles, dtype=np.float64)
+        columns["quantile_loss"] = _series_mean(_pinball_points(y[:, None], q_pred, levels), series, n)
+    for level, lo, hi in pairs:
+        lower, upper = frame[lo].to_numpy(np.float64), frame[hi].to_numpy(np.float64)
+        name = level_name(level)
+        columns[f"coverage_{name}"] = _series_mean(_coverage_points(y, lower, upper), series, n)
+        columns[f"width_{name}"] = _series_mean(_width_points(lower, upper), series, n)
     if has_direction:
-        labels_all = frame["direction"].to_numpy(np.float64)
-        probs_all = frame[list(_DIRECTION_COLS)].to_numpy(np.float64)
+        labels = frame["direction"].to_numpy(np.float64)
+        probs = frame[list(_DIRECTION_COLS)].to_numpy(np.float64)
+        columns["direction_accuracy"] = _series_mean(direction_hits(labels, probs), series, n)
+        columns["log_loss"] = _series_mean(_log_loss_points(labels, probs), series, n)
 
-    rows = []
-    for uid, run in zip(ids, runs, strict=True):
-        y = y_all[run]
-        yhat = yhat_all[run]
-        row: dict[str, Any] = {
-            "unique_id": uid,
-            "n": int(np.count_nonzero(~np.isnan(y))),
-        }
-        row.update(mae=mae(y, yhat), rmse=rmse(y, yhat), smape=smape(y, yhat))
-        if history is not None:
-            h = histories.get(uid)
-            if h is None:
-                row["mase"] = float("nan")
-            else:
-                m = season.get(uid, 1) if isinstance(season, Mapping) else season
-                row["mase"] = mase(y, yhat, h, season=m)
-        if samples_all is not None:
-            row["crps"] = crps_from_samples(y, samples_all[run].T)
-        elif std_all is not None:
-            row["crps"] = crps_gaussian(y, yhat, std_all[run])
-        if quantiles_all is not None:
-            row["quantile_loss"] = pinball(y[:, None], quantiles_all[run], levels)
-        for level, lower, upper in bounds_all:
-            name = level_name(level)
-            row[f"coverage_{name}"] = coverage(y, lower[run], upper[run])
-            row[f"width_{name}"] = interval_width(lower[run], upper[run])
-        if has_direction:
-            labels, probs = labels_all[run], probs_all[run]
-            row["direction_accuracy"] = direction_accuracy(labels, probs)
-            row["log_loss"] = log_loss(labels, probs)
-        rows.append(row)
-
-    per_series = pd.DataFrame(rows)
+    per_series = pd.DataFrame(columns)
     aggregate: dict[str, Any] = {
         col: _mean(per_series[col].to_numpy(np.float64))
         for col in per_series.columns

@@ -81,17 +81,20 @@ def pooled_acf(segments: Sequence[npt.ArrayLike], nlags: int = 20) -> np.ndarray
     num = np.zeros(nlags + 1)
     pairs = np.zeros(nlags + 1, dtype=np.int64)
     den = 0.0
-    for seg in segments:
-        x = np.asarray(seg, dtype=np.float64).ravel()
+    parts = [np.asarray(seg, dtype=np.float64).ravel() for seg in segments]
+    if parts:  # all segments at once, one after another; a pair counts within a segment only
+        x = np.concatenate(parts)
+        seg = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
         ok = np.isfinite(x)
-        if not ok.any():
-            continue
-        e = np.where(ok, x - x[ok].mean(), 0.0)
-        den += float(np.sum(e * e))
+        total = np.bincount(seg, weights=np.where(ok, x, 0.0), minlength=len(parts))
+        count = np.bincount(seg, weights=ok, minlength=len(parts))
+        mean = np.divide(total, count, out=np.zeros(len(parts)), where=count > 0)
+        e = np.where(ok, x - mean[seg], 0.0)  # a segment without finite points adds nothing
+        den = float(np.sum(e * e))
         for k in range(min(nlags, len(x) - 1) + 1):
-            both = ok[: len(x) - k] & ok[k:]
-            num[k] += float(np.sum(e[: len(x) - k] * e[k:]))
-            pairs[k] += int(both.sum())
+            same = seg[: len(x) - k] == seg[k:]
+            num[k] = float(np.sum(np.where(same, e[: len(x) - k] * e[k:], 0.0)))
+            pairs[k] = int(np.count_nonzero(same & ok[: len(x) - k] & ok[k:]))
     with np.errstate(invalid="ignore", divide="ignore"):
         out = num / den if den > 0 else np.full(nlags + 1, np.nan)
     out[pairs == 0] = np.nan

@@ -452,7 +452,8 @@ def _residual_section(forecasts: pd.DataFrame, fig: _Figures) -> str:
     r = res["residual"].to_numpy(np.float64)
     ok = np.isfinite(r)
     n = int(ok.sum())
-    segments = [g["residual"].to_numpy(np.float64) for _, g in res.groupby("segment")]
+    cuts = np.flatnonzero(np.diff(res["segment"].to_numpy())) + 1  # res is ordered by segment
+    segments = np.split(r, cuts) if len(r) else []
     values = plots.pooled_acf(segments, ACF_LAGS)
     defined = np.flatnonzero(np.isfinite(values[1:]))
     max_lag = int(defined[-1]) + 1 if defined.size else 0
