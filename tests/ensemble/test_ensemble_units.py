@@ -165,3 +165,34 @@ def test_cross_fitting_folds_split_each_series_and_alternate_single_windows():
     windows = WindowSet(empty, empty, empty, series, origin, empty[:, 0], empty)
     # series 0: origins 3 | 4, 5; series 2: 1 | 2; single windows (1, 3, 4) alternate 0, 1, 0
     assert _halves(windows).tolist() == [1, 0, 1, 0, 1, 0, 1, 0]
+
+
+@pytest.mark.parametrize("name", ["lstm", "mlp", "tcn"])
+def test_mc_draws_run_the_stem_once_and_equal_whole_passes_on_repeated_windows(name):
+    """``mc_forward`` (stem once per window, the rest per sample, in blocks) gives exactly the
+    model's own MC passes over the windows repeated block by block, seeded alike."""
+    import torch
+
+    from foretune import models
+    from foretune.ensemble.draws import mc_forward
+
+    torch.manual_seed(0)
+    model = models.build(name, input_size=2, horizon=3, window=8, dropout=0.3)
+    x = np.random.default_rng(0).normal(size=(7, 8, 2)).astype(np.float32)
+    samples, chunk = 4, 12  # blocks of 3 windows x 4 samples: 3 blocks, the last of 1 window
+    torch.manual_seed(5)
+    z, probs = mc_forward(model, x, samples, chunk=chunk)
+    assert z.shape == (samples, 7, 3) and probs.shape == (7, 3, 3)
+    torch.manual_seed(5)
+    models.set_mc_dropout(model, True)
+    expected_z, expected_p = [], []
+    with torch.no_grad():
+        for start in range(0, 7, 3):
+            block = torch.as_tensor(x[start : start + 3])
+            reg, logits = model(block.repeat(samples, 1, 1))
+            expected_z.append(reg.reshape(samples, len(block), 3))
+            expected_p.append(torch.softmax(logits, -1).reshape(samples, len(block), 3, 3).mean(0))
+    models.set_mc_dropout(model, False)
+    np.testing.assert_allclose(z, torch.cat(expected_z, dim=1).numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(probs, torch.cat(expected_p).numpy(), rtol=1e-5, atol=1e-6)
+    assert np.all(z.std(axis=0) > 0)  # the samples differ: dropout is on per sample

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from foretune.data.transform import RowTransform
-from foretune.models import set_mc_dropout
+from foretune.models import Encoder, set_mc_dropout
 
 #: Windows per forward pass: bounds the memory of samples x series windows (1,000 series x 100
 #: samples is 100,000 windows); fixed, so draws do not depend on the machine.
@@ -105,26 +105,43 @@ def mc_forward(
     """``samples`` MC-dropout passes over windows ``x [N, T, F]``.
 
     Returns standardised paths ``[S, N, H]`` (float64) and head probabilities ``[N, H, 3]``
-    averaged over the draws. Row ``s * N + n`` is sample ``s`` of window ``n``.
+    averaged over the draws. A ``Forecaster``'s encoder stem (the part no dropout precedes,
+    ``Encoder.stem``) runs once per window and only the rest once per sample, on blocks of
+    about ``chunk`` rows (a block's windows, each repeated ``samples`` times).
     """
     inputs = torch.as_tensor(np.ascontiguousarray(x, dtype=np.float32))
     n = len(inputs)
-    total = samples * n
-    regs, probs = [], None
+    stem, rest = _stem_and_rest(model)
+    per_block = max(1, chunk // max(samples, 1))
+    z, probs = None, None
     set_mc_dropout(model, True)
     try:
         with torch.inference_mode():
-            for start in range(0, total, chunk):
-                rows = torch.arange(start, min(start + chunk, total)) % n
-                reg, logits = model(inputs[rows])
-                regs.append(reg.float())
-                p = torch.softmax(logits.float(), dim=-1)
-                summed = torch.zeros((n, *p.shape[1:])).index_add_(0, rows, p)
-                probs = summed if probs is None else probs + summed
+            for start in range(0, n, per_block):
+                block = stem(inputs[start : start + per_block])
+                size = len(block)
+                reg, logits = rest(block.repeat(samples, *([1] * (block.dim() - 1))))  # row s*size + j
+                reg = reg.float().reshape(samples, size, -1)
+                p = torch.softmax(logits.float(), dim=-1).reshape(samples, size, *logits.shape[1:])
+                if z is None:
+                    z = np.empty((samples, n, reg.shape[-1]))
+                    probs = np.empty((n, *p.shape[2:]))
+                z[:, start : start + size] = reg.numpy()
+                probs[start : start + size] = p.double().mean(dim=0).numpy()
     finally:
         set_mc_dropout(model, False)
-    z = torch.cat(regs).reshape(samples, n, -1).numpy().astype(np.float64)
-    return z, (probs / samples).double().numpy()
+    if z is None:  # no windows
+        return np.zeros((samples, 0, 0)), np.zeros((0, 0, 3))
+    return z, probs
+
+
+def _stem_and_rest(model: nn.Module) -> tuple[Callable[[torch.Tensor], torch.Tensor], Callable]:
+    """A ``Forecaster``'s encoder stem and the rest of its forward pass; else the identity and
+    the model."""
+    encoder, head = getattr(model, "encoder", None), getattr(model, "head", None)
+    if isinstance(encoder, Encoder) and head is not None:
+        return encoder.stem, lambda h: head(encoder.trunk(h))
+    return (lambda x: x), model
 
 
 def member_draws(

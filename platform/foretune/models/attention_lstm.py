@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from .init import init_linear
-from .layers import Encoder, StackedRecurrent
+from .layers import RecurrentEncoder, StackedRecurrent
 from .registry import register
 from .space import Categorical, Int, Layers
 
@@ -40,7 +40,7 @@ class AdditiveAttention(nn.Module):
 
 
 @register("attention_lstm", space=SPACE)
-class AttentionLSTMEncoder(Encoder):
+class AttentionLSTMEncoder(RecurrentEncoder):
     """Features = attention context ++ final LSTM state, so D = ``2 * hidden_sizes[-1]``.
 
     After each forward pass ``last_attention`` holds the (detached) weights ``[B, T]``, which sum
@@ -63,8 +63,7 @@ class AttentionLSTMEncoder(Encoder):
         self.out_features = 2 * self.rnn.out_features
         self.last_attention: Tensor | None = None
 
-    def forward(self, x: Tensor) -> Tensor:
-        outputs, last = self.rnn(x)
+    def finish(self, outputs: Tensor, last: Tensor) -> Tensor:
         context, weights = self.attention(outputs, last)
         self.last_attention = weights.detach()
         return torch.cat([context, last], dim=-1)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from torch import Tensor
-
-from .layers import Encoder, StackedRecurrent
+from .layers import RecurrentEncoder, StackedRecurrent
 from .registry import register
 from .space import Categorical, Int, Layers
 
@@ -17,7 +15,7 @@ SPACE = {
 
 
 @register("bilstm", space=SPACE)
-class BiLSTMEncoder(Encoder):
+class BiLSTMEncoder(RecurrentEncoder):
     """Forward state after step T-1 ++ backward state after step 0 (sizes are per direction).
 
     Layer l > 0 reads both directions of layer l-1, so its input size is ``2 * hidden_sizes[l-1]``;
@@ -43,6 +41,3 @@ class BiLSTMEncoder(Encoder):
             bidirectional=True,
         )
         self.out_features = self.rnn.out_features
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.rnn(x)[1]

@@ -57,4 +57,11 @@ class CNNLSTMEncoder(Encoder):
         self.out_features = self.rnn.out_features
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.rnn(self.conv(x))[1]
+        return self.trunk(self.stem(x))
+
+    def stem(self, x: Tensor) -> Tensor:
+        """The first convolution and its ReLU (its dropout is the trunk's first step)."""
+        return self.conv[1](self.conv[0](x))
+
+    def trunk(self, h: Tensor) -> Tensor:
+        return self.rnn(self.conv[2:](h))[1]

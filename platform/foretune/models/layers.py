@@ -29,9 +29,40 @@ class Encoder(nn.Module):
     Subclasses take ``(input_size, window, dropout)`` positionally and their searchable
     hyperparameters as keyword-only arguments with defaults (the registry reads them from the
     signature, so the signature is the one source of defaults).
+
+    ``forward(x) == trunk(stem(x))``: ``stem`` is the start of the network that no dropout
+    precedes, the same in every MC-dropout pass, so MC draws compute it once per window and
+    repeat only ``trunk`` per sample. By default the stem is the input itself.
     """
 
     out_features: int
+
+    def stem(self, x: Tensor) -> Tensor:
+        """The deterministic start of ``forward`` (default: ``x`` itself)."""
+        return x
+
+    def trunk(self, h: Tensor) -> Tensor:
+        """The rest of ``forward`` after ``stem`` (default: all of it)."""
+        return self(h)
+
+
+class RecurrentEncoder(Encoder):
+    """An encoder over a :class:`StackedRecurrent` ``self.rnn``, whose first layer (no dropout
+    before it) is the stem; ``finish(outputs, last)`` makes the features (default: ``last``)."""
+
+    rnn: StackedRecurrent
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.trunk(self.stem(x))
+
+    def stem(self, x: Tensor) -> Tensor:
+        return self.rnn.first(x)
+
+    def trunk(self, h: Tensor) -> Tensor:
+        return self.finish(*self.rnn.rest(h))
+
+    def finish(self, outputs: Tensor, last: Tensor) -> Tensor:
+        return last
 
 
 class VariationalDropout(nn.Dropout):
@@ -126,7 +157,15 @@ class StackedRecurrent(nn.Module):
         self.out_features = features
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        for dropout, rnn, norm in zip(self.dropouts, self.layers, self.norms, strict=True):
+        return self.rest(self.first(x))
+
+    def first(self, x: Tensor) -> Tensor:
+        """The first layer's outputs ``[B, T, D1]`` (no dropout precedes it)."""
+        return self.norms[0](self.layers[0](self.dropouts[0](x))[0])
+
+    def rest(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """The later layers on the first one's outputs: every step's outputs and the final state."""
+        for dropout, rnn, norm in zip(self.dropouts[1:], self.layers[1:], self.norms[1:], strict=True):
             x = norm(rnn(dropout(x))[0])
         if not self.bidirectional:
             return x, x[:, -1]

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from torch import Tensor
-
-from .layers import Encoder, StackedRecurrent
+from .layers import RecurrentEncoder, StackedRecurrent
 from .registry import register
 from .space import Categorical, Int, Layers
 
@@ -17,7 +15,7 @@ SPACE = {
 
 
 @register("lstm", space=SPACE)
-class LSTMEncoder(Encoder):
+class LSTMEncoder(RecurrentEncoder):
     """Final hidden state of a stacked LSTM (sizes ``[64, 32]`` -> D = 32)."""
 
     def __init__(
@@ -32,6 +30,3 @@ class LSTMEncoder(Encoder):
         super().__init__()
         self.rnn = StackedRecurrent("lstm", input_size, hidden_sizes, dropout=dropout, layer_norm=layer_norm)
         self.out_features = self.rnn.out_features
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.rnn(x)[1]

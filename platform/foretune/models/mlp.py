@@ -50,8 +50,15 @@ class MLPEncoder(Encoder):
         self.out_features = features
 
     def forward(self, x: Tensor) -> Tensor:
+        return self.trunk(self.stem(x))
+
+    def stem(self, x: Tensor) -> Tensor:
+        """The first dense layer and its activation (no dropout before them)."""
         flat = x.flatten(1)
         assert flat.shape[1] == self.in_features, (
             f"mlp was built for window*features = {self.in_features}, got input {tuple(x.shape)}"
         )
-        return self.net(flat)
+        return self.net[1](self.net[0](flat))
+
+    def trunk(self, h: Tensor) -> Tensor:
+        return self.net[2:](h)
