@@ -4,10 +4,11 @@
     ensemble = make_ensemble(run_dir, config)     # the same ensemble, in memory
 
 ``make_ensemble`` runs named steps on a run directory (``foretune.rundir.RunDir``): candidates
-(the best finished trials and the ``ensemble.statistical`` models), draws (their sample paths on
-the validation and test windows: MC dropout, or a statistical model fit on each window's history),
-weights (chosen on the validation windows), an optional refit, calibration (CQR on the test
-windows, which nothing before used) and the artifact (``Ensemble`` with the steps' reports).
+(the best finished trials and the ``ensemble.statistical`` models), validation draws (sample
+paths: MC dropout, or a statistical model's forecast from each window's history), weights
+(chosen on the validation windows), an optional refit of the kept members, their test draws,
+calibration (CQR on the test windows, which nothing before used) and the artifact
+(``Ensemble`` with the steps' reports).
 ``config=None`` reads the run's own config.
 """
 
