@@ -6,6 +6,7 @@ schema has a covariate to miss.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
@@ -256,7 +257,14 @@ def test_members_are_refit_in_parallel_ray_tasks_as_they_would_be_inline(run):
     assert len(ensemble.members) == 2
     datasets = _windows(RunDir(run_dir), config, ensemble.members).datasets
     jobs = [(m.spec, datasets[m.window], m.spec.max_epochs - 1) for m in ensemble.members]
-    parallel = refit_all(jobs, {"num_cpus": 1})  # two Ray tasks
+    tcn = dataclasses.replace(jobs[0][0], architecture="tcn", hyperparameters={})  # weight-normed
+    jobs.append((tcn, datasets[tcn.window], 1))
+    parallel = refit_all(jobs, {"num_cpus": 1})  # three Ray tasks
+    model, spec = parallel.pop()
+    inline, _ = refit(*jobs.pop())
+    assert spec.architecture == "tcn" and not model.training
+    for name, value in inline.state_dict().items():
+        torch.testing.assert_close(model.state_dict()[name], value, rtol=1e-4, atol=1e-5)
     for member, (spec, data, best), (model, parallel_spec) in zip(
         ensemble.members, jobs, parallel, strict=True
     ):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,7 @@ from torch import nn
 from foretune.data import PreparedData, WindowSet
 from foretune.rundir import RunDir
 from foretune.storage import read_parquet
-from foretune.train import TrainSpec, fit
+from foretune.train import TrainSpec, build_model, fit
 
 NO_PATIENCE = 10**9  # early stopping never triggers: every epoch runs
 
@@ -95,13 +96,23 @@ def refit_all(
         num_cpus=resources.get("num_cpus", 1), num_gpus=resources.get("num_gpus", 0)
     )
     threads = max(1, int(resources.get("num_cpus", 1)))
-    return ray.get([task.remote(spec, stored[id(data)], best, threads) for spec, data, best in jobs])
+    results = ray.get([task.remote(spec, stored[id(data)], best, threads) for spec, data, best in jobs])
+    out: list[tuple[nn.Module | None, TrainSpec]] = []
+    for (_, data, _), (state, spec) in zip(jobs, results, strict=True):
+        model = None
+        if state is not None:  # weights travel as a state dict (weight-normed modules do not pickle)
+            model = build_model(spec, data.n_features)
+            model.load_state_dict(state)
+            model.eval()
+        out.append((model, spec))
+    return out
 
 
 def _refit_task(
     spec: TrainSpec, data: PreparedData, best_epoch: int, threads: int
-) -> tuple[nn.Module | None, TrainSpec]:
+) -> tuple[dict[str, Any] | None, TrainSpec]:
     import torch
 
     torch.set_num_threads(threads)
-    return refit(spec, data, best_epoch)
+    model, spec = refit(spec, data, best_epoch)
+    return (None if model is None else model.cpu().state_dict()), spec
