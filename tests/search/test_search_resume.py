@@ -67,3 +67,32 @@ def test_resume_after_sigkill_completes_exactly_the_requested_trials(ray_session
     assert (board["status"] == "ok").all(), board[["status", "reason"]]
     assert finished_ids <= set(board["trial_id"])  # kept, not rerun under a new id
     assert (run_dir / "ensemble" / "manifest.json").is_file()
+
+
+def test_a_restored_searcher_tolerates_trials_it_never_suggested(tmp_path):
+    """Tune saves the searcher's state and the trials at different moments: a sweep killed in
+    between resumes with a trial the restored searcher does not know, whose results crashed
+    Ray's own OptunaSearch (KeyError). foretune's searcher ignores them and keeps learning."""
+    import pytest
+    from ray import tune
+    from ray.tune.search.optuna import OptunaSearch
+
+    from foretune.search.sweep import ResumableOptunaSearch
+
+    def searcher(cls):
+        made = cls(space={"x": tune.uniform(0.0, 1.0)}, metric="val_loss", mode="min", seed=0)
+        made.suggest("known")
+        made.save(str(tmp_path / f"{cls.__name__}.pkl"))  # the state a resumed sweep restores
+        restored = cls(space={"x": tune.uniform(0.0, 1.0)}, metric="val_loss", mode="min", seed=0)
+        restored.restore(str(tmp_path / f"{cls.__name__}.pkl"))
+        return restored
+
+    result = {"val_loss": 0.5, "training_iteration": 1}
+    with pytest.raises(KeyError):
+        searcher(OptunaSearch).on_trial_result("started_after_the_save", result)
+    ours = searcher(ResumableOptunaSearch)
+    ours.on_trial_result("started_after_the_save", result)
+    ours.on_trial_complete("started_after_the_save", result)
+    ours.on_trial_result("known", result)
+    ours.on_trial_complete("known", result)
+    assert [t.value for t in ours._ot_study.trials if t.value is not None] == [0.5]

@@ -170,13 +170,31 @@ def run_sweep(
     return SweepResult(run_dir, board)
 
 
+class ResumableOptunaSearch(OptunaSearch):
+    """``OptunaSearch`` that a resumed sweep cannot crash with a trial it does not know.
+
+    Tune saves the searcher's state and the experiment's trials at different moments, so a
+    sweep killed between the two resumes with a trial the restored searcher never suggested
+    (its results raised ``KeyError`` in ``OptunaSearch``). Such a trial still runs and reaches
+    the leaderboard; only the Optuna study does not learn from it.
+    """
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        if trial_id in self._ot_trials:
+            super().on_trial_result(trial_id, result)
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        if trial_id in self._ot_trials:
+            super().on_trial_complete(trial_id, result, error)
+
+
 def _new_tuner(
     config: ExperimentConfig, run_dir: Location, trainable, callbacks: Sequence[tune.Callback]
 ) -> tune.Tuner:
     search = config.search
     multi = search.objective == "multi"
     searcher = ConcurrencyLimiter(
-        OptunaSearch(
+        ResumableOptunaSearch(
             space=define_space(config),
             metric=[METRIC, "time_total_s"] if multi else METRIC,
             mode=[MODE, MODE] if multi else MODE,
