@@ -62,9 +62,9 @@ def with_validation_in_train(data: PreparedData) -> PreparedData:
 def refit(spec: TrainSpec, data: PreparedData, best_epoch: int) -> tuple[nn.Module | None, TrainSpec]:
     """Retrain ``spec`` for ``best_epoch + 1`` epochs on train + validation; the model or None.
 
-    Runs inline, one member after the other. ``fit`` still evaluates on the validation windows
-    (now seen in training) and restores its best epoch: with no patience every epoch runs, and
-    the best in-sample epoch is almost always the last one.
+    Runs in this process (``refit_all`` runs several in parallel). ``fit`` still evaluates on
+    the validation windows (now seen in training) and restores its best epoch: with no patience
+    every epoch runs, and the best in-sample epoch is almost always the last one.
     """
     spec = dataclasses.replace(spec, max_epochs=best_epoch + 1, patience=NO_PATIENCE)
     result = fit(spec, with_validation_in_train(data), lambda metrics, checkpoint: None)
