@@ -99,3 +99,15 @@ def test_check_resources_against_the_running_cluster(ray_session):
         check_resources(config({"train": {"num_workers": 1, "cpus_per_worker": 4}}))
     with pytest.raises(ConfigError, match=r"search\.cpus_per_trial=3"):
         check_resources(config({"search": {"cpus_per_trial": 3}}))
+
+
+def test_one_process_asks_an_inline_trial_or_one_ray_train_workers_share():
+    from foretune.search.resources import process_request, trial_request
+
+    inline = ExperimentConfig.from_dict({"search": {"cpus_per_trial": 2}, "train": {"gpus_per_trial": 0.25}})
+    assert process_request(inline) == trial_request(inline) == {"CPU": 2, "GPU": 0.25}
+    workers = ExperimentConfig.from_dict(
+        {"train": {"num_workers": 4, "cpus_per_worker": 3, "use_gpu": True}, "search": {"max_concurrent": 1}}
+    )
+    assert process_request(workers) == {"CPU": 3, "GPU": 1.0}
+    assert trial_request(workers)["GPU"] == 4.0

@@ -598,11 +598,11 @@ def _refit(
     epochs = best_epochs(run, board)
     deep = [m for m in members if not m.statistical]  # a statistical one has nothing to retrain
     best = [epochs.get(m.info["trial_id"], m.spec.max_epochs - 1) for m in deep]
-    train = config.train
-    if train.num_workers >= 1:  # one Ray Train worker's share: a refit is one process
-        resources = {"num_cpus": train.cpus_per_worker, "num_gpus": 1.0 if train.use_gpu else 0.0}
-    else:
-        resources = {"num_cpus": config.search.cpus_per_trial, "num_gpus": train.gpus_per_trial}
+    # imported here: foretune.search loads Ray Tune, which loading an ensemble need not pay for
+    from foretune.search.resources import process_request
+
+    request = process_request(config)  # a refit is one process
+    resources = {"num_cpus": request["CPU"], "num_gpus": request["GPU"]}
     with torch.random.fork_rng(devices=[]):
         results = refit_all(
             [(m.spec, datasets[m.window], b) for m, b in zip(deep, best, strict=True)], resources

@@ -26,6 +26,15 @@ def trial_request(config: ExperimentConfig) -> dict[str, float]:
     return {"CPU": config.search.cpus_per_trial, "GPU": train.gpus_per_trial}
 
 
+def process_request(config: ExperimentConfig) -> dict[str, float]:
+    """CPUs and GPUs of one training process: an inline trial, or one Ray Train worker (what a
+    single-process retraining of a trial's model, e.g. a refit, asks)."""
+    train = config.train
+    if train.num_workers >= 1:
+        return {"CPU": train.cpus_per_worker, "GPU": 1.0 if train.use_gpu else 0.0}
+    return trial_request(config)
+
+
 def check_resources(config: ExperimentConfig, streaming: bool = False) -> None:
     """Raise ``ConfigError`` naming the ``train.*`` keys the running cluster cannot satisfy."""
     import ray
