@@ -27,7 +27,7 @@ everything before it, with every system side by side:
   ``2 x max(horizon, season)``, ``--nhits-steps`` optimisation steps of 256 windows (otherwise
   neuralforecast's defaults, e.g. robust scaling), refit at every origin.
 
-Every system is scored by the same code (``foretune.evaluate.metrics.evaluate_forecasts`` inside
+Every system is scored by the same code (``foretune.metrics.evaluate_forecasts`` inside
 the backtest): MASE and sMAPE (M4 definitions, mean over series), scaled CRPS (CRPS over the
 in-sample seasonal-naive MAE, so it equals MASE for a point forecast; from foretune's sample
 paths, from the quantiles for the others) and the 90% interval's coverage and mean width (data
@@ -188,7 +188,7 @@ DATASETS = {
 def quantile_columns(raw: pd.DataFrame, model: str, point: str) -> pd.DataFrame:
     """``unique_id, ds, mean`` and quantile columns (foretune's names) from a Nixtla frame's
     ``<model>-lo/hi-<L>``."""
-    from foretune.evaluate.metrics import quantile_name
+    from foretune.metrics import quantile_name
 
     out = raw[["unique_id", "ds"]].copy()
     out["mean"] = raw[point].to_numpy()
@@ -295,8 +295,9 @@ def run_dataset(name: str, out: Path, args: argparse.Namespace) -> tuple[str, pd
     """Run every system on one data set; its markdown section and its table's rows."""
     from foretune.commands.run import served_ensemble
     from foretune.ensemble import Ensemble, make_ensemble
+    from foretune.ensemble.forecasters import ModelForecaster
     from foretune.evaluate.backtest import backtest
-    from foretune.evaluate.forecasters import FunctionForecaster, ModelForecaster, transform_direction
+    from foretune.evaluate.forecasters import FunctionForecaster, transform_direction
     from foretune.search import run_sweep
 
     spec = DATASETS[name]

@@ -49,10 +49,10 @@ try:
 except ImportError:  # run without PYTHONPATH=platform
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "platform"))
 
+from foretune import metrics as M
 from foretune.config import ExperimentConfig
 from foretune.data import builtin_dataset_path
 from foretune.data.calendar import series_seasons
-from foretune.evaluate import metrics as M
 from foretune.evaluate.baselines import naive, seasonal_naive
 
 

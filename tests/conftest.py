@@ -8,6 +8,22 @@ import pytest
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
+#: Tests under these folders carry these markers (besides any a test sets itself).
+FOLDER_MARKERS = {"cluster": ("cluster", "slow"), "storage": ("s3", "slow")}
+#: Fixtures that start a Ray sweep: a test using one is slow.
+SLOW_FIXTURES = {"tiny_ensemble_run", "ray_session"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark the tiers: ``cluster`` and ``s3`` by folder, ``slow`` for those and for any test
+    that needs a Ray instance (so ``-m "not slow"`` runs in about a minute)."""
+    for item in items:
+        folder = item.path.parent.name
+        for name in FOLDER_MARKERS.get(folder, ()):
+            item.add_marker(name)
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker("slow")
+
 
 @pytest.fixture(scope="session")
 def ray_session():

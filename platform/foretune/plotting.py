@@ -23,7 +23,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from foretune.evaluate.metrics import interval_pairs
+from foretune.metrics import interval_pairs
 
 DPI = 100
 MAX_SERIES = 6  # panels a fan chart draws when it is not told which series

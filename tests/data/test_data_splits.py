@@ -19,8 +19,7 @@ from foretune.data import (
     model_inputs,
     prepare,
 )
-from foretune.data.windows import mase_scales
-from foretune.evaluate.metrics import mase_scale
+from foretune.metrics import mase_scale, segment_scales
 
 
 def _panel(lengths: list[int], seed: int) -> SeriesFrame:
@@ -158,7 +157,7 @@ def test_mase_scales_equal_the_metric(season):
     rng = np.random.default_rng(season)
     series = [rng.normal(10, 3, n) for n in (1, 2, 4, 5, 12, 13, 50)] + [np.full(9, 2.0)]
     offsets = np.concatenate([[0], np.cumsum([len(s) for s in series])])
-    got = mase_scales(offsets, np.concatenate(series), np.full(len(series), season))
+    got = segment_scales(np.concatenate(series), offsets, np.full(len(series), season))
     expected = [mase_scale(s, season) for s in series]
     np.testing.assert_allclose(got, expected, rtol=1e-12, equal_nan=True)
     assert np.isnan(got[0]) and np.isnan(got[-1])  # no differences; a zero scale
@@ -169,7 +168,7 @@ def test_mase_scales_with_a_season_per_series():
     series = [rng.normal(size=n) for n in (30, 30, 3, 30)]
     seasons = np.array([1, 7, 7, 12])
     offsets = np.concatenate([[0], np.cumsum([len(s) for s in series])])
-    got = mase_scales(offsets, np.concatenate(series), seasons)
+    got = segment_scales(np.concatenate(series), offsets, seasons)
     np.testing.assert_allclose(got, [mase_scale(s, p) for s, p in zip(series, seasons, strict=True)])
 
 

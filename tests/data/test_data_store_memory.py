@@ -18,9 +18,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 PROBE = Path(__file__).with_name("memory_probe.py")
 
 
+@pytest.mark.slow
 def test_streamed_epoch_and_store_stay_under_a_memory_ceiling():
     done = subprocess.run(
         [sys.executable, str(PROBE), "500000", "250", "384", "1000"],

@@ -16,7 +16,7 @@ from foretune.data import (
     read_frame,
     validate,
 )
-from foretune.evaluate.metrics import mase_scale
+from foretune.metrics import mase_scale
 
 T, H = 6, 3
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
+from foretune import metrics as M
 from foretune.ensemble.conformal import (
     POOL_BELOW,
     Calibration,
@@ -15,7 +16,6 @@ from foretune.ensemble.conformal import (
     interval_quantiles,
     level_name,
 )
-from foretune.evaluate import metrics as M
 
 LEVELS = (0.5, 0.8, 0.9, 0.95)
 H = 3

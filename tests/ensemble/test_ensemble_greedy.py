@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from foretune import metrics as M
 from foretune.ensemble.greedy import greedy_search, greedy_selection, pooled_samples
-from foretune.evaluate import metrics as M
 
 
 def mae(pred, y):

@@ -14,8 +14,8 @@ from utilsforecast.evaluation import evaluate
 from utilsforecast.losses import coverage, mae, scaled_crps
 from utilsforecast.plotting import plot_series
 
+from foretune import metrics as M
 from foretune.ensemble.nixtla import to_nixtla
-from foretune.evaluate import metrics as M
 
 #: Quantile offsets from the mean, symmetric, so every level has both bounds.
 OFFSETS = {"q025": -2.0, "q05": -1.6, "q25": -0.7, "q50": 0.1, "q75": 0.7, "q95": 1.6, "q975": 2.0}

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from foretune import metrics as M
 from foretune.data import DataError, builtin_dataset_path
 from foretune.ensemble import Ensemble, UnseenSeriesWarning
-from foretune.evaluate import metrics as M
 from support import tiny_config, tiny_run
 
 HORIZON = 4

@@ -15,8 +15,8 @@ from foretune.data import RatioTransform, builtin_dataset_path, read_frame
 from foretune.ensemble import Ensemble, make_ensemble
 from foretune.ensemble.build import _windows
 from foretune.ensemble.draws import RowTransform, level_draws
+from foretune.ensemble.forecasters import ensemble_forecasters
 from foretune.evaluate.baselines import seasonal_naive, statistical
-from foretune.evaluate.forecasters import ensemble_forecasters
 from foretune.models.statistical import FORWARD_FROM, INTERVAL_LEVEL, StatisticalModel, normal_scores
 from foretune.rundir import RunDir
 

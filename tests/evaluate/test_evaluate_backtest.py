@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import matplotlib.image as mpimg
@@ -341,17 +339,6 @@ def test_backtest_report_has_the_expected_images(tmp_path):
         _check_png(png)
     summary = pd.read_csv(tmp_path / "out" / "backtest_summary.csv")
     assert list(summary["model"]) == ["ensemble", "other", "naive"]
-
-
-def test_evaluate_imports_nothing_from_a_later_stage():
-    code = (
-        "import sys, foretune.evaluate.backtest, foretune.evaluate.forecasters, "
-        "foretune.evaluate.report, foretune.evaluate.plots, foretune.evaluate.baselines;"
-        "print(*(any(m == p or m.startswith(p + '.') for m in sys.modules) for p in "
-        "('foretune.explain', 'foretune.commands', 'foretune.cli')))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["False", "False", "False"]
 
 
 def test_rolling_origins_cut_history_and_actuals():

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from foretune.cli import main
 from foretune.data import builtin_dataset_path
@@ -44,6 +45,7 @@ def in_process(capsys, *args: str) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(args, code, captured.out, captured.err)
 
 
+@pytest.mark.slow
 def test_run_on_wide_parquet_then_predict(tmp_path, capsys):
     long = pd.read_parquet(builtin_dataset_path())
     wide = long.pivot(index="ds", columns="unique_id", values="y").reset_index()

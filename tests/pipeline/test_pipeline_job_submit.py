@@ -77,6 +77,7 @@ def head_node():
     shutil.rmtree(temp_dir, ignore_errors=True)
 
 
+@pytest.mark.slow
 def test_job_submit_runs_the_sweep_on_that_cluster(head_node, tmp_path):
     address, env = head_node
     out = tmp_path / "run"

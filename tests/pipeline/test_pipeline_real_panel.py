@@ -8,11 +8,13 @@ The M1 yearly panel (shipped inside aeon) has series of 15 to 58 observations fo
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from test_pipeline_cli import foretune
 
 from support import m1_yearly_panel
 
 
+@pytest.mark.slow
 def test_run_with_only_data_and_horizon_forecasts_every_series(tmp_path):
     panel = m1_yearly_panel(series=40)  # the 20 shortest series and 20 others
     panel = pd.concat([panel, pd.DataFrame({"unique_id": ["new"], "ds": [2000], "y": [5.0]})])

@@ -22,9 +22,10 @@ from foretune.config import ExperimentConfig
 from foretune.data import builtin_dataset_path, read_frame
 from foretune.data.experiment import load_series, run_splits
 from foretune.ensemble import Ensemble
+from foretune.ensemble.forecasters import ensemble_forecasters
 from foretune.errors import ArtifactError, ConfigError, DataError
 from foretune.evaluate.backtest import BacktestResult, backtest, format_summary, write_backtest_report
-from foretune.evaluate.forecasters import baseline_forecasters, ensemble_forecasters, transform_direction
+from foretune.evaluate.forecasters import baseline_forecasters, transform_direction
 from foretune.evaluate.report import run_tables, write_report
 from foretune.rundir import RunDir
 from foretune.storage import Location, resolve, staged

@@ -32,6 +32,7 @@ from foretune.rundir import RunDir
 from foretune.search import run_sweep
 from foretune.storage import resolve
 from foretune.timings import Timings, stage
+from foretune.train.record import TrialStatus
 
 SUMMARY_COLUMNS = [
     "trial_id",
@@ -164,7 +165,7 @@ def print_leaderboard(board: pd.DataFrame, rows: int = 20) -> None:
         print(view.to_string(index=False))
     counts = board["status"].value_counts().to_dict()
     print("trials by status: " + ", ".join(f"{k}={v}" for k, v in counts.items()), flush=True)
-    if not (board["status"] == "ok").any():
+    if not (board["status"] == TrialStatus.OK).any():
         reasons = board["reason"].replace("", None).dropna()
         common = reasons.mode().iloc[0] if not reasons.empty else "unknown"
         print(f"foretune: no trial finished successfully; most common reason: {common}", flush=True)

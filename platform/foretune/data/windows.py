@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import as_strided
 
+from foretune.metrics import segment_scales
+
 from .calendar import season_length
 from .covariates import unscaled
 from .transform import RatioTransform, series_pairs
@@ -312,29 +314,7 @@ def fit_train_parts(
     # an auto transform picks each series' kind on all its levels, so later ones fit it too
     kinds = transform.choose_many(panel.offsets, panel.y) if transform.kind == "auto" else None
     transform.fit_many(uids, train.offsets, train.y, train.cov, kinds)
-    return mase_scales(train.offsets, train.y, seasons)
-
-
-def mase_scales(offsets: np.ndarray, y: np.ndarray, seasons: np.ndarray) -> np.ndarray:
-    """``metrics.mase_scale`` of each series ``y[offsets[i] : offsets[i+1]]`` with its season."""
-    n = np.diff(offsets)
-    seg = np.repeat(np.arange(len(n)), n)
-    seasons = np.broadcast_to(np.asarray(seasons, dtype=np.int64), n.shape)
-
-    def mean_abs_diff(lag: int) -> np.ndarray:
-        same = seg[:-lag] == seg[lag:]
-        where, d = seg[:-lag][same], np.abs(y[lag:] - y[:-lag])[same]
-        count = np.bincount(where, minlength=len(n))
-        total = np.bincount(where, weights=d, minlength=len(n))
-        return np.divide(total, count, out=np.full(len(n), np.nan), where=count > 0)
-
-    first = mean_abs_diff(1)
-    out = first.copy()
-    for season in np.unique(seasons[seasons > 1]):
-        chosen = seasons == season
-        out[chosen] = np.where(n <= season, first, mean_abs_diff(int(season)))[chosen]
-    out[out == 0] = np.nan
-    return out
+    return segment_scales(train.y, train.offsets, seasons)
 
 
 # -- windows ------------------------------------------------------------------------------------

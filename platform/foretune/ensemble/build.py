@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from foretune import metrics as M
 from foretune.config import EnsembleConfig, ExperimentConfig
 from foretune.console import progress
 from foretune.data import PreparedData, WindowSet
@@ -30,7 +31,6 @@ from foretune.data.experiment import AUTO, load_series, prepare_all
 from foretune.data.store import SeriesStore, StoreSettings
 from foretune.data.windows import Panel, series_seasons
 from foretune.errors import EnsembleError
-from foretune.evaluate import metrics as M
 from foretune.models.statistical import (
     check_names,
     normal_paths,
@@ -40,6 +40,7 @@ from foretune.models.statistical import (
 from foretune.rundir import RunDir
 from foretune.storage import Location, as_location, local_copy, read_parquet, resolve
 from foretune.timings import stage
+from foretune.train.record import TrialStatus
 
 from .artifact import MEMBER_WEIGHTS, read_member
 from .conformal import Calibration, calibrate, interval_quantiles, usable_scale
@@ -65,7 +66,7 @@ def select_members(board: pd.DataFrame, top_k: int, max_per_architecture: int | 
     The limit is a diversity rule: the next-best trial of another architecture takes the place
     of a third of one architecture, which would mostly repeat the first two.
     """
-    usable = board["status"].isin(["ok", "early_stopped"]) & board["checkpoint_path"].notna()
+    usable = board["status"].isin(TrialStatus.with_weights()) & board["checkpoint_path"].notna()
     ok = board[usable]
     ok = ok[np.isfinite(ok["val_loss"].astype(float))]
     if ok.empty:

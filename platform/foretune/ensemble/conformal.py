@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from foretune.evaluate import metrics as M
-from foretune.evaluate.metrics import level_name
+from foretune import metrics as M
+from foretune.metrics import level_name
 
 Bounds = dict[float, tuple[np.ndarray, np.ndarray]]
 #: Calibration windows per step below which ``fit_cqr`` pools the steps' scores.

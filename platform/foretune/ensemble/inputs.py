@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from foretune import metrics as M
 from foretune.data import (
     DataError,
     RatioTransform,
@@ -36,7 +37,6 @@ from foretune.data import (
     validate,
 )
 from foretune.data.validate import series_key
-from foretune.evaluate import metrics as M
 
 #: Series an ``UnseenSeriesWarning`` (or a ``DataError``) names before it gives only a count.
 SHOWN = 10

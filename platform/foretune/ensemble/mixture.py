@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from foretune.evaluate.metrics import central_interval
+from foretune.metrics import central_interval
 
 from .conformal import Bounds
 from .draws import Draws

@@ -35,7 +35,7 @@ from foretune.console import progress
 from foretune.data import DataError, RatioTransform, future_dates, read_frame
 from foretune.data.covariates import InputSpec, with_inputs
 from foretune.errors import ArtifactError, ConfigError
-from foretune.evaluate.metrics import central_interval, quantile_name
+from foretune.metrics import central_interval, quantile_name
 from foretune.models.statistical import StatisticalModel, normal_paths, statistical_forecasts
 from foretune.storage import RemotePath, as_location, local_copy, remove, resolve, upload
 from foretune.timings import stage

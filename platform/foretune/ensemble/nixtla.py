@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from foretune.evaluate.metrics import interval_pairs, level_name, quantile_columns
+from foretune.metrics import interval_pairs, level_name, quantile_columns
 
 #: The values of ``Ensemble.predict(format=...)``.
 FORMATS = ("foretune", "nixtla")

@@ -24,6 +24,7 @@ from foretune.data import PreparedData, WindowSet
 from foretune.rundir import RunDir
 from foretune.storage import read_parquet
 from foretune.train import TrainSpec, build_model, fit
+from foretune.train.record import TrialStatus
 
 NO_PATIENCE = 10**9  # early stopping never triggers: every epoch runs
 
@@ -68,7 +69,7 @@ def refit(spec: TrainSpec, data: PreparedData, best_epoch: int) -> tuple[nn.Modu
     """
     spec = dataclasses.replace(spec, max_epochs=best_epoch + 1, patience=NO_PATIENCE)
     result = fit(spec, with_validation_in_train(data), lambda metrics, checkpoint: None)
-    if result.status != "ok" or result.model is None:
+    if result.status != TrialStatus.OK or result.model is None:
         return None, spec
     result.model.eval()
     return result.model, spec

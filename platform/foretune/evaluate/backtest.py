@@ -25,11 +25,7 @@ import pandas as pd
 from foretune.console import progress
 from foretune.data import SeriesFrame, read_frame, season_length, validate
 from foretune.errors import ConfigError, DataError
-from foretune.rundir import RunDir
-from foretune.timings import stage
-
-from .forecasters import DirectionFn, Forecaster, as_forecaster, required_history
-from .metrics import (
+from foretune.metrics import (
     climatology,
     direction_accuracy,
     direction_hits,
@@ -38,6 +34,10 @@ from .metrics import (
     quantile_level,
     series_mase_scales,
 )
+from foretune.rundir import RunDir
+from foretune.timings import stage
+
+from .forecasters import DirectionFn, Forecaster, as_forecaster, required_history
 from .report import run_tables, write_report
 
 __all__ = [

@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
+from foretune.metrics import interval_pairs
 from foretune.plotting import (
     attribution_bars,
     attribution_matrix,
@@ -33,8 +34,6 @@ from foretune.plotting import (
     fan_chart,
     lag_feature_heatmap,
 )
-
-from .metrics import interval_pairs
 
 __all__ = [
     "acf",

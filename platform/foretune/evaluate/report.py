@@ -27,12 +27,13 @@ from matplotlib.figure import Figure
 
 from foretune.data.calendar import series_seasons
 from foretune.errors import DataError
+from foretune.metrics import evaluate_forecasts
 from foretune.plotting import png
 from foretune.rundir import RunDir
 from foretune.storage import read_parquet
+from foretune.train.record import LEADERBOARD_COLUMNS, TrialStatus
 
 from . import plots
-from .metrics import evaluate_forecasts
 
 __all__ = [
     "FIGURE_NAMES",
@@ -78,17 +79,11 @@ STEP_METRICS = ("mase", "smape", "mae")
 
 ACF_LAGS = 20
 MAX_CURVES = 20
-_FAILED = frozenset({"failed", "error", "errored", "crashed"})  # trial statuses, any case
-_LEADING = (
-    "trial_id",
-    "architecture",
-    "status",
-    "val_loss",
-    "val_mae",
-    "val_rmse",
-    "val_smape",
-    "val_mase",
-    "train_seconds",
+#: The leaderboard's columns the report shows first, in the leaderboard's order.
+_LEADING = tuple(
+    c
+    for c in LEADERBOARD_COLUMNS
+    if c in ("trial_id", "architecture", "status", "train_seconds") or c.startswith("val_")
 )
 _COVERAGE_COL = re.compile(r"^coverage_(\d+(?:\.\d+)?)$")
 _HIGHER_BETTER = re.compile(r"(accuracy|^r2|skill)$")
@@ -124,12 +119,11 @@ def _numeric(s: pd.Series) -> pd.Series:
 def _failed_mask(frame: pd.DataFrame) -> pd.Series:
     if "status" not in frame.columns:
         return pd.Series(False, index=frame.index)
-    return frame["status"].astype("string").str.lower().isin(_FAILED).fillna(False).astype(bool)
+    return frame["status"].astype("string").eq(TrialStatus.FAILED.value).fillna(False).astype(bool)
 
 
 def sort_leaderboard(leaderboard: pd.DataFrame) -> pd.DataFrame:
-    """Best trial first (lowest ``val_loss``), trials without a loss next, failed trials last
-    (``status`` failed/error/errored/crashed, any case).
+    """Best trial first (lowest ``val_loss``), trials without a loss next, failed trials last.
 
     Columns: the standard ones first, then others, then the hyperparameters ``hp_*`` after the
     metrics, then ``reason``.

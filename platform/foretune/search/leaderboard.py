@@ -21,32 +21,13 @@ from ray.tune import ResultGrid
 from foretune.config import ExperimentConfig
 from foretune.storage import uri
 from foretune.train.checkpoint import WEIGHTS
+from foretune.train.record import LEADERBOARD_COLUMNS, VALIDATION_METRICS, TrialRecord, TrialStatus
 
 from .resources import trial_request
 from .space import decode
 
-COLUMNS = [
-    "trial_id",
-    "architecture",
-    "window",
-    "learning_rate",
-    "batch_size",
-    "status",
-    "reason",
-    "val_loss",
-    "val_mae",
-    "val_rmse",
-    "val_smape",
-    "val_mase",
-    "train_seconds",
-    "epochs",
-    "n_params",
-    "cpus",
-    "gpus",
-    "workers",
-    "checkpoint_path",
-    "hyperparameters",
-]
+#: One row per trial: ``TrialRecord``'s fields, then ``hp_*`` and ``pareto``.
+COLUMNS = list(LEADERBOARD_COLUMNS)
 
 
 def leaderboard_frame(results: ResultGrid, config: ExperimentConfig) -> pd.DataFrame:
@@ -56,15 +37,11 @@ def leaderboard_frame(results: ResultGrid, config: ExperimentConfig) -> pd.DataF
     and training seconds (the front of the multi-objective view).
     """
     request = trial_request(config)
-    rows = [
-        {
-            **_row(result, config),
-            "cpus": request["CPU"],
-            "gpus": request["GPU"],
-            "workers": config.train.num_workers,
-        }
-        for result in results
-    ]
+    rows = []
+    for result in results:
+        record, hyperparameters = _record(result, config)
+        record.cpus, record.gpus, record.workers = request["CPU"], request["GPU"], config.train.num_workers
+        rows.append({**record.to_row(), **hyperparameters})
     board = pd.DataFrame(rows)
     for column in COLUMNS:
         if column not in board:
@@ -75,7 +52,7 @@ def leaderboard_frame(results: ResultGrid, config: ExperimentConfig) -> pd.DataF
         if values.map(type).nunique() > 1:
             board[column] = board[column].map(lambda v: v if pd.isna(v) else str(v))
     board = board[COLUMNS + hp_columns]
-    board["_failed"] = board["status"] != "ok"
+    board["_failed"] = board["status"] != TrialStatus.OK
     board = board.sort_values(["_failed", "val_loss"], na_position="last", kind="stable")
     board = board.drop(columns="_failed").reset_index(drop=True)
     board["pareto"] = pareto_front(board)
@@ -84,7 +61,7 @@ def leaderboard_frame(results: ResultGrid, config: ExperimentConfig) -> pd.DataF
 
 def pareto_front(board: pd.DataFrame) -> pd.Series:
     """True for finished trials not dominated on (val_loss, train_seconds)."""
-    ok = board["status"].eq("ok").to_numpy()
+    ok = board["status"].eq(TrialStatus.OK.value).to_numpy()
     loss = board["val_loss"].astype(float).to_numpy()
     secs = board["train_seconds"].astype(float).to_numpy()
     front = np.zeros(len(board), dtype=bool)
@@ -117,46 +94,45 @@ def curves_frame(results: ResultGrid) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def _row(result, config: ExperimentConfig) -> dict[str, Any]:
+def _record(result, config: ExperimentConfig) -> tuple[TrialRecord, dict[str, Any]]:
+    """A trial's ``TrialRecord`` and its ``hp_*`` cells."""
     metrics = result.metrics or {}
     params = result.config or {}
-    row: dict[str, Any] = {"trial_id": str(metrics.get("trial_id") or Path(result.path).name)}
+    record = TrialRecord(trial_id=str(metrics.get("trial_id") or Path(result.path).name))
+    hyperparameters: dict[str, Any] = {}
     try:
         spec = decode(params, config)
-        row.update(
-            architecture=spec.architecture,
-            window=spec.window,
-            learning_rate=spec.learning_rate,
-            batch_size=spec.batch_size,
-            hyperparameters=json.dumps(spec.hyperparameters, sort_keys=True, default=str),
-        )
-        row.update({f"hp_{k}": _scalar(v) for k, v in spec.hyperparameters.items()})
+        record.architecture, record.window = spec.architecture, spec.window
+        record.learning_rate, record.batch_size = spec.learning_rate, spec.batch_size
+        record.hyperparameters = json.dumps(spec.hyperparameters, sort_keys=True, default=str)
+        hyperparameters = {f"hp_{k}": _scalar(v) for k, v in spec.hyperparameters.items()}
     except Exception:  # noqa: BLE001 - a trial whose parameters cannot be decoded still counts
-        row.update(architecture=params.get("architecture"), hyperparameters=json.dumps(params, default=str))
+        record.architecture = params.get("architecture")
+        record.hyperparameters = json.dumps(params, default=str)
     if result.error is not None:
-        row.update(status="failed", reason=_last_line(result.error))
-        return row
+        record.status, record.reason = TrialStatus.FAILED.value, _last_line(result.error)
+        return record, hyperparameters
     checkpoint = (
         uri(result.checkpoint.filesystem, result.checkpoint.path)
         if result.checkpoint
         else metrics.get("checkpoint_path")
     )
-    status = metrics.get("status") or "early_stopped"
-    if status == "ok" and not checkpoint:
-        status = "early_stopped"
-    row.update(
-        status=status,
-        reason=metrics.get("reason", "")
-        or ("stopped by the scheduler or budget" if status == "early_stopped" else ""),
-        val_loss=metrics.get("best_val_loss", metrics.get("val_loss")),
-        train_seconds=metrics.get("train_seconds", metrics.get("time_total_s")),
-        epochs=(metrics.get("epoch", -1) or 0) + 1,
-        n_params=metrics.get("n_params"),
-        checkpoint_path=checkpoint if status == "ok" or _holds_weights(result.checkpoint) else None,
+    status = TrialStatus(metrics.get("status") or TrialStatus.EARLY_STOPPED)
+    if status is TrialStatus.OK and not checkpoint:
+        status = TrialStatus.EARLY_STOPPED
+    record.status = status.value
+    record.reason = metrics.get("reason", "") or (
+        "stopped by the scheduler or budget" if status is TrialStatus.EARLY_STOPPED else ""
     )
-    for key in ("val_mae", "val_rmse", "val_smape", "val_mase"):
-        row[key] = metrics.get(key)
-    return row
+    record.val_loss = metrics.get("best_val_loss", metrics.get("val_loss"))
+    record.train_seconds = metrics.get("train_seconds", metrics.get("time_total_s"))
+    record.epochs = (metrics.get("epoch", -1) or 0) + 1
+    record.n_params = metrics.get("n_params")
+    if status is TrialStatus.OK or _holds_weights(result.checkpoint):
+        record.checkpoint_path = checkpoint
+    for name in VALIDATION_METRICS:
+        setattr(record, f"val_{name}", metrics.get(f"val_{name}"))
+    return record, hyperparameters
 
 
 def _holds_weights(checkpoint) -> bool:

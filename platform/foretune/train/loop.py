@@ -25,6 +25,7 @@ from foretune.data import PreparedData
 from .epoch import Trainer
 from .feed import Feed, prepare_feed
 from .predict import predict_windows, score_windows, to_levels
+from .record import TrialStatus
 from .schedule import MIN_DELTA
 from .spec import FitResult, TrainSpec, build_model
 from .state import capture_state, check_resumable, restore_state
@@ -138,7 +139,7 @@ def _run_epochs(
                 f"non-finite loss or weights at epoch {epoch} (train_loss={train_loss}, "
                 f"val_loss={val_loss}); lower learning_rate or set clip_norm/clip_value"
             )
-            return "diverged", reason, last
+            return TrialStatus.DIVERGED.value, reason, last
         stopping.update(val_loss, epoch, trainer.model)
         trainer.end_epoch(val_loss)
         metrics = {
@@ -154,7 +155,7 @@ def _run_epochs(
         report(metrics, None)
         if stopping.bad_epochs >= spec.patience:
             break
-    return "ok", "", last
+    return TrialStatus.OK.value, "", last
 
 
 def _finish(
@@ -183,7 +184,7 @@ def _finish(
         report(final, None)
         return FitResult(final, None, status)
     model.load_state_dict(stopping.best_state)
-    if status != "ok":  # never checkpoint a diverged trial; hand back its best finite weights
+    if status != TrialStatus.OK:  # never checkpoint a diverged trial; hand back its best finite weights
         report(final, None)
         return FitResult(final, model.cpu(), status)
     began = time.perf_counter()

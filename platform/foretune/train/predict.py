@@ -4,14 +4,13 @@
 set; ``to_levels`` turns them into levels; ``score_windows`` scores a window set in memory and
 ``score_stream`` the streamed validation windows of a ``WindowStream`` (summed batch by batch
 and, on several ranks, over every rank's shard). The arithmetic of scoring is
-``evaluate.scoring``'s; this module only feeds it predictions. Usage::
+``foretune.metrics.windows``'; this module only feeds it predictions. Usage::
 
     scores = score_windows(model, data, data.val)  # {"mae", "rmse", "smape", "mase"}
 """
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -19,8 +18,8 @@ import torch
 from torch import nn
 
 from foretune.data import PreparedData, RatioTransform, WindowSet
-from foretune.data.transform import KINDS
-from foretune.evaluate import scoring
+from foretune.data.transform import KINDS, RowTransform
+from foretune.metrics import ScoreSums, score_levels
 
 BATCH = 4096
 
@@ -35,8 +34,10 @@ def predict_windows(model: nn.Module, ws: WindowSet, batch: int = BATCH) -> np.n
 
 
 def to_levels(data: PreparedData, ws: WindowSet, z: np.ndarray) -> np.ndarray:
-    """Invert standardised change paths ``z [N, H]`` of windows ``ws`` to levels."""
-    return scoring.to_levels(data.transform, data.series_ids, ws.series, ws.last, z)
+    """Invert standardised change paths ``z [N, H]`` of windows ``ws`` to levels, each row with
+    its series' own statistics, all rows at once (``RowTransform``)."""
+    rows = RowTransform(data.transform, np.asarray(data.series_ids, dtype=object)[np.asarray(ws.series)])
+    return rows.levels(np.asarray(ws.last, dtype=np.float64), rows.changes(z))
 
 
 def score_windows(model: nn.Module, data: PreparedData, ws: WindowSet) -> dict[str, float]:
@@ -44,7 +45,7 @@ def score_windows(model: nn.Module, data: PreparedData, ws: WindowSet) -> dict[s
     if len(ws) == 0:
         return {}
     levels = to_levels(data, ws, predict_windows(model, ws))
-    return scoring.score_levels(ws.future, levels, data.mase_scale[ws.series])
+    return score_levels(ws.future, levels, data.mase_scale[ws.series])
 
 
 def score_stream(
@@ -55,14 +56,14 @@ def score_stream(
     With ``world_size > 1`` every rank scores its shard and the sums are all-reduced.
     """
     inverse = RatioTransform(stream.transform_kind, stream.eps)
-    sums = scoring.ScoreSums()
+    sums = ScoreSums()
     model.eval()
     with torch.no_grad():
         for rows in stream.val.iter_batches(batch_size=batch, batch_format="numpy"):
             z = _predict(model, rows["x"], device).astype(np.float64)
             kinds = np.asarray(KINDS)[np.asarray(rows["kind"], dtype=np.int64)]  # each window's series kind
-            integrate = partial(inverse.integrate, kind=kinds)
-            levels = scoring.to_levels_rowwise(integrate, rows["last"], z, rows["mu"], rows["sigma"])
+            changes = z * rows["sigma"][:, None] + rows["mu"][:, None]  # each window carries its stats
+            levels = inverse.integrate(rows["last"], changes, kind=kinds)
             sums.add(rows["future"], levels, rows["mase_scale"])
     if world_size > 1:
         import torch.distributed as dist

@@ -1,13 +1,13 @@
-"""Scoring validation forecasts: levels from standardised changes, whole-array and batched metrics."""
+"""Window scores: levels from standardised changes (row-wise inverse), whole-array and batched metrics."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from foretune.data.transform import RatioTransform, SeriesStats
-from foretune.evaluate import metrics as M
-from foretune.evaluate import scoring
+from foretune import metrics as M
+from foretune.data.transform import RatioTransform, RowTransform, SeriesStats
+from foretune.metrics import windows as scoring
 
 
 @pytest.fixture
@@ -26,12 +26,18 @@ def windows():
     return transform, ["a", "b"], series, z, last, future, scale
 
 
+def to_levels(transform, series_ids, series, last, z):
+    """Levels of change paths ``z`` of windows of ``series``, as ``train.predict.to_levels``."""
+    rows = RowTransform(transform, np.asarray(series_ids, dtype=object)[series])
+    return rows.levels(last, rows.changes(z))
+
+
 def test_rowwise_levels_equal_the_per_series_inverse(windows):
     transform, ids, series, z, last, _, _ = windows
-    levels = scoring.to_levels(transform, ids, series, last, z)
+    levels = to_levels(transform, ids, series, last, z)
     mu = np.array([transform.stats[ids[i]].mu for i in series])
     sigma = np.array([transform.stats[ids[i]].sigma for i in series])
-    np.testing.assert_array_equal(scoring.to_levels_rowwise(transform.integrate, last, z, mu, sigma), levels)
+    np.testing.assert_array_equal(transform.integrate(last, z * sigma[:, None] + mu[:, None]), levels)
     first = transform.integrate(last[0], transform.unstandardize("a", z[0]))
     np.testing.assert_array_equal(levels[0], first)
 
@@ -60,12 +66,12 @@ def test_vectorised_levels_equal_the_per_series_loop_on_random_data():
     z = rng.standard_normal((300, 5)).astype(np.float32)
     last = rng.uniform(1, 100, 300)
     expected = _to_levels_per_series(transform, ids, series, last, z)
-    np.testing.assert_allclose(scoring.to_levels(transform, ids, series, last, z), expected, rtol=1e-12)
+    np.testing.assert_allclose(to_levels(transform, ids, series, last, z), expected, rtol=1e-12)
 
 
 def test_score_levels_are_the_metrics(windows):
     transform, ids, series, z, last, future, scale = windows
-    levels = scoring.to_levels(transform, ids, series, last, z)
+    levels = to_levels(transform, ids, series, last, z)
     scores = scoring.score_levels(future, levels, scale)
     assert scores["mae"] == M.mae(future, levels)
     assert scores["rmse"] == M.rmse(future, levels)
@@ -76,7 +82,7 @@ def test_score_levels_are_the_metrics(windows):
 
 def test_batched_sums_give_the_whole_array_scores(windows):
     transform, ids, series, z, last, future, scale = windows
-    levels = scoring.to_levels(transform, ids, series, last, z)
+    levels = to_levels(transform, ids, series, last, z)
     whole = scoring.score_levels(future, levels, scale)
     sums = scoring.ScoreSums()
     for part in np.array_split(np.arange(12), 5):  # uneven batches

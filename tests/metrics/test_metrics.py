@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from foretune.evaluate.metrics import (
+from foretune.metrics import (
     central_interval,
     coverage,
     crps_from_samples,
@@ -381,7 +381,7 @@ def test_evaluate_forecasts_matches_the_metrics_one_series_at_a_time(season):
 
 
 def test_series_mase_scales_match_mase_scale():
-    from foretune.evaluate.metrics import series_mase_scales
+    from foretune.metrics import series_mase_scales
 
     history, _ = _panel_forecasts()
     for season in (1, 3, 12, {"cpi": 2, "realgdp": 30}):
