@@ -1,8 +1,9 @@
-"""Evaluation: metrics, baselines, the rolling-origin backtest and the HTML report.
+"""Evaluation: baselines, the rolling-origin backtest and the HTML report.
 
-Modules: ``metrics`` (metric functions, the bottom of the flow), ``baselines`` (naive, seasonal
-naive, statsforecast), ``forecasters`` (what a backtest evaluates, incl. an ensemble and its
-members), ``backtest`` (origins -> forecasts -> scores), ``report`` and ``plots`` (the HTML
-report and its figures). Import from the submodules, e.g. ``from foretune.metrics
-import mase``; this package module imports nothing so that ``metrics`` stays cheap to load.
+Modules: ``baselines`` (naive, seasonal naive, statsforecast), ``forecasters`` (the protocol a
+backtest evaluates, and adapters to it), ``backtest`` (origins -> forecasts -> scores, from
+``origins``, ``forecast_frames``, ``scores`` and ``summary``), ``report`` (the HTML report, from
+``report_sections``, ``report_tables``, ``report_series`` and ``report_html``) and ``plots``
+(its figures). Import from the submodules, e.g. ``from foretune.evaluate.backtest import
+backtest``; this package module imports nothing.
 """
