@@ -160,23 +160,23 @@ def test_every_kind_of_input_becomes_the_runs_data(ray_session, tmp_path, data):
     """A frame, a CSV file and a Ray Dataset are saved as RUN/input.parquet; Parquet is read in place."""
     import ray
 
-    from foretune.commands.estimator import Foretune
+    from foretune.commands.estimator_io import stage_data
     from foretune.data import read_frame
 
     small = data[data["unique_id"].isin(["cpi", "m1"])].reset_index(drop=True)
     parquet, csv = tmp_path / "small.parquet", tmp_path / "small.csv"
     small.to_parquet(parquet, index=False)
     small.to_csv(csv, index=False)
-    assert Foretune._stage(parquet, tmp_path / "a") == str(parquet.resolve())
+    assert stage_data(parquet, tmp_path / "a") == str(parquet.resolve())
     assert not (tmp_path / "a").exists()
     for source in (small, csv, ray.data.from_pandas(small)):
         run = RunDir(tmp_path / "b")
-        assert Foretune._stage(source, run.root) == str(run.input)
+        assert stage_data(source, run.root) == str(run.input)
         staged = read_frame(run.input).sort_values(["unique_id", "ds"], ignore_index=True)
         assert list(staged.columns) == ["unique_id", "ds", "y"]
         np.testing.assert_allclose(staged["y"], small.sort_values(["unique_id", "ds"])["y"])
     wide = small.pivot(index="ds", columns="unique_id", values="y").reset_index()
-    Foretune._stage(wide, run.root)
+    stage_data(wide, run.root)
     assert sorted(pd.read_parquet(run.input)["unique_id"].unique()) == ["cpi", "m1"]
 
 

@@ -15,13 +15,15 @@ embedded as for ``foretune run``, or joins the cluster ``RAY_ADDRESS`` names.
 
 ``config`` is a YAML path (like ``--config``) or a mapping of dotted keys applied on top of the
 quickstart config (like ``--set``); ``horizon``, ``models``, ``trials``, ``seed`` and ``out`` are
-applied last and win, as on the command line (``config.experiment_config``).
+applied last and win, as on the command line (``config.experiment_config``). How the data gets
+into the run directory is ``estimator_io``'s; the cutoffs of ``cross_validation`` are those of the
+module of that name.
 """
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,55 +31,16 @@ import pandas as pd
 
 from foretune import console
 from foretune.config import ExperimentConfig, experiment_config
-from foretune.data.io import is_csv
-from foretune.errors import ConfigError, DataError
+from foretune.errors import ConfigError
 from foretune.rundir import RunDir, check_run_dir, clear_run_outputs
+
+from .cross_validation import CV_DIR, Cutoff, check_windows, cutoffs, join_actuals, series_positions
+from .estimator_io import STATIC_FILE, is_ray_dataset, local_dir, stage_data, stage_static, unused
 
 if TYPE_CHECKING:
     from foretune.ensemble import Ensemble
 
 __all__ = ["Foretune"]
-CV_DIR = "cv"  # cross-validation runs, one per cutoff
-STATIC_FILE = "static.parquet"  # fit(static_df=frame) writes it in the run directory
-
-
-def _local(location: str | Path) -> Path:
-    """An absolute local run directory; the estimator does not write to object storage (the CLI
-    and ``jobs/`` do)."""
-    if "://" in str(location):
-        raise ConfigError(
-            f"Foretune writes its run directory locally, not to {location}; give out= a local "
-            "directory (or unset FORETUNE_RUNS), or run `foretune run --out "
-            f"{location}` for a run directory on object storage"
-        )
-    return Path(location).resolve()
-
-
-def _unused(path: Path) -> Path:
-    """``path``, or ``path-2``, ``path-3``, ... when it exists (two fits within one second)."""
-    candidate, n = path, 2
-    while candidate.exists():
-        candidate, n = path.with_name(f"{path.name}-{n}"), n + 1
-    return candidate
-
-
-# -- data --------------------------------------------------------------------------------------
-def _is_ray_dataset(data: Any) -> bool:
-    return type(data).__module__.startswith("ray.data") and hasattr(data, "write_parquet")
-
-
-def _frame_of(data: Any) -> pd.DataFrame:
-    """A long frame of a DataFrame, a Parquet/CSV path or a Ray Dataset."""
-    from foretune.data import read_frame
-
-    if _is_ray_dataset(data):
-        return read_frame(data.to_pandas())
-    if isinstance(data, (pd.DataFrame, str, Path)):
-        return read_frame(data)
-    raise DataError(
-        "the data must be a pandas DataFrame (unique_id, ds, y), a Parquet or CSV path or a Ray "
-        f"Dataset, not {type(data).__name__}"
-    )
 
 
 # -- the estimator -----------------------------------------------------------------------------
@@ -138,7 +101,7 @@ class Foretune:
         }
         self.config = experiment_config(config, {k: v for k, v in given.items() if v is not None})
         self.horizon = self.config.data.horizon
-        self.out = _local(out) if out is not None else None
+        self.out = local_dir(out) if out is not None else None
         self.overwrite = bool(overwrite)
         self.num_cpus = num_cpus
         self.verbosity = verbosity
@@ -178,11 +141,11 @@ class Foretune:
 
         run_dir = self._new_run_dir()
         self.run_dir, self.ensemble_ = run_dir, None
-        data = self._stage(df, run_dir)
+        data = stage_data(df, run_dir)
         config = self.config.model_copy(deep=True)
         config.data.path, config.out = data, str(run_dir)
         if static_df is not None:
-            config.data.static_path = self._stage_static(static_df, run_dir)
+            config.data.static_path = stage_static(static_df, run_dir)
         if not report:  # nothing to score: the models may learn from every observation
             config.evaluate.windows = 0
         with console.verbosity(self.verbosity), commands.timed(run_dir):
@@ -194,11 +157,15 @@ class Foretune:
         self._data = data
         return self.ensemble_
 
-    def _new_run_dir(self) -> Path:
+    def _default_run_dir(self) -> Path:
+        """A new ``runs/<name>-<time>`` directory, named as ``foretune run`` names it."""
         from foretune.commands.run import default_run_dir
 
+        return unused(local_dir(default_run_dir(self.config.model_copy(update={"out": None}))))
+
+    def _new_run_dir(self) -> Path:
         if self.out is None:
-            return _unused(_local(default_run_dir(self.config.model_copy(update={"out": None}))))
+            return self._default_run_dir()
         check_run_dir(
             self.out,
             overwrite=self.overwrite,
@@ -209,43 +176,6 @@ class Foretune:
         if self.out.is_dir():
             clear_run_outputs(self.out)
         return self.out
-
-    @staticmethod
-    def _stage(df: Any, run_dir: Path) -> str:
-        """``data.path`` for ``df``: a Parquet path as it is, anything else as ``RUN/input.parquet``."""
-        target = RunDir(run_dir).input
-        if isinstance(df, (str, Path)) and "://" in str(df):
-            return str(df)  # a URI (s3://, gs://) every node can read
-        if isinstance(df, (str, Path)) and not is_csv(str(df)):
-            if not Path(df).exists():
-                raise DataError(f"data path {df} does not exist")
-            return str(Path(df).resolve())
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if target.is_dir() and not target.is_symlink():
-            shutil.rmtree(target)  # an earlier fit's Ray Dataset
-        elif target.exists() or target.is_symlink():
-            target.unlink()
-        if _is_ray_dataset(df):
-            df.write_parquet(str(target))
-            return str(target)
-        frame = _frame_of(df)
-        try:
-            frame.to_parquet(target, index=False)
-        except (TypeError, ValueError, NotImplementedError) as exc:  # a column pyarrow cannot store
-            raise DataError(f"cannot write the data as Parquet ({target}): {exc}") from None
-        return str(target)
-
-    @staticmethod
-    def _stage_static(static_df: Any, run_dir: Path) -> str:
-        """``data.static_path`` for ``static_df``: a path as it is, a frame as ``RUN/static.parquet``."""
-        if isinstance(static_df, (str, Path)):
-            return str(static_df)
-        if not isinstance(static_df, pd.DataFrame):
-            raise DataError(f"static_df must be a DataFrame or a path, not {type(static_df).__name__}")
-        target = run_dir / STATIC_FILE
-        run_dir.mkdir(parents=True, exist_ok=True)
-        static_df.to_parquet(target, index=False)
-        return str(target)
 
     # -- predict -------------------------------------------------------------------------------
     def predict(
@@ -265,16 +195,15 @@ class Foretune:
 
         Returns ``unique_id, ds, mean, q05, q50, q95`` (with the config's other quantiles and
         every calibrated level's bounds), ``p_down, p_flat, p_up, std_mc, fallback`` in the units
-        of ``y``
-        (see ``Ensemble.predict``). ``samples``: MC-dropout draws per member (default: the
-        build's, ``ensemble.samples``).
+        of ``y`` (see ``Ensemble.predict``). ``samples``: MC-dropout draws per member (default:
+        the build's, ``ensemble.samples``).
         """
         if self.ensemble_ is None:
             raise ConfigError("this Foretune has not been fit: call ft.fit(df) before ft.predict()")
         if samples is not None and int(samples) < 1:
             raise ConfigError(f"samples must be >= 1, got {samples}")
         data = self._data if df is None else df
-        if _is_ray_dataset(data):
+        if is_ray_dataset(data):
             data = data.to_pandas()
         with console.verbosity(self.verbosity):
             return self.ensemble_.predict(
@@ -301,60 +230,46 @@ class Foretune:
         value, NaN where the data has none), then the forecast's columns (``mean, q05, q50,
         q95, ..., p_down, p_flat, p_up, std_mc, fallback``), cutoffs in time order.
         """
-        from foretune.data import series_key
-
-        n_windows, step = int(n_windows), int(step if step is not None else self.horizon)
-        if n_windows < 1:
-            raise ConfigError(f"n_windows must be >= 1, got {n_windows}")
-        if step < 1:
-            raise ConfigError(f"step must be >= 1, got {step}")
-        frame = _frame_of(df)
-        if not {"unique_id", "y"} <= set(frame.columns):
-            raise DataError(
-                f"cross_validation needs columns unique_id, ds and y; found {list(frame.columns)}"
-            )
-        order = frame.groupby("unique_id", sort=False, dropna=False).ngroup()
-        frame = frame.assign(_order=order).sort_values(["_order", "ds"], kind="stable").reset_index(drop=True)
-        groups = frame.groupby("_order", sort=False)
-        position, size = groups.cumcount(), groups["ds"].transform("size")
-        frame = frame.drop(columns="_order")
+        n_windows, step = check_windows(n_windows, step if step is not None else self.horizon)
+        frame, position, size = series_positions(df)
         root = self._cv_root()
         if root.exists():
             shutil.rmtree(root)
-        pieces = []
-        for k in range(n_windows):
-            back = self.horizon + step * (n_windows - 1 - k)
-            cut = size - 1 - back  # each series' last history row
-            history = frame[position <= cut]
-            if history.empty:
-                raise DataError(
-                    f"no series has more than {back} rows, so cutoff {k} leaves no history; "
-                    "use fewer n_windows or a smaller step"
-                )
-            actual = frame[(position > cut) & (position <= cut + self.horizon)]
-            if self.verbosity != console.QUIET:
-                print(
-                    f"foretune: cross-validation cutoff {k + 1}/{n_windows}: fitting on "
-                    f"{history['unique_id'].nunique(dropna=False)} series, {back} rows held back",
-                    flush=True,
-                )
-            fold = Foretune._from_config(self.config, root / f"cutoff-{k}", self.num_cpus, self.verbosity)
-            fold.fit(history, static_df=static_df)
-            futr = frame if fold.ensemble_.input_spec.future else None  # the horizon's known covariates
-            with console.verbosity(self.verbosity):
-                forecast = fold.ensemble_.predict(history, horizon=self.horizon, futr_df=futr)
-            pieces.append(_join_actuals(forecast, history, actual, series_key))
+        pieces = [
+            self._cv_fold(cutoff, n_windows, frame, root, static_df)
+            for cutoff in cutoffs(frame, position, size, self.horizon, n_windows, step)
+        ]
         return pd.concat(pieces, ignore_index=True)
 
-    def _cv_root(self) -> Path:
-        from foretune.commands.run import default_run_dir
+    def _cv_fold(
+        self, cutoff: Cutoff, n_windows: int, frame: pd.DataFrame, root: Path, static_df: Any
+    ) -> pd.DataFrame:
+        """Fit on the cutoff's history under ``root/cutoff-<k>``, forecast its horizon (its known
+        covariates read from ``frame``) and join the actuals."""
+        from foretune.data import series_key
 
+        if self.verbosity != console.QUIET:
+            print(
+                f"foretune: cross-validation cutoff {cutoff.index + 1}/{n_windows}: fitting on "
+                f"{cutoff.history['unique_id'].nunique(dropna=False)} series, {cutoff.back} rows held back",
+                flush=True,
+            )
+        fold = Foretune._from_config(
+            self.config, root / f"cutoff-{cutoff.index}", self.num_cpus, self.verbosity
+        )
+        fold.fit(cutoff.history, static_df=static_df)
+        futr = frame if fold.ensemble_.input_spec.future else None  # the horizon's known covariates
+        with console.verbosity(self.verbosity):
+            forecast = fold.ensemble_.predict(cutoff.history, horizon=self.horizon, futr_df=futr)
+        return join_actuals(forecast, cutoff.history, cutoff.actual, series_key)
+
+    def _cv_root(self) -> Path:
         if self.run_dir is not None:
             base = self.run_dir
         elif self.out is not None:
             base = self.out
         else:
-            base = _unused(_local(default_run_dir(self.config.model_copy(update={"out": None}))))
+            base = self._default_run_dir()
         check_run_dir(base / CV_DIR, overwrite=True, hint="")
         self.cv_dir = base / CV_DIR
         return self.cv_dir
@@ -369,35 +284,3 @@ class Foretune:
         fold.out, fold.overwrite, fold.num_cpus, fold.verbosity = out, True, num_cpus, verbosity
         fold.run_dir, fold.ensemble_, fold.cv_dir, fold._data = None, None, None, None
         return fold
-
-
-def _join_actuals(
-    forecast: pd.DataFrame,
-    history: pd.DataFrame,
-    actual: pd.DataFrame,
-    series_key: Callable[[Any], str],
-) -> pd.DataFrame:
-    """``forecast`` with ``cutoff`` (each series' last history stamp) and the actual ``y``."""
-    as_ds = _ds_converter(forecast["ds"])
-    cutoffs = history.groupby("unique_id", sort=False, dropna=False)["ds"].last()
-    cutoff_of = {series_key(uid): ds for uid, ds in cutoffs.items()}
-    keys = forecast["unique_id"].map(series_key)
-    values = actual.assign(_key=actual["unique_id"].map(series_key), ds=as_ds(actual["ds"]))
-    values = values.drop_duplicates(["_key", "ds"], keep="last").set_index(["_key", "ds"])["y"]
-    out = forecast.reset_index(drop=True)
-    out.insert(2, "cutoff", as_ds(keys.map(cutoff_of)).to_numpy())
-    lookup = pd.MultiIndex.from_arrays([keys.to_numpy(), out["ds"].to_numpy()])
-    out.insert(3, "y", values.reindex(lookup).to_numpy(dtype=float))
-    return out
-
-
-def _ds_converter(target: pd.Series) -> Callable[[pd.Series], pd.Series]:
-    """Convert time stamps of the input to the forecast's ``ds`` type, so that they compare."""
-    if pd.api.types.is_datetime64_any_dtype(target):
-        dtype = target.dtype
-
-        def convert(values: pd.Series) -> pd.Series:
-            return pd.to_datetime(pd.Series(values)).astype(dtype)
-
-        return convert
-    return lambda values: pd.Series(values)

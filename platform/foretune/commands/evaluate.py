@@ -67,26 +67,13 @@ def evaluate_command(
     say = log or (lambda _msg: None)
     model_dir = resolve(model)
     ensemble = Ensemble.load(model_dir)
-    horizon = ensemble.horizon if horizon is None else int(horizon)
-    if not 1 <= horizon <= ensemble.horizon:
-        raise ConfigError(
-            f"horizon={horizon} is not available: this ensemble forecasts 1..{ensemble.horizon} steps"
-        )
+    horizon = _horizon(ensemble, horizon)
     out_dir = resolve(out) if out is not None else RunDir(model_dir.parent).evaluation
     if ensemble.input_spec.future:  # each origin's horizon reads its future covariates from the data
         data = read_frame(data)
-    forecasters: dict[str, Any] = dict(
-        ensemble_forecasters(
-            ensemble,
-            members=members,
-            samples=samples,
-            seed=seed,
-            futr_df=data if ensemble.input_spec.future else None,
-        )
-    )
-    stats_models = ("AutoETS", "AutoTheta") if statistical else ()
     season = ((ensemble.config or {}).get("data") or {}).get("season")  # the run's data.season
-    forecasters.update(baseline_forecasters(season=season, statistical_models=stats_models, log=log))
+    stats_models = ("AutoETS", "AutoTheta") if statistical else ()
+    forecasters = _forecasters(ensemble, data, season, stats_models, members, samples, seed, log)
     with stage("backtest"):
         result = backtest(
             forecasters,
@@ -102,11 +89,65 @@ def evaluate_command(
     if note:
         result.notes.append(note)
         say(f"note: {note}")
+    report = _write(result, out_dir, run_dir=model_dir.parent)
+    _print_summary(result, horizon, windows, out_dir, report, say)
+    return report
+
+
+def _horizon(ensemble: Ensemble, horizon: int | None) -> int:
+    """The backtest's horizon: the ensemble's by default; more than it raises ``ConfigError``."""
+    horizon = ensemble.horizon if horizon is None else int(horizon)
+    if not 1 <= horizon <= ensemble.horizon:
+        raise ConfigError(
+            f"horizon={horizon} is not available: this ensemble forecasts 1..{ensemble.horizon} steps"
+        )
+    return horizon
+
+
+def _forecasters(
+    ensemble: Ensemble,
+    data: str | Path | pd.DataFrame | None,
+    season: int | None,
+    stats_models: tuple[str, ...],
+    members: bool,
+    samples: int | None,
+    seed: int | None,
+    log: Log,
+) -> dict[str, Any]:
+    """The ensemble, its uncalibrated mixture and members (``ensemble_forecasters``), then the
+    baselines with the statistical ``stats_models``, by name."""
+    forecasters: dict[str, Any] = dict(
+        ensemble_forecasters(
+            ensemble,
+            members=members,
+            samples=samples,
+            seed=seed,
+            futr_df=data if ensemble.input_spec.future else None,
+        )
+    )
+    forecasters.update(baseline_forecasters(season=season, statistical_models=stats_models, log=log))
+    return forecasters
+
+
+def _write(result: BacktestResult, out_dir: Location, run_dir: Location) -> Location:
+    """Write the backtest's tables and its HTML report under ``out_dir``; return the report's path."""
     with staged(out_dir) as local:  # a URI's files are written locally, then uploaded
         with stage("tables"):
             result.save(local)
         with stage("html"):
-            report = out_dir / write_backtest_report(result, local, run_dir=model_dir.parent).name
+            name = write_backtest_report(result, local, run_dir=run_dir).name
+    return out_dir / name
+
+
+def _print_summary(
+    result: BacktestResult,
+    horizon: int,
+    windows: int,
+    out_dir: Location,
+    report: Location,
+    say: Callable[[str], None],
+) -> None:
+    """Say what was backtested, the summary table, the MASE note and where the files are."""
     n_series = result.history["unique_id"].nunique()
     say(
         f"\nbacktest: {n_series} series, {windows} rolling-origin window(s) x horizon {horizon} "
@@ -118,7 +159,6 @@ def evaluate_command(
         say(undefined)
     say(f"tables: {out_dir}")
     say(f"report: {report}")
-    return report
 
 
 def run_report(run_dir: str | Path, artifact: str | Location, log: Log = print) -> Location:
@@ -170,7 +210,8 @@ def run_report(run_dir: str | Path, artifact: str | Location, log: Log = print) 
 
 
 def run_config(raw: dict[str, Any]) -> ExperimentConfig:
-    """A saved run's experiment config; a run from before ``evaluate`` existed held nothing out."""
+    """A saved run's experiment config; a config without an ``evaluate`` section held nothing out
+    (``evaluate.windows`` 0)."""
     if "evaluate" not in raw:
         raw = {**raw, "evaluate": {"windows": 0}}
     return ExperimentConfig.from_dict(raw)

@@ -1,0 +1,103 @@
+"""Where a ``Foretune`` fit writes, and how its data gets there.
+
+    run_dir = unused(local_dir("runs/exp"))              # a new local run directory
+    data_path = stage_data(df, run_dir)                  # data.path: Parquet in place, else RUN/input.parquet
+    static_path = stage_static(static_df, run_dir)       # data.static_path
+    frame = frame_of(df)                                 # a long frame of any accepted input
+
+Accepted data: a pandas DataFrame (long, or wide with ``ds`` and one column per series), a
+Parquet file or directory, a CSV file, or a Ray Dataset; a URI (``s3://``, ``gs://``) is read
+where it is.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from foretune.data.io import is_csv
+from foretune.errors import ConfigError, DataError
+from foretune.rundir import RunDir
+
+__all__ = ["STATIC_FILE", "frame_of", "is_ray_dataset", "local_dir", "stage_data", "stage_static", "unused"]
+
+STATIC_FILE = "static.parquet"  # fit(static_df=frame) writes it in the run directory
+
+
+def local_dir(location: str | Path) -> Path:
+    """An absolute local run directory; the estimator does not write to object storage (the CLI
+    and ``jobs/`` do)."""
+    if "://" in str(location):
+        raise ConfigError(
+            f"Foretune writes its run directory locally, not to {location}; give out= a local "
+            "directory (or unset FORETUNE_RUNS), or run `foretune run --out "
+            f"{location}` for a run directory on object storage"
+        )
+    return Path(location).resolve()
+
+
+def unused(path: Path) -> Path:
+    """``path``, or ``path-2``, ``path-3``, ... when it exists (two fits within one second)."""
+    candidate, n = path, 2
+    while candidate.exists():
+        candidate, n = path.with_name(f"{path.name}-{n}"), n + 1
+    return candidate
+
+
+def is_ray_dataset(data: Any) -> bool:
+    """Whether ``data`` is a Ray Dataset (without importing Ray)."""
+    return type(data).__module__.startswith("ray.data") and hasattr(data, "write_parquet")
+
+
+def frame_of(data: Any) -> pd.DataFrame:
+    """A long frame of a DataFrame, a Parquet/CSV path or a Ray Dataset."""
+    from foretune.data import read_frame
+
+    if is_ray_dataset(data):
+        return read_frame(data.to_pandas())
+    if isinstance(data, (pd.DataFrame, str, Path)):
+        return read_frame(data)
+    raise DataError(
+        "the data must be a pandas DataFrame (unique_id, ds, y), a Parquet or CSV path or a Ray "
+        f"Dataset, not {type(data).__name__}"
+    )
+
+
+def stage_data(df: Any, run_dir: Path) -> str:
+    """``data.path`` for ``df``: a Parquet path as it is, anything else as ``RUN/input.parquet``."""
+    target = RunDir(run_dir).input
+    if isinstance(df, (str, Path)) and "://" in str(df):
+        return str(df)  # a URI (s3://, gs://) every node can read
+    if isinstance(df, (str, Path)) and not is_csv(str(df)):
+        if not Path(df).exists():
+            raise DataError(f"data path {df} does not exist")
+        return str(Path(df).resolve())
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if target.is_dir() and not target.is_symlink():
+        shutil.rmtree(target)  # an earlier fit's Ray Dataset
+    elif target.exists() or target.is_symlink():
+        target.unlink()
+    if is_ray_dataset(df):
+        df.write_parquet(str(target))
+        return str(target)
+    frame = frame_of(df)
+    try:
+        frame.to_parquet(target, index=False)
+    except (TypeError, ValueError, NotImplementedError) as exc:  # a column pyarrow cannot store
+        raise DataError(f"cannot write the data as Parquet ({target}): {exc}") from None
+    return str(target)
+
+
+def stage_static(static_df: Any, run_dir: Path) -> str:
+    """``data.static_path`` for ``static_df``: a path as it is, a frame as ``RUN/static.parquet``."""
+    if isinstance(static_df, (str, Path)):
+        return str(static_df)
+    if not isinstance(static_df, pd.DataFrame):
+        raise DataError(f"static_df must be a DataFrame or a path, not {type(static_df).__name__}")
+    target = run_dir / STATIC_FILE
+    run_dir.mkdir(parents=True, exist_ok=True)
+    static_df.to_parquet(target, index=False)
+    return str(target)
