@@ -9,7 +9,7 @@ way a figure becomes PNG bytes (the report and ``Explanation.save`` write files 
 
 Every figure function returns a ``matplotlib.figure.Figure`` drawn without pyplot (no global
 state, headless, safe in worker processes): a notebook shows it, ``fig.savefig`` writes it.
-The module sits at the bottom of the flow (it reads only ``evaluate.metrics``' column names),
+The module sits at the bottom of the flow (of foretune it imports only ``metrics.interval_pairs``),
 so the ensemble may draw with it.
 """
 
@@ -134,63 +134,50 @@ def fan_chart(
         empty(axes[0])
         return fig
     pairs = interval_pairs(list(forecasts.columns))
-    alphas = np.linspace(0.15, 0.4, num=max(len(pairs), 1))
     for i, (ax, uid) in enumerate(zip(axes, series, strict=True)):
         f = forecasts[forecasts["unique_id"] == uid].sort_values("ds")
         if f.empty:
             empty(ax, f"no forecasts for {uid}")
             continue
-        x = f["ds"].to_numpy()
-        start, horizon = x[0], len(f)
         if history is not None:
-            h = history[history["unique_id"] == uid].sort_values("ds")
-            before = h[h["ds"] < start].tail(history_factor * horizon)
-            inside = h[(h["ds"] >= start) & (h["ds"] <= x[-1])]
-            shown = pd.concat([before, inside])
-            if not shown.empty:
-                ax.plot(
-                    shown["ds"].to_numpy(),
-                    shown["y"].to_numpy(np.float64),
-                    color="k",
-                    lw=1.2,
-                    label="history",
-                )
-        for (cov, lo, hi), alpha in zip(pairs, alphas, strict=False):
-            lower = pd.to_numeric(f[lo], errors="coerce").to_numpy(np.float64)
-            upper = pd.to_numeric(f[hi], errors="coerce").to_numpy(np.float64)
-            ax.fill_between(
-                x,
-                lower,
-                upper,
-                color="C0",
-                alpha=float(alpha),
-                lw=0,
-                label=f"{cov * 100:g}% interval",
-            )
-        ax.plot(
-            x,
-            pd.to_numeric(f["mean"], errors="coerce").to_numpy(np.float64),
-            color="C0",
-            lw=1.8,
-            label="forecast mean",
-        )
-        if "q50" in f.columns:
-            ax.plot(
-                x,
-                pd.to_numeric(f["q50"], errors="coerce").to_numpy(np.float64),
-                color="C0",
-                lw=1.0,
-                ls=":",
-                label="median",
-            )
-        if "y" in f.columns:
-            y = pd.to_numeric(f["y"], errors="coerce").to_numpy(np.float64)
-            if np.isfinite(y).any():
-                ax.plot(x, y, "o", color="C3", ms=3.5, label="actual")
-        ax.axvline(start, color="0.6", lw=0.8, ls="--")
+            _draw_history(ax, history[history["unique_id"] == uid], f["ds"].to_numpy(), history_factor)
+        _draw_forecast(ax, f, pairs)
         title = str(uid) if labels is None else f"{uid}: {labels[i]}"
         ax.set_title(title, fontsize=10, loc="left")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     return fig
+
+
+def _values(frame: pd.DataFrame, column: str) -> np.ndarray:
+    return pd.to_numeric(frame[column], errors="coerce").to_numpy(np.float64)
+
+
+def _draw_history(ax: Axes, history: pd.DataFrame, x: np.ndarray, history_factor: int) -> None:
+    """One series' history: the last ``history_factor`` x horizon points before the forecast
+    dates ``x``, and those inside them."""
+    h = history.sort_values("ds")
+    before = h[h["ds"] < x[0]].tail(history_factor * len(x))
+    inside = h[(h["ds"] >= x[0]) & (h["ds"] <= x[-1])]
+    shown = pd.concat([before, inside])
+    if not shown.empty:
+        ax.plot(shown["ds"].to_numpy(), shown["y"].to_numpy(np.float64), color="k", lw=1.2, label="history")
+
+
+def _draw_forecast(ax: Axes, f: pd.DataFrame, pairs: list[tuple[float, str, str]]) -> None:
+    """One series' forecast ``f`` (sorted by ``ds``): shaded intervals (``pairs`` of
+    ``interval_pairs``), mean, median, actuals and a line at the forecast start."""
+    x = f["ds"].to_numpy()
+    alphas = np.linspace(0.15, 0.4, num=max(len(pairs), 1))
+    for (cov, lo, hi), alpha in zip(pairs, alphas, strict=False):
+        label = f"{cov * 100:g}% interval"
+        ax.fill_between(x, _values(f, lo), _values(f, hi), color="C0", alpha=float(alpha), lw=0, label=label)
+    ax.plot(x, _values(f, "mean"), color="C0", lw=1.8, label="forecast mean")
+    if "q50" in f.columns:
+        ax.plot(x, _values(f, "q50"), color="C0", lw=1.0, ls=":", label="median")
+    if "y" in f.columns:
+        y = _values(f, "y")
+        if np.isfinite(y).any():
+            ax.plot(x, y, "o", color="C3", ms=3.5, label="actual")
+    ax.axvline(x[0], color="0.6", lw=0.8, ls="--")
