@@ -2,8 +2,7 @@
 
 A run, its predictions and one refused command go through ``python -m foretune`` (the exit code
 of a process); the other refusals call ``foretune.cli.main`` in this process, which is what that
-process runs (``sys.exit(main())``) without paying a Python start and the imports of torch and
-Ray (about 3 s) for each error message.
+process runs (``sys.exit(main())``), with no new Python process per error message.
 """
 
 from __future__ import annotations
