@@ -16,6 +16,7 @@ from torch import nn
 
 from foretune.explain import (
     ExplainError,
+    IGSettings,
     MissingDependencyError,
     integrated_gradients,
     prepare_model,
@@ -205,6 +206,26 @@ def test_only_lag_three_of_feature_zero_matters():
     assert (WINDOW - t, f) == (3, 0)  # lag = WINDOW - index
     others = np.delete(importance.ravel(), importance.argmax())
     assert importance.max() > 5 * others.max()
+
+
+def test_settings_object_equals_keywords_and_keywords_override_it():
+    model = _model("tcn")
+    x = _inputs(3)
+    settings = IGSettings(step=2, target="direction", direction_class="predicted", n_steps=(8, 16))
+    by_object = integrated_gradients(model, x, settings, warn=False)
+    by_keywords = integrated_gradients(
+        model, x, step=2, target="direction", direction_class="predicted", n_steps=(8, 16), warn=False
+    )
+    np.testing.assert_array_equal(by_object.attributions, by_keywords.attributions)
+    assert by_object.target == by_keywords.target
+    overridden = integrated_gradients(model, x, settings, target="forecast", warn=False)
+    assert overridden.target == ["forecast"] * 3
+    with pytest.raises(ExplainError, match="n_steps"):
+        integrated_gradients(model, x, n_steps=())
+    with pytest.raises(ExplainError, match="tolerance"):
+        integrated_gradients(model, x, tolerance=0)
+    with pytest.raises(TypeError):
+        integrated_gradients(model, x, steps=4)  # not a setting
 
 
 def test_bad_requests_raise_clear_errors():

@@ -15,7 +15,7 @@ from torch import nn
 
 from foretune.data import DataError, RatioTransform, model_inputs
 from foretune.ensemble import Ensemble, EnsembleSettings, Member, UnseenSeriesWarning
-from foretune.explain import ExplainError, Explanation, explain_ensemble, feature_names
+from foretune.explain import ExplainError, Explanation, IGSettings, explain_ensemble, feature_names
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 HORIZON = 3
@@ -194,6 +194,21 @@ def test_direction_targets_use_one_class_for_all_members():
         assert set(c[c.unique_id == uid]["target"]) == {label}
     assert predicted.summary["targets"] == expected
     assert c["converged"].all()
+
+
+def test_settings_object_and_keywords_give_the_same_explanation():
+    ensemble, history = _ensemble(), _history()
+    settings = IGSettings(step=1, target="direction", direction_class="predicted", n_steps=(16,))
+    by_object = explain_ensemble(ensemble, history, settings)
+    by_keywords = explain_ensemble(
+        ensemble, history, step=1, target="direction", direction_class="predicted", n_steps=(16,)
+    )
+    pd.testing.assert_frame_equal(by_object.attributions, by_keywords.attributions)
+    assert by_object.summary == by_keywords.summary
+    overridden = explain_ensemble(ensemble, history, settings, step=2)  # keywords win
+    assert overridden.summary["step"] == 2 and overridden.summary["target_label"] == "p_predicted"
+    with pytest.raises(ExplainError, match="baseline"):
+        explain_ensemble(ensemble, history, baseline=np.zeros((1, 8, F)))  # one model only
 
 
 def test_bad_requests(explained):

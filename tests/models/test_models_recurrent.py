@@ -39,6 +39,52 @@ def test_recurrent_init():
     assert torch.all(rnn.bias_ih_l0[16:32] == 1) and torch.all(rnn.bias_hh_l0 == 0)
 
 
+def _checkpoint_keys(gates: int, directions: int) -> dict[str, tuple[int, ...]]:
+    """Parameter names and shapes of the default two-layer build (input 3, horizon 2)."""
+    keys = {}
+    for layer, (inputs, hidden) in enumerate([(3, 64), (64 * directions, 32)]):
+        for suffix in ["", "_reverse"][:directions]:
+            prefix = f"encoder.rnn.layers.{layer}."
+            keys[f"{prefix}weight_ih_l0{suffix}"] = (gates * hidden, inputs)
+            keys[f"{prefix}weight_hh_l0{suffix}"] = (gates * hidden, hidden)
+            keys[f"{prefix}bias_ih_l0{suffix}"] = (gates * hidden,)
+            keys[f"{prefix}bias_hh_l0{suffix}"] = (gates * hidden,)
+    features = 32 * directions
+    head = {"regression": 2, "direction": 6}
+    for name, outputs in head.items():
+        keys[f"head.{name}.weight"] = (outputs, features)
+        keys[f"head.{name}.bias"] = (outputs,)
+    return keys
+
+
+@pytest.mark.parametrize(
+    ("name", "gates", "directions", "abs_sum", "total"),
+    [
+        ("lstm", 4, 1, 3510.651503820345, 79.45055864516871),
+        ("gru", 3, 1, 2564.135728917867, -38.95555523220901),
+        ("bilstm", 4, 2, 8118.869321463909, 192.6809710134686),
+    ],
+)
+def test_recurrent_builds_keep_their_checkpoint_layout_and_seeded_weights(
+    name, gates, directions, abs_sum, total
+):
+    """Saved checkpoints load (same names and shapes) and a seed gives the recorded weights."""
+    torch.manual_seed(0)
+    state = models.build(name, input_size=3, horizon=2, window=10, dropout=0.2).state_dict()
+    assert list(state) == list(_checkpoint_keys(gates, directions))
+    assert {k: tuple(v.shape) for k, v in state.items()} == _checkpoint_keys(gates, directions)
+    weights = [t.double() for t in state.values()]
+    assert sum(float(t.abs().sum()) for t in weights) == pytest.approx(abs_sum, rel=1e-6)
+    assert sum(float(t.sum()) for t in weights) == pytest.approx(total, rel=1e-5, abs=1e-3)
+
+
+def test_lstm_and_gru_share_one_encoder_and_search_space():
+    lstm, gru = models.get("lstm"), models.get("gru")
+    assert lstm.encoder.__mro__[1] is gru.encoder.__mro__[1]
+    assert models.search_space("lstm") == models.search_space("gru")
+    assert lstm.defaults() == gru.defaults()
+
+
 def test_variational_dropout_uses_one_mask_for_all_steps():
     torch.manual_seed(0)
     dropout = models.VariationalDropout(0.5)

@@ -1,4 +1,4 @@
-"""Issue 17: the throughput levers keep behaviour.
+"""The throughput levers keep behaviour.
 
 A worker process reused between trials (``search.reuse_actors``) gives the same leaderboard as a
 fresh process per trial; a trial that ASHA stops at a rung keeps its best weights and can be an

@@ -5,15 +5,13 @@
     explanation.completeness   # per series and member: how closely the attributions add up
     explanation.save(out_dir)  # attributions.parquet, heatmap_<series>.png, summary.json, ...
     integrated_gradients(model, x, step=1, ...)   # one model, prepared windows
+    settings = IGSettings(step=2, target="direction")  # the same request for either function
 
 ``target`` is ``"forecast"`` (the standardised forecast at ``step``) or ``"direction"`` (a
 direction class's probability). captum is an optional extra: ``pip install foretune[explain]``.
 """
 
 from .attribution import (
-    ATOL,
-    N_STEPS,
-    TOLERANCE,
     Attribution,
     ExplainError,
     MissingDependencyError,
@@ -21,7 +19,9 @@ from .attribution import (
     prepare_model,
     require_captum,
 )
-from .ensemble import Explanation, explain_ensemble, feature_names
+from .ensemble import explain_ensemble, feature_names
+from .explanation import Explanation
+from .settings import ATOL, N_STEPS, TOLERANCE, IGSettings
 
 __all__ = [
     "ATOL",
@@ -30,6 +30,7 @@ __all__ = [
     "Attribution",
     "ExplainError",
     "Explanation",
+    "IGSettings",
     "MissingDependencyError",
     "explain_ensemble",
     "feature_names",

@@ -1,6 +1,7 @@
 """Integrated gradients of one model's output at one horizon step, with a completeness check.
 
     result = integrated_gradients(model, x [N, T, F], step=1, target="forecast", baseline="zeros")
+    result = integrated_gradients(model, x, IGSettings(step=1, target="direction"))
     result.attributions [N, T, F], result.relative_error [N], result.converged [N]
 
 Works on any registered model through ``forward(x) -> (regression [N, H], logits [N, H, 3])``;
@@ -12,8 +13,9 @@ from __future__ import annotations
 
 import copy
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,20 +24,15 @@ from torch import Tensor, nn
 from foretune.errors import ExplainError
 from foretune.models import DIRECTION_CLASSES
 
-#: Integration step counts tried in turn until the completeness error is within tolerance. Smooth
-#: networks (LSTM/GRU/attention/transformer) converge at 50; piecewise-linear ReLU ones (TCN,
-#: CNN-LSTM, MLP) can need more.
-N_STEPS: tuple[int, ...] = (50, 100, 200, 400)
-#: Largest accepted relative completeness error ``|delta| / max(|f(x) - f(b)|, ATOL)``.
-TOLERANCE = 0.05
-#: Floor of the denominator of the relative error (outputs are in standardised units); it only
-#: guards the division.
-ATOL = 1e-6
-#: Most interpolated inputs captum evaluates in one forward pass (it never goes below the rows).
-INTERNAL_BATCH = 2048
+from .settings import (
+    BASELINES,
+    INTERNAL_BATCH,
+    IGSettings,
+    check_request,
+    resolve,
+    unknown_direction_name,
+)
 
-TARGETS = ("forecast", "direction")
-BASELINES = ("zeros", "mean")
 INSTALL_HINT = "pip install foretune[explain]"
 
 
@@ -84,6 +81,44 @@ class Attribution:
     classes: np.ndarray | None
     target: list[str]
 
+    @classmethod
+    def checked(
+        cls,
+        attributions: np.ndarray,
+        output: np.ndarray,
+        baseline_output: np.ndarray,
+        delta: np.ndarray,
+        n_steps: np.ndarray,
+        settings: IGSettings,
+        classes: np.ndarray | None,
+        target: list[str],
+    ) -> Attribution:
+        """An attribution with its relative error and ``converged`` flags computed from ``delta``."""
+        relative = relative_error(delta, output, baseline_output, settings.atol)
+        return cls(
+            attributions=attributions,
+            output=output,
+            baseline_output=baseline_output,
+            delta=delta,
+            relative_error=relative,
+            n_steps=n_steps,
+            converged=relative <= settings.tolerance,
+            classes=classes,
+            target=target,
+        )
+
+
+def completeness_scale(output: np.ndarray, baseline_output: np.ndarray, atol: float) -> np.ndarray:
+    """The denominator of the relative completeness error: ``max(|f(x) - f(b)|, atol)``."""
+    return np.maximum(np.abs(output - baseline_output), atol)
+
+
+def relative_error(
+    delta: np.ndarray, output: np.ndarray, baseline_output: np.ndarray, atol: float
+) -> np.ndarray:
+    """``|delta| / max(|f(x) - f(b)|, atol)``, the error the completeness check bounds."""
+    return np.abs(delta) / completeness_scale(output, baseline_output, atol)
+
 
 def prepare_model(
     model: nn.Module,
@@ -124,10 +159,7 @@ def _classes(
             assert probs is not None
             return probs.argmax(dim=-1).cpu().numpy().astype(np.int64)
         if direction_class not in DIRECTION_CLASSES:
-            raise ExplainError(
-                f"direction_class must be one of {[*DIRECTION_CLASSES, 'predicted']} or a class "
-                f"index, got {direction_class!r}"
-            )
+            raise unknown_direction_name(direction_class)
         return np.full(n, DIRECTION_CLASSES.index(direction_class), dtype=np.int64)
     classes = np.broadcast_to(np.asarray(direction_class, dtype=np.int64), (n,)).copy()
     if classes.size and (classes.min() < 0 or classes.max() >= len(DIRECTION_CLASSES)):
@@ -153,39 +185,38 @@ def _baseline(x: Tensor, baseline: str | Tensor | np.ndarray) -> Tensor:
         ) from None
 
 
-def check_request(step: int, target: str, horizon: int | None = None) -> None:
-    """Raise :class:`ExplainError` for a step outside ``1..horizon`` or an unknown target."""
-    if target not in TARGETS:
-        raise ExplainError(f"target must be one of {TARGETS}, got {target!r}")
-    if isinstance(step, bool) or int(step) != step or step < 1:
-        raise ExplainError(f"step must be a positive integer (1-based horizon step), got {step!r}")
-    if horizon is not None and step > horizon:
-        raise ExplainError(f"step={step} is not available: the model forecasts steps 1..{horizon}")
+@dataclass(frozen=True)
+class _Objective:
+    """The scalar attributed per row: ``forward`` (the outputs captum differentiates), the column
+    ``targets`` it picks per row, its values ``output`` f(x) and ``baseline_output`` f(b), the
+    direction ``classes`` (None for the forecast) and the row ``labels``."""
+
+    forward: Callable[[Tensor], Tensor]
+    targets: Tensor
+    output: np.ndarray
+    baseline_output: np.ndarray
+    classes: np.ndarray | None
+    labels: list[str]
 
 
 def integrated_gradients(
     model: nn.Module,
     x: Tensor | np.ndarray,
+    settings: IGSettings | None = None,
     *,
-    step: int = 1,
-    target: str = "forecast",
-    baseline: str | Tensor | np.ndarray = "zeros",
-    direction_class: str | int | Sequence[int] | np.ndarray = "up",
-    tolerance: float = TOLERANCE,
-    n_steps: Sequence[int] = N_STEPS,
-    atol: float = ATOL,
-    method: str = "gausslegendre",
-    internal_batch_size: int | None = None,
-    device: torch.device | str | None = None,
-    dtype: torch.dtype | None = None,
     warn: bool = True,
+    **overrides: Any,
 ) -> Attribution:
     """Integrated gradients (captum) of ``model``'s output at horizon ``step`` for windows ``x``.
 
-    ``x [N, T, F]`` are model inputs (standardised features). ``target="forecast"`` attributes
-    regression column ``step - 1``, in the standardised units the model predicts;
-    ``"direction"`` the softmax probability of ``direction_class`` (a name, an index, one index
-    per row, or ``"predicted"``: the model's own most probable class) at that step.
+    ``x [N, T, F]`` are model inputs (standardised features). ``settings`` (an
+    :class:`IGSettings`, default its defaults) says what to attribute and how finely; keywords
+    named like its fields (``step``, ``target``, ``baseline``, ``direction_class``,
+    ``tolerance``, ``n_steps``, ``atol``, ``method``, ``internal_batch_size``, ``device``,
+    ``dtype``) override it. ``target="forecast"`` attributes regression column ``step - 1``, in
+    the standardised units the model predicts; ``"direction"`` the softmax probability of
+    ``direction_class`` (a name, an index, one index per row, or ``"predicted"``: the model's own
+    most probable class) at that step.
 
     ``baseline``: ``"zeros"`` is all zeros in the standardised input space (every feature at its
     training mean: y changing by its average change, covariates at their mean); ``"mean"`` is
@@ -202,92 +233,113 @@ def integrated_gradients(
     quadrature error the completeness check measures.
     """
     IntegratedGradients = require_captum()
-    check_request(step, target)
-    counts = [int(n) for n in n_steps]
-    if not counts or min(counts) < 1:
-        raise ExplainError(f"n_steps must be a non-empty list of positive counts, got {n_steps}")
-    if not tolerance > 0:
-        raise ExplainError(f"tolerance must be > 0, got {tolerance}")
-    net = prepare_model(model, device, dtype)
+    settings = resolve(settings, overrides)
+    check_request(settings.step, settings.target)
+    counts = settings.step_counts()
+    net, x = _prepared(model, x, settings)
+    base = _baseline(x, settings.baseline)
+    objective = _objective(net, x, base, settings)
+    ig = IntegratedGradients(objective.forward)
+    attributions, delta, used = _integrate(ig, x, base, objective, counts, settings)
+    result = Attribution.checked(
+        attributions,
+        objective.output,
+        objective.baseline_output,
+        delta,
+        used,
+        settings,
+        objective.classes,
+        objective.labels,
+    )
+    if warn and not result.converged.all():
+        warnings.warn(_unconverged_message(result, counts, settings), RuntimeWarning, stacklevel=2)
+    return result
+
+
+def _prepared(model: nn.Module, x: Tensor | np.ndarray, settings: IGSettings) -> tuple[nn.Module, Tensor]:
+    """The model's private copy (:func:`prepare_model`) and ``x`` on its device, in its dtype."""
+    net = prepare_model(model, settings.device, settings.dtype)
     first = next(net.parameters(), None)
-    device = first.device if first is not None else torch.device(device or "cpu")
-    dtype = first.dtype if first is not None else (dtype or torch.float32)
+    device = first.device if first is not None else torch.device(settings.device or "cpu")
+    dtype = first.dtype if first is not None else (settings.dtype or torch.float32)
     x = torch.as_tensor(x).to(device=device, dtype=dtype)
     if x.dim() != 3:
         raise ExplainError(f"inputs must be [windows, time, features], got shape {tuple(x.shape)}")
-    n = x.shape[0]
-    base = _baseline(x, baseline)
-    index = step - 1
+    return net, x
 
+
+def _numpy(values: Tensor) -> np.ndarray:
+    return values.cpu().numpy().astype(np.float64)
+
+
+def _objective(net: nn.Module, x: Tensor, base: Tensor, settings: IGSettings) -> _Objective:
+    """The output at ``settings.step`` to attribute, after checking the step against the horizon."""
+    index = settings.step - 1
     with torch.no_grad():
         reg, logits = net(x)
         reg_b, logits_b = net(base)
-    horizon = reg.shape[1]
-    check_request(step, target, horizon)
-    if target == "forecast":
-        classes = None
-        labels = ["forecast"] * n
-        targets = torch.full((n,), index, dtype=torch.long, device=device)
-        out, out_b = reg[:, index], reg_b[:, index]
+    check_request(settings.step, settings.target, reg.shape[1])
+    n = x.shape[0]
+    if settings.target == "forecast":
 
-        def forward(z: Tensor) -> Tensor:
+        def forecast(z: Tensor) -> Tensor:
             return net(z)[0]
 
-    else:
-        probs = torch.softmax(logits[:, index], dim=-1)
-        classes = _classes(direction_class, probs, n)
-        labels = [f"p_{DIRECTION_CLASSES[c]}" for c in classes]
-        targets = torch.as_tensor(classes, device=device)
-        out = probs.gather(1, targets[:, None]).squeeze(1)
-        out_b = torch.softmax(logits_b[:, index], dim=-1).gather(1, targets[:, None]).squeeze(1)
+        targets = torch.full((n,), index, dtype=torch.long, device=x.device)
+        output, output_b = _numpy(reg[:, index]), _numpy(reg_b[:, index])
+        return _Objective(forecast, targets, output, output_b, None, ["forecast"] * n)
 
-        def forward(z: Tensor) -> Tensor:
-            return torch.softmax(net(z)[1][:, index], dim=-1)
+    def probabilities(z: Tensor) -> Tensor:
+        return torch.softmax(net(z)[1][:, index], dim=-1)
 
-    output = out.cpu().numpy().astype(np.float64)
-    baseline_output = out_b.cpu().numpy().astype(np.float64)
-    scale = np.maximum(np.abs(output - baseline_output), atol)
+    probs = torch.softmax(logits[:, index], dim=-1)
+    classes = _classes(settings.direction_class, probs, n)
+    targets = torch.as_tensor(classes, device=x.device)
+    output = _numpy(probs.gather(1, targets[:, None]).squeeze(1))
+    output_b = _numpy(torch.softmax(logits_b[:, index], dim=-1).gather(1, targets[:, None]).squeeze(1))
+    labels = [f"p_{DIRECTION_CLASSES[c]}" for c in classes]
+    return _Objective(probabilities, targets, output, output_b, classes, labels)
+
+
+def _integrate(
+    ig: Any,
+    x: Tensor,
+    base: Tensor,
+    objective: _Objective,
+    counts: list[int],
+    settings: IGSettings,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Attribute every row with ``counts[0]`` steps, then redo the rows whose completeness error
+    exceeds the tolerance with each next count. Returns attributions, deltas and counts used."""
+    n = x.shape[0]
+    scale = completeness_scale(objective.output, objective.baseline_output, settings.atol)
     attributions = np.zeros(tuple(x.shape), dtype=np.float64)
     delta = np.full(n, np.nan)
     used = np.zeros(n, dtype=np.int64)
     todo = np.arange(n)
-    ig = IntegratedGradients(forward)
     for count in counts:
         if todo.size == 0:
             break
-        rows = torch.as_tensor(todo, device=device)
-        batch = max(internal_batch_size or INTERNAL_BATCH, todo.size)
+        rows = torch.as_tensor(todo, device=x.device)
         attr, d = ig.attribute(
             x[rows],
             baselines=base[rows],
-            target=targets[rows],
+            target=objective.targets[rows],
             n_steps=count,
-            method=method,
-            internal_batch_size=batch,
+            method=settings.method,
+            internal_batch_size=max(settings.internal_batch_size or INTERNAL_BATCH, todo.size),
             return_convergence_delta=True,
         )
         attributions[todo] = attr.detach().cpu().numpy()
         delta[todo] = d.detach().cpu().numpy()
         used[todo] = count
-        todo = todo[np.abs(delta[todo]) / scale[todo] > tolerance]
-    relative = np.abs(delta) / scale
-    converged = relative <= tolerance
-    if warn and not converged.all():
-        warnings.warn(
-            f"integrated gradients: {int((~converged).sum())} of {n} windows still have a "
-            f"completeness error above {tolerance:.0%} after {counts[-1]} steps (worst "
-            f"{np.nanmax(relative):.1%}); read their attributions with care",
-            RuntimeWarning,
-            stacklevel=2,
-        )
-    return Attribution(
-        attributions=attributions,
-        output=output,
-        baseline_output=baseline_output,
-        delta=delta,
-        relative_error=relative,
-        n_steps=used,
-        converged=converged,
-        classes=classes,
-        target=labels,
+        todo = todo[np.abs(delta[todo]) / scale[todo] > settings.tolerance]
+    return attributions, delta, used
+
+
+def _unconverged_message(result: Attribution, counts: list[int], settings: IGSettings) -> str:
+    return (
+        f"integrated gradients: {int((~result.converged).sum())} of {len(result.converged)} windows "
+        f"still have a completeness error above {settings.tolerance:.0%} after {counts[-1]} steps "
+        f"(worst {np.nanmax(result.relative_error):.1%}); read their attributions with care"
     )

@@ -37,21 +37,15 @@ from .registry import (
 )
 from .space import Categorical, Dimension, Float, Int, Layers, WindowFraction
 
-#: Built-in architectures; each is the module ``foretune.models.<name>``, imported (and thereby
-#: registered) in this order, which is the order ``available()`` reports.
-ARCHITECTURES = (
-    "mlp",
-    "lstm",
-    "gru",
-    "bilstm",
-    "cnn_lstm",
-    "tcn",
-    "transformer",
-    "attention_lstm",
-)
-for _name in ARCHITECTURES:
-    import_module(f"{__name__}.{_name}")
-del _name
+#: Modules that define the built-in architectures, imported (and thereby registered) in this
+#: order; ``recurrent`` registers ``lstm``, ``gru`` and ``bilstm``, each other module its namesake.
+_MODULES = ("mlp", "recurrent", "cnn_lstm", "tcn", "transformer", "attention_lstm")
+for _module in _MODULES:
+    import_module(f"{__name__}.{_module}")
+del _module
+
+#: Built-in architecture names, in the order ``available()`` reports them.
+ARCHITECTURES = tuple(available())
 
 __all__ = [
     "ARCHITECTURES",

@@ -1,7 +1,7 @@
 """Name -> (encoder class, search space). Architectures register themselves on import.
 
 Adding an architecture: write ``models/<name>.py`` with an :class:`~.layers.Encoder` subclass
-decorated ``@register("<name>", space=SPACE)`` and add ``"<name>"`` to ``ARCHITECTURES`` in
+decorated ``@register("<name>", space=SPACE)`` and add ``"<name>"`` to ``_MODULES`` in
 ``models/__init__.py`` (which imports them in that order; :func:`available` keeps it).
 
 Defaults come from the encoder's keyword-only constructor arguments (one source of truth), plus

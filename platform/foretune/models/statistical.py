@@ -14,9 +14,8 @@ spread is read off the model's own central interval.
 Several histories of one series (``series`` names them; each a prefix of the longest; at least
 ``FORWARD_FROM`` of them) are forecast as statsforecast's ``cross_validation(refit=False)`` does:
 the model is fit once, on the shortest, and applied with those parameters at the later origins
-(its ``forward``), which sees no more data than a refit would and costs a filter pass instead of
-a fit (AutoETS on 40 origins of a 480-month series: 0.3 s instead of 10 s). A model without
-``forward`` is refit at every origin.
+(its ``forward``), which sees no more data than a refit would and costs a filter pass, not a
+fit, per origin. A model without ``forward`` is refit at every origin.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pandas as pd
@@ -23,7 +24,7 @@ from ray.tune.search import ConcurrencyLimiter
 from ray.tune.search.optuna import OptunaSearch
 
 from foretune.config import ConfigError, ExperimentConfig
-from foretune.data import RatioTransform
+from foretune.data import RatioTransform, SeriesFrame
 from foretune.data.experiment import (
     load_series,
     prepare_all,
@@ -88,6 +89,17 @@ def _leave_room_for_data(config: ExperimentConfig) -> ExperimentConfig:
     return capped
 
 
+@dataclass(frozen=True)
+class _SweepData:
+    """What the trials train on (``{window: dataset}``) and what the run files record of it."""
+
+    datasets: dict
+    transform: RatioTransform
+    covariates: Sequence[str]
+    freqs: dict
+    inputs: dict
+
+
 def run_sweep(
     config: ExperimentConfig,
     run_dir: str | Path,
@@ -106,63 +118,100 @@ def run_sweep(
     """
     run_dir = resolve(run_dir)
     covariates = streamed_covariates(config)  # None: the data fits in memory
-    if covariates is not None and isinstance(run_dir, RemotePath):
+    config, series = _with_windows(config, covariates, run_dir)
+    validate_space(config)
+    data = _in_memory_data(config, series) if series is not None else None
+    run = RunDir(run_dir)
+    where = ray_storage(run.sweep)
+    if resume and not tune.Tuner.can_restore(where["storage_path"], where.get("storage_filesystem")):
+        raise ConfigError(f"nothing to resume in {run_dir}: no Tune experiment under {run.sweep}")
+    ensure_ray(num_cpus=num_cpus)
+    check_resources(config, streaming=covariates is not None)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if data is None:
+        data = _streamed_data(config, covariates, run_dir, resume)
+    if not resume:
+        _write_run_files(run_dir, config, data)
+    trainable = _trainable(config, data, run.sweep)
+    if covariates is not None:
+        config = _leave_room_for_data(config)
+    if resume:
+        tuner = _restored_tuner(where, trainable)
+    else:
+        tuner = _new_tuner(config, run_dir, trainable, callbacks)
+    return _write_results(tuner.fit(), config, run_dir)
+
+
+def _with_windows(
+    config: ExperimentConfig, covariates: tuple[str, ...] | None, run_dir: Location
+) -> tuple[ExperimentConfig, SeriesFrame | None]:
+    """The config with its split and search windows set, and the series when they fit in memory
+    (``covariates`` None); streamed data is checked against the run directory and the config."""
+    if covariates is None:
+        series = load_series(config)
+        return with_windows(config, series), series
+    _check_streaming(config, run_dir)
+    config = with_split_windows(config, None)  # the store's lengths are known only once it is built
+    if config.search.windows is None:
+        config = config.model_copy(deep=True)
+        config.search.windows = search_windows(config)
+    return config, None
+
+
+def _check_streaming(config: ExperimentConfig, run_dir: Location) -> None:
+    """Refuse what streamed data cannot do: a remote run directory, a refit in memory."""
+    if isinstance(run_dir, RemotePath):
         raise ConfigError(
             f"streamed data (data.streaming) keeps its series store in the run directory, which "
             f"cannot be {run_dir} yet: give --out a local path (a shared file system on a cluster)"
         )
-    if covariates is not None and config.ensemble.refit:
+    if config.ensemble.refit:
         raise ConfigError(
             "ensemble.refit retrains on the whole training split in memory, which "
             "streamed data does not fit; set ensemble.refit: false"
         )
-    if covariates is None:
-        series = load_series(config)
-        config = with_windows(config, series)
-    else:  # streamed: the store's lengths are known only once it is built
-        config = with_split_windows(config, None)
-        if config.search.windows is None:
-            config = config.model_copy(deep=True)
-            config.search.windows = search_windows(config)
-    validate_space(config)
-    if covariates is None:
-        datasets: dict = prepare_all(config, series)
-        print(f"foretune: {datasets[min(datasets)].summary.line()}", flush=True)
-        run_info = (datasets[min(datasets)].transform, series.covariates, series.freqs, series.inputs)
-    run = RunDir(run_dir)
-    experiment = run.sweep
-    where = ray_storage(experiment)
-    if resume and not tune.Tuner.can_restore(where["storage_path"], where.get("storage_filesystem")):
-        raise ConfigError(f"nothing to resume in {run_dir}: no Tune experiment under {experiment}")
-    ensure_ray(num_cpus=num_cpus)
-    check_resources(config, streaming=covariates is not None)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if covariates is not None:
-        store = stream_store(config, covariates, run_dir, reuse=resume)
-        datasets = {w: store.stream(w) for w in sorted(set(config.search.windows))}
-        print(f"foretune: {store.summary(min(datasets)).line()}", flush=True)
-        run_info = (store.transform, store.covariates, store.freqs, {})
-    if not resume:
-        _write_run_files(run_dir, config, *run_info)
-    trainable = tune.with_resources(
-        tune.with_parameters(
-            run_trial, experiment=config.to_dict(), datasets=SharedData(datasets), storage=str(experiment)
-        ),
-        _trial_resources(config),
+
+
+def _in_memory_data(config: ExperimentConfig, series: SeriesFrame) -> _SweepData:
+    """Prepared windows for every searched window length, from series held in memory."""
+    datasets: dict = prepare_all(config, series)
+    print(f"foretune: {datasets[min(datasets)].summary.line()}", flush=True)
+    transform = datasets[min(datasets)].transform
+    return _SweepData(datasets, transform, series.covariates, series.freqs, series.inputs)
+
+
+def _streamed_data(
+    config: ExperimentConfig, covariates: tuple[str, ...], run_dir: Path, resume: bool
+) -> _SweepData:
+    """Ray Data streams of every searched window length, from the run's series store."""
+    store = stream_store(config, covariates, run_dir, reuse=resume)
+    datasets = {w: store.stream(w) for w in sorted(set(config.search.windows))}
+    print(f"foretune: {store.summary(min(datasets)).line()}", flush=True)
+    return _SweepData(datasets, store.transform, store.covariates, store.freqs, {})
+
+
+def _trainable(config: ExperimentConfig, data: _SweepData, experiment: Location):
+    """``run_trial`` bound to the experiment and the shared data, with each trial's resources."""
+    trainable = tune.with_parameters(
+        run_trial, experiment=config.to_dict(), datasets=SharedData(data.datasets), storage=str(experiment)
     )
-    if covariates is not None:
-        config = _leave_room_for_data(config)
-    if resume:
-        tuner = tune.Tuner.restore(
-            where["storage_path"],
-            trainable=trainable,
-            resume_unfinished=True,
-            resume_errored=True,
-            storage_filesystem=where.get("storage_filesystem"),
-        )
-    else:
-        tuner = _new_tuner(config, run_dir, trainable, callbacks)
-    results = tuner.fit()
+    return tune.with_resources(trainable, _trial_resources(config))
+
+
+def _restored_tuner(where: dict[str, Any], trainable) -> tune.Tuner:
+    """The interrupted experiment at ``where``, continuing its unfinished and errored trials."""
+    return tune.Tuner.restore(
+        where["storage_path"],
+        trainable=trainable,
+        resume_unfinished=True,
+        resume_errored=True,
+        storage_filesystem=where.get("storage_filesystem"),
+    )
+
+
+def _write_results(results: tune.ResultGrid, config: ExperimentConfig, run_dir: Location) -> SweepResult:
+    """Write the leaderboard and the learning curves under ``run_dir``; say how big it is."""
+    run = RunDir(run_dir)
     board = leaderboard_frame(results, config)
     write_parquet(board, run.leaderboard)
     write_parquet(curves_frame(results), run.curves)
@@ -175,7 +224,7 @@ class ResumableOptunaSearch(OptunaSearch):
 
     Tune saves the searcher's state and the experiment's trials at different moments, so a
     sweep killed between the two resumes with a trial the restored searcher never suggested
-    (its results raised ``KeyError`` in ``OptunaSearch``). Such a trial still runs and reaches
+    (whose results make ``OptunaSearch`` raise ``KeyError``). Such a trial still runs and reaches
     the leaderboard; only the Optuna study does not learn from it.
     """
 
@@ -232,13 +281,11 @@ def _sampler(config: ExperimentConfig) -> optuna.samplers.BaseSampler:
     return optuna.samplers.TPESampler(seed=config.seed, n_startup_trials=min(4, search.trials))
 
 
-def _write_run_files(
-    run_dir: Location, config: ExperimentConfig, transform: RatioTransform, covariates, freqs, inputs
-) -> None:
+def _write_run_files(run_dir: Location, config: ExperimentConfig, data: _SweepData) -> None:
     run = RunDir(run_dir)
     run.config.write_text(json.dumps(config.to_dict(), indent=2))
-    run.transform.write_text(json.dumps(transform.to_dict()))
-    data_info = {"covariates": list(covariates), "freqs": freqs, "inputs": inputs}
+    run.transform.write_text(json.dumps(data.transform.to_dict()))
+    data_info = {"covariates": list(data.covariates), "freqs": data.freqs, "inputs": data.inputs}
     run.data_info.write_text(json.dumps(data_info, default=str))
 
 
