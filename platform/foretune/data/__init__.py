@@ -9,10 +9,10 @@ alike. Data larger than memory takes the same steps on Ray Data instead (``store
 into a per-series store, windows cut per block as they stream to training).
 """
 
-from .calendar import Freq, future_dates, infer_freq, season_length
+from .calendar import Freq, future_dates, infer_freq, season_length, season_lengths
 from .io import builtin_dataset_path, read_frame, to_long
 from .transform import RatioTransform, RowTransform, SeriesStats
-from .validate import DataError, SeriesFrame, series_key, validate
+from .validate import DataError, SeriesFrame, resolve_freqs, series_key, validate
 from .windows import (
     DataSummary,
     PreparedData,
@@ -45,7 +45,9 @@ __all__ = [
     "model_inputs",
     "prepare",
     "read_frame",
+    "resolve_freqs",
     "season_length",
+    "season_lengths",
     "series_key",
     "to_long",
     "validate",

@@ -49,7 +49,7 @@ import pyarrow.parquet as pq
 from foretune.console import bars_enabled
 from foretune.rundir import STORE_MANIFEST
 
-from .calendar import Freq, season_length
+from .calendar import Freq, season_lengths
 from .io import REQUIRED, resolve_source
 from .transform import KINDS, RatioTransform, SeriesStats
 from .validate import DataError, check_series, regularize_series, series_key
@@ -192,7 +192,7 @@ def _profile_series(table: pa.Table, settings: StoreSettings) -> pa.Table:
             [uid],
             Panel.one(y, cov),
             settings.splits,
-            np.array([settings.season or season_length(freq)]),
+            season_lengths([freq], settings.season),
         )
         row.update(vars(transform.stats[uid]))
         row.update(freq=json.dumps(freq), y=y, mase_scale=float(scale[0]))

@@ -24,7 +24,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from foretune.metrics import segment_scales
 
-from .calendar import season_length
+from .calendar import season_lengths
 from .covariates import unscaled
 from .transform import RatioTransform, series_pairs
 from .validate import DataError, SeriesFrame
@@ -299,12 +299,6 @@ class Panel:
         return Panel(offsets, self.y[keep], self.cov[keep], self.index)
 
 
-def series_seasons(freqs: dict[str, object], ids: Sequence[str], season: int | None = None) -> np.ndarray:
-    """Each series' season length ``[len(ids)]``: ``season``, or that of its frequency."""
-    by_freq = {f: season or season_length(f) for f in set(freqs[uid] for uid in ids)}
-    return np.array([by_freq[freqs[uid]] for uid in ids], dtype=np.int64)
-
-
 def fit_train_parts(
     transform: RatioTransform, uids: Sequence[str], panel: Panel, splits: Splits, seasons: np.ndarray
 ) -> np.ndarray:
@@ -420,7 +414,7 @@ def prepare(
     transform.unscaled = unscaled(data.covariates)  # calendar and static columns stay as they are
     panel = Panel.of(data)
     splits.require_validation(panel.lengths)
-    seasons = series_seasons(data.freqs, ids, season)
+    seasons = season_lengths([data.freqs[uid] for uid in ids], season)
     scales = fit_train_parts(transform, ids, panel, splits, seasons)
     cut = cut_windows(transform, transform.stat_arrays(ids), panel, window, splits)
     return PreparedData(

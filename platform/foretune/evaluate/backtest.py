@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from foretune.console import progress
-from foretune.data import SeriesFrame, read_frame, season_length, validate
+from foretune.data import SeriesFrame, read_frame, season_lengths, validate
 from foretune.errors import ConfigError, DataError
 from foretune.metrics import (
     climatology,
@@ -167,7 +167,7 @@ def backtest(
         raise ConfigError("no forecasters to backtest")
     models = {str(name): as_forecaster(f) for name, f in forecasters.items()}
     series = _series(data)
-    seasons = {uid: season if season is not None else season_length(f) for uid, f in series.freqs.items()}
+    seasons = season_lengths(series.freqs, season)
     _check_lengths(series, models, seasons, horizon, windows, optional)
     # per model, in the caller's order; a dropped optional model leaves these dicts entirely
     forecasts: dict[str, list[pd.DataFrame]] = {name: [] for name in models}

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from foretune.data.calendar import series_seasons
+from foretune.data import resolve_freqs, season_lengths
 from foretune.errors import DataError
 from foretune.metrics import evaluate_forecasts
 from foretune.plotting import png
@@ -176,7 +176,7 @@ def series_scores(
     if "y" not in forecasts.columns or not _numeric(forecasts["y"]).notna().any():
         return pd.Series(dtype="float64"), None
     cols = ["unique_id", "ds", "y", "mean"]
-    seasons = series_seasons(history) if history is not None else 1
+    seasons = season_lengths(resolve_freqs(history)) if history is not None else 1
     per_fold = []
     for fold in _folds(forecasts):
         frame = fold[cols].assign(y=_numeric(fold["y"]), mean=_numeric(fold["mean"]))
