@@ -21,7 +21,7 @@ from .calendar import Freq, common_freq, season_lengths
 from .covariates import InputSpec, data_columns, input_spec, read_static, require_windows, with_inputs
 from .io import is_csv, read_frame
 from .splits import Splits, auto_split_windows, default_windows
-from .store import estimated_window_bytes, input_covariates, open_dataset
+from .store_input import estimated_window_bytes, input_covariates, open_dataset
 from .transform import RatioTransform
 from .validate import SeriesFrame, validate
 from .windows import PreparedData, prepare
