@@ -6,7 +6,9 @@ rule; ``PreparedData.summary.line()`` reports them). ``model_inputs`` builds a f
 from a history the way the windows are built. ``covariates`` adds the model's covariate columns
 (past, future-known, calendar and static) to a validated frame, for training and forecasts
 alike. Data larger than memory takes the same steps on Ray Data instead (``store``: one shuffle
-into a per-series store, windows cut per block as they stream to training).
+into a per-series store, windows cut per block as they stream to training). Frequencies are
+resolved once, by ``validate`` (``SeriesFrame.freqs``); ``calendar`` holds every frequency rule
+and the season rule (``season_lengths``).
 """
 
 from .calendar import Freq, future_dates, infer_freq, season_length, season_lengths

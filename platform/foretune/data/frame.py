@@ -1,9 +1,11 @@
 """A validated panel (``SeriesFrame``) and the str key that stands for a series everywhere.
 
-data = validate(frame)                 # a SeriesFrame
-data.series_ids, data.freqs            # str keys in input order, key -> frequency
-data.id_values["3"]                    # the id as the input held it (e.g. the int 3)
-series_key(3) == series_key(3.0) == "3"
+    data = validate(frame)                 # a SeriesFrame
+    data.series_ids, data.freqs            # str keys in input order, key -> frequency
+    data.id_values["3"]                    # the id as the input held it (e.g. the int 3)
+    series_key(3) == series_key(3.0) == "3"
+
+Keys are what every stage after validation uses; ``original_ids`` gives the input's ids back.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ class SeriesFrame:
 
     @property
     def series_ids(self) -> list[str]:
+        """The series' str keys in input order."""
         return list(self.freqs)
 
     def original_ids(self, keys: Iterable[str]) -> pd.Series:

@@ -1,9 +1,11 @@
 """A panel's series as flat arrays: levels and covariates one series after another.
 
-panel = Panel.of(data)              # a validated SeriesFrame, in series_ids order
-panel.lengths, panel.seg            # observations per series, each row's series
-panel.head(levels)                  # the first levels[i] rows of each series
-Panel.one(y, cov)                   # a single series
+    panel = Panel.of(data)              # a validated SeriesFrame, in series_ids order
+    panel.lengths, panel.seg            # observations per series, each row's series
+    panel.head(levels)                  # the first levels[i] rows of each series
+    Panel.one(y, cov)                   # a single series
+
+Window cutting, fitting on training parts and the series store all work on this layout.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class Panel:
 
     @property
     def lengths(self) -> np.ndarray:
+        """Observations of each series."""
         return np.diff(self.offsets)
 
     @property

@@ -46,6 +46,7 @@ class DataSummary:
     held_steps: int = 0  # how many steps each of them holds out
 
     def line(self) -> str:
+        """The summary as one line of the run's log (``data: 8 series; train windows from ...``)."""
         held = (
             f"; the last {self.held_steps} steps of {self.held_out} series held out for the report"
             if self.held_out

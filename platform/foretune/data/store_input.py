@@ -1,9 +1,12 @@
 """What shapes a series store, and the Parquet input seen through its metadata only.
 
-settings = StoreSettings.from_config(config, covariates)
-dataset, filesystem, path = open_dataset(settings.source)     # reads no rows
-covariates = input_covariates(dataset.schema, config.data.covariates)
-estimated_window_bytes(source, longest_window, len(covariates))  # the in-memory path's need
+    settings = StoreSettings.from_config(config, covariates)
+    dataset, filesystem, path = open_dataset(settings.source)     # reads no rows
+    covariates = input_covariates(dataset.schema, config.data.covariates)
+    estimated_window_bytes(source, longest_window, len(covariates))  # the in-memory path's need
+
+``StoreSettings`` are saved with the store: opening it with other settings (``stream_cpus`` aside)
+raises ``DataError``.
 """
 
 from __future__ import annotations
@@ -41,10 +44,12 @@ class StoreSettings:
 
     @property
     def splits(self) -> Splits:
+        """The split rule these settings give each series."""
         return Splits(self.horizon, self.val_windows, self.test_windows, self.holdout_windows)
 
     @classmethod
     def from_config(cls, config: Any, covariates: tuple[str, ...]) -> StoreSettings:
+        """The settings of an experiment config, with the checked input ``covariates``."""
         data = config.data
         return cls(
             str(data.path),

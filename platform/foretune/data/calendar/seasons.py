@@ -1,8 +1,11 @@
 """The season rule: a run's ``data.season`` if set, else the season length of each frequency.
 
-season_lengths(data.freqs, config.data.season)   # {id: season} of a validated panel
-season_lengths([freq_a, freq_b], None)            # an int64 array aligned to the sequence
-season_length("MS")                               # 12: one frequency's default period
+    season_lengths(data.freqs, config.data.season)   # {id: season} of a validated panel
+    season_lengths([freq_a, freq_b])                  # an int64 array aligned to the sequence
+    season_length("MS")                               # 12: one frequency's default period
+
+Every stage that needs a series' season (MASE scales, seasonal baselines, default lookbacks)
+calls ``season_lengths`` on the frequencies validation resolved.
 """
 
 from __future__ import annotations
