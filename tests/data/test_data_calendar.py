@@ -1,9 +1,18 @@
-"""Frequency inference, date continuation and season lengths."""
+"""Frequency inference, the frequencies validate resolves, date continuation and the season rule."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from foretune.data.calendar import future_dates, infer_freq, season_length
+from foretune.data import resolve_freqs, validate
+from foretune.data.calendar import (
+    common_freq,
+    future_dates,
+    infer_freq,
+    season_length,
+    season_lengths,
+    series_seasons,
+)
 
 
 @pytest.mark.filterwarnings("ignore:'[QM]' is deprecated:FutureWarning")
@@ -58,3 +67,43 @@ def test_future_dates():
         "2020-01-02 00:00", tz="UTC"
     )
     assert len(future_dates(3, 1, 0)) == 0
+
+
+def test_season_lengths_is_the_override_else_the_season_of_each_frequency():
+    freqs = {"a": "MS", "b": "QS", "c": None, "d": 1}
+    assert season_lengths(freqs) == {"a": 12, "b": 4, "c": 1, "d": 1}
+    assert season_lengths(freqs, 3) == {"a": 3, "b": 3, "c": 3, "d": 3}
+    got = season_lengths(["h", "MS", "h"])
+    assert got.dtype == np.int64 and got.tolist() == [24, 12, 24]
+    assert season_lengths([], None).tolist() == []
+    with pytest.raises(ValueError, match=">= 1"):
+        season_lengths(freqs, 0)
+
+
+def test_common_freq_is_the_most_common_and_the_first_seen_among_equals():
+    assert common_freq(["D", "MS", "MS", "D"]) == "D"
+    assert common_freq(["D", "MS", "MS"]) == "MS"
+    assert common_freq([]) is None
+
+
+def test_infer_freq_takes_an_unsorted_datetime_index():
+    dates = pd.date_range("2020-01-01", periods=5, freq="W-SUN", tz="Europe/Berlin")
+    assert infer_freq(dates[::-1]) == "W-SUN"
+
+
+def test_resolve_freqs_gives_validate_s_frequencies_keyed_by_the_input_ids():
+    months = pd.date_range("2020-01-01", periods=8, freq="MS")
+    frame = pd.concat(
+        [
+            pd.DataFrame({"unique_id": 7, "ds": months.delete(3), "y": 1.0}),  # a gap
+            pd.DataFrame({"unique_id": 8, "ds": months[:1], "y": 1.0}),  # one observation
+            pd.DataFrame({"unique_id": 9, "ds": months[::2], "y": 1.0}),  # every other month
+        ]
+    )
+    assert resolve_freqs(frame) == {7: "MS", 8: "MS", 9: "2MS"}
+    series = validate(frame, fill="ffill")
+    assert series.freqs == {"7": "MS", "8": "MS", "9": "2MS"}
+    assert resolve_freqs(series.frame) == series.freqs  # a validated frame resolves to its own
+    assert series_seasons(frame) == {7: 1, 8: 1, 9: 6}  # a raw frame's inference cannot see gaps
+    assert season_lengths(resolve_freqs(frame)) == {7: 12, 8: 12, 9: 6}
+    assert resolve_freqs(frame, freq="MS")[9] == "MS"

@@ -1,5 +1,6 @@
 """The split rule over many panels (property test), the lookback defaults, the vectorised MASE
-scales, the summary line, and the config keys the rule replaced."""
+scales, the summary line, and the split keys the config refuses (pointing to val_windows and
+test_windows)."""
 
 import numpy as np
 import pandas as pd

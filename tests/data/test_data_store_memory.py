@@ -5,10 +5,9 @@ writes 500,000 rows (250 daily series of 2000 days) in time-sliced files, builds
 and reads one training epoch of window 384 through ``StreamFeeder``, as a trial does. The
 in-memory path would hold the pandas frame plus every window (about 0.66 GB here: windows take
 ``window`` times the bytes of the data, so a long window makes that large from little data,
-which keeps the shuffle and the epoch short); the streamed path's private memory
-(``benchmarks/peak_memory.py``: object-store pages excluded) stays far below: measured here at
-0.002-0.01 GB above the baseline for the store and about 0.07 GB for the epoch (its peak is
-spiky; with window 96 and 2 million rows, the same in-memory size, it was 0.1-0.3 GB).
+which keeps the shuffle and the epoch short). The streamed path's peak private memory above a
+baseline (object-store pages excluded, as ``benchmarks/peak_memory.py`` measures it) must stay
+below half of that, both for building the store and for the epoch.
 """
 
 from __future__ import annotations

@@ -6,13 +6,15 @@ rule; ``PreparedData.summary.line()`` reports them). ``model_inputs`` builds a f
 from a history the way the windows are built. ``covariates`` adds the model's covariate columns
 (past, future-known, calendar and static) to a validated frame, for training and forecasts
 alike. Data larger than memory takes the same steps on Ray Data instead (``store``: one shuffle
-into a per-series store, windows cut per block as they stream to training).
+into a per-series store, windows cut per block as they stream to training). Frequencies are
+resolved once, by ``validate`` (``SeriesFrame.freqs``); ``calendar`` holds every frequency rule
+and the season rule (``season_lengths``).
 """
 
-from .calendar import Freq, future_dates, infer_freq, season_length
+from .calendar import Freq, future_dates, infer_freq, season_length, season_lengths
 from .io import builtin_dataset_path, read_frame, to_long
 from .transform import RatioTransform, RowTransform, SeriesStats
-from .validate import DataError, SeriesFrame, series_key, validate
+from .validate import DataError, SeriesFrame, resolve_freqs, series_key, validate
 from .windows import (
     DataSummary,
     PreparedData,
@@ -45,7 +47,9 @@ __all__ = [
     "model_inputs",
     "prepare",
     "read_frame",
+    "resolve_freqs",
     "season_length",
+    "season_lengths",
     "series_key",
     "to_long",
     "validate",

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,9 +35,10 @@ from pandas.tseries.frequencies import to_offset
 from foretune.config import CalendarKind
 from foretune.errors import ConfigError, DataError
 
-from .calendar import Freq, future_dates
+from .calendar import Freq, common_freq, future_index
+from .checks import parse_ds
+from .frame import SeriesFrame, series_key
 from .io import REQUIRED, read_frame, read_table
-from .validate import SeriesFrame, parse_ds, series_key
 
 FUTURE, CALENDAR, STATIC = "futr:", "cal:", "static:"
 #: Calendar cycles: kind -> (position in the cycle from a DatetimeIndex, the cycle's length).
@@ -147,8 +147,7 @@ def calendar_kinds(setting: Sequence[str] | str | None, freqs: Mapping[str, Freq
     frequency (none for yearly or integer steps). ``ConfigError`` for integer ``ds``."""
     if not setting:
         return ()
-    common = Counter(freqs.values()).most_common(1)
-    freq = common[0][0] if common else None
+    freq = common_freq(freqs.values())
     if isinstance(freq, (int, np.integer)):
         raise ConfigError(
             f"data.calendar={setting!r} needs dates in ds; this data has integer time steps. "
@@ -367,14 +366,8 @@ def static_values(spec: InputSpec, ids: Sequence[str], static_df: pd.DataFrame |
 def _future_stamps(series: SeriesFrame, horizon: int) -> pd.Index:
     """The ``horizon`` dates after each series' end, series after series ``[S * horizon]``."""
     last = series.frame.groupby("unique_id", sort=False)["ds"].last()
-    distinct: dict[tuple[Any, Freq], pd.Index] = {}  # computed once per distinct end and frequency
-    pieces = []
-    for uid in series.series_ids:
-        key = (last[uid], series.freqs[uid])
-        if key not in distinct:
-            distinct[key] = future_dates(*key, horizon)
-        pieces.append(distinct[key])
-    return pieces[0].append(pieces[1:]) if pieces else pd.Index([])
+    ids = series.series_ids
+    return future_index(list(last[ids]), [series.freqs[uid] for uid in ids], horizon)
 
 
 def _ticks(index: pd.Index) -> np.ndarray:

@@ -10,7 +10,6 @@ and decide whether it streams. The sweep and the ensemble stage both start here.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -18,13 +17,14 @@ import numpy as np
 from foretune.config import ExperimentConfig
 from foretune.errors import ConfigError
 
-from .calendar import Freq, season_length
+from .calendar import Freq, common_freq, season_lengths
 from .covariates import InputSpec, data_columns, input_spec, read_static, require_windows, with_inputs
 from .io import is_csv, read_frame
-from .store import estimated_window_bytes, input_covariates, open_dataset
+from .splits import Splits, auto_split_windows, default_windows
+from .store_input import estimated_window_bytes, input_covariates, open_dataset
 from .transform import RatioTransform
 from .validate import SeriesFrame, validate
-from .windows import PreparedData, Splits, auto_split_windows, default_windows, prepare
+from .windows import PreparedData, prepare
 
 #: The value of ``data.val_windows``/``test_windows`` resolved from the data.
 AUTO = "auto"
@@ -82,10 +82,7 @@ def with_split_windows(
 
 def panel_season(config: ExperimentConfig, freqs: Iterable[Freq]) -> int:
     """``data.season``, else the season length of the panel's most common frequency."""
-    if config.data.season:
-        return config.data.season
-    common = Counter(freqs).most_common(1)
-    return season_length(common[0][0]) if common else 1
+    return int(season_lengths([common_freq(freqs)], config.data.season)[0])
 
 
 def with_windows(config: ExperimentConfig, series: SeriesFrame) -> ExperimentConfig:

@@ -26,10 +26,10 @@ import torch
 from foretune import metrics as M
 from foretune.config import EnsembleConfig, ExperimentConfig
 from foretune.console import progress
-from foretune.data import PreparedData, WindowSet
+from foretune.data import PreparedData, WindowSet, season_lengths
 from foretune.data.experiment import AUTO, load_series, prepare_all
 from foretune.data.store import SeriesStore, StoreSettings
-from foretune.data.windows import Panel, series_seasons
+from foretune.data.windows import Panel
 from foretune.errors import EnsembleError
 from foretune.models.statistical import (
     check_names,
@@ -295,7 +295,7 @@ def _windows(run: RunDir, config: ExperimentConfig, members: list[Member], check
         raise EnsembleError("there are no validation windows to weight the members on")
     mase = np.asarray(reference.mase_scale, dtype=np.float64)
     defined = np.isfinite(mase) & (mase > 0)
-    seasons = series_seasons(reference.freqs, reference.series_ids, config.data.season)
+    seasons = season_lengths([reference.freqs[uid] for uid in reference.series_ids], config.data.season)
     return _Windows(datasets, reference, usable_scale(mase), np.where(defined, mase, np.nan), panel, seasons)
 
 

@@ -33,7 +33,7 @@ from foretune.data import (
     SeriesFrame,
     model_inputs,
     read_frame,
-    season_length,
+    season_lengths,
     validate,
 )
 from foretune.data.validate import series_key
@@ -163,7 +163,7 @@ def build_inputs(
         ends[i], n_obs[i] = at[-1], len(y)
         freqs.append(history.freqs[uid])
         levels.append(y)
-        seasons[i] = season or season_length(freqs[-1])
+        seasons[i] = season_lengths([freqs[-1]], season)[0]
         if scales is not None:
             scale[i] = scales[uid] if uid in scales else M.mase_scale(y, int(seasons[i]))
     assert x is not None

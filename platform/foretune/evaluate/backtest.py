@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from foretune.console import progress
-from foretune.data import SeriesFrame, read_frame, season_length, validate
+from foretune.data import SeriesFrame, read_frame, season_lengths, validate
 from foretune.errors import ConfigError, DataError
 from foretune.rundir import RunDir
 from foretune.timings import stage
@@ -92,7 +92,7 @@ def backtest(
         raise ConfigError("no forecasters to backtest")
     models = {str(name): as_forecaster(f) for name, f in forecasters.items()}
     series = _series(data)
-    seasons = {uid: season if season is not None else season_length(f) for uid, f in series.freqs.items()}
+    seasons = season_lengths(series.freqs, season)
     _check_lengths(series, models, seasons, horizon, windows, optional)
     origins = rolling_origins(series.frame, horizon, windows, seasons, direction)
     forecasts, scores, notes = _forecast_and_score(

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from foretune.data.calendar import Freq, future_index, infer_freq, infer_freqs, season_length
+from foretune.data.calendar import Freq, future_index, infer_freq, infer_freqs, season_length, season_lengths
 from foretune.errors import ConfigError, DataError
 from foretune.models.statistical import PARALLEL_SERIES, build_models, statsforecast_available
 
@@ -122,8 +122,7 @@ def seasonal_naive(
             raise ConfigError(f"season must be >= 1, got {season}")
         m = np.full(len(panel.ids), season, dtype=np.int64)
     else:
-        lengths = {f: season_length(f) for f in set(panel.freqs) if f is not None}
-        m = np.array([lengths.get(f, 1) for f in panel.freqs], dtype=np.int64)
+        m = season_lengths(panel.freqs)
     short = np.flatnonzero((panel.sizes < m) | np.array([f is None for f in panel.freqs], dtype=bool))
     if short.size:  # the first failing series raises, its frequency first (as one series at a time)
         i = int(short[0])
@@ -175,7 +174,7 @@ def statistical(
 
     parts = []
     for f, uids in groups.items():
-        m = season if season is not None else season_length(f)
+        m = int(season_lengths([f], season)[0])
         jobs = n_jobs if n_jobs is not None else (-1 if len(uids) >= PARALLEL_SERIES else 1)
         sf = StatsForecast(models=build_models(models, m), freq=f, n_jobs=jobs)
         data = hist[hist["unique_id"].isin(uids)]

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from foretune.data.calendar import series_seasons
+from foretune.data import resolve_freqs, season_lengths
 from foretune.metrics import evaluate_forecasts
 
 from .report_html import fmt
@@ -51,7 +51,7 @@ def series_scores(
     if "y" not in forecasts.columns or not numeric(forecasts["y"]).notna().any():
         return pd.Series(dtype="float64"), None
     cols = ["unique_id", "ds", "y", "mean"]
-    seasons = series_seasons(history) if history is not None else 1
+    seasons = season_lengths(resolve_freqs(history)) if history is not None else 1
     per_fold = []
     for fold in _folds(forecasts):
         frame = fold[cols].assign(y=numeric(fold["y"]), mean=numeric(fold["mean"]))
