@@ -10,7 +10,7 @@ from foretune.data import RatioTransform
 from foretune.ensemble import ArtifactError, EnsembleError, EnsembleSettings, select_members
 from foretune.ensemble.draws import RowTransform
 from foretune.ensemble.mixture import pool, resample, weighted_quantiles
-from foretune.ensemble.model import _future_index
+from foretune.ensemble.predictor import _future_index
 
 
 def board(rows):

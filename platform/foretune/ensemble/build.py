@@ -414,22 +414,9 @@ def _artifact(
     calibration_report: dict[str, Any],
 ) -> Ensemble:
     """The ensemble with its settings, the steps' reports and the run's input schema."""
-    settings, test, data = config.ensemble, windows.test, config.data
-    ensemble_settings = EnsembleSettings(
-        horizon=data.horizon,
-        samples=settings.samples,
-        quantiles=settings.quantiles,
-        levels=list(settings.levels),
-        seed=config.seed,
-        weighting=settings.weighting,
-        metric=settings.metric,
-        refit=settings.refit,
-        direction_source=settings.direction_source,
-        fill=data.fill,
-        freq=data.freq,
-        season=data.season,
-        val_windows=data.val_windows,
-        test_windows=data.test_windows,
+    test = windows.test
+    ensemble_settings = EnsembleSettings.from_config(
+        config,
         selection=selection,
         calibration=calibration_report,
         test_scores=_test_scores(members, test_draws, mixture, test, windows.scale) if len(test) else {},
