@@ -5,7 +5,7 @@ as a flat mapping of dotted keys (``{"data.horizon": 8, "search.trials": 4}``). 
 ``ConfigError`` naming the key, the value and what is allowed.
 
 Modules: ``sections`` (``DataConfig``, ``TrainConfig``, ``SearchConfig``, ``EnsembleConfig``,
-``EvaluateConfig``: each setting's default, check and description), ``experiment``
+``EvaluateConfig``: each setting's default, check and description; ``default`` reads one), ``experiment``
 (``ExperimentConfig``: loading and validating), ``dotted`` (``check_setting``, ``parse_settings``,
 ``experiment_config``: dotted keys from ``--set`` and Python callers).
 """
@@ -21,6 +21,7 @@ from .sections import (
     EvaluateConfig,
     SearchConfig,
     TrainConfig,
+    default,
 )
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "SearchConfig",
     "TrainConfig",
     "check_setting",
+    "default",
     "experiment_config",
     "parse_settings",
 ]

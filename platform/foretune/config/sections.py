@@ -1,7 +1,9 @@
 """The sections of the experiment config: data, train, search, ensemble and evaluate settings.
 
 Each section is a pydantic model whose fields carry their default, their check and a description;
-``ExperimentConfig`` (``config.experiment``) holds one of each.
+``ExperimentConfig`` (``config.experiment``) holds one of each. ``default(section, name)`` reads a
+setting's default for code that records settings outside the config (``TrainSpec``,
+``EnsembleSettings``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def default(section: type[BaseModel], name: str) -> Any:
+    """The default of ``section``'s setting ``name`` (a fresh list for a list), for code that
+    records a setting outside the config: ``default(TrainConfig, "batch_size")``."""
+    return section.model_fields[name].get_default(call_default_factory=True)
 
 
 #: Calendar cycles ``data.calendar`` can add (``foretune.data.covariates.CYCLES`` computes them).

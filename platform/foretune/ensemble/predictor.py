@@ -334,6 +334,7 @@ class Clock:
         self._last = time.perf_counter()
 
     def lap(self, name: str) -> None:
+        """Add the seconds since the last lap (or the start) to stage ``name``."""
         now = time.perf_counter()
         self.laps[name] = self.laps.get(name, 0.0) + now - self._last
         self._last = now

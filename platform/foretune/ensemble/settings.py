@@ -23,17 +23,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel
-
-from foretune.config import DataConfig, EnsembleConfig, ExperimentConfig
+from foretune.config import DataConfig, EnsembleConfig, ExperimentConfig, default
 from foretune.data.validate import FILLS
 from foretune.errors import ArtifactError
-
-
-def _default(name: str, section: type[BaseModel] = EnsembleConfig) -> Any:
-    """The config's default of ``section``'s setting ``name`` (a fresh copy of a list)."""
-    return section.model_fields[name].get_default(call_default_factory=True)
-
 
 #: Quantile columns every forecast has, whatever the configured quantiles.
 BASE_QUANTILES = (0.05, 0.5, 0.95)
@@ -56,14 +48,22 @@ class EnsembleSettings:
     """How an ensemble serves forecasts, and what its build recorded; see the module docstring."""
 
     horizon: int
-    samples: int = _default("samples")  # MC-dropout draws per member when predict gets none
-    quantiles: list[float] = field(default_factory=lambda: _default("quantiles"))  # besides BASE_QUANTILES
-    levels: list[float] = field(default_factory=lambda: _default("levels"))  # calibrated central intervals
-    seed: int = _default("seed", ExperimentConfig)  # predict's seed when it gets none
-    direction_source: str = _default("direction_source")  # p_down/p_flat/p_up: heads, paths or a blend
-    fill: str = _default("fill", DataConfig)  # the run's data.fill: how gaps are filled at predict time
-    freq: str | int | None = _default("freq", DataConfig)  # the run's data.freq: None infers each one's
-    season: int | None = _default("season", DataConfig)  # the run's data.season (a new series' MASE)
+    #: MC-dropout draws per member when predict gets none
+    samples: int = default(EnsembleConfig, "samples")
+    #: quantile columns besides ``BASE_QUANTILES``
+    quantiles: list[float] = field(default_factory=lambda: default(EnsembleConfig, "quantiles"))
+    #: calibrated central interval levels
+    levels: list[float] = field(default_factory=lambda: default(EnsembleConfig, "levels"))
+    #: predict's seed when it gets none
+    seed: int = default(ExperimentConfig, "seed")
+    #: ``p_down/p_flat/p_up`` from the heads, the paths or a blend
+    direction_source: str = default(EnsembleConfig, "direction_source")
+    #: the run's ``data.fill``: how gaps in a history are filled at predict time
+    fill: str = default(DataConfig, "fill")
+    #: the run's ``data.freq``: None infers each series' frequency
+    freq: str | int | None = default(DataConfig, "freq")
+    #: the run's ``data.season``: MASE season of a series new at predict time
+    season: int | None = default(DataConfig, "season")
     val_windows: int = _WINDOWS  # the run's data.val_windows (windows of horizon steps per series)
     test_windows: int = _WINDOWS  # the run's data.test_windows (the calibration windows)
     weighting: str | None = None

@@ -48,10 +48,12 @@ class BuildWindows:
 
     @property
     def val(self) -> WindowSet:
+        """The validation windows (they weigh the candidates)."""
         return self.reference.val
 
     @property
     def test(self) -> WindowSet:
+        """The test windows (they calibrate and score the kept members)."""
         return self.reference.test
 
 

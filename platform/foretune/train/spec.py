@@ -16,16 +16,15 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
-from pydantic import BaseModel
 from torch import nn
 
 from foretune import models
-from foretune.config import ExperimentConfig, TrainConfig
+from foretune.config import ExperimentConfig, TrainConfig, default
 
 
-def _default(name: str, section: type[BaseModel] = TrainConfig) -> Any:
-    """The config's default of ``section``'s setting ``name``."""
-    return section.model_fields[name].get_default(call_default_factory=True)
+def _default(name: str) -> Any:
+    """``TrainConfig``'s default of the setting ``name``."""
+    return default(TrainConfig, name)
 
 
 @dataclass
@@ -48,7 +47,7 @@ class TrainSpec:
     weight_decay: float = _default("weight_decay")
     clip_norm: float | None = _default("clip_norm")
     direction_weight: float = _default("direction_weight")
-    seed: int = _default("seed", ExperimentConfig)
+    seed: int = default(ExperimentConfig, "seed")
     extra: dict[str, Any] = field(default_factory=dict)
     clip_value: float | None = _default("clip_value")
     schedule: str = _default("schedule")
