@@ -245,8 +245,8 @@ def test_members_are_refit_in_parallel_ray_tasks_as_they_would_be_inline(run):
     import ray
     import torch
 
-    from foretune.ensemble.build import _windows
     from foretune.ensemble.refit import refit, refit_all
+    from foretune.ensemble.windows import load_windows
     from foretune.rundir import RunDir
 
     run_dir, config, _ = run
@@ -255,7 +255,7 @@ def test_members_are_refit_in_parallel_ray_tasks_as_they_would_be_inline(run):
     equal = variant(config, refit=True, weighting="mean")  # both kept
     ensemble = make_ensemble(run_dir, equal, trial_ids=list(board["trial_id"]))
     assert len(ensemble.members) == 2
-    datasets = _windows(RunDir(run_dir), config, ensemble.members).datasets
+    datasets = load_windows(RunDir(run_dir), config, ensemble.members).datasets
     jobs = [(m.spec, datasets[m.window], m.spec.max_epochs - 1) for m in ensemble.members]
     tcn = dataclasses.replace(jobs[0][0], architecture="tcn", hyperparameters={})  # weight-normed
     jobs.append((tcn, datasets[tcn.window], 1))

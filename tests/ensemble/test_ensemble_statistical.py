@@ -13,9 +13,9 @@ import pytest
 from foretune.config import ExperimentConfig
 from foretune.data import RatioTransform, builtin_dataset_path, read_frame
 from foretune.ensemble import Ensemble, make_ensemble
-from foretune.ensemble.build import _windows
 from foretune.ensemble.draws import RowTransform, level_draws
 from foretune.ensemble.forecasters import ensemble_forecasters
+from foretune.ensemble.windows import load_windows
 from foretune.evaluate.baselines import seasonal_naive, statistical
 from foretune.models.statistical import FORWARD_FROM, INTERVAL_LEVEL, StatisticalModel, normal_scores
 from foretune.rundir import RunDir
@@ -165,7 +165,7 @@ def test_windows_histories_end_at_each_origin(statistical_only):
     run_dir, ensemble = statistical_only
     run = RunDir(run_dir)
     config = ExperimentConfig.from_dict(json.loads(run.config.read_text()))
-    windows = _windows(run, config, ensemble.members)
+    windows = load_windows(run, config, ensemble.members)
     for part in (windows.val, windows.test):
         histories = windows.histories(part)
         assert [len(h) for h in histories] == list(part.origin + 1)

@@ -1,4 +1,4 @@
-"""Fast unit tests: member choice, batched inversion, mixture helpers, future time stamps."""
+"""Fast unit tests: member choice, settings, batched inversion, mixture helpers, future time stamps."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from foretune.data import RatioTransform
 from foretune.ensemble import ArtifactError, EnsembleError, EnsembleSettings, select_members
 from foretune.ensemble.draws import RowTransform
 from foretune.ensemble.mixture import pool, resample, weighted_quantiles
-from foretune.ensemble.model import _future_index
+from foretune.ensemble.predictor import _future_index
 
 
 def board(rows):
@@ -125,8 +125,8 @@ def test_settings_round_trip_keys_defaults_and_unknown_keys():
         0,
         "head",
     )
-    # an artifact from before the data settings were recorded reads the history as the old
-    # defaults did: gaps are errors, frequencies and seasons inferred, one window each
+    # an artifact that does not record the data settings reads the history with the config's
+    # defaults (gaps are errors, frequencies and seasons inferred) and one window each
     assert (bare.fill, bare.freq, bare.season, bare.val_windows, bare.test_windows) == (
         "none",
         None,
@@ -155,16 +155,52 @@ def test_settings_round_trip_keys_defaults_and_unknown_keys():
         EnsembleSettings.from_dict({"horizon": 2, "fill": "guess"})
 
 
+def test_settings_take_the_configs_defaults_and_a_builds_config():
+    from foretune.config import ExperimentConfig
+
+    defaults, bare = ExperimentConfig(), EnsembleSettings(horizon=6)
+    ensemble, data = defaults.ensemble, defaults.data
+    assert (bare.samples, bare.quantiles, bare.levels, bare.direction_source) == (
+        ensemble.samples,
+        ensemble.quantiles,
+        ensemble.levels,
+        ensemble.direction_source,
+    )
+    assert (bare.seed, bare.fill, bare.freq, bare.season) == (
+        defaults.seed,
+        data.fill,
+        data.freq,
+        data.season,
+    )
+    config = ExperimentConfig.from_dict(
+        {
+            "seed": 3,
+            "data": {"horizon": 6, "val_windows": 2, "test_windows": 1},
+            "ensemble": {"levels": [0.9]},
+        }
+    )
+    built = EnsembleSettings.from_config(config, selection={"metric": "mase"})
+    assert (built.horizon, built.seed, built.levels, built.val_windows, built.test_windows) == (
+        6,
+        3,
+        [0.9],
+        2,
+        1,
+    )
+    assert (built.weighting, built.metric, built.refit) == ("greedy", "mase", False)
+    assert built.reports == {"selection": {"metric": "mase"}}
+
+
 def test_cross_fitting_folds_split_each_series_and_alternate_single_windows():
     from foretune.data import WindowSet
-    from foretune.ensemble.build import _halves
+    from foretune.ensemble.assemble import halves
 
     series = np.array([0, 0, 0, 1, 2, 2, 3, 4])
     origin = np.array([5, 3, 4, 1, 2, 1, 7, 7])
     empty = np.zeros((len(series), 1))
     windows = WindowSet(empty, empty, empty, series, origin, empty[:, 0], empty)
     # series 0: origins 3 | 4, 5; series 2: 1 | 2; single windows (1, 3, 4) alternate 0, 1, 0
-    assert _halves(windows).tolist() == [1, 0, 1, 0, 1, 0, 1, 0]
+    assert halves(windows).tolist() == [1, 0, 1, 0, 1, 0, 1, 0]
 
 
 @pytest.mark.parametrize("name", ["lstm", "mlp", "tcn"])

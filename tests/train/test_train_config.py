@@ -1,4 +1,5 @@
-"""Impossible requests fail before any training, with an error naming the key."""
+"""Training settings: an impossible request fails before any training with an error naming the key,
+and a ``TrainSpec`` takes its defaults from the config."""
 
 from __future__ import annotations
 
@@ -111,3 +112,25 @@ def test_one_process_asks_an_inline_trial_or_one_ray_train_workers_share():
     )
     assert process_request(workers) == {"CPU": 3, "GPU": 1.0}
     assert trial_request(workers)["GPU"] == 4.0
+
+
+def test_train_spec_defaults_are_the_configs():
+    from foretune.config import TrainConfig
+    from foretune.train import TrainSpec
+
+    spec, config = TrainSpec("mlp", {}, window=8, horizon=4), ExperimentConfig()
+    shared = [key for key in TrainConfig.model_fields if hasattr(spec, key)]
+    assert len(shared) >= 19
+    for key in shared:
+        assert getattr(spec, key) == getattr(config.train, key), key
+    assert spec.seed == config.seed and spec.extra == {}
+
+
+def test_train_spec_round_trips_and_reads_a_stored_dict_without_newer_settings():
+    from foretune.train import TrainSpec
+
+    spec = TrainSpec("lstm", {"hidden": 8}, window=12, horizon=3, loss="huber", seed=7)
+    assert TrainSpec(**spec.to_dict()) == spec
+    stored = {"architecture": "mlp", "hyperparameters": {}, "window": 8, "horizon": 4, "max_epochs": 3}
+    old = TrainSpec(**stored)
+    assert old.max_epochs == 3 and old.to_dict() == {**TrainSpec("mlp", {}, 8, 4).to_dict(), "max_epochs": 3}

@@ -9,7 +9,8 @@
       members/<i>/       model.pt (a state_dict, loaded weights_only) and spec.json
 
 ``finalize(staging, target, info)`` writes the manifest and moves the directory into place;
-``verify(directory)`` checks it before ``Ensemble.load`` reads anything.
+``verify(directory)`` checks it before anything is read; ``persist`` reads and writes an
+``Ensemble`` through these.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ def member_dir(index: int) -> str:
 
 
 def sha256(path: Path) -> str:
+    """The hex SHA-256 of the file ``path``, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -63,6 +65,7 @@ def sha256(path: Path) -> str:
 
 
 def package_versions() -> dict[str, str]:
+    """Python's and each recorded package's version (``not installed`` when absent)."""
     versions = {"python": platform.python_version()}
     for name in _PACKAGES:
         try:
@@ -73,6 +76,7 @@ def package_versions() -> dict[str, str]:
 
 
 def write_json(path: Path, payload: Any) -> None:
+    """Write ``payload`` as indented JSON with sorted keys (``str`` for what JSON lacks)."""
     path.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str))
 
 

@@ -171,6 +171,7 @@ class Calibration:
 
     @property
     def levels(self) -> list[float]:
+        """The calibrated levels, ascending."""
         return sorted(self.adjustments)
 
     def apply(self, bounds: Bounds, scale: np.ndarray | None) -> Bounds:
@@ -188,6 +189,7 @@ class Calibration:
         return nest(out)
 
     def to_dict(self) -> dict[str, Any]:
+        """The ``calibration.json`` keys (without the report): method, scaled, adjustments."""
         return {
             "method": "cqr",
             "scaled": self.scaled,
@@ -198,6 +200,7 @@ class Calibration:
 
     @classmethod
     def from_dict(cls, state: dict[str, Any]) -> Calibration:
+        """The calibration ``to_dict`` wrote; ``ValueError`` for an unknown method."""
         if state.get("method") != "cqr":
             raise ValueError(f"unknown calibration method {state.get('method')!r}")
         adjustments = {

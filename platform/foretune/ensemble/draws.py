@@ -4,8 +4,9 @@
     draws = member_draws(model, x, samples, rows, last, horizon, path_directions=True)
     draws.levels [S, N, H], draws.probs [N, H, 3], draws.path_probs [N, H, 3] or None
 
-``build`` (validation and test windows) and ``Ensemble.predict`` (each series' last window) both
-draw through here, so what is calibrated at build time is exactly what is served. A
+The build (``window_draws``: validation and test windows) and ``Ensemble.predict``
+(``predictor.draw_members``: each series' last window) both draw through here, so what is
+calibrated at build time is exactly what is served. A
 ``DrawsCache`` lets forecasts of the same windows (a backtest's ensemble, its uncalibrated view,
 each member alone) share a member's draws.
 """

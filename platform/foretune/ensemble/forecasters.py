@@ -41,6 +41,7 @@ class ModelForecaster:
         return cls(model, kwargs=kwargs, **kw)
 
     def predict(self, history: pd.DataFrame, horizon: int, **_: Any) -> pd.DataFrame:
+        """The ensemble's forecast of ``history``, ``horizon`` steps ahead."""
         return self.model.predict(
             history, horizon=horizon, samples=self.samples, seed=self.seed, **self.kwargs
         )

@@ -132,20 +132,71 @@ def build_inputs(
     if not uids:
         raise DataError("no series to forecast in the given data")
     windows = sorted(set(windows))
-    longest = windows[-1]
-    tail = longest + 1  # levels the longest window reaches back to: features are per step
     own = copy.copy(transform)
     own.stats = dict(transform.stats)
-    covariates = list(covariates)
+    ids = history.original_ids(uids)
+    each = _each_series(history, own, list(covariates), windows[-1], ids, scales, season)
+    inputs = ModelInputs(
+        uids=list(uids),
+        windows={w: np.ascontiguousarray(each.x[:, -w:]) for w in windows},
+        transform=own,
+        last=each.last,
+        last_ds=each.last_ds,
+        freqs=each.freqs,
+        scale=None if scales is None else each.scale,
+        ids=ids,
+        n_obs=each.n_obs,
+        constant=np.array([bool(own.stats[u].constant) for u in uids]),
+        unseen=[uids[i] for i in each.unseen],
+        history=each.levels,
+        seasons=each.seasons,
+    )
+    _check_finite(inputs)
+    if each.unseen:
+        warnings.warn(
+            f"{len(each.unseen)} series the ensemble was not trained on ({inputs.names(each.unseen)}): "
+            "their transform statistics and scale were fit on the history given",
+            UnseenSeriesWarning,
+            stacklevel=3,
+        )
+    return inputs
+
+
+@dataclass
+class _EachSeries:
+    """What ``build_inputs`` reads of each of ``N`` series, in order."""
+
+    x: np.ndarray  # [N, longest window, F] its input
+    last: np.ndarray  # [N] last observed level
+    last_ds: list[Any]  # [N] its time stamp
+    freqs: list[Any]  # [N] frequency
+    n_obs: np.ndarray  # [N] observations
+    scale: np.ndarray  # [N] MASE scale (NaN without ``scales``)
+    seasons: np.ndarray  # [N] season lengths
+    levels: list[np.ndarray]  # [N] every level
+    unseen: list[int]  # rows of the series new to the transform
+
+
+def _each_series(
+    history: SeriesFrame,
+    own: RatioTransform,
+    covariates: list[str],
+    longest: int,
+    ids: pd.Series,
+    scales: Mapping[str, float] | None,
+    season: int | None,
+) -> _EachSeries:
+    """Each series' input for the ``longest`` window (a shorter one is its last rows, padding
+    included), fitting the statistics of a series ``own`` has not seen into ``own``."""
+    uids = history.series_ids
+    n, tail = len(uids), longest + 1  # tail: levels the longest window reaches back to
     frame = history.frame
     y_all = frame["y"].to_numpy(np.float64)
     cov_all = frame[covariates].to_numpy(np.float64)
     rows = frame.groupby("unique_id", sort=False).indices
-    ids = history.original_ids(uids)
-    n = len(uids)
     x: np.ndarray | None = None
     ends, n_obs, scale = np.empty(n, np.int64), np.empty(n, np.int64), np.full(n, np.nan)
-    freqs, unseen, levels = [], [], []  # unseen: row numbers
+    freqs, unseen, levels = [], [], []
     seasons = np.empty(n, np.int64)
     for i, uid in enumerate(uids):
         at = rows[uid]
@@ -155,7 +206,6 @@ def build_inputs(
         else:
             own.fit_series(uid, y, cov)
             unseen.append(i)
-        # a shorter window is the last rows of the longest one (padding included)
         row = model_inputs(own, uid, y[-tail:], cov[-tail:], longest)
         if x is None:
             x = np.empty((n, longest, row.shape[-1]), dtype=np.float32)
@@ -167,30 +217,8 @@ def build_inputs(
         if scales is not None:
             scale[i] = scales[uid] if uid in scales else M.mase_scale(y, int(seasons[i]))
     assert x is not None
-    inputs = ModelInputs(
-        uids=list(uids),
-        windows={w: np.ascontiguousarray(x[:, -w:]) for w in windows},
-        transform=own,
-        last=y_all[ends],
-        last_ds=list(frame["ds"].iloc[ends]),
-        freqs=freqs,
-        scale=None if scales is None else scale,
-        ids=ids,
-        n_obs=n_obs,
-        constant=np.array([bool(own.stats[u].constant) for u in uids]),
-        unseen=[uids[i] for i in unseen],
-        history=levels,
-        seasons=seasons,
-    )
-    _check_finite(inputs)
-    if unseen:
-        warnings.warn(
-            f"{len(unseen)} series the ensemble was not trained on ({inputs.names(unseen)}): their "
-            "transform statistics and scale were fit on the history given",
-            UnseenSeriesWarning,
-            stacklevel=3,
-        )
-    return inputs
+    last_ds = list(frame["ds"].iloc[ends])
+    return _EachSeries(x, y_all[ends], last_ds, freqs, n_obs, scale, seasons, levels, unseen)
 
 
 def _check_domain(transform: RatioTransform, uid: str, y: np.ndarray, ids: pd.Series, i: int) -> None:

@@ -3,6 +3,7 @@
     epochs = best_epochs(run, board)                  # trial id -> epoch of its best val loss
     model, spec = refit(member.spec, data, epochs[trial_id])   # model None if it diverged
     results = refit_all([(spec, data, epoch), ...], {"num_cpus": 1})   # as parallel Ray tasks
+    refit_members(run, board, members, datasets, config)      # the build's step, in place
 
 A member is retrained from scratch with its trial's spec (architecture, hyperparameters, seed)
 for exactly the epochs early stopping chose in the sweep. The weights chosen on the original
@@ -18,13 +19,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 from torch import nn
 
+from foretune.config import ExperimentConfig
 from foretune.data import PreparedData, WindowSet
 from foretune.rundir import RunDir
 from foretune.storage import read_parquet
 from foretune.train import TrainSpec, build_model, fit
 from foretune.train.record import TrialStatus
+
+from .member import Member
 
 NO_PATIENCE = 10**9  # early stopping never triggers: every epoch runs
 
@@ -109,11 +114,41 @@ def refit_all(
     return out
 
 
+def refit_members(
+    run: RunDir,
+    board: pd.DataFrame,
+    members: list[Member],
+    datasets: dict[int, PreparedData],
+    config: ExperimentConfig,
+) -> None:
+    """Retrain the deep ``members`` on train + validation of ``datasets[member.window]``, in
+    place, each for its trial's best epoch count (``best_epochs``), in parallel where Ray is
+    connected (``refit_all``, each asking one inline trial's or one Ray Train worker's CPUs and
+    GPU). A member whose refit diverges keeps its original weights; its ``info`` says so.
+    """
+    epochs = best_epochs(run, board)
+    deep = [m for m in members if not m.statistical]  # a statistical one has nothing to retrain
+    best = [epochs.get(m.info["trial_id"], m.spec.max_epochs - 1) for m in deep]
+    # imported here: foretune.search loads Ray Tune, which loading an ensemble need not pay for
+    from foretune.search.resources import process_request
+
+    request = process_request(config)  # a refit is one process
+    resources = {"num_cpus": request["CPU"], "num_gpus": request["GPU"]}
+    with torch.random.fork_rng(devices=[]):
+        results = refit_all(
+            [(m.spec, datasets[m.window], b) for m, b in zip(deep, best, strict=True)], resources
+        )
+    for member, epoch, (model, spec) in zip(deep, best, results, strict=True):
+        if model is None:
+            member.info["refit"] = "failed (diverged); original weights kept"
+            continue
+        member.model, member.spec = model, spec
+        member.info["refit"] = f"train+validation, {epoch + 1} epochs"
+
+
 def _refit_task(
     spec: TrainSpec, data: PreparedData, best_epoch: int, threads: int
 ) -> tuple[dict[str, Any] | None, TrainSpec]:
-    import torch
-
     torch.set_num_threads(threads)
     model, spec = refit(spec, data, best_epoch)
     return (None if model is None else model.cpu().state_dict()), spec

@@ -2,7 +2,8 @@
 
 ``TrainSpec`` is a plain dataclass so that it travels as a dict (``to_dict``) in Tune trial
 configs, Ray Train loop configs and checkpoints (``checkpoint.write_checkpoint`` stores it as
-JSON). ``build_model(spec, n_features)`` gives the spec's model freshly initialised from its seed;
+JSON); a setting a stored dict lacks takes its default, which is the config's.
+``build_model(spec, n_features)`` gives the spec's model freshly initialised from its seed;
 ``fit`` returns a ``FitResult``. Usage::
 
     spec = TrainSpec("mlp", {"hidden_sizes": [64]}, window=24, horizon=6, max_epochs=10)
@@ -18,42 +19,50 @@ import torch
 from torch import nn
 
 from foretune import models
+from foretune.config import ExperimentConfig, TrainConfig, default
+
+
+def _default(name: str) -> Any:
+    """``TrainConfig``'s default of the setting ``name``."""
+    return default(TrainConfig, name)
 
 
 @dataclass
 class TrainSpec:
     """What one trial trains: the architecture, its hyperparameters and the loop's settings.
 
-    Defaults equal ``config.TrainConfig``'s; their meaning and checks are documented there.
+    Each setting's default is ``config.TrainConfig``'s (``seed``: ``ExperimentConfig``'s), where
+    its meaning and checks are documented; ``extra`` holds settings a caller adds.
     """
 
     architecture: str
     hyperparameters: dict[str, Any]
     window: int
     horizon: int
-    learning_rate: float = 1e-3
-    batch_size: int = 64
-    max_epochs: int = 30
-    patience: int = 5
-    optimizer: str = "adam"
-    weight_decay: float = 0.0
-    clip_norm: float | None = 1.0
-    direction_weight: float = 0.2
-    seed: int = 0
+    learning_rate: float = _default("learning_rate")
+    batch_size: int = _default("batch_size")
+    max_epochs: int = _default("max_epochs")
+    patience: int = _default("patience")
+    optimizer: str = _default("optimizer")
+    weight_decay: float = _default("weight_decay")
+    clip_norm: float | None = _default("clip_norm")
+    direction_weight: float = _default("direction_weight")
+    seed: int = default(ExperimentConfig, "seed")
     extra: dict[str, Any] = field(default_factory=dict)
-    clip_value: float | None = None
-    schedule: str = "none"
-    warmup_epochs: float = 0.0
-    min_lr_ratio: float = 0.0
-    plateau_factor: float = 0.5
-    plateau_patience: int = 2
-    accumulate_steps: int = 1
-    precision: str = "fp32"
-    compile: bool = False
-    stream_threshold_mb: float = 512.0
-    loss: str = "mse"
+    clip_value: float | None = _default("clip_value")
+    schedule: str = _default("schedule")
+    warmup_epochs: float = _default("warmup_epochs")
+    min_lr_ratio: float = _default("min_lr_ratio")
+    plateau_factor: float = _default("plateau_factor")
+    plateau_patience: int = _default("plateau_patience")
+    accumulate_steps: int = _default("accumulate_steps")
+    precision: str = _default("precision")
+    compile: bool = _default("compile")
+    stream_threshold_mb: float = _default("stream_threshold_mb")
+    loss: str = _default("loss")
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field, as checkpoints and trial configs store it (``TrainSpec(**d)`` reads it back)."""
         return asdict(self)
 
 

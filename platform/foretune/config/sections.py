@@ -1,27 +1,26 @@
-"""Typed experiment configuration: every knob lives here once, with its default and its check.
+"""The sections of the experiment config: data, train, search, ensemble and evaluate settings.
 
-``ExperimentConfig.from_yaml(path, overrides)`` loads a YAML file and applies CLI overrides given
-as a flat mapping of dotted keys (``{"data.horizon": 8, "search.trials": 4}``). A bad value raises
-``ConfigError`` naming the key, the value and what is allowed.
+Each section is a pydantic model whose fields carry their default, their check and a description;
+``ExperimentConfig`` (``config.experiment``) holds one of each. ``default(section, name)`` reads a
+setting's default for code that records settings outside the config (``TrainSpec``,
+``EnsembleSettings``).
 """
 
 from __future__ import annotations
 
-import difflib
-import typing
-from collections.abc import Iterable, Mapping
-from importlib import resources
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
-from foretune.errors import ConfigError
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def default(section: type[BaseModel], name: str) -> Any:
+    """The default of ``section``'s setting ``name`` (a fresh list for a list), for code that
+    records a setting outside the config: ``default(TrainConfig, "batch_size")``."""
+    return section.model_fields[name].get_default(call_default_factory=True)
 
 
 #: Calendar cycles ``data.calendar`` can add (``foretune.data.covariates.CYCLES`` computes them).
@@ -127,7 +126,7 @@ class TrainConfig(_Section):
         "mse",
         description="regression loss on the standardised changes: squared error, absolute "
         "error (the median, as MASE rewards) or Huber (squared within 1 standard deviation, "
-        "absolute beyond); chosen by benchmarks/accuracy.py",
+        "absolute beyond)",
     )
     num_workers: int = Field(
         0, ge=0, le=4096, description="Ray Train workers per trial; 0 = run inline in the trial"
@@ -311,177 +310,3 @@ class EvaluateConfig(_Section):
         "members retrained on it (their sweep's epoch count, weights kept) so the forecast also "
         "learns from the held-out tail",
     )
-
-
-class ExperimentConfig(_Section):
-    """One experiment: data, models, search, training and ensemble settings plus the seed."""
-
-    name: str = "foretune"
-    seed: int = Field(0, ge=0)
-    out: str | None = Field(None, description="run directory; None = runs/<name>-<time>")
-    models: list[str] = Field(default_factory=lambda: ["mlp", "lstm"])
-    data: DataConfig = Field(default_factory=DataConfig)
-    train: TrainConfig = Field(default_factory=TrainConfig)
-    search: SearchConfig = Field(default_factory=SearchConfig)
-    ensemble: EnsembleConfig = Field(default_factory=EnsembleConfig)
-    evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
-
-    @field_validator("models")
-    @classmethod
-    def _distinct_models(cls, v: list[str]) -> list[str]:
-        # Names are checked against the model registry by search.validate_space, before Ray
-        # starts: the config sits below the models and does not import them.
-        if not v:
-            raise ValueError("name at least one architecture")
-        return list(dict.fromkeys(v))
-
-    @model_validator(mode="after")
-    def _consistent(self) -> ExperimentConfig:
-        if self.train.use_gpu and self.train.num_workers == 0 and self.train.gpus_per_trial == 0:
-            self.train.gpus_per_trial = 1.0
-        return self
-
-    # -- loading -------------------------------------------------------------------------------
-    @classmethod
-    def from_yaml(
-        cls, path: str | Path | None = None, overrides: dict[str, Any] | None = None
-    ) -> ExperimentConfig:
-        """Load ``path`` (None = the packaged quickstart) and apply dotted-key ``overrides``."""
-        if path is None:
-            text = resources.files("foretune").joinpath("configs/quickstart.yaml").read_text()
-        else:
-            p = Path(path)
-            if not p.is_file():
-                raise ConfigError(f"config file {p} does not exist")
-            text = p.read_text()
-        try:
-            raw = yaml.safe_load(text) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
-        if not isinstance(raw, dict):
-            raise ConfigError(f"config file {path} must hold a mapping at the top level")
-        for key, value in (overrides or {}).items():
-            if value is not None:
-                _set_dotted(raw, key, value)
-        return cls.from_dict(raw)
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> ExperimentConfig:
-        """Validate a plain mapping, turning pydantic's errors into one readable ``ConfigError``."""
-        try:
-            return cls.model_validate(raw)
-        except ValidationError as exc:
-            raise ConfigError(_explain(exc)) from None
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe mapping that ``from_dict`` turns back into the same config."""
-        return self.model_dump(mode="json")
-
-
-def _set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
-    node = raw
-    *parents, leaf = key.split(".")
-    for part in parents:
-        node = node.setdefault(part, {})
-        if not isinstance(node, dict):
-            raise ConfigError(f"cannot set {key}: {part} is not a section")
-    node[leaf] = value
-
-
-def _explain(exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "<config>"
-        if err["type"] == "extra_forbidden":
-            lines.append(f"{key}: unknown setting (check its spelling)")
-        else:
-            lines.append(f"{key}={err.get('input')!r}: {err['msg']}")
-    return "invalid configuration:\n  " + "\n  ".join(lines)
-
-
-# -- dotted keys: --set and Python callers ----------------------------------------------------
-def check_setting(key: str) -> None:
-    """Raise ``ConfigError`` naming ``key`` unless it is a setting of ``ExperimentConfig``.
-
-    A key names a field (``seed``), a section's field (``train.max_epochs``) or an entry under
-    a free-form mapping (``search.space.lstm.hidden_sizes.width``).
-    """
-    parts = key.split(".")
-    model: type[BaseModel] = ExperimentConfig
-    for i, part in enumerate(parts):
-        fields = model.model_fields
-        if part not in fields:
-            where = ".".join(parts[:i])
-            close = difflib.get_close_matches(part, list(fields), n=1)
-            hint = (
-                f"did you mean {'.'.join([*parts[:i], close[0]])!r}?"
-                if close
-                else f"known: {', '.join(fields)}"
-            )
-            raise ConfigError(f"unknown setting {key!r}: {where or 'the config'} has no {part!r}; {hint}")
-        annotation = fields[part].annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            model = annotation
-            continue
-        if i < len(parts) - 1 and not (annotation is dict or typing.get_origin(annotation) is dict):
-            raise ConfigError(
-                f"unknown setting {key!r}: {'.'.join(parts[: i + 1])} is a value, not a section"
-            )
-        return
-
-
-def parse_settings(items: Iterable[str] | None) -> dict[str, Any]:
-    """``["train.max_epochs=5", "search.windows=[8,16]"]`` -> dotted keys and YAML-parsed values.
-
-    Values are read as YAML scalars or lists (``5``, ``1e-3``, ``true``, ``null``, ``[8, 16]``,
-    ``MS``); an unknown key or a missing ``=`` is a ``ConfigError``.
-    """
-    settings: dict[str, Any] = {}
-    for item in items or ():
-        key, sep, text = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ConfigError(f"--set needs KEY=VALUE (e.g. train.max_epochs=5), got {item!r}")
-        try:
-            value = yaml.safe_load(text) if text.strip() else None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"--set {key}: {text!r} is not a YAML value: {exc}") from None
-        check_setting(key)
-        settings[key] = value
-    return settings
-
-
-def experiment_config(
-    config: str | Path | Mapping[str, Any] | ExperimentConfig | None = None,
-    *settings: Mapping[str, Any],
-) -> ExperimentConfig:
-    """The experiment config: ``config`` then each mapping of ``settings`` applied in turn.
-
-    ``config`` is a YAML path, None (the packaged quickstart), a mapping of dotted keys applied
-    on top of the quickstart, or an ``ExperimentConfig``. Every key is checked
-    (``check_setting``); a value of None sets None (it is not skipped).
-    """
-    overrides: list[Mapping[str, Any]] = []
-    if isinstance(config, ExperimentConfig):
-        base = config
-    elif isinstance(config, Mapping):
-        base = ExperimentConfig.from_yaml(None)
-        overrides.append(config)
-    elif config is None or isinstance(config, (str, Path)):
-        base = ExperimentConfig.from_yaml(config)
-    else:
-        raise ConfigError(
-            f"config must be a YAML path or a mapping of dotted keys, not {type(config).__name__}"
-        )
-    raw = base.to_dict()
-    for mapping in (*overrides, *settings):
-        for key, value in mapping.items():
-            check_setting(str(key))
-            node = raw
-            *parents, leaf = str(key).split(".")
-            for part in parents:
-                child = node.get(part)
-                node[part] = child = child if isinstance(child, dict) else {}
-                node = child
-            node[leaf] = value
-    return ExperimentConfig.from_dict(raw)
