@@ -11,6 +11,7 @@ change to the data that fixes it.
 
 from __future__ import annotations
 
+import typing
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -18,13 +19,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from foretune.config import DataConfig
 from foretune.errors import DataError
 
 from .calendar import TimeAxis
 from .frame import series_key
 from .io import REQUIRED
 
-FILLS = ("none", "ffill", "interpolate", "zero")
+#: The values of ``data.fill`` (the config declares them).
+FILLS: tuple[str, ...] = typing.get_args(DataConfig.model_fields["fill"].annotation)
 MAX_ABS_VALUE = 1e150
 """Largest |y| or |covariate| accepted: the transforms square values, which overflows above ~1e154."""
 FILL_HINT = "set data.fill to ffill, interpolate or zero to fill them, or fill them in the data"

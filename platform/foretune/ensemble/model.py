@@ -19,7 +19,6 @@ instead). ``load`` and ``save`` are ``persist.read_artifact`` and ``persist.writ
 from __future__ import annotations
 
 import copy
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from foretune.data import DataError, RatioTransform
+from foretune.data.calendar import common_freq
 from foretune.data.covariates import InputSpec, with_inputs
 from foretune.errors import ConfigError
 from foretune.storage import RemotePath
@@ -160,7 +160,6 @@ class Ensemble:
         statics from the artifact or ``static_df`` (see ``data.covariates.with_inputs``)."""
         s = self.settings
         spec = self.input_spec
-        common = Counter(self.freqs.values()).most_common(1)
         history = read_history(
             data,
             self.transform.kind,
@@ -168,7 +167,7 @@ class Ensemble:
             list(series or []),
             fill=s.fill,
             freq=s.freq,
-            fallback_freq=common[0][0] if common else None,
+            fallback_freq=common_freq(self.freqs.values()),
         )
         if spec.future and futr_df is None:
             raise DataError(
