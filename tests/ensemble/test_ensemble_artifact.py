@@ -118,12 +118,12 @@ def test_the_nixtla_view_is_scored_by_utilsforecast_on_held_out_steps(run):
     ensemble = Ensemble.load(artifact)
     ours = ensemble.predict(frame[~tail], samples=8, seed=1)
     view = ensemble.predict(frame[~tail], samples=8, seed=1, format="nixtla", alias="ft")
-    assert list(view.columns[:4]) == ["unique_id", "ds", "ft", "ft-median"]
+    assert list(view.columns[:4]) == ["unique_id", "ds", "ft", "ft-lo-95"]
     assert {"ft-lo-90", "ft-hi-90", "ft-lo-95", "ft-hi-95"} <= set(view.columns)
     np.testing.assert_array_equal(view["ft-lo-90"], ours["q05"])
     scored = view.merge(frame[tail][["unique_id", "ds", "y"]], on=["unique_id", "ds"])
     assert len(scored) == len(view) == 8 * HORIZON
-    table = evaluate(scored, [mae, coverage], models=["ft"], level=[90]).set_index(["unique_id", "metric"])
+    table = evaluate(scored, [mae, coverage], level=[90]).set_index(["unique_id", "metric"])
     inside = scored["y"].between(scored["ft-lo-90"], scored["ft-hi-90"])
     for uid, hit in inside.groupby(scored["unique_id"]):
         assert table.loc[(uid, "coverage_level90"), "ft"] == pytest.approx(hit.mean())

@@ -44,7 +44,6 @@ def test_columns_follow_the_neuralforecast_conventions():
         "ds",
         "y",
         "ft",
-        "ft-median",
         "ft-lo-95",
         "ft-lo-90",
         "ft-lo-50",
@@ -53,7 +52,7 @@ def test_columns_follow_the_neuralforecast_conventions():
         "ft-hi-95",
     ]
     np.testing.assert_array_equal(view["ft"], frame["mean"])
-    np.testing.assert_array_equal(view["ft-median"], frame["q50"])
+    assert not any("median" in c for c in view.columns)  # one point column: no second "model"
     np.testing.assert_array_equal(view["ft-lo-95"], frame["q025"])
     np.testing.assert_array_equal(view["ft-hi-90"], frame["q95"])
     with pytest.raises(ValueError, match="mean"):
@@ -63,8 +62,9 @@ def test_columns_follow_the_neuralforecast_conventions():
 def test_utilsforecast_evaluate_scores_the_view_as_foretune_does():
     frame = forecast_frame()
     view = to_nixtla(frame)  # alias "foretune"
-    # -median is a model of its own to utilsforecast (as for neuralforecast): name the model
-    scores = evaluate(view, [mae, coverage, scaled_crps], models=["foretune"], level=[90, 95])
+    # no models= argument: the view has exactly one point column, the model's
+    scores = evaluate(view, [mae, coverage, scaled_crps], level=[90, 95])
+    assert [c for c in scores.columns if c not in ("unique_id", "metric")] == ["foretune"]
     table = scores.set_index(["unique_id", "metric"])["foretune"]
     ours, _ = M.evaluate_forecasts(frame)
     for _, row in ours.iterrows():
@@ -82,10 +82,30 @@ def test_utilsforecast_plot_series_draws_the_view():
     fig = plot_series(
         history,
         to_nixtla(frame).drop(columns="y"),
-        models=["foretune"],
         level=[90],
         engine="matplotlib",
     )
     assert isinstance(fig, Figure)
     labels = {label for ax in fig.axes for label in ax.get_legend_handles_labels()[1]}
     assert {"foretune", "foretune_level_90"} <= labels
+
+
+def test_level_keeps_only_the_intervals_asked_for_in_either_format():
+    from foretune.ensemble.nixtla import keep_levels
+    from foretune.errors import ConfigError
+
+    frame = forecast_frame()
+    view = to_nixtla(frame, level=[90])
+    assert list(view.columns) == ["unique_id", "ds", "y", "foretune", "foretune-lo-90", "foretune-hi-90"]
+    assert list(to_nixtla(frame, level=[95, 50]).columns[4:]) == [
+        "foretune-lo-95",
+        "foretune-lo-50",
+        "foretune-hi-50",
+        "foretune-hi-95",
+    ]
+    native = keep_levels(frame, [90])
+    assert [c for c in native.columns if c.startswith("q")] == ["q05", "q50", "q95"]
+    assert {"mean", "p_up", "std_mc", "fallback"} <= set(native.columns)
+    assert keep_levels(frame, None) is frame
+    with pytest.raises(ConfigError, match=r"level 80 .* on offer, in percent: 95, 90, 50"):
+        to_nixtla(frame, level=[80])

@@ -221,7 +221,7 @@ class Ensemble:
         ``sample_0 .. sample_{k-1}``; ``seed`` defaults to the build's. How fallbacks, the
         calibration and the direction columns are made: ``predictor``'s module docstring.
         ``format="nixtla"`` returns the same forecast in Nixtla's conventions instead
-        (``nixtla.to_nixtla``: ``<alias>``, ``<alias>-median``, ``<alias>-lo-90``, ...).
+        (``nixtla.to_nixtla``: ``<alias>``, ``<alias>-lo-90``, ``<alias>-hi-90``, ...).
         """
         horizon = self._checked_horizon(horizon, format)
         samples = int(samples or self.settings.samples)
