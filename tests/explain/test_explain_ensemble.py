@@ -22,6 +22,7 @@ HORIZON = 3
 COVARIATES = ["temp"]
 F = 1 + len(COVARIATES) + 1  # y, the covariates, the mask
 NAMES = ["y", "temp", "mask"]
+HELD = np.array([1.0, 1.0, 0.0])  # the baseline keeps the mask at its actual values
 
 
 pytestmark = [
@@ -111,7 +112,8 @@ def test_members_are_exact_and_ensemble_is_lag_aligned_weighted_sum(explained):
     for uid in ("a", "b", "c"):
         for i, member in enumerate(ensemble.members):
             x = _inputs(history, uid, member.window)
-            exact = member.model.w[1].detach().numpy() * x  # linear model, zeros baseline
+            # linear model, zeros baseline but for the mask, held at its actual values
+            exact = member.model.w[1].detach().numpy() * x * HELD
             for lag in range(1, member.window + 1):
                 for f, name in enumerate(NAMES):
                     got = _cell(a, uid, f"{i}:{member.architecture}", lag, name)
@@ -232,7 +234,7 @@ def test_a_series_shorter_than_the_windows_is_explained_behind_its_mask():
         x = _inputs(short, "b", member.window)
         assert x[:, -1].tolist() == [0.0] * (member.window - 2) + [1.0, 1.0]  # 2 changes, padded
         got = ex.matrix("b", f"{i}:{member.architecture}").to_numpy()[::-1]  # input order
-        exact = member.model.w[0].detach().numpy() * x  # linear model, zeros baseline
+        exact = member.model.w[0].detach().numpy() * x * HELD  # linear model, mask held
         np.testing.assert_allclose(got, exact, rtol=1e-4, atol=1e-6)
         assert (got[: member.window - 2] == 0).all()  # the padding gets no attribution
     with pytest.raises(DataError, match="no series"):

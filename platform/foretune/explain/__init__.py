@@ -8,7 +8,10 @@
     settings = IGSettings(step=2, target="direction")  # the same request for either function
 
 ``target`` is ``"forecast"`` (the standardised forecast at ``step``) or ``"direction"`` (a
-direction class's probability). captum is an optional extra: ``pip install foretune[explain]``.
+direction class's probability). The baseline (all zeros in the standardised inputs, or each
+feature's window mean) keeps the bookkeeping channels, the padding mask and the calendar phases
+(``IGSettings.held``), at their actual values, so attributions go to the series and its
+covariates only. captum is an optional extra: ``pip install foretune[explain]``.
 """
 
 from .attribution import (
@@ -21,10 +24,11 @@ from .attribution import (
 )
 from .ensemble import explain_ensemble, feature_names
 from .explanation import Explanation
-from .settings import ATOL, N_STEPS, TOLERANCE, IGSettings
+from .settings import ATOL, HOLDABLE, N_STEPS, TOLERANCE, IGSettings
 
 __all__ = [
     "ATOL",
+    "HOLDABLE",
     "N_STEPS",
     "TOLERANCE",
     "Attribution",

@@ -169,7 +169,18 @@ def _classes(
     return classes
 
 
-def _baseline(x: Tensor, baseline: str | Tensor | np.ndarray) -> Tensor:
+def _baseline(x: Tensor, baseline: str | Tensor | np.ndarray, fixed: Sequence[int] = ()) -> Tensor:
+    """The baseline of ``x``, its channels ``fixed`` set to their actual values."""
+    base = _plain_baseline(x, baseline)
+    fixed = list(fixed)
+    if fixed:
+        if min(fixed) < -x.shape[-1] or max(fixed) >= x.shape[-1]:
+            raise ExplainError(f"fixed channels {fixed} are not among the inputs' {x.shape[-1]} features")
+        base[..., fixed] = x[..., fixed]
+    return base
+
+
+def _plain_baseline(x: Tensor, baseline: str | Tensor | np.ndarray) -> Tensor:
     if isinstance(baseline, str):
         if baseline == "zeros":
             return torch.zeros_like(x)
@@ -204,6 +215,7 @@ def integrated_gradients(
     x: Tensor | np.ndarray,
     settings: IGSettings | None = None,
     *,
+    fixed: Sequence[int] = (),
     warn: bool = True,
     **overrides: Any,
 ) -> Attribution:
@@ -221,6 +233,9 @@ def integrated_gradients(
     ``baseline``: ``"zeros"`` is all zeros in the standardised input space (every feature at its
     training mean: y changing by its average change, covariates at their mean); ``"mean"`` is
     each feature's mean over the window, repeated over time; or an array of the inputs' shape.
+    The channels ``fixed`` (feature indices, e.g. the mask, the last) take their actual values in
+    the baseline, so they stay fixed along the path and get exactly zero attribution
+    (``explain_ensemble`` fixes the channels ``settings.held`` names).
 
     Completeness: the attributions of a row sum to ``f(x) - f(baseline)`` exactly in the limit;
     captum's quadrature approximates it. Rows whose relative error exceeds ``tolerance`` are
@@ -237,7 +252,7 @@ def integrated_gradients(
     check_request(settings.step, settings.target)
     counts = settings.step_counts()
     net, x = _prepared(model, x, settings)
-    base = _baseline(x, settings.baseline)
+    base = _baseline(x, settings.baseline, fixed)
     objective = _objective(net, x, base, settings)
     ig = IntegratedGradients(objective.forward)
     attributions, delta, used = _integrate(ig, x, base, objective, counts, settings)

@@ -7,9 +7,16 @@
     explanation.save("RUN/explain")   # parquet, one heat map per series, bars, summary.json
 
 Inputs are built as ``Ensemble.predict`` builds them (``Ensemble.inputs``): every series with an
-observation, a short one left-padded behind the mask channel, whose attributions are reported
-as feature ``"mask"`` (``feature_names``); a lag in the padding has input 0 and, against the
-zeros baseline, attribution 0.
+observation, a short one left-padded behind the mask channel (feature ``"mask"``,
+``feature_names``); a lag in the padding has input 0 and, against the zeros baseline,
+attribution 0.
+
+The baseline keeps the bookkeeping channels (``IGSettings.held``: the mask and the ``cal:*``
+calendar phases) at their actual values and moves only the series and its covariates (``y``,
+past, ``futr:`` and ``static:`` columns) to the baseline's: a bookkeeping channel then gets no
+attribution, and the attributions add up to ``f(x) - f(baseline)`` over the inputs a user
+gave. Against an all-zeros mask the mask channel would otherwise collect attribution (it is 1
+wherever the data is) that reads as signal but only says "data is present".
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ from .settings import (
     DIRECTION_NAMES,
     IGSettings,
     check_request,
+    held_channels,
     resolve,
     unknown_direction_name,
 )
@@ -119,12 +127,13 @@ def explain_ensemble(
     settings = resolve(settings, overrides)
     _check_request(settings, ensemble.horizon)
     names = feature_names(ensemble.covariates)
+    held = held_channels(names, settings.held)
     uids, inputs = _inputs(ensemble, data, series, futr_df=futr_df, static_df=static_df)
     deep = _deep_members(ensemble)
     weights = _normalised_weights(deep)
     member_settings = _with_predicted_classes(settings, ensemble, inputs, weights)
     explained = [
-        _explain_member(ensemble, member, weight, inputs[member.window], member_settings, names)
+        _explain_member(ensemble, member, weight, inputs[member.window], member_settings, names, held)
         for member, weight in zip(deep, weights, strict=True)
     ]
     combined = _weighted_sum(explained, settings)
@@ -217,10 +226,12 @@ def _explain_member(
     x: np.ndarray,
     settings: IGSettings,
     names: Sequence[str],
+    held: Sequence[int],
 ) -> _Explained:
-    """Integrated gradients of one deep member on its windows ``x``."""
+    """Integrated gradients of one deep member on its windows ``x``, the channels ``held`` at
+    their actual values in the baseline."""
     assert x.shape[-1] == len(names), (x.shape, names)
-    result = integrated_gradients(member.model, x, settings, warn=False)
+    result = integrated_gradients(member.model, x, settings, fixed=held, warn=False)
     return _Explained(f"{ensemble.members.index(member)}:{member.architecture}", member, weight, result)
 
 

@@ -23,7 +23,7 @@ from foretune.plotting import png
 
 from .attribution import Attribution, ExplainError
 from .plots import feature_importance_bars, series_attribution_heatmap
-from .settings import IGSettings
+from .settings import IGSettings, held_channels
 
 #: ``member`` value of the weighted ensemble's rows.
 ENSEMBLE = "ensemble"
@@ -204,6 +204,7 @@ def build_summary(
         "target_label": target_label(target, settings.direction_class),
         "direction_class": settings.direction_class if target == "direction" else None,
         "baseline": settings.baseline,
+        "held_at_actual_values": [names[i] for i in held_channels(names, settings.held)],
         "features": list(names),
         "lags": "lag 1 is the most recent input step; ensemble rows span 1..max(window), "
         "a member contributes 0 beyond its own window",

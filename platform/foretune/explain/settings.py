@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from foretune.data.covariates import CALENDAR
 from foretune.errors import ExplainError
 from foretune.models import DIRECTION_CLASSES
 
@@ -36,6 +37,10 @@ INTERNAL_BATCH = 2048
 
 TARGETS = ("forecast", "direction")
 BASELINES = ("zeros", "mean")
+#: Bookkeeping input channels the baseline keeps at their actual values, so they get no
+#: attribution: ``"mask"`` (1 where the series has data, 0 in the left padding) and
+#: ``"calendar"`` (the ``cal:*`` sin/cos phases of each date, a function of ``ds`` alone).
+HOLDABLE = ("mask", "calendar")
 #: Accepted names of ``direction_class``: a direction, or each row's most probable one.
 DIRECTION_NAMES = (*DIRECTION_CLASSES, "predicted")
 
@@ -48,6 +53,9 @@ class IGSettings:
     forecast) or ``"direction"`` (the probability of ``direction_class``: a name of
     :data:`DIRECTION_NAMES`, a class index, or one index per row). ``baseline``: ``"zeros"``,
     ``"mean"`` (each feature's window mean) or, for one model, an array of the inputs' shape.
+    ``held``: the bookkeeping channels (:data:`HOLDABLE`) an ensemble's explanation keeps at
+    their actual values in the baseline, so the attributions go to the series and its
+    covariates only (default both; ``()`` attributes them against the baseline too).
     Completeness: rows whose relative error ``|delta| / max(|f(x) - f(b)|, atol)`` exceeds
     ``tolerance`` are recomputed with the next of ``n_steps``; ``method`` is captum's quadrature
     and ``internal_batch_size`` its batch (default :data:`INTERNAL_BATCH`). ``device`` and
@@ -57,6 +65,7 @@ class IGSettings:
     step: int = 1
     target: str = "forecast"
     baseline: str | Tensor | np.ndarray = "zeros"
+    held: Sequence[str] = HOLDABLE
     direction_class: str | int | Sequence[int] | np.ndarray = "up"
     tolerance: float = TOLERANCE
     n_steps: Sequence[int] = N_STEPS
@@ -73,6 +82,9 @@ class IGSettings:
             raise ExplainError(f"n_steps must be a non-empty list of positive counts, got {self.n_steps}")
         if not self.tolerance > 0:
             raise ExplainError(f"tolerance must be > 0, got {self.tolerance}")
+        unknown = [h for h in self.held if h not in HOLDABLE]
+        if unknown:
+            raise ExplainError(f"held must name channels among {list(HOLDABLE)}, got {unknown}")
         return counts
 
 
@@ -89,6 +101,17 @@ def check_request(step: int, target: str, horizon: int | None = None) -> None:
         raise ExplainError(f"step must be a positive integer (1-based horizon step), got {step!r}")
     if horizon is not None and step > horizon:
         raise ExplainError(f"step={step} is not available: the model forecasts steps 1..{horizon}")
+
+
+def held_channels(names: Sequence[str], held: Sequence[str]) -> list[int]:
+    """Indices among the feature ``names`` (``explain.feature_names``: the mask last) of the
+    bookkeeping channels ``held`` names: ``"mask"`` and ``"calendar"`` (every ``cal:*`` one)."""
+    out = []
+    if "calendar" in held:
+        out += [i for i, name in enumerate(names) if name.startswith(CALENDAR)]
+    if "mask" in held:
+        out.append(len(names) - 1)
+    return out
 
 
 def unknown_direction_name(direction_class: object) -> ExplainError:
