@@ -4,9 +4,11 @@
         ...                             # stdout swallowed, warnings and Ray's logs muted
     for member in progress(members, desc="MC draws", unit="member"):
         ...                             # a tqdm bar on a terminal or in a notebook
+    trials = bar(total=16, desc="sweep", unit="trial")   # a bar to update by hand, or None
 
 ``normal`` prints foretune's own lines: the sweep's per-trial lines and heartbeat, summaries,
-and tqdm bars for the ensemble's MC draws, backtests and the streamed store build. ``quiet``
+and tqdm bars for the sweep's trials, the ensemble's MC draws, backtests and the streamed store
+build. ``quiet``
 prints nothing but errors (a ``ForetuneError`` still reaches stderr). ``verbose`` adds Ray
 Tune's own progress reporter and the trials' own output. Bars are drawn only where someone sees
 them: stderr is a terminal or a Jupyter kernel, and never when quiet. The level is a process
@@ -21,7 +23,7 @@ import os
 import sys
 import warnings
 from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 QUIET, NORMAL, VERBOSE = "quiet", "normal", "verbose"
 LEVELS = (QUIET, NORMAL, VERBOSE)
@@ -78,6 +80,17 @@ def bars_enabled() -> bool:
     if type(stream).__module__.startswith("ipykernel"):
         return True
     return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def bar(total: int, *, desc: str, unit: str = "it") -> Any:
+    """A tqdm bar of ``total`` steps (``tqdm.auto``: a widget in a notebook) that stays when done,
+    to ``update`` by hand, when bars are enabled (``bars_enabled``); else None. Lines printed
+    while it shows go through its ``write`` so that they do not tear it."""
+    if not bars_enabled():
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, leave=True, dynamic_ncols=True)
 
 
 def progress(iterable: Iterable[T], *, desc: str, unit: str = "it", total: int | None = None) -> Iterable[T]:

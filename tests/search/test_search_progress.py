@@ -105,3 +105,32 @@ def test_quiet_and_verbose_exclude_each_other(capsys):
     with pytest.raises(SystemExit):
         main(["sweep", "--quiet", "--verbose"])
     assert "not allowed with" in capsys.readouterr().err
+
+
+def test_a_bar_counts_finished_trials_with_the_best_so_far_and_lines_stay_on_stdout(capsys, monkeypatch):
+    import pickle
+
+    monkeypatch.setattr(console, "bars_enabled", lambda: True)  # as on a terminal or in a notebook
+    (callback,) = progress.tune_reporting(3)["callbacks"]
+    callback.clock = clock = Clock()
+    callback.setup()
+    assert callback.bar is not None and callback.bar.total == 3
+    assert pickle.loads(pickle.dumps(callback)).bar is None  # Tune may pickle its callbacks
+    a, b = running_trial("a1", "lstm"), running_trial("b2", "tcn")
+    callback.on_trial_result(0, [a, b], a, {"epoch": 1, "val_loss": 0.9, "best_val_loss": 0.75})
+    a.set_status(Trial.TERMINATED)
+    clock.now = 10.0
+    callback.on_trial_complete(0, [a, b], a)
+    b.set_status(Trial.ERROR)
+    callback.on_trial_error(0, [a, b], b)
+    assert callback.bar.n == 2
+    callback.on_experiment_end([a, b])
+    out, err = capsys.readouterr()
+    assert re.search(r"^\[1/3\] trial a1 \(lstm\) done", out, re.M) and "[2/3] trial b2 (tcn) FAILED" in out
+    assert "2/3" in err and "best val_loss=0.7500 (lstm), failed=1" in err  # the bar, on stderr
+    monkeypatch.setattr(console, "bars_enabled", lambda: False)  # logs: lines and heartbeats only
+    (plain,) = progress.tune_reporting(3)["callbacks"]
+    plain.setup()
+    assert plain.bar is None
+    with console.verbosity(console.QUIET):
+        assert progress.tune_reporting(3)["callbacks"] == []
