@@ -1,6 +1,8 @@
 """foretune: search, train and ensemble deep-learning forecasters for time series on Ray.
 
-``Foretune(horizon=12).fit(df)`` trains from Python (``predict``, ``cross_validation``);
+``Foretune(horizon=12).fit(df)`` trains from Python and returns the estimator, which chains:
+``.predict()``, ``.plot(df)``, ``.evaluate(df_with_future)``, ``.leaderboard()``, ``.explain(df)``,
+``.save(path)`` / ``Foretune.load(path)``, ``.cross_validation(df)``;
 ``from foretune import Ensemble; Ensemble.load(path).predict(frame)`` serves a saved ensemble;
 ``plot_forecast(forecast, history)`` draws a fan chart (a matplotlib ``Figure``).
 """

@@ -5,6 +5,7 @@
     for member in progress(members, desc="MC draws", unit="member"):
         ...                             # a tqdm bar on a terminal or in a notebook
     trials = bar(total=16, desc="sweep", unit="trial")   # a bar to update by hand, or None
+    summary_text("Ensemble", rows); summary_html("Ensemble", rows)   # an object's notebook view
 
 ``normal`` prints foretune's own lines: the sweep's per-trial lines and heartbeat, summaries,
 and tqdm bars for the sweep's trials, the ensemble's MC draws, backtests and the streamed store
@@ -18,11 +19,12 @@ setting of the driver (trials report through Tune, so they need none).
 from __future__ import annotations
 
 import contextlib
+import html
 import logging
 import os
 import sys
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 QUIET, NORMAL, VERBOSE = "quiet", "normal", "verbose"
@@ -101,3 +103,20 @@ def progress(iterable: Iterable[T], *, desc: str, unit: str = "it", total: int |
     from tqdm.auto import tqdm
 
     return tqdm(iterable, desc=desc, unit=unit, total=total, leave=False, dynamic_ncols=True)
+
+
+def summary_text(title: str, rows: Sequence[tuple[str, str]]) -> str:
+    """An object's plain-text summary (its ``__repr__``): ``title`` then one ``label: value``
+    line per row."""
+    width = max((len(label) for label, _ in rows), default=0)
+    return "\n".join([title, *(f"  {label.ljust(width)}  {value}" for label, value in rows)])
+
+
+def summary_html(title: str, rows: Sequence[tuple[str, str]]) -> str:
+    """The same summary as a small HTML table, what a notebook shows (``_repr_html_``)."""
+    body = "".join(
+        f"<tr><th style='text-align:left'>{html.escape(label)}</th>"
+        f"<td style='text-align:left'>{html.escape(value)}</td></tr>"
+        for label, value in rows
+    )
+    return f"<div><strong>{html.escape(title)}</strong><table>{body}</table></div>"

@@ -1,17 +1,22 @@
-"""``Foretune``: fit from a DataFrame, predict (also in a fresh process), cross-validate.
+"""``Foretune``: fit from a DataFrame with its own column names, predict (also in a fresh
+process and after save/load), explain, cross-validate with one fit or a fit per cutoff, and the
+README's Python block.
 
-One tiny real fit (2 trials of mlp, 3 epochs, on the built-in quarterly data) is shared by the
-module; cross-validation adds one fit per cutoff.
+One tiny real fit (2 trials of mlp, 3 epochs, on the built-in quarterly data, with the columns
+named ``series, date, value``) is shared by the module; cross-validation with ``refit=False``
+adds one fit, with ``refit=2`` over three windows two, the README block one.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,6 +25,10 @@ import pytest
 from foretune.data import builtin_dataset_path
 from foretune.errors import ConfigError
 from foretune.rundir import RunDir
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+NAMES = {"unique_id": "series", "ds": "date", "y": "value"}
+BACK = {v: k for k, v in NAMES.items()}
 
 HORIZON = 4
 TINY = {
@@ -42,10 +51,10 @@ def fitted(ray_session, tmp_path_factory, data):
 
     ft = Foretune(horizon=HORIZON, models=["mlp"], config=TINY, out=tmp_path_factory.mktemp("est") / "run")
     before = signal.getsignal(signal.SIGINT)
-    ensemble = ft.fit(data)
+    assert ft.fit(data.rename(columns=NAMES), id_col="series", time_col="date", target_col="value") is ft
     # Ctrl+C works again after the fit: Tune's handler is not left behind.
     assert signal.getsignal(signal.SIGINT) is before
-    return ft, ensemble
+    return ft, ft.ensemble
 
 
 def test_fit_is_a_run_directory_like_foretune_run(fitted, data):
@@ -54,7 +63,7 @@ def test_fit_is_a_run_directory_like_foretune_run(fitted, data):
     ft, ensemble = fitted
     assert isinstance(ensemble, Ensemble) and ensemble.horizon == HORIZON
     run = RunDir(ft.run_dir)
-    pd.testing.assert_frame_equal(pd.read_parquet(run.input), data)
+    pd.testing.assert_frame_equal(pd.read_parquet(run.input), data)  # in foretune's own names
     config = json.loads(run.config.read_text())
     assert config["data"]["path"] == str(run.input) and config["out"] == str(run.root)
     assert config["models"] == ["mlp"] and config["data"]["horizon"] == HORIZON
@@ -68,12 +77,14 @@ def test_fit_is_a_run_directory_like_foretune_run(fitted, data):
 def test_predict_matches_a_fresh_process(fitted, data, tmp_path):
     ft, _ = fitted
     forecast = ft.predict()
+    assert list(forecast.columns[:3]) == ["series", "date", "mean"]  # the names fit was given
+    forecast = forecast.rename(columns=BACK)
     assert len(forecast) == data["unique_id"].nunique() * HORIZON
     assert {"unique_id", "ds", "mean", "q05", "q50", "q95", "p_up"} <= set(forecast.columns)
     assert list(forecast["unique_id"].drop_duplicates()) == list(data["unique_id"].drop_duplicates())
     assert (forecast.groupby("unique_id")["ds"].min() > data.groupby("unique_id")["ds"].max()).all()
-    shorter = ft.predict(data, horizon=2)
-    assert shorter.groupby("unique_id").size().eq(2).all()
+    shorter = ft.predict(data.rename(columns=NAMES), horizon=2)
+    assert shorter.groupby("series").size().eq(2).all()
     with pytest.raises(ConfigError, match="samples"):
         ft.predict(samples=0)
 
@@ -90,28 +101,97 @@ def test_predict_matches_a_fresh_process(fitted, data, tmp_path):
     pd.testing.assert_frame_equal(pd.read_parquet(out), forecast, check_exact=False, rtol=1e-6)
 
 
-def test_cross_validation_frame(fitted, data):
+def test_save_load_round_trip_and_chaining(fitted, data, tmp_path):
+    from foretune import Foretune
+
     ft, _ = fitted
-    cv = ft.cross_validation(data, n_windows=2)
-    assert list(cv.columns[:4]) == ["unique_id", "ds", "cutoff", "y"]
-    assert {"mean", "q05", "q50", "q95"} <= set(cv.columns)
+    back = Foretune.load(ft.save(tmp_path / "model"))
+    pd.testing.assert_frame_equal(back.predict(), ft.predict())
+    pd.testing.assert_frame_equal(back.leaderboard(), ft.leaderboard())
+    assert len(ft.leaderboard()) == 2 and ft.leaderboard(members=True)["weight"].sum() == pytest.approx(1.0)
+    assert f"lives in           {ft.run_dir}" in repr(ft) and "0:mlp (window 8)" in repr(ft)
+
+
+def test_explain_gives_the_padding_mask_no_attribution(fitted, data):
+    ft, _ = fitted
+    explanation = ft.explain(data.rename(columns=NAMES), series=["cpi", "m1"])
+    a = explanation.attributions
+    assert set(a["unique_id"]) == {"cpi", "m1"} and (a.loc[a["feature"] == "mask", "attribution"] == 0).all()
+    assert (a.loc[a["feature"] == "y", "attribution"].abs() > 0).any()
+
+
+def test_cross_validation_fits_once_and_equals_a_loop_over_cutoffs_with_its_members(fitted, data):
+    from foretune import Ensemble
+
+    ft, _ = fitted
+    cv = ft.cross_validation(data.rename(columns=NAMES), n_windows=2)  # refit=False
+    assert list(cv.columns[:4]) == ["series", "date", "cutoff", "value"]
+    assert sorted(p.name for p in (ft.run_dir / "cv").iterdir()) == ["cutoff-0"]  # one fit
+    ensemble = Ensemble.load(ft.run_dir / "cv" / "cutoff-0" / "ensemble")
+    rows = data.groupby("unique_id").cumcount(ascending=False)  # 0 = each series' last row
+    for k, back in enumerate((2 * HORIZON, HORIZON)):
+        history = data[rows >= back]  # the histories cut by hand
+        by_hand = ensemble.predict(history, horizon=HORIZON)
+        fold = cv[cv["cutoff"] == cv["cutoff"].unique()[k]].rename(columns=BACK).reset_index(drop=True)
+        pd.testing.assert_frame_equal(fold.drop(columns=["cutoff", "y"]), by_hand)
+        actual = data.set_index(["unique_id", "ds"])["y"]
+        np.testing.assert_array_equal(
+            fold["y"], actual.loc[list(zip(fold["unique_id"], fold["ds"], strict=True))]
+        )
+
+
+def test_cross_validation_with_refit_fits_every_kth_cutoff(fitted, data):
+    from utilsforecast.evaluation import evaluate
+    from utilsforecast.losses import coverage, mae
+
+    ft, _ = fitted
+    view = ft.cross_validation(data.rename(columns=NAMES), n_windows=3, refit=2, format="nixtla", level=[90])
+    assert list(view.columns) == [
+        "series",
+        "date",
+        "cutoff",
+        "value",
+        "foretune",
+        "foretune-lo-90",
+        "foretune-hi-90",
+    ]
+    names = {"id_col": "series", "time_col": "date", "target_col": "value"}
+    scores = evaluate(view, [mae, coverage], level=[90], **names)  # per series and cutoff, no models=
+    assert len(scores) == 8 * 3 * 2 and scores["foretune"].notna().all()
+    cv = view.rename(columns={**BACK, "foretune": "mean", "foretune-lo-90": "q05", "foretune-hi-90": "q95"})
     ids = list(data["unique_id"].drop_duplicates())
     assert set(cv["unique_id"]) == set(ids)
     assert cv.groupby(["unique_id", "cutoff"]).size().eq(HORIZON).all()
-    assert cv.groupby("unique_id")["cutoff"].nunique().eq(2).all()
+    assert cv.groupby("unique_id")["cutoff"].nunique().eq(3).all()
     assert (cv["cutoff"] < cv["ds"]).all()
-    # Cutoffs: the last one HORIZON rows before each series' end, the other HORIZON before it.
+    # Cutoffs: the last one HORIZON rows before each series' end, each other one HORIZON before.
     for uid, rows in data.groupby("unique_id"):
         stamps = rows.sort_values("ds")["ds"].reset_index(drop=True)
-        expected = [stamps.iloc[-1 - 2 * HORIZON], stamps.iloc[-1 - HORIZON]]
+        expected = [stamps.iloc[-1 - k * HORIZON] for k in (3, 2, 1)]
         assert sorted(cv.loc[cv["unique_id"] == uid, "cutoff"].unique()) == expected
     actual = data.set_index(["unique_id", "ds"])["y"]
     np.testing.assert_array_equal(
         cv["y"].to_numpy(), actual.loc[list(zip(cv["unique_id"], cv["ds"], strict=True))].to_numpy()
     )
     assert np.isfinite(cv["mean"]).all() and (cv["q05"] <= cv["q95"]).all()
-    for k in range(2):
+    # refit=2: cutoffs 0 and 2 have fits of their own, cutoff 1 is forecast by cutoff 0's
+    assert sorted(p.name for p in (ft.run_dir / "cv").iterdir()) == ["cutoff-0", "cutoff-2"]
+    for k in (0, 2):
         assert (ft.run_dir / "cv" / f"cutoff-{k}" / "ensemble" / "ensemble.json").is_file()
+
+
+def test_the_readmes_python_block_runs(ray_session, tmp_path, monkeypatch, capsys):
+    """The README's "From Python" block, executed as it stands (its run goes under tmp_path)."""
+    section = README.read_text().split("### From Python", 1)[1]
+    block = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    assert ".fit(train)" in block and "ft.evaluate(df)" in block
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(block, str(README), "exec"), namespace)
+    assert (tmp_path / "forecast.png").is_file()
+    assert len(namespace["forecast"]) == 8 * 4
+    table = capsys.readouterr().out
+    assert re.search(r"^\s*0\s+ensemble\s", table, re.M) and "seasonal_naive" in table
 
 
 def test_settings_are_checked_before_anything_runs(tmp_path, data):
@@ -125,6 +205,8 @@ def test_settings_are_checked_before_anything_runs(tmp_path, data):
         Foretune(verbosity="loud")
     with pytest.raises(ConfigError, match="fit"):
         Foretune().predict()
+    with pytest.raises(ConfigError, match="step_size=2 and step=3"):
+        Foretune(horizon=HORIZON).cross_validation(data, step_size=2, step=3)
     taken = tmp_path / "taken"
     taken.mkdir()
     (taken / "notes.txt").write_text("mine")

@@ -1,8 +1,12 @@
-"""The cutoffs of ``Foretune.cross_validation`` and the actuals joined onto each one's forecast.
+"""The cutoffs of ``Foretune.cross_validation``, which of them refit, and the actuals joined
+onto each one's forecast.
 
     frame, position, size = series_positions(df)
+    every = refit_every(refit=False)            # 0: fit once, at the first cutoff
     for cutoff in cutoffs(frame, position, size, horizon=12, n_windows=3, step=12):
-        forecast = ...  # a fit on cutoff.history, forecasting `horizon` steps
+        if fits_at(cutoff.index, every):
+            ...  # a fit on cutoff.history
+        forecast = ...  # the latest fit's forecast of `horizon` steps from cutoff.history
         piece = join_actuals(forecast, cutoff.history, cutoff.actual, series_key)
 
 The last cutoff lies ``horizon`` rows before each series' end and each earlier one ``step`` rows
@@ -11,19 +15,35 @@ before the next; a series with nothing left before a cutoff sits that cutoff out
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import re
+import shutil
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from foretune import console
 from foretune.errors import ConfigError, DataError
 
-from .estimator_io import frame_of
+from .estimator_io import Data, frame_of
 
-__all__ = ["CV_DIR", "Cutoff", "check_windows", "cutoffs", "join_actuals", "series_positions"]
+__all__ = [
+    "CV_DIR",
+    "CrossValidating",
+    "Cutoff",
+    "check_windows",
+    "cutoffs",
+    "fits_at",
+    "join_actuals",
+    "refit_every",
+    "series_positions",
+    "step_of",
+]
 
-CV_DIR = "cv"  # cross-validation runs, one per cutoff
+CV_DIR = "cv"  # cross-validation runs, one per cutoff that fits
+_FOLD = re.compile(r"cutoff-\d+")
 
 
 @dataclass(frozen=True)
@@ -45,6 +65,30 @@ def check_windows(n_windows: int, step: int) -> tuple[int, int]:
     if step < 1:
         raise ConfigError(f"step must be >= 1, got {step}")
     return n_windows, step
+
+
+def step_of(step_size: int | None, step: int | None, horizon: int) -> int:
+    """The rows between cutoffs: ``step_size`` (neuralforecast's name) or its alias ``step``,
+    default ``horizon``; ``ConfigError`` when both are given and differ."""
+    if step_size is not None and step is not None and int(step_size) != int(step):
+        raise ConfigError(f"step_size={step_size} and step={step} disagree; give one (step is its alias)")
+    chosen = step_size if step_size is not None else step
+    return int(horizon if chosen is None else chosen)
+
+
+def refit_every(refit: bool | int) -> int:
+    """Fit at every ``k``-th cutoff (the first included): ``refit=True`` is 1, ``False`` (or 0)
+    is 0, fit once at the first; ``ConfigError`` for a negative ``k``."""
+    if isinstance(refit, bool):
+        return int(refit)
+    if int(refit) != refit or int(refit) < 0:
+        raise ConfigError(f"refit must be True, False or a whole number of windows >= 0, got {refit!r}")
+    return int(refit)
+
+
+def fits_at(index: int, every: int) -> bool:
+    """Whether cutoff ``index`` (0 the earliest) gets a fit of its own under ``refit_every``."""
+    return index == 0 if every == 0 else index % every == 0
 
 
 def series_positions(df: Any) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
@@ -108,3 +152,103 @@ def _ds_converter(target: pd.Series) -> Callable[[pd.Series], pd.Series]:
 
         return convert
     return lambda values: pd.Series(values)
+
+
+class CrossValidating:
+    """``cross_validation`` of ``Foretune`` (see the module docstring for the cutoffs), mixed into
+    ``commands.estimator.Foretune``: it reads the estimator's ``config``, ``horizon``,
+    ``columns``, ``verbosity``, ``num_cpus``, ``run_dir`` and ``out`` and fits fresh estimators
+    of its own class (``_blank``, ``fit``)."""
+
+    def cross_validation(
+        self,
+        df: Data,
+        n_windows: int = 3,
+        step_size: int | None = None,
+        refit: bool | int = False,
+        *,
+        step: int | None = None,
+        static_df: Data = None,
+        level: Sequence[float] | None = None,
+        format: str = "native",
+        id_col: str | None = None,
+        time_col: str | None = None,
+        target_col: str | None = None,
+    ) -> pd.DataFrame:
+        """Forecast ``n_windows`` past cutoffs of every series and join the actuals.
+
+        The last cutoff lies ``horizon`` rows before each series' end and each earlier one
+        ``step_size`` (alias ``step``; default ``horizon``) rows before the next; a series with
+        nothing before a cutoff sits it out. ``refit=False`` (the default) costs **one fit**:
+        a sweep and an ensemble on the histories before the first cutoff, whose members then
+        forecast from every cutoff (the statistical members are fit on each history, as in
+        ``predict``). ``refit=True`` fits anew at every cutoff (**one fit per cutoff**: the
+        members learn from all data before each), and ``refit=k`` at every k-th. The fits go
+        under ``<run>/cv/cutoff-<k>`` (``<run>``: ``run_dir`` after a fit, else ``out`` or a
+        new default directory), replacing those of an earlier call; ``self`` is not refit.
+        Future-known covariates of each horizon are read from ``df``; ``static_df`` goes to
+        each fit.
+
+        Returns one long frame, like neuralforecast's: ``unique_id, ds, cutoff, y`` (the actual,
+        NaN where the data has none; the user's column names), then the forecast's columns as
+        ``predict`` gives them in ``format`` and ``level``, cutoffs in time order.
+        """
+        from foretune.ensemble.nixtla import keep_levels, to_nixtla
+
+        names = self.columns.or_these(id_col, time_col, target_col)
+        n_windows, step_size = check_windows(n_windows, step_of(step_size, step, self.horizon))
+        every = refit_every(refit)
+        frame, position, size = series_positions(names.inward(df))
+        root = self._cv_root()
+        static = names.inward(static_df, time=False, target=False)
+        fold: Any = None
+        pieces = []
+        for cutoff in cutoffs(frame, position, size, self.horizon, n_windows, step_size):
+            if fold is None or fits_at(cutoff.index, every):
+                fold = self._cv_fit(cutoff, n_windows, root, static)
+            pieces.append(self._cv_forecast(fold, cutoff, frame))
+        cv = pd.concat(pieces, ignore_index=True)
+        cv = to_nixtla(cv, level=level) if format == "nixtla" else keep_levels(cv, level)
+        return names.outward(cv)
+
+    def _cv_fit(self, cutoff: Cutoff, n_windows: int, root: Path, static_df: Any) -> Any:
+        """A fit on the cutoff's history under ``root/cutoff-<k>``."""
+        if self.verbosity != console.QUIET:
+            print(
+                f"foretune: cross-validation: fitting at cutoff {cutoff.index + 1}/{n_windows} on "
+                f"{cutoff.history['unique_id'].nunique(dropna=False)} series, {cutoff.back} rows held back",
+                flush=True,
+            )
+        fold = type(self).__new__(type(self))
+        fold._blank(self.config, root / f"cutoff-{cutoff.index}", self.num_cpus, self.verbosity)
+        return fold.fit(cutoff.history, static_df=static_df)
+
+    def _cv_forecast(self, fold: Any, cutoff: Cutoff, frame: pd.DataFrame) -> pd.DataFrame:
+        """``fold``'s forecast from the cutoff's history (its known covariates read from
+        ``frame``), with the actuals joined."""
+        from foretune.data import series_key
+
+        futr = frame if fold.ensemble.input_spec.future else None  # the horizon's known covariates
+        with console.verbosity(self.verbosity):
+            forecast = fold.ensemble.predict(cutoff.history, horizon=self.horizon, futr_df=futr)
+        return join_actuals(forecast, cutoff.history, cutoff.actual, series_key)
+
+    def _cv_root(self) -> Path:
+        """``<run>/cv``, emptied of an earlier call's fits; ``ConfigError`` when it holds
+        anything else."""
+        if self.run_dir is not None:
+            base = self.run_dir
+        elif self.out is not None:
+            base = self.out
+        else:
+            base = self._default_run_dir()
+        root = base / CV_DIR
+        if root.is_file() or (root.is_dir() and any(not _FOLD.fullmatch(p.name) for p in root.iterdir())):
+            raise ConfigError(
+                f"{root} holds files besides cross-validation fits (cutoff-<k>); move them or give "
+                "another out="
+            )
+        if root.exists():
+            shutil.rmtree(root)
+        self.cv_dir = root
+        return root

@@ -4,6 +4,9 @@
     data_path = stage_data(df, run_dir)                  # data.path: Parquet in place, else RUN/input.parquet
     static_path = stage_static(static_df, run_dir)       # data.static_path
     frame = frame_of(df)                                 # a long frame of any accepted input
+    names = Columns("store", "date", "sales")            # the user's id, time and target columns
+    df = names.inward(df)                                # unique_id, ds, y (a frame; as is if default)
+    out = names.outward(forecast)                        # store, date, ... (sales for y)
 
 Accepted data: a pandas DataFrame (long, or wide with ``ds`` and one column per series), a
 Parquet file or directory, a CSV file, or a Ray Dataset; a URI (``s3://``, ``gs://``) is read
@@ -13,18 +16,98 @@ where it is.
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from foretune.data.io import is_csv
+from foretune.data.io import is_csv, read_table
 from foretune.errors import ConfigError, DataError
 from foretune.rundir import RunDir
 
-__all__ = ["STATIC_FILE", "frame_of", "is_ray_dataset", "local_dir", "stage_data", "stage_static", "unused"]
+__all__ = [
+    "STATIC_FILE",
+    "Columns",
+    "Data",
+    "frame_of",
+    "is_ray_dataset",
+    "local_dir",
+    "stage_data",
+    "stage_static",
+    "unused",
+]
 
 STATIC_FILE = "static.parquet"  # fit(static_df=frame) writes it in the run directory
+#: Anything the estimator reads as data: a DataFrame, a Parquet/CSV path or a Ray Dataset.
+Data = Any
+CANONICAL = ("unique_id", "ds", "y")
+
+
+@dataclass(frozen=True)
+class Columns:
+    """The user's names of the id, time and target columns (foretune's own: ``unique_id, ds,
+    y``); data comes in renamed to foretune's and results go out renamed to the user's."""
+
+    id_col: str = "unique_id"
+    time_col: str = "ds"
+    target_col: str = "y"
+
+    @property
+    def default(self) -> bool:
+        return (self.id_col, self.time_col, self.target_col) == CANONICAL
+
+    def or_these(self, id_col: str | None, time_col: str | None, target_col: str | None) -> Columns:
+        """These names, with each one given replacing it."""
+        return Columns(id_col or self.id_col, time_col or self.time_col, target_col or self.target_col)
+
+    def inward(self, data: Any, *, time: bool = True, target: bool = True) -> Any:
+        """``data`` with the user's columns named ``unique_id, ds, y`` (a frame; any accepted input
+        passes through as it is when the names are foretune's own, and None stays None).
+        ``target=False``: a frame without the target (``futr_df``); ``time=False`` neither
+        (``static_df``). ``DataError`` names a column that is missing or would be shadowed."""
+        if data is None or self.default:
+            return data
+        frame = _raw_frame(data)
+        pairs = [(self.id_col, "unique_id"), (self.time_col, "ds"), (self.target_col, "y")]
+        wanted = [pairs[0], *([pairs[1]] if time else []), *([pairs[2]] if target else [])]
+        missing = [mine for mine, _ in wanted if mine not in frame.columns]
+        if missing:
+            raise DataError(
+                f"column(s) {missing} are not in the data, which has {list(frame.columns)}; pass "
+                "id_col=, time_col= and target_col= with the names of its id, time and target columns"
+            )
+        renames = {mine: ours for mine, ours in wanted if mine != ours}
+        taken = [ours for ours in renames.values() if ours in frame.columns and ours not in renames]
+        if taken:
+            raise DataError(
+                f"the data has a column {taken[0]!r} besides the one renamed to it; rename or drop it"
+            )
+        return frame.rename(columns=renames)
+
+    def outward(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` (foretune's columns) with ``unique_id, ds, y`` named as the user's."""
+        if self.default:
+            return frame
+        ours = dict(zip(CANONICAL, (self.id_col, self.time_col, self.target_col), strict=True))
+        return frame.rename(columns={k: v for k, v in ours.items() if k in frame.columns})
+
+    def to_dict(self) -> dict[str, str]:
+        return {"id_col": self.id_col, "time_col": self.time_col, "target_col": self.target_col}
+
+
+def _raw_frame(data: Any) -> pd.DataFrame:
+    """``data`` as a frame with the columns it has (nothing renamed or melted)."""
+    if is_ray_dataset(data):
+        return data.to_pandas()
+    if isinstance(data, pd.DataFrame):
+        return data
+    if isinstance(data, (str, Path)):
+        return read_table(data)
+    raise DataError(
+        "the data must be a pandas DataFrame, a Parquet or CSV path or a Ray Dataset, "
+        f"not {type(data).__name__}"
+    )
 
 
 def local_dir(location: str | Path) -> Path:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from foretune.console import summary_html, summary_text
 from foretune.data import DataError, RatioTransform
 from foretune.data.calendar import common_freq
 from foretune.data.covariates import InputSpec, with_inputs
@@ -85,6 +86,12 @@ class Ensemble:
         self.timings: dict[str, float] = {}  # seconds per stage of the last predict
         #: shared by forecasts of the same windows (a backtest's views of this ensemble)
         self.draws_cache: DrawsCache | None = None
+
+    def __repr__(self) -> str:
+        return summary_text("Ensemble", summary_rows(self))
+
+    def _repr_html_(self) -> str:
+        return summary_html("Ensemble", summary_rows(self))
 
     # -- persistence ---------------------------------------------------------------------------
     @classmethod
@@ -244,13 +251,19 @@ class Ensemble:
         samples: int | None = None,
         seed: int | None = None,
         history_factor: int = 4,
+        *,
+        futr_df: pd.DataFrame | str | Path | None = None,
+        static_df: pd.DataFrame | str | Path | None = None,
     ) -> Figure:
         """Forecast ``series`` of ``data`` (default: its first six) and draw each one's recent
         history, forecast mean, median and shaded calibrated intervals (``plotting.fan_chart``).
+        ``futr_df`` and ``static_df`` are the covariates, as for ``predict``.
 
         Returns a matplotlib ``Figure``: a notebook shows it, ``fig.savefig(path)`` writes it.
         """
-        return plot_forecast(self, data, series, horizon, samples, seed, history_factor)
+        return plot_forecast(
+            self, data, series, horizon, samples, seed, history_factor, futr_df=futr_df, static_df=static_df
+        )
 
     def forecast(
         self,
@@ -331,3 +344,23 @@ class Ensemble:
             histories=histories,
             seasons=inputs.seasons[modelled],
         )
+
+
+def summary_rows(ensemble: Ensemble) -> list[tuple[str, str]]:
+    """What ``repr`` shows of an ensemble: horizon, series trained on, members and weights,
+    intervals and inputs (``Foretune``'s summary shows them too)."""
+    members = ", ".join(
+        f"{i}:{m.architecture}" + (f" (window {m.window})" if not m.statistical else "") + f" {m.weight:.3f}"
+        for i, m in enumerate(ensemble.members)
+    )
+    levels = ", ".join(f"{level * 100:g}%" for level in ensemble.levels) or "none"
+    spec = ensemble.input_spec
+    kinds = {"past": spec.past, "future": spec.future, "calendar": spec.calendar, "static": spec.static}
+    inputs = [f"{kind} {', '.join(names)}" for kind, names in kinds.items() if names]
+    return [
+        ("horizon", str(ensemble.horizon)),
+        ("series trained on", str(len(ensemble.transform.stats))),
+        ("members (weight)", members),
+        ("intervals", levels + (" (calibrated)" if ensemble.calibration is not None else " (raw)")),
+        ("covariates", "; ".join(inputs) or "none"),
+    ]

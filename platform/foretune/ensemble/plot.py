@@ -27,9 +27,13 @@ def plot_forecast(
     samples: int | None = None,
     seed: int | None = None,
     history_factor: int = 4,
+    *,
+    futr_df: pd.DataFrame | str | Path | None = None,
+    static_df: pd.DataFrame | str | Path | None = None,
 ) -> Figure:
     """Forecast ``series`` of ``data`` (default: its first six) and draw each one's recent
-    history, forecast mean, median and shaded calibrated intervals (``plotting.fan_chart``).
+    history, forecast mean, median and shaded calibrated intervals (``plotting.fan_chart``);
+    ``futr_df`` and ``static_df`` are the covariates, as for ``Ensemble.predict``.
 
     Returns a matplotlib ``Figure``: a notebook shows it, ``fig.savefig(path)`` writes it.
     """
@@ -42,5 +46,7 @@ def plot_forecast(
     if unknown:
         raise DataError(f"series {unknown[:5]} are not in the data to plot; it has {ids[:5]} ...")
     history = history[history["unique_id"].isin(chosen)]
-    forecast = ensemble.predict(history, horizon=horizon, samples=samples, seed=seed)
+    forecast = ensemble.predict(
+        history, horizon=horizon, samples=samples, seed=seed, futr_df=futr_df, static_df=static_df
+    )
     return fan_chart(forecast, history, chosen, history_factor=history_factor)

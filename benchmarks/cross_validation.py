@@ -1,0 +1,106 @@
+"""Measure ``Foretune.cross_validation``: one fit (``refit=False``) against a fit per cutoff.
+
+Run from the repository root (a few minutes on 2 CPU cores)::
+
+    python benchmarks/cross_validation.py                       # us_macro, 3 windows
+    python benchmarks/cross_validation.py --windows 4 --trials 4 --epochs 10
+
+On one panel (the built-in quarterly data, horizon 4) the same estimator cross-validates
+``--windows`` cutoffs twice: with ``refit=False`` (one sweep and one ensemble on the data before
+the first cutoff, forecasting from every cutoff) and with ``refit=True`` (a sweep and an
+ensemble per cutoff). Printed per mode: wall-clock seconds, fits, the time ratio to
+``refit=False``, and the accuracy of the forecasts (mean over cutoffs of MASE, sMAPE and 90%
+coverage, scored by ``foretune.metrics.evaluate_forecasts`` with each cutoff's history), so the
+cost and what it buys sit side by side. Other jobs on the machine slow both modes alike; compare
+the ratio, and read the load average printed with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+try:
+    import foretune  # noqa: F401
+except ImportError:  # run without `pip install -e .`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "platform"))
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+
+HORIZON = 4
+
+
+def scores(cv: pd.DataFrame, data: pd.DataFrame) -> dict[str, float]:
+    """Mean over cutoffs of MASE (season 4), sMAPE and 90% coverage of a cross-validation frame."""
+    from foretune.metrics import evaluate_forecasts
+
+    per_cutoff = []
+    for cutoff, fold in cv.groupby("cutoff"):
+        history = data[data["ds"] <= cutoff]
+        _, aggregate = evaluate_forecasts(fold.drop(columns="cutoff"), history, season=4)
+        per_cutoff.append({k: aggregate[k] for k in ("mase", "smape", "coverage_90")})
+    return pd.DataFrame(per_cutoff).mean().to_dict()
+
+
+def measure(data: pd.DataFrame, args: argparse.Namespace, out: Path) -> pd.DataFrame:
+    from foretune import Foretune
+
+    config = {"train.max_epochs": args.epochs, "search.windows": [8, 16]}
+    rows = []
+    for refit in (False, True):
+        ft = Foretune(
+            horizon=HORIZON,
+            models=args.models,
+            trials=args.trials,
+            config=config,
+            seed=args.seed,
+            out=out / f"refit-{refit}",
+            verbosity="quiet",
+        )
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            cv = ft.cross_validation(data, n_windows=args.windows, refit=refit)
+        seconds = time.perf_counter() - start
+        fits = len(list(ft.cv_dir.iterdir()))
+        rows.append({"refit": refit, "seconds": seconds, "fits": fits, **scores(cv, data)})
+    table = pd.DataFrame(rows)
+    table.insert(2, "x time", table["seconds"] / table["seconds"].iloc[0])
+    return table
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--windows", type=int, default=3)
+    parser.add_argument("--models", default="mlp,tcn")
+    parser.add_argument("--trials", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=None, help="where the fits go (default: a temporary directory)")
+    args = parser.parse_args(argv)
+    from foretune.data import builtin_dataset_path
+    from foretune.runtime import ensure_ray
+
+    data = pd.read_parquet(builtin_dataset_path())
+    load_before = os.getloadavg()[0]
+    ensure_ray(num_cpus=2)
+    with tempfile.TemporaryDirectory(prefix="foretune-cv-") as tmp:
+        table = measure(data, args, Path(args.out or tmp))
+    print(
+        f"cross_validation on us_macro (8 quarterly series, horizon {HORIZON}, {args.windows} windows; "
+        f"models {args.models}, {args.trials} trials x {args.epochs} epochs, seed {args.seed}); "
+        f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores:\n"
+    )
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+
+if __name__ == "__main__":
+    main()
