@@ -167,6 +167,12 @@ def test_evaluate_scores_only_the_steps_after_the_fit(ft, panel, train, capsys, 
         ft.evaluate(panel.rename(columns=NAMES), metrics=["accuracy"])
     with pytest.raises(DataError, match="none after it"):
         ft.evaluate(train.rename(columns=NAMES))
+    from_end = panel.groupby("unique_id").cumcount(ascending=False)
+    ragged = panel[(panel["unique_id"] != "cpi") | (from_end >= 5)]  # cpi: 3 steps after the fit
+    capsys.readouterr()
+    table = ft.evaluate(ragged.rename(columns=NAMES), metrics=["mase", "n_series"], members=False)
+    assert "1 series (e.g. 'cpi') have fewer than 4 steps after the fit" in capsys.readouterr().out
+    assert table["n_series"].iloc[0] == 7
 
 
 def test_save_and_load_forecast_the_same(ft, train, tmp_path):

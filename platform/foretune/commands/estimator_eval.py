@@ -71,6 +71,8 @@ def backtest_after_fit(
             "after it: pass the series with their actuals beyond the fit (e.g. train and test together)"
         )
     horizon, windows, scored, notes = _windows(counts, ensemble.horizon)
+    for note in notes if log else ():
+        log(f"note: {note}")
     position = (after.groupby(keys, sort=False).cumsum()).where(after, 0)
     keep = keys.isin(scored) & (position <= horizon * windows)
     trimmed = frame[keep.to_numpy()].reset_index(drop=True)
