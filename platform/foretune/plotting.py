@@ -10,7 +10,11 @@ way a figure becomes PNG bytes (the report and ``Explanation.save`` write files 
 Every figure function returns a ``matplotlib.figure.Figure`` drawn without pyplot (no global
 state, headless, safe in worker processes): a notebook shows it, ``fig.savefig`` writes it.
 The module sits at the bottom of the flow (of foretune it imports only ``metrics.interval_pairs``),
-so the ensemble may draw with it.
+so the ensemble may draw with it. utilsforecast's ``plot_series`` draws a forecast's Nixtla view
+(``predict(format="nixtla")``) as well, but it is not the same chart, so ``fan_chart`` stays
+here: it draws through pyplot (a global figure per call, which the report and worker processes
+must not accumulate), picks series at random by default, and has no median, no actuals inside
+the forecast window and no line at the forecast origin.
 """
 
 from __future__ import annotations
