@@ -1,6 +1,6 @@
-"""``evaluate_forecasts`` and utilsforecast give the same numbers on a real panel: MAE, RMSE,
-sMAPE, the quantile loss and coverage come from utilsforecast; MASE stays foretune's, and here is
-where the two MASE rules part."""
+"""``evaluate_forecasts`` gives utilsforecast's numbers on a real panel (MAE, RMSE, sMAPE, the
+quantile loss and coverage, with the same formulas, computed for the whole panel at once); MASE
+follows foretune's rule, and here is where the two MASE rules part."""
 
 from __future__ import annotations
 

@@ -2,10 +2,8 @@
 
 Modules: ``point`` (MAE, RMSE, sMAPE, MASE), ``scale`` (the one MASE scale), ``probabilistic``
 (pinball, CRPS, coverage, width), ``direction`` (accuracy, log-loss, climatology), ``names``
-(quantile and level column names), ``frame`` (``evaluate_forecasts`` over a long frame),
-``library`` (the per-series metrics ``evaluate_forecasts`` takes from utilsforecast, with the
-same definitions) and ``windows`` (window scores in original units). They import numpy, pandas
-and scipy, and utilsforecast when a frame is scored.
+(quantile and level column names), ``frame`` (``evaluate_forecasts`` over a long frame) and
+``windows`` (window scores in original units). They import numpy, pandas and scipy only.
 Usage: ``from foretune import metrics as M; M.mase(y, yhat, history, season=12)``.
 
 Array metrics take array-likes of any broadcastable shape (e.g. ``[series, horizon]``) and
@@ -32,11 +30,8 @@ Conventions chosen here:
 - ``direction_accuracy`` / ``log_loss``: labels 0 down, 1 flat, 2 up; ``probs`` has the classes
   on its last axis; ties in ``argmax`` go to the lower class.
 
-``evaluate_forecasts`` scores a long forecast frame per series and averages the per-series
-values over series as the M competitions do: MAE, RMSE, sMAPE, the quantile loss and coverage
-through utilsforecast (Nixtla's ``losses``, the numbers the functions here give, pinned by
-tests/metrics on a real panel); MASE, width, CRPS and the direction metrics with the functions
-here, which utilsforecast does not compute the same way (or at all).
+``evaluate_forecasts`` applies these to a long forecast frame, per series, and averages the
+per-series values over series as the M competitions do.
 
 Column names (every writer and reader of forecast frames uses these, so that they round-trip):
 ``quantile_name(q)`` is ``q`` followed by the digits of the decimal fraction of ``q``, at least

@@ -1,9 +1,7 @@
 """Scoring a long forecast frame per series and across series (``evaluate_forecasts``).
 
-Each metric is averaged per series, then over series, as the M competitions average. MAE, RMSE,
-sMAPE, the quantile loss and coverage come from utilsforecast (``library``); MASE, interval
-width, CRPS and the direction metrics are computed point-wise here on whole columns and averaged
-per series (a run of rows of the frame sorted by ``unique_id, ds``).
+Every metric is computed point-wise on whole columns, then averaged per series (a run of rows of
+the frame sorted by ``unique_id, ds``) and over series, as the M competitions average.
 """
 
 from __future__ import annotations
@@ -17,9 +15,15 @@ import pandas as pd
 
 from ._common import mean, series_mean
 from .direction import direction_hits, log_loss_points
-from .library import library_scores
 from .names import interval_pairs, level_name, quantile_columns
-from .probabilistic import crps_gaussian_points, crps_samples_points, width_points
+from .point import smape_points
+from .probabilistic import (
+    coverage_points,
+    crps_gaussian_points,
+    crps_samples_points,
+    pinball_points,
+    width_points,
+)
 from .scale import run_index, series_mase_scales
 
 _SAMPLE_COL = re.compile(r"^sample_\d+$")
@@ -59,25 +63,12 @@ def evaluate_forecasts(
     frame = frame.sort_values(["unique_id", "ds"])
     ids, series, _ = run_index(frame["unique_id"])
     rows = _Rows(frame, series, len(ids))
-    quantiles = quantile_columns(frame.columns)
-    pairs = interval_pairs(frame.columns)[::-1]  # narrowest first, as the columns
-    library = library_scores(frame, point, quantiles, pairs, ids)
-    columns: dict[str, Any] = {
-        "unique_id": ids,
-        "n": np.bincount(series, weights=~np.isnan(rows.y), minlength=len(ids)).astype(np.int64),
-        **{name: library[name] for name in ("mae", "rmse", "smape")},
-    }
+    columns: dict[str, Any] = {"unique_id": ids, **_point_columns(rows, frame[point])}
     if history is not None:
         scales = series_mase_scales(history, season) if ids else {}
         scale = np.array([scales.get(uid, np.nan) for uid in ids], dtype=np.float64)
         columns["mase"] = rows.mean(np.abs(rows.y - frame[point].to_numpy(np.float64)) / scale[series])
-    columns.update(_crps_column(rows, frame, point))
-    if quantiles:
-        columns["quantile_loss"] = library["quantile_loss"]
-    for level, lo, hi in pairs:
-        name = level_name(level)
-        columns[f"coverage_{name}"] = library[f"coverage_{name}"]
-        columns[f"width_{name}"] = rows.mean(width_points(frame[lo], frame[hi]))
+    columns.update(_probabilistic_columns(rows, frame, point))
     columns.update(_direction_columns(rows, frame))
     per_series = pd.DataFrame(columns)
     return per_series, _aggregate(per_series, with_mase=history is not None)
@@ -102,15 +93,36 @@ def _check_frame(frame: pd.DataFrame, point: str) -> None:
         raise ValueError("forecast frame has several rows per (unique_id, ds); score one fold at a time")
 
 
-def _crps_column(rows: _Rows, frame: pd.DataFrame, point: str) -> dict[str, np.ndarray]:
-    """CRPS from the ``sample_*`` columns, else of a normal with ``std`` around ``point``."""
+def _point_columns(rows: _Rows, point: pd.Series) -> dict[str, np.ndarray]:
+    y, yhat = rows.y, point.to_numpy(np.float64)
+    return {
+        "n": np.bincount(rows.series, weights=~np.isnan(y), minlength=rows.n).astype(np.int64),
+        "mae": rows.mean(np.abs(y - yhat)),
+        "rmse": np.sqrt(rows.mean((y - yhat) ** 2)),
+        "smape": rows.mean(smape_points(y, yhat)),
+    }
+
+
+def _probabilistic_columns(rows: _Rows, frame: pd.DataFrame, point: str) -> dict[str, np.ndarray]:
+    """CRPS (samples, else a Gaussian ``std``), the quantile loss, coverage and width per level."""
+    out: dict[str, np.ndarray] = {}
+    y = rows.y
     sample_cols = [c for c in frame.columns if _SAMPLE_COL.match(str(c))]
     if sample_cols:
-        return {"crps": rows.mean(crps_samples_points(rows.y, frame[sample_cols].to_numpy(np.float64).T))}
-    if "std" in frame.columns:
+        out["crps"] = rows.mean(crps_samples_points(y, frame[sample_cols].to_numpy(np.float64).T))
+    elif "std" in frame.columns:
         std = frame["std"].to_numpy(np.float64)
-        return {"crps": rows.mean(crps_gaussian_points(rows.y, frame[point].to_numpy(np.float64), std))}
-    return {}
+        out["crps"] = rows.mean(crps_gaussian_points(y, frame[point].to_numpy(np.float64), std))
+    quantiles = quantile_columns(frame.columns)
+    if quantiles:
+        q_pred = frame[list(quantiles.values())].to_numpy(np.float64)
+        levels = np.fromiter(quantiles, dtype=np.float64)
+        out["quantile_loss"] = rows.mean(pinball_points(y[:, None], q_pred, levels))
+    for level, lo, hi in interval_pairs(frame.columns)[::-1]:  # narrowest first, as the columns
+        lower, upper = frame[lo].to_numpy(np.float64), frame[hi].to_numpy(np.float64)
+        out[f"coverage_{level_name(level)}"] = rows.mean(coverage_points(y, lower, upper))
+        out[f"width_{level_name(level)}"] = rows.mean(width_points(lower, upper))
+    return out
 
 
 def _direction_columns(rows: _Rows, frame: pd.DataFrame) -> dict[str, np.ndarray]:
