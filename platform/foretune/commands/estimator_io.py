@@ -21,6 +21,7 @@ import pandas as pd
 from foretune.data.io import is_csv
 from foretune.errors import ConfigError, DataError
 from foretune.rundir import RunDir
+from foretune.storage import write_parquet
 
 __all__ = ["STATIC_FILE", "frame_of", "is_ray_dataset", "local_dir", "stage_data", "stage_static", "unused"]
 
@@ -85,7 +86,7 @@ def stage_data(df: Any, run_dir: Path) -> str:
         return str(target)
     frame = frame_of(df)
     try:
-        frame.to_parquet(target, index=False)
+        write_parquet(frame, target)
     except (TypeError, ValueError, NotImplementedError) as exc:  # a column pyarrow cannot store
         raise DataError(f"cannot write the data as Parquet ({target}): {exc}") from None
     return str(target)
@@ -99,5 +100,5 @@ def stage_static(static_df: Any, run_dir: Path) -> str:
         raise DataError(f"static_df must be a DataFrame or a path, not {type(static_df).__name__}")
     target = run_dir / STATIC_FILE
     run_dir.mkdir(parents=True, exist_ok=True)
-    static_df.to_parquet(target, index=False)
+    write_parquet(static_df, target)
     return str(target)
