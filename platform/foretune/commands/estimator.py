@@ -29,8 +29,9 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from foretune import console
+from foretune import arguments, console
 from foretune.config import ExperimentConfig, experiment_config
+from foretune.data.checks import check_cutoffs
 from foretune.errors import ConfigError
 from foretune.rundir import RunDir, check_run_dir, clear_run_outputs
 
@@ -103,7 +104,7 @@ class Foretune:
         self.horizon = self.config.data.horizon
         self.out = local_dir(out) if out is not None else None
         self.overwrite = bool(overwrite)
-        self.num_cpus = num_cpus
+        self.num_cpus = None if num_cpus is None else arguments.count(num_cpus, "num_cpus")
         self.verbosity = verbosity
         self.run_dir: Path | None = None
         self.ensemble_: Ensemble | None = None
@@ -200,8 +201,7 @@ class Foretune:
         """
         if self.ensemble_ is None:
             raise ConfigError("this Foretune has not been fit: call ft.fit(df) before ft.predict()")
-        if samples is not None and int(samples) < 1:
-            raise ConfigError(f"samples must be >= 1, got {samples}")
+        arguments.samples(samples)
         data = self._data if df is None else df
         if is_ray_dataset(data):
             data = data.to_pandas()
@@ -232,6 +232,10 @@ class Foretune:
         """
         n_windows, step = check_windows(n_windows, step if step is not None else self.horizon)
         frame, position, size = series_positions(df)
+        val = self.config.data.val_windows
+        check_cutoffs(
+            int(size.max()) if len(size) else 0, self.horizon, n_windows, step, val if val != "auto" else 1
+        )
         root = self._cv_root()
         if root.exists():
             shutil.rmtree(root)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from foretune import arguments
 from foretune.data import DataError, RatioTransform
 from foretune.data.calendar import common_freq
 from foretune.data.covariates import InputSpec, with_inputs
@@ -224,7 +225,8 @@ class Ensemble:
         (``nixtla.to_nixtla``: ``<alias>``, ``<alias>-median``, ``<alias>-lo-90``, ...).
         """
         horizon = self._checked_horizon(horizon, format)
-        samples = int(samples or self.settings.samples)
+        samples = arguments.samples(samples) or self.settings.samples  # one rule: foretune.arguments
+        seed, sample_columns = arguments.seed(seed), arguments.sample_columns(sample_columns)
         clock = Clock()
         inputs = self.inputs(data, futr_df=futr_df, static_df=static_df, steps=horizon)
         clock.lap("inputs")
@@ -296,13 +298,7 @@ class Ensemble:
         horizon the ensemble was not trained for."""
         if format not in FORMATS:
             raise ConfigError(f"format={format!r} is not known; use one of {', '.join(FORMATS)}")
-        horizon = self.horizon if horizon is None else int(horizon)
-        if not 1 <= horizon <= self.horizon:
-            raise ConfigError(
-                f"horizon={horizon} is not available: this ensemble was trained for 1..{self.horizon}"
-                " steps; retrain with a longer data.horizon"
-            )
-        return horizon
+        return arguments.horizon(horizon, self.horizon)
 
     def _mixture(
         self,
