@@ -219,7 +219,9 @@ class Ensemble:
         calibrated (``mean +- 1.645 std_mc`` typically covers far less than 90%); use the
         quantile columns for intervals. A series the ensemble was not trained on is forecast
         from statistics fit on its history (``UnseenSeriesWarning``). ``sample_columns=k`` adds
-        ``sample_0 .. sample_{k-1}``; ``seed`` defaults to the build's. How fallbacks, the
+        ``sample_0 .. sample_{k-1}``; ``seed`` defaults to the build's, and each series' draws come
+        from it and the series' id (``draws.row_seeds``), so a series' rows do not depend on the
+        other series of ``data`` or their order. How fallbacks, the
         calibration and the direction columns are made: ``predictor``'s module docstring.
         ``format="nixtla"`` returns the same forecast in Nixtla's conventions instead
         (``nixtla.to_nixtla``: ``<alias>``, ``<alias>-median``, ``<alias>-lo-90``, ...).
