@@ -47,8 +47,10 @@ def check_output(
 
     ``inputs``: the paths read, by the flag or argument that gave them (frames are skipped)."""
     check_uri(str(out), label)
-    frame_format(out, label)
     target = resolve(out) if is_uri(out) else Path(out).resolve()
+    if isinstance(target, Path):
+        _check_local(target, out, label)
+    frame_format(out, label)
     for name, given in (inputs or {}).items():
         source = _location(given)
         if source is not None and (_contains(source, target) or _contains(target, source)):
@@ -56,8 +58,6 @@ def check_output(
                 f"{label} {out} is the {name} input {given} (or lies inside it); writing there "
                 "would replace it: give the output another path"
             )
-    if isinstance(target, Path):
-        _check_local(target, out, label)
     if target.is_file() and not overwrite:
         raise ConfigError(
             f"{label} {out} already exists; pass --overwrite (overwrite=True) to replace it, or "

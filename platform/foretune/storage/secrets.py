@@ -95,7 +95,7 @@ def check_uri(uri: str, label: str = "") -> None:
     _, path, query = _parts(text)
     where = f"{label} {redact(text)}".strip()
     if _has_userinfo(path):
-        raise StorageError(f"{where} holds credentials before '@' in the URI; {_HOW}")
+        raise StorageError(f"{where} holds credentials in the URI (before '@'); {_HOW}")
     secret = _secret_params(query)
     if secret:
         raise StorageError(
