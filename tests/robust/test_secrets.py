@@ -5,8 +5,8 @@ Keys are made of fragments joined by ``/``, ``+``, ``=``, ``:`` and ``@`` (real 
 first three; the last two break naive URI parsing). Each URI form (userinfo, query parameters,
 signed-URL parameters) goes to each entry point (``--data``, ``--out``, ``--model``,
 ``--resume``, ``--futr``, ``Ensemble.load``, ``Ensemble.predict``, ``Foretune(out=)``,
-``Foretune(config=data.path)``); every fragment of the key must be absent from stdout, stderr,
-the log records, the files written and the raised exception with its traceback. Nothing may be
+``Foretune(config=data.path)``, ``Foretune.fit``); every fragment of the key must be absent from
+stdout, stderr, the log records, the files written and the raised exception with its traceback. Nothing may be
 opened first: building an S3 file system or asking for a bucket's region fails the test, and the
 S3 endpoint points at a closed loopback port in case anything reached further.
 """
@@ -83,6 +83,11 @@ ENTRY_POINTS = {
     "Ensemble.load": ("runs/x/ensemble", lambda uri, ws, fresh: Ensemble.load(uri)),
     "Ensemble.predict": ("data/h.parquet", lambda uri, ws, fresh: ws.ensemble.predict(uri)),
     "Foretune(out=)": ("runs/x", lambda uri, ws, fresh: Foretune(out=uri)),
+    "Foretune.fit(data)": ("data/h.parquet", lambda uri, ws, fresh: Foretune(out=fresh / "fit").fit(uri)),
+    "Foretune.fit(static_df=)": (
+        "data/static.parquet",
+        lambda uri, ws, fresh: Foretune(out=fresh / "fit").fit(ws.path("hist.parquet"), static_df=uri),
+    ),
     "Foretune(config=data.path)": (
         "data/h.parquet",
         lambda uri, ws, fresh: Foretune(config={"data.path": uri}, out=fresh / "fit"),

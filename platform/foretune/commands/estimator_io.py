@@ -21,7 +21,7 @@ import pandas as pd
 from foretune.data.io import is_csv
 from foretune.errors import ConfigError, DataError
 from foretune.rundir import RunDir
-from foretune.storage import write_parquet
+from foretune.storage import check_uri, write_parquet
 
 __all__ = ["STATIC_FILE", "frame_of", "is_ray_dataset", "local_dir", "stage_data", "stage_static", "unused"]
 
@@ -70,6 +70,8 @@ def frame_of(data: Any) -> pd.DataFrame:
 def stage_data(df: Any, run_dir: Path) -> str:
     """``data.path`` for ``df``: a Parquet path as it is, anything else as ``RUN/input.parquet``."""
     target = RunDir(run_dir).input
+    if isinstance(df, (str, Path)):
+        check_uri(str(df), "data")  # credentials: refused before anything is written or read
     if isinstance(df, (str, Path)) and "://" in str(df):
         return str(df)  # a URI (s3://, gs://) every node can read
     if isinstance(df, (str, Path)) and not is_csv(str(df)):
@@ -95,6 +97,7 @@ def stage_data(df: Any, run_dir: Path) -> str:
 def stage_static(static_df: Any, run_dir: Path) -> str:
     """``data.static_path`` for ``static_df``: a path as it is, a frame as ``RUN/static.parquet``."""
     if isinstance(static_df, (str, Path)):
+        check_uri(str(static_df), "static_df")
         return str(static_df)
     if not isinstance(static_df, pd.DataFrame):
         raise DataError(f"static_df must be a DataFrame or a path, not {type(static_df).__name__}")

@@ -16,7 +16,8 @@ from foretune.storage.secrets import check_uri
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # hide_input_in_errors: a refused value (a URI holding keys) is never echoed by pydantic
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, hide_input_in_errors=True)
 
 
 def default(section: type[BaseModel], name: str) -> Any:
