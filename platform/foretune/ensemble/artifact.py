@@ -30,7 +30,7 @@ from typing import Any
 from torch import nn
 
 from foretune.errors import ArtifactError
-from foretune.storage import pid_alive
+from foretune.storage import left_behind, owner
 from foretune.train import TrainSpec, read_checkpoint
 from foretune.train.checkpoint import META, WEIGHTS
 
@@ -93,7 +93,7 @@ def staging_dir(target: Path) -> Path:
     for stale in target.parent.glob(f"{prefix}*"):
         if _stale(stale, prefix):
             shutil.rmtree(stale, ignore_errors=True)
-    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=target.parent))
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{owner()}-", dir=target.parent))
 
 
 def finalize(staging: Path, target: Path, info: dict[str, Any]) -> Path:
@@ -120,7 +120,7 @@ def finalize(staging: Path, target: Path, info: dict[str, Any]) -> Path:
     write_json(staging / MANIFEST, manifest)
     _sync(staging)
     if target.exists():
-        old = target.with_name(f"{target.name}{_OLD}{os.getpid()}")
+        old = target.with_name(f"{target.name}{_OLD}{owner()}")
         shutil.rmtree(old, ignore_errors=True)
         os.replace(target, old)
         os.replace(staging, target)
@@ -144,7 +144,7 @@ def _sync(directory: Path) -> None:
 
 def _stale(path: Path, prefix: str) -> bool:
     """Whether ``path`` (named ``<prefix><pid>...``) was left by a process that is gone."""
-    return not pid_alive(path.name[len(prefix) :].split("-", 1)[0])
+    return left_behind(path.name[len(prefix) :])
 
 
 def verify(directory: Path) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import socket
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -62,20 +63,26 @@ def read_parquet(location: Location, **kwargs: Any) -> pd.DataFrame:
     return table.to_pandas()
 
 
-def pid_alive(pid: str | int) -> bool:
-    """Whether process ``pid`` (text of digits or an int) runs; text that is no pid counts as
-    alive, so what it names is left alone."""
-    if not str(pid).isdigit():
-        return True
-    if int(pid) == os.getpid():
-        return True
+def owner() -> str:
+    """``<pid>@<host>``: what a temporary name carries to tell whose it is."""
+    return f"{os.getpid()}@{socket.gethostname().replace('-', '_')}"
+
+
+def left_behind(text: str) -> bool:
+    """Whether ``text``, which starts with an ``owner()`` tag (then ``-`` or its end), names a
+    process of this host that is gone: what it left may be removed. Another host's, a live
+    process' or an unreadable tag counts as in use."""
+    pid, _, rest = text.partition("@")
+    host = rest.split("-", 1)[0].split(".tmp", 1)[0]
+    if not pid.isdigit() or host != owner().split("@", 1)[1] or int(pid) == os.getpid():
+        return False
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's live process
         return True
-    return True
+    except PermissionError:  # another user's live process
+        return False
+    return False
 
 
 @contextmanager
@@ -84,9 +91,9 @@ def _temporary_sibling(path: Path) -> Iterator[Path]:
     bytes reach the disk) and removed on a failure."""
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by writers killed midway
-        if not pid_alive(stale.name[len(path.name) + 2 :].split("-", 1)[0]):
+        if left_behind(stale.name[len(path.name) + 2 :]):
             stale.unlink(missing_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    tmp = path.with_name(f".{path.name}.{owner()}-{uuid.uuid4().hex[:8]}.tmp")
     try:
         yield tmp
         with open(tmp, "rb+") as f:
