@@ -139,8 +139,8 @@ def mc_forward(
     inputs = torch.as_tensor(np.ascontiguousarray(x, dtype=np.float32))
     n = len(inputs)
     stem, rest = _stem_and_rest(model)
-    size = 1 if seeds is not None else max(1, chunk // max(samples, 1))
-    blocks = [(start, min(n, start + size)) for start in range(0, n, size)]
+    per_block = 1 if seeds is not None else max(1, chunk // max(samples, 1))
+    blocks = [(start, min(n, start + per_block)) for start in range(0, n, per_block)]
     z, probs = None, None
     set_mc_dropout(model, True)
     try:
