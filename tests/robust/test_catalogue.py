@@ -396,6 +396,14 @@ CASES += [
         ),
     ),
     Case(
+        "out_is_a_hard_link_to_the_data",
+        "is the --data input",
+        _predict(HIST, "--out", "{ws}/hist-link.parquet", "--overwrite"),
+        lambda ws, fresh: predict(
+            ws.path("model"), ws.path("hist.parquet"), out=ws.path("hist-link.parquet"), overwrite=True
+        ),
+    ),
+    Case(
         "out_inside_the_model",
         "is the --model input",
         _predict(HIST, "--out", "{ws}/model/forecast.parquet"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -127,6 +128,7 @@ class Workspace:
         _one(history).to_parquet(root / "quarterly.parquet", index=False)
         history.head(12).to_parquet(root / "existing.parquet", index=False)
         (root / "afile").write_text("a file, not a directory\n")
+        os.link(root / "hist.parquet", root / "hist-link.parquet")  # the data under another name
         (root / "nonempty").mkdir()
         (root / "nonempty" / "notes.txt").write_text("the user's notes\n")
         (root / "broken.parquet").write_bytes(b"PAR1 this is not parquet")

@@ -23,10 +23,12 @@ from .secrets import check_uri
 
 
 def _contains(outer: Location, inner: Location) -> bool:
-    """Whether ``inner`` is ``outer`` or lies under it (both resolved)."""
+    """Whether ``inner`` is ``outer`` (also by another name: a link) or lies under it."""
     if isinstance(outer, RemotePath) or isinstance(inner, RemotePath):
         return str(inner) == str(outer) or str(inner).startswith(str(outer).rstrip("/") + "/")
-    return inner == outer or outer in inner.parents
+    if inner == outer or outer in inner.parents:
+        return True
+    return inner.exists() and outer.exists() and os.path.samefile(inner, outer)  # a hard link
 
 
 def _location(given: Any) -> Location | None:
