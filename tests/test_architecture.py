@@ -21,7 +21,7 @@ PACKAGE = ROOT / "platform" / "foretune"
 LAYERS: list[set[str]] = [
     {"errors"},
     {"metrics"},
-    {"config", "console", "storage", "rundir", "timings", "runtime", "plotting"},  # base
+    {"arguments", "config", "console", "storage", "rundir", "timings", "runtime", "plotting"},  # base
     {"data"},
     {"models"},
     {"train"},

@@ -2,10 +2,12 @@
 
 Commands: ``run`` (sweep + ensemble), ``sweep``, ``ensemble --run DIR``,
 ``predict --model DIR --data PATH``, ``evaluate``, ``explain``, ``bench``; each calls one
-function of ``foretune.commands``. Arguments are checked before any work starts (``--out`` of a
-run must be new or empty unless ``--resume``/``--overwrite``; ``predict --out`` a file path;
-``--samples`` >= 1). ``--quiet`` prints nothing but errors, ``--verbose`` adds Ray Tune's
-reporter (``foretune.console``). A ``ForetuneError`` (a problem the user can fix) prints one line and exits
+function of ``foretune.commands``. Arguments are checked before any work starts: no flag naming a
+location may hold credentials (``storage.check_uri``); ``--out`` of a run must be new or empty
+unless ``--resume``/``--overwrite``; ``predict --out`` is a new ``.parquet``/``.csv`` file (or
+``--overwrite``) that is none of the inputs; numbers follow ``foretune.arguments``. ``--quiet``
+prints nothing but errors, ``--verbose`` adds Ray Tune's reporter (``foretune.console``). A
+``ForetuneError`` (a problem the user can fix) prints one line (any URI in it redacted) and exits
 2; anything else is a bug and keeps its traceback.
 """
 
@@ -16,8 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from foretune import __version__
-from foretune.errors import ConfigError, ForetuneError
+from foretune import __version__, arguments
+from foretune.errors import ForetuneError
 
 DESCRIPTION = """\
 foretune searches, trains and ensembles deep-learning forecasters for a panel of time series
@@ -53,16 +55,6 @@ class _HelpWithArchitectures(argparse.Action):
 def _add_help(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("-h", "--help", action=_HelpWithArchitectures, help="show this help and exit")
     return parser
-
-
-def _at_least_one(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def _add_output_flags(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -112,7 +104,11 @@ def experiment_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
         help="set any config key, repeatable; the value is YAML: --set train.max_epochs=5 "
         "--set search.windows=[8,16] (the named flags win over --set)",
     )
-    parser.add_argument("--num-cpus", type=_at_least_one, help="CPUs of the local Ray instance")
+    parser.add_argument(
+        "--num-cpus",
+        type=arguments.flag(arguments.count, "--num-cpus"),
+        help="CPUs of the local Ray instance",
+    )
     parser.add_argument(
         "--streaming",
         choices=["auto", "on", "off"],
@@ -153,6 +149,24 @@ def _data_path(data: str | None) -> str | None:
     return str(Path(data).resolve())
 
 
+def _predict_parser(pred: argparse.ArgumentParser) -> None:
+    """``foretune predict``'s flags."""
+    pred.add_argument("--model", required=True, help="ensemble directory (RUN/ensemble)")
+    pred.add_argument("--data", required=True, help="Parquet with each series' history")
+    pred.add_argument("--horizon", type=arguments.flag(arguments.count, "--horizon"))
+    pred.add_argument(
+        "--samples",
+        type=arguments.flag(arguments.samples, "--samples"),
+        help="MC-dropout samples per member (>= 1)",
+    )
+    pred.add_argument("--out", help="write the forecast to this .parquet or .csv file (default: print it)")
+    pred.add_argument("--overwrite", action="store_true", help="replace the file --out names if it exists")
+    pred.add_argument(
+        "--futr", help="Parquet/CSV of future-known covariates (unique_id, ds, ...) for the horizon"
+    )
+    pred.add_argument("--static", help="Parquet/CSV of static attributes of series the run did not see")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="foretune",
@@ -171,27 +185,28 @@ def build_parser() -> argparse.ArgumentParser:
         experiment_parser(_add_help(commands.add_parser(name, help=help_, description=help_, add_help=False)))
     ens = commands.add_parser("ensemble", help="build the ensemble of a finished sweep")
     ens.add_argument("--run", required=True, help="run directory of the sweep")
-    pred = commands.add_parser("predict", help="forecast with a saved ensemble")
-    pred.add_argument("--model", required=True, help="ensemble directory (RUN/ensemble)")
-    pred.add_argument("--data", required=True, help="Parquet with each series' history")
-    pred.add_argument("--horizon", type=int)
-    pred.add_argument("--samples", type=_at_least_one, help="MC-dropout samples per member (>= 1)")
-    pred.add_argument("--out", help="write the forecast to this Parquet file (default: print it)")
-    pred.add_argument(
-        "--futr", help="Parquet/CSV of future-known covariates (unique_id, ds, ...) for the horizon"
-    )
-    pred.add_argument("--static", help="Parquet/CSV of static attributes of series the run did not see")
+    _predict_parser(commands.add_parser("predict", help="forecast with a saved ensemble"))
     ev = commands.add_parser("evaluate", help="rolling-origin backtest against baselines + report")
     ev.add_argument("--model", required=True, help="ensemble directory (RUN/ensemble)")
     ev.add_argument("--data", required=True, help="Parquet with the series to backtest on")
-    ev.add_argument("--horizon", type=int)
-    ev.add_argument("--windows", type=int, default=3, help="rolling-origin windows")
+    ev.add_argument("--horizon", type=arguments.flag(arguments.count, "--horizon"))
+    ev.add_argument(
+        "--windows",
+        type=arguments.flag(arguments.count, "--windows"),
+        default=3,
+        help="rolling-origin windows",
+    )
     ev.add_argument("--out", help="output directory (default: next to the model)")
     ex = commands.add_parser("explain", help="integrated-gradients attributions")
     ex.add_argument("--model", required=True, help="ensemble directory (RUN/ensemble)")
     ex.add_argument("--data", required=True, help="Parquet with each series' history")
     ex.add_argument("--series", nargs="*", help="series ids (default: all)")
-    ex.add_argument("--step", type=int, default=1, help="horizon step to explain (1-based)")
+    ex.add_argument(
+        "--step",
+        type=arguments.flag(arguments.count, "--step"),
+        default=1,
+        help="horizon step to explain (1-based)",
+    )
     ex.add_argument("--target", choices=["forecast", "direction"], default="forecast")
     ex.add_argument("--baseline", choices=["zeros", "mean"], default="zeros")
     ex.add_argument("--out", help="output directory (default: next to the model)")
@@ -205,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from foretune import console
+    from foretune.storage.secrets import scrub
 
     args = build_parser().parse_args(argv)
     level = console.QUIET if args.quiet else console.VERBOSE if args.verbose else console.NORMAL
@@ -212,12 +228,20 @@ def main(argv: list[str] | None = None) -> int:
         with console.verbosity(level):
             return _dispatch(args)
     except ForetuneError as exc:  # a problem the user can fix: one line; bugs keep their trace
-        print(f"foretune: error: {exc}", file=sys.stderr)
+        print(f"foretune: error: {scrub(str(exc))}", file=sys.stderr)  # scrub: no URI's credentials
         return 2
 
 
+#: Flags that name a file, a directory or a URI: none may carry credentials.
+LOCATION_FLAGS = ("config", "data", "out", "resume", "model", "futr", "static", "run", "json")
+
+
 def _dispatch(args: argparse.Namespace) -> int:
-    from foretune.storage import resolve
+    from foretune.storage import check_uri, resolve
+
+    for name in LOCATION_FLAGS:  # before anything is read, written or reached over the network
+        if getattr(args, name, None) is not None:
+            check_uri(getattr(args, name), f"--{name}")
 
     if args.command in ("run", "sweep"):
         from foretune.commands import run as commands
@@ -238,7 +262,6 @@ def _dispatch(args: argparse.Namespace) -> int:
     elif args.command == "predict":
         from foretune.commands.predict import predict
 
-        _check_forecast_path(args.out)
         predict(
             args.model,
             args.data,
@@ -247,6 +270,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             out=args.out,
             futr=args.futr,
             static=args.static,
+            overwrite=args.overwrite,
         )
     elif args.command == "evaluate":
         from foretune.commands.evaluate import evaluate_command
@@ -282,22 +306,6 @@ def _check_out(run_dir: Path, overwrite: bool) -> None:
     check_run_dir(run_dir, overwrite=overwrite, hint=hint, label="--out")
     if overwrite and run_dir.is_dir():
         clear_run_outputs(run_dir)
-
-
-def _check_forecast_path(out: str | None) -> None:
-    """``predict --out`` names a file: a directory is refused before any forecast is computed."""
-    if out is None or "://" in out:
-        return
-    path = Path(out)
-    if path.is_dir() or out.endswith(("/", "\\")):
-        raise ConfigError(
-            f"--out {out} is a directory; give the forecast's file path, e.g. {path / 'forecast.parquet'}"
-        )
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise ConfigError(f"--out {out} cannot be written: {parent} is a file")
-            break
 
 
 if __name__ == "__main__":

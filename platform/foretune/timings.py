@@ -22,7 +22,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from foretune.storage import Location
+from foretune.storage import Location, write_atomic
 
 _ACTIVE: ContextVar[tuple[Timings, str] | None] = ContextVar("foretune_timings", default=None)
 
@@ -51,7 +51,7 @@ class Timings:
         return {"total": sum(top.values()), "stages": dict(self.seconds)}
 
     def save(self, path: Location) -> None:
-        path.write_text(json.dumps(self.to_dict(), indent=2))
+        write_atomic(path, json.dumps(self.to_dict(), indent=2))
 
     def summary(self, after: str = "sweep") -> str:
         """One line: the outermost stages' seconds and shares, and the share after ``after``."""

@@ -237,7 +237,7 @@ def test_a_series_shorter_than_the_windows_is_explained_behind_its_mask():
         exact = member.model.w[0].detach().numpy() * x * HELD  # linear model, mask held
         np.testing.assert_allclose(got, exact, rtol=1e-4, atol=1e-6)
         assert (got[: member.window - 2] == 0).all()  # the padding gets no attribution
-    with pytest.raises(DataError, match="no series"):
+    with pytest.raises(DataError, match="the data is empty"):
         explain_ensemble(ensemble, history.iloc[:0])
 
 

@@ -149,7 +149,9 @@ def test_predict_with_missing_artifact_is_clear(tmp_path, capsys):
     result = in_process(
         capsys, "predict", "--model", str(tmp_path / "nope"), "--data", str(builtin_dataset_path())
     )
-    assert result.returncode == 2 and "manifest" in result.stderr
+    assert (
+        result.returncode == 2 and "nope does not exist" in result.stderr and "RUN/ensemble" in result.stderr
+    )
 
 
 def test_version_and_help_speak_to_users():

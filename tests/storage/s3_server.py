@@ -45,6 +45,10 @@ class S3Server:
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         server.start()
         endpoint = f"http://127.0.0.1:{port}"
+        # moto keeps its accounts in the process: start each server (one per test module) clean
+        urllib.request.urlopen(
+            urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10
+        )
         boto3.client("s3", endpoint_url=endpoint, **_ADMIN).create_bucket(Bucket=BUCKET)
         iam = boto3.client("iam", endpoint_url=endpoint, **_ADMIN)
         keys = {}

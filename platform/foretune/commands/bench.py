@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from foretune import models
+from foretune.storage import write_atomic
 from foretune.train.epoch import Trainer
 from foretune.train.feed import MemoryFeed
 from foretune.train.spec import TrainSpec, build_model
@@ -224,7 +225,7 @@ def run_bench(
     if echo:
         print(format_table(summary))
     if json_path:
-        Path(json_path).write_text(json.dumps(summary, indent=2))
+        write_atomic(Path(json_path), json.dumps(summary, indent=2))
     return summary
 
 

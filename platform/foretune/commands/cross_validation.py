@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from foretune import console
+from foretune.data.checks import check_cutoffs
 from foretune.errors import ConfigError, DataError
 
 from .estimator_io import Data, frame_of
@@ -199,6 +200,14 @@ class CrossValidating:
         n_windows, step_size = check_windows(n_windows, step_of(step_size, step, self.horizon))
         every = refit_every(refit)
         frame, position, size = series_positions(names.inward(df))
+        val = self.config.data.val_windows
+        check_cutoffs(
+            int(size.max()) if len(size) else 0,
+            self.horizon,
+            n_windows,
+            step_size,
+            val if val != "auto" else 1,
+        )
         root = self._cv_root()
         static = names.inward(static_df, time=False, target=False)
         fold: Any = None

@@ -35,7 +35,7 @@ from typing import Any
 
 import pandas as pd
 
-from foretune import console
+from foretune import arguments, console
 from foretune.config import ExperimentConfig, experiment_config
 from foretune.errors import ConfigError, DataError
 from foretune.rundir import RunDir, check_run_dir, clear_run_outputs
@@ -252,8 +252,7 @@ class Foretune(Reports, CrossValidating):
         from foretune.ensemble.nixtla import keep_levels, to_nixtla
 
         ensemble = self._fitted("predict")
-        if samples is not None and int(samples) < 1:
-            raise ConfigError(f"samples must be >= 1, got {samples}")
+        arguments.samples(samples)  # one rule: foretune.arguments
         names = self.columns.or_these(id_col, time_col, target_col)
         data = self._history(df, names)
         with console.verbosity(self.verbosity):
@@ -363,7 +362,8 @@ class Foretune(Reports, CrossValidating):
         """Set every attribute of an unfitted estimator of ``config`` writing to ``out``."""
         self.config = config.model_copy(update={"out": str(out)} if out else {}, deep=True)
         self.horizon: int = config.data.horizon
-        self.out, self.overwrite, self.num_cpus, self.verbosity = out, True, num_cpus, verbosity
+        self.out, self.overwrite, self.verbosity = out, True, verbosity
+        self.num_cpus = None if num_cpus is None else arguments.count(num_cpus, "num_cpus")
         self.columns = Columns()
         self.run_dir: Path | None = None
         self.ensemble: Any = None  # the fitted foretune.Ensemble

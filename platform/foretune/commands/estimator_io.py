@@ -25,6 +25,7 @@ import pandas as pd
 from foretune.data.io import is_csv, read_table
 from foretune.errors import ConfigError, DataError
 from foretune.rundir import RunDir
+from foretune.storage import check_uri, write_parquet
 
 __all__ = [
     "STATIC_FILE",
@@ -152,6 +153,8 @@ def frame_of(data: Any) -> pd.DataFrame:
 def stage_data(df: Any, run_dir: Path) -> str:
     """``data.path`` for ``df``: a Parquet path as it is, anything else as ``RUN/input.parquet``."""
     target = RunDir(run_dir).input
+    if isinstance(df, (str, Path)):
+        check_uri(str(df), "data")  # credentials: refused before anything is written or read
     if isinstance(df, (str, Path)) and "://" in str(df):
         return str(df)  # a URI (s3://, gs://) every node can read
     if isinstance(df, (str, Path)) and not is_csv(str(df)):
@@ -168,7 +171,7 @@ def stage_data(df: Any, run_dir: Path) -> str:
         return str(target)
     frame = frame_of(df)
     try:
-        frame.to_parquet(target, index=False)
+        write_parquet(frame, target)
     except (TypeError, ValueError, NotImplementedError) as exc:  # a column pyarrow cannot store
         raise DataError(f"cannot write the data as Parquet ({target}): {exc}") from None
     return str(target)
@@ -177,10 +180,11 @@ def stage_data(df: Any, run_dir: Path) -> str:
 def stage_static(static_df: Any, run_dir: Path) -> str:
     """``data.static_path`` for ``static_df``: a path as it is, a frame as ``RUN/static.parquet``."""
     if isinstance(static_df, (str, Path)):
+        check_uri(str(static_df), "static_df")
         return str(static_df)
     if not isinstance(static_df, pd.DataFrame):
         raise DataError(f"static_df must be a DataFrame or a path, not {type(static_df).__name__}")
     target = run_dir / STATIC_FILE
     run_dir.mkdir(parents=True, exist_ok=True)
-    static_df.to_parquet(target, index=False)
+    write_parquet(static_df, target)
     return str(target)

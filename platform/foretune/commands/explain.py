@@ -17,6 +17,7 @@ import pandas as pd
 from foretune.ensemble import Ensemble
 from foretune.explain import Explanation, explain_ensemble, require_captum
 from foretune.rundir import RunDir
+from foretune.storage import staged
 
 
 def default_out_dir(model: str | Path) -> Path:
@@ -49,7 +50,8 @@ def explain_command(
         "<DataFrame>" if isinstance(data, pd.DataFrame) else str(Path(data).resolve())
     )
     out_dir = Path(out) if out else default_out_dir(model)
-    explanation.save(out_dir)
+    with staged(out_dir) as local:  # each file lands whole, or none on a failure
+        explanation.save(local)
     check = explanation.summary["completeness"]
     n_series = len(explanation.summary["series"])
     print(

@@ -1,14 +1,16 @@
 """``foretune predict``: forecast every series of a history with a saved ensemble.
 
     forecast = predict(model="RUN/ensemble", data="history.parquet", horizon=None, samples=None,
-                       out="forecast.parquet")
+                       out="forecast.parquet", overwrite=False)
 
 Every series with at least one observation is forecast, under its own id and in input order; the
 history is read with the run's ``data.fill`` and ``data.freq`` (recorded in the artifact). A
 series with one observation gets a flat forecast, flagged in the ``fallback`` column and counted
 here; series the ensemble was not trained on are named in a warning. Without ``out`` the forecast
-is printed; with it, written as Parquet. A problem with the data (``DataError``, e.g. a forecast
-that is not finite) stops before anything is written, and the CLI exits 2.
+is printed; with it, written atomically as Parquet or CSV by its suffix. ``out`` is checked
+before any work (``storage.check_output``): another suffix, a path that is one of the inputs,
+or an existing file without ``overwrite`` is refused. A problem with the data (``DataError``,
+e.g. a forecast that is not finite) stops before anything is written, and the CLI exits 2.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from foretune import arguments
 from foretune.ensemble import Ensemble
-from foretune.storage import is_uri, resolve, write_parquet
+from foretune.storage import check_output, write_frame
 
 
 def predict(
@@ -29,19 +32,20 @@ def predict(
     out: str | Path | None = None,
     futr: str | Path | pd.DataFrame | None = None,
     static: str | Path | pd.DataFrame | None = None,
+    overwrite: bool = False,
 ) -> pd.DataFrame:
     """Load the ensemble at ``model``, forecast ``data``'s series, write or print the forecast.
 
-    ``futr``: future-known covariates for the horizon; ``static``: statics of unseen series."""
+    ``futr``: future-known covariates for the horizon; ``static``: statics of unseen series;
+    ``overwrite``: replace an existing ``out``."""
+    arguments.samples(samples)
+    inputs = {"--data": data, "--model": model, "--futr": futr, "--static": static}
+    target = check_output(out, inputs=inputs, overwrite=overwrite) if out else None
     forecast = Ensemble.load(model).predict(
         data, horizon=horizon, samples=samples, futr_df=futr, static_df=static
     )
-    if out:
-        if is_uri(out):  # s3://bucket/forecast.parquet
-            write_parquet(forecast, resolve(out))
-        else:
-            Path(out).parent.mkdir(parents=True, exist_ok=True)
-            forecast.to_parquet(out, index=False)
+    if target is not None:
+        write_frame(forecast, target)
         print(f"forecast ({len(forecast)} rows) written to {out}")
     else:
         print(forecast.to_string(index=False))

@@ -1,7 +1,8 @@
 """``foretune run``, ``sweep`` and ``ensemble``: the end-to-end job and its two halves.
 
     run_dir = default_run_dir(config)          # config.out or runs/<name>-<time>
-    sweep(config, run_dir)                     # Tune + Optuna; prints the leaderboard
+    sweep(config, run_dir)                     # Tune + Optuna; prints the leaderboard (and the
+                                               # data's ignored columns, before it starts)
     ensemble(run_dir, config)                  # builds RUN/ensemble from the leaderboard
     run(config, run_dir)                       # both, the report on the held-out tail, then
                                                # the served ensemble refit on all data; writes
@@ -26,8 +27,10 @@ import pandas as pd
 
 from foretune.commands.evaluate import run_report
 from foretune.config import ExperimentConfig
+from foretune.data.columns import ignored_columns, ignored_text
+from foretune.data.io import read_columns
 from foretune.ensemble import Ensemble, build_ensemble, refit_on_all_data
-from foretune.errors import ConfigError
+from foretune.errors import ConfigError, ForetuneError
 from foretune.rundir import RunDir
 from foretune.search import run_sweep
 from foretune.storage import resolve
@@ -63,8 +66,10 @@ def default_run_dir(config: ExperimentConfig) -> Path:
 def sweep(config: ExperimentConfig, run_dir: Path, num_cpus: int | None = None, resume: bool = False):
     """Run (or resume) the search and print the leaderboard."""
     verb = "resuming" if resume else "sweeping"
+    ignored = ignored_text(_ignored_columns(config))
     print(
-        f"foretune: {verb} {config.search.trials} trial(s) over {config.models}; run directory {run_dir}",
+        f"foretune: {verb} {config.search.trials} trial(s) over {config.models}; run directory {run_dir}"
+        + (f"; {ignored}" if ignored else ""),
         flush=True,
     )
     with interruptible() as interrupted, stage("sweep"):
@@ -73,6 +78,17 @@ def sweep(config: ExperimentConfig, run_dir: Path, num_cpus: int | None = None, 
             raise KeyboardInterrupt(f"the sweep was stopped; continue it with `--resume {run_dir}`")
     print_leaderboard(result.leaderboard)
     return result
+
+
+def _ignored_columns(config: ExperimentConfig) -> list[tuple[str, str]]:
+    """The data's columns the run ignores (``data.columns``); none when the data cannot be read
+    here (the sweep then says why)."""
+    data = config.data
+    try:
+        static = list(read_columns(data.static_path).columns) if data.static_path else []
+        return ignored_columns(read_columns(data.path), data, [c for c in static if c != "unique_id"])
+    except ForetuneError:
+        return []
 
 
 def ensemble(run_dir: Path, config: ExperimentConfig | None = None) -> Path:

@@ -17,6 +17,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from foretune.errors import ConfigError
+from foretune.storage.secrets import check_uri, scrub
 
 from .sections import DataConfig, EnsembleConfig, EvaluateConfig, SearchConfig, TrainConfig, _Section
 
@@ -33,6 +34,13 @@ class ExperimentConfig(_Section):
     search: SearchConfig = Field(default_factory=SearchConfig)
     ensemble: EnsembleConfig = Field(default_factory=EnsembleConfig)
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
+
+    @field_validator("out")
+    @classmethod
+    def _no_credentials(cls, v: str | None) -> str | None:
+        if v is not None:
+            check_uri(v)  # refused, redacted, before anything is opened
+        return v
 
     @field_validator("models")
     @classmethod
@@ -104,4 +112,4 @@ def _explain(exc: ValidationError) -> str:
             lines.append(f"{key}: unknown setting (check its spelling)")
         else:
             lines.append(f"{key}={err.get('input')!r}: {err['msg']}")
-    return "invalid configuration:\n  " + "\n  ".join(lines)
+    return scrub("invalid configuration: " + "; ".join(lines))  # one line; no credential echoed

@@ -12,9 +12,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from foretune.storage.secrets import check_uri
+
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # hide_input_in_errors: a refused value (a URI holding keys) is never echoed by pydantic
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, hide_input_in_errors=True)
 
 
 def default(section: type[BaseModel], name: str) -> Any:
@@ -96,6 +99,13 @@ class DataConfig(_Section):
         description="CPUs each Ray Data task (read, window cutting) takes; "
         "leave this much free beside the trials",
     )
+
+    @field_validator("path", "static_path")
+    @classmethod
+    def _no_credentials(cls, v: str | None) -> str | None:
+        if v is not None:
+            check_uri(v)  # refused, redacted, before anything is opened
+        return v
 
     @model_validator(mode="before")
     @classmethod

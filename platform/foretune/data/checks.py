@@ -4,6 +4,7 @@
     codes, keys, id_values = series_keys(frame["unique_id"])   # per-row series, str keys
     y = numbers(frame["y"], "y"); ds = parse_ds(frame["ds"])    # float64; dates or int steps
     check_values(y, cov, covs, codes, keys, ticks, axis)       # inf in y, overflowing magnitudes
+    check_cutoffs(longest=24, horizon=4, n_windows=3, step=4)  # cross-validation's cutoffs fit
 
 The messages name the column, the series, the row or the time stamp, and the setting or the
 change to the data that fixes it.
@@ -25,6 +26,7 @@ from foretune.errors import DataError
 from .calendar import TimeAxis
 from .frame import series_key
 from .io import REQUIRED
+from .splits import minimum_length
 
 #: The values of ``data.fill`` (the config declares them).
 FILLS: tuple[str, ...] = typing.get_args(DataConfig.model_fields["fill"].annotation)
@@ -118,6 +120,7 @@ def parse_ds(ds: pd.Series) -> pd.Index:
             try:
                 parsed = pd.to_datetime(ds)  # one format, inferred from the first value: fast
             except (ValueError, TypeError, OverflowError):
+                _check_day_first(ds)
                 parsed = pd.to_datetime(ds, errors="coerce", format="mixed")  # each value on its own
         bad = parsed.isna().to_numpy()
         if bad.any():
@@ -133,6 +136,26 @@ def parse_ds(ds: pd.Series) -> pd.Index:
             f"column 'ds' holds dates that do not form one time axis ({exc}); give every time stamp "
             "in one time zone, between the years 1677 and 2262"
         ) from None
+
+
+_NUMERIC_DATE = r"^\s*(\d{1,2})([/.\-])(\d{1,2})\2(\d{2,4})\b"
+
+
+def _check_day_first(ds: pd.Series) -> None:
+    """``DataError`` for text dates in day-first order (``13/01/2020``): read value by value,
+    those with a day of 12 or less would be taken month-first and the series scrambled."""
+    parts = ds.astype(str).str.extract(_NUMERIC_DATE)
+    if parts.isna().any().any() or parts.empty:
+        return
+    first, second = parts[0].astype(int), parts[2].astype(int)
+    if (first > 12).any() and (second <= 12).all():
+        i = int(np.flatnonzero((first > 12).to_numpy())[0])
+        raise DataError(
+            f"column 'ds' holds day-first dates (e.g. {ds.iloc[i]!r}, row {i}; format DD{parts[1].iloc[0]}MM"
+            f"{parts[1].iloc[0]}YYYY): read one by one, those with a day of 12 or less would be taken "
+            "month-first and each series' order scrambled; give ISO dates (YYYY-MM-DD), or parse them "
+            "first with pd.to_datetime(df['ds'], dayfirst=True)"
+        )
 
 
 def check_values(
@@ -185,6 +208,30 @@ def check_length(uid: str, n: int, min_length: int) -> None:
         raise DataError(
             f"series {uid!r} has {n} observations but needs at least {need} "
             "(window + horizon + 1); shorten the window or horizon, or drop the series"
+        )
+
+
+def check_cutoffs(longest: int, horizon: int, n_windows: int, step: int, val_windows: int = 1) -> None:
+    """Cross-validation's ``n_windows`` cutoffs (each ``step`` before the next, the last
+    ``horizon`` before the end) must leave the ``longest`` series enough history for a fit
+    (``splits.minimum_length`` plus ``val_windows`` validation windows); ``DataError`` naming the
+    largest ``n_windows`` that fits, before any fit starts."""
+    need = minimum_length(horizon) + val_windows * horizon
+    room = longest - horizon - need
+    if room < 0:
+        raise DataError(
+            f"no series is long enough to cross-validate with horizon={horizon}: a fit needs "
+            f"{need} observations before the cutoff and {horizon} after it; the longest series has "
+            f"{longest}. Use a shorter horizon, or longer series"
+        )
+    most = room // step + 1
+    if n_windows > most:
+        left = longest - horizon - step * (n_windows - 1)
+        raise DataError(
+            f"n_windows={n_windows} does not fit: with horizon={horizon} and step={step} the earliest "
+            f"cutoff leaves the longest series ({longest} observations) {max(left, 0)} before it, "
+            f"fewer than the {need} a fit needs; the largest n_windows that fits is {most} (or "
+            "use a smaller step)"
         )
 
 

@@ -137,8 +137,8 @@ def streamed_covariates(config: ExperimentConfig) -> tuple[str, ...] | None:
             raise ConfigError(f"data.streaming: on needs Parquet input; {data.path} is CSV")
         return None
     dataset, _, _ = open_dataset(str(data.path))
-    if data.streaming == "auto" and not {"unique_id", "y"} <= set(dataset.schema.names):
-        return None  # wide format: melted in memory (streaming takes long format only)
+    if data.streaming == "auto" and not {"unique_id", "ds", "y"} <= set(dataset.schema.names):
+        return None  # wide format (or a missing column): read in memory, which says what is wrong
     if data.future_covariates or data.static_path or data.calendar:
         if data.streaming == "on":
             raise ConfigError(

@@ -5,7 +5,10 @@
 
 ``fill``: ``none`` (a gap is a ``DataError`` naming the first one), ``ffill``, ``interpolate``
 (linear in steps) or ``zero``; values before a series' first one take the first value. Inf in a
-covariate counts as missing.
+covariate counts as missing. A grid that would be mostly filled (more stamps inserted than
+observed) means a wrong frequency or date format, not gaps: it is a ``DataError`` that says so
+(and which frequency the stamps follow) under ``fill: none``, and also under another fill when
+the stamps follow another frequency exactly.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from foretune.errors import DataError
 
 from .calendar import Freq, TimeAxis
 from .calendar.axis import freq_text, on_grid
+from .calendar.resolve import regular_freq
 from .checks import FILL_HINT
 
 
@@ -48,6 +52,10 @@ def regularize(
     grid = ticks if regular or len(ticks) == 1 else on_grid(uid, ticks, axis, freq)
     cov = np.where(np.isfinite(cov), cov, np.nan)  # inf in a covariate is a missing value
     inserted = len(grid) - len(ticks)
+    if inserted > len(ticks):
+        follows = _own_freq(uid, ticks, axis, freq)
+        if fill == "none" or follows is not None:
+            raise _mostly_filled(uid, len(grid), len(ticks), freq, follows)
     if not inserted and not np.isnan(y).any() and not np.isnan(cov).any():
         return grid, y, cov, 0
     if fill == "none":
@@ -65,6 +73,33 @@ def regularize(
             )
         full_cov[:, j] = fill_missing(full_cov[:, j], fill)
     return grid, fill_missing(full_y, fill), full_cov, inserted
+
+
+def _own_freq(uid: str, ticks: np.ndarray, axis: TimeAxis, freq: Freq) -> Freq | None:
+    """The frequency the stamps follow exactly, when it is not ``freq`` (None otherwise)."""
+    if len(ticks) < 3:
+        return None
+    try:
+        own = regular_freq(ticks, axis)
+    except DataError:
+        return None
+    return own if own is not None and own != freq else None
+
+
+def _mostly_filled(uid: str, grid: int, observed: int, freq: Freq, follows: Freq | None) -> DataError:
+    """The error for a grid that would be mostly filled: the frequency or the date format."""
+    fits = (
+        f"its time stamps follow {freq_text(follows)}: set data.freq (--freq) to {follows!r}, or "
+        "leave it unset to infer each series' own"
+        if follows is not None
+        else "no regular frequency fits its time stamps: check data.freq (--freq) and the dates "
+        "in ds (day-first dates read month-first, mixed formats or time zones)"
+    )
+    return DataError(
+        f"series {uid!r} has {observed} time stamps, but at {freq_text(freq)} its grid would need "
+        f"{grid - observed} more filled in ({(grid - observed) / grid:.0%} of it): that is a wrong "
+        f"frequency or date format, not gaps; {fits}"
+    )
 
 
 def _gap_error(

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
@@ -60,6 +61,27 @@ def _read_parquet(source: str) -> pd.DataFrame:
     return _plain_partition_columns(frame)
 
 
+def read_columns(source: str | Path | None) -> pd.DataFrame:
+    """The columns of a Parquet file or directory, or a CSV file, with their types as
+    ``read_frame`` reads them, and no rows: only the metadata (Parquet) or the first block (CSV)
+    is read. ``None``: the built-in data."""
+    source = str(builtin_dataset_path() if source is None else source)
+    filesystem, path = resolve_source(source)
+    try:
+        if is_csv(source):
+            convert = pacsv.ConvertOptions(column_types={"unique_id": pa.string()})
+            if filesystem is None:
+                schema = pacsv.open_csv(path, convert_options=convert).schema
+            else:
+                with filesystem.open_input_stream(path) as stream:
+                    schema = pacsv.open_csv(stream, convert_options=convert).schema
+        else:
+            schema = pads.dataset(path, format="parquet", filesystem=filesystem, partitioning="hive").schema
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for a bad file
+        raise DataError(f"cannot read the columns of {source}: {exc}") from None
+    return _plain_partition_columns(schema.empty_table().to_pandas(date_as_object=False))
+
+
 def _plain_partition_columns(frame: pd.DataFrame) -> pd.DataFrame:
     """Columns of a hive-partitioned directory (``.../unique_id=a/part.parquet``) come back as
     categories; give them their values' own type, as a single file would."""
@@ -103,6 +125,11 @@ def resolve_source(source: str) -> tuple[pafs.FileSystem | None, str]:
 
 def to_long(frame: pd.DataFrame) -> pd.DataFrame:
     """Melt a wide frame (``ds`` + one column per series) to long; pass long frames through."""
+    if len(frame.columns) == 0:
+        raise DataError(
+            "the data is empty (no columns, no rows); give a long frame with unique_id, ds and y, "
+            "or a wide one with ds and one column per series"
+        )
     if "ds" not in frame.columns:
         raise DataError(f"column 'ds' (the time stamp) is missing; found columns {list(frame.columns)}")
     if "y" in frame.columns or "unique_id" in frame.columns:
@@ -110,8 +137,20 @@ def to_long(frame: pd.DataFrame) -> pd.DataFrame:
     value_columns = [c for c in frame.columns if c != "ds"]
     if not value_columns:
         raise DataError("wide data needs at least one series column besides 'ds'")
+    text = [c for c in value_columns if not _numbers(frame[c])]
+    if text:
+        shown = ", ".join(f"{c!r} ({frame[c].dtype})" for c in text[:5])
+        raise DataError(
+            f"wide data (ds plus one column per series, no y) has column(s) that are not numbers: "
+            f"{shown}; every column besides ds is read as a series' values: drop them, or give "
+            "long format (unique_id, ds, y and numeric covariates)"
+        )
     long = frame.melt(id_vars="ds", value_vars=value_columns, var_name="unique_id", value_name="y")
     return long[["unique_id", "ds", "y"]]
+
+
+def _numbers(column: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
 
 
 # -- the validated panel ------------------------------------------------------------------------

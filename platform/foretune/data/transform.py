@@ -294,6 +294,7 @@ class RowTransform:
 
     def __init__(self, transform: RatioTransform, uids: Sequence[str] | np.ndarray) -> None:
         uids = np.asarray(uids, dtype=object)
+        self.uids = uids  # row i's series
         names, inverse = np.unique(uids, return_inverse=True)
         table = np.array(
             [

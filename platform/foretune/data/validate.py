@@ -224,6 +224,11 @@ def _check_columns(frame: pd.DataFrame) -> None:
             f"required column(s) {missing} missing; long format needs unique_id, ds, y "
             f"(found {list(frame.columns)})"
         )
+    if len(frame) == 0:
+        raise DataError(
+            f"the data is empty: it has the columns {list(frame.columns)} but no rows; give each "
+            "series' observations (a row per series and time stamp)"
+        )
 
 
 def _sorted_rows(frame: pd.DataFrame, covs: list[str], freq: Freq | None) -> _Rows:

@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import shutil
+import tempfile
 import time
 from collections.abc import Iterable
 from importlib import metadata
@@ -29,6 +30,7 @@ from typing import Any
 from torch import nn
 
 from foretune.errors import ArtifactError
+from foretune.storage import left_behind, owner
 from foretune.train import TrainSpec, read_checkpoint
 from foretune.train.checkpoint import META, WEIGHTS
 
@@ -47,6 +49,9 @@ MEMBERS = "members"
 #: A member's files, as ``foretune.train.write_checkpoint`` writes them.
 MEMBER_WEIGHTS = WEIGHTS
 MEMBER_SPEC = META
+#: Name parts of a save in progress: ``.<name>-staging-<pid>-xyz`` and ``<name>.old-<pid>``.
+_STAGING = "-staging-"
+_OLD = ".old-"
 _PACKAGES = ("foretune", "torch", "numpy", "pandas", "pyarrow", "ray", "optuna")
 
 
@@ -80,11 +85,24 @@ def write_json(path: Path, payload: Any) -> None:
     path.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str))
 
 
-def finalize(staging: Path, target: Path, info: dict[str, Any]) -> Path:
-    """Write the manifest over ``staging``'s files, then atomically move it to ``target``.
+def staging_dir(target: Path) -> Path:
+    """A new private directory beside ``target`` to write an artifact in (``finalize`` moves it);
+    what earlier saves killed midway left there (their process gone) is removed first."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    prefix = f".{target.name}{_STAGING}"
+    for stale in target.parent.glob(f"{prefix}*"):
+        if _stale(stale, prefix):
+            shutil.rmtree(stale, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{owner()}-", dir=target.parent))
 
-    ``staging`` is a sibling of ``target``, renamed into place, so a crash never leaves a
-    half-written artifact that later loads.
+
+def finalize(staging: Path, target: Path, info: dict[str, Any]) -> Path:
+    """Write the manifest over ``staging``'s files, then move it to ``target``.
+
+    ``staging`` (``staging_dir``) is renamed into place; an artifact already there is first
+    renamed aside (``<target>.old-<pid>``) and removed after, so a process killed at any moment
+    leaves the old artifact, the new one, or (between the two renames) none at ``target`` and
+    the old one beside it, which ``verify`` names. Nothing half-written ever loads.
     """
     files = {
         str(p.relative_to(staging)): sha256(p)
@@ -100,21 +118,40 @@ def finalize(staging: Path, target: Path, info: dict[str, Any]) -> Path:
         **info,
     }
     write_json(staging / MANIFEST, manifest)
+    _sync(staging)
     if target.exists():
-        old = target.with_name(target.name + f".old-{os.getpid()}")
+        old = target.with_name(f"{target.name}{_OLD}{owner()}")
+        shutil.rmtree(old, ignore_errors=True)
         os.replace(target, old)
         os.replace(staging, target)
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(staging, target)
+    prefix = f"{target.name}{_OLD}"
+    for stale in target.parent.glob(f"{prefix}*"):  # left by saves killed midway
+        if _stale(stale, prefix):
+            shutil.rmtree(stale, ignore_errors=True)
     return target
+
+
+def _sync(directory: Path) -> None:
+    """Flush every file under ``directory`` to disk, so a rename never publishes lost bytes."""
+    for path in directory.rglob("*"):
+        if path.is_file():
+            with open(path, "rb+") as f:
+                os.fsync(f.fileno())
+
+
+def _stale(path: Path, prefix: str) -> bool:
+    """Whether ``path`` (named ``<prefix><pid>...``) was left by a process that is gone."""
+    return left_behind(path.name[len(prefix) :])
 
 
 def verify(directory: Path) -> dict[str, Any]:
     """Read the manifest and check every file's checksum; raise ``ArtifactError`` if wrong."""
     manifest_path = directory / MANIFEST
     if not manifest_path.is_file():
-        raise ArtifactError(f"{directory} is not a foretune ensemble (no {MANIFEST})")
+        raise ArtifactError(_not_an_artifact(directory))
     try:
         manifest = json.loads(manifest_path.read_text())
     except json.JSONDecodeError as exc:
@@ -141,6 +178,28 @@ def verify(directory: Path) -> dict[str, Any]:
                 "modified or corrupted, refusing to load it"
             )
     return manifest
+
+
+def _not_an_artifact(directory: Path) -> str:
+    """Why ``directory`` is no artifact, and where the one meant probably is: the ensemble of a
+    run directory, or the previous artifact an interrupted save left beside it."""
+    if (directory / "ensemble" / MANIFEST).is_file():
+        return (
+            f"{directory} is a run directory, not an ensemble; its ensemble is "
+            f"{directory / 'ensemble'}: pass that (--model {directory / 'ensemble'})"
+        )
+    if not directory.exists():
+        left = sorted(directory.parent.glob(f"{directory.name}{_OLD}*")) if directory.parent.is_dir() else []
+        if left:
+            return (
+                f"{directory} does not exist: a save was interrupted while replacing it, and the "
+                f"previous artifact is {left[-1]}; rename it to {directory.name}, or save again"
+            )
+        return f"{directory} does not exist; give the ensemble directory of a run (RUN/ensemble)"
+    return (
+        f"{directory} is not a foretune ensemble (no {MANIFEST}); give the ensemble directory of "
+        "a run (RUN/ensemble)"
+    )
 
 
 def require_listed(directory: Path, manifest: dict[str, Any], names: Iterable[str]) -> None:

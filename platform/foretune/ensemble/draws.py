@@ -6,7 +6,14 @@
 
 The build (``window_draws``: validation and test windows) and ``Ensemble.predict``
 (``predictor.draw_members``: each series' last window) both draw through here, so what is
-calibrated at build time is exactly what is served. A
+calibrated at build time is exactly what is served.
+
+Seeded draws (``seed=``, what ``Ensemble.predict`` uses): each row's dropout masks come from its
+own torch seed, ``row_seeds(seed, stream, uids)`` (a stable hash of the seed, the member's stream
+name and the row's series id), and each row is run on its own (its stem once, then its
+``samples`` copies), so a series' draws depend only on its window, the model and the seed: not
+on which other series share the call, nor their order. Unseeded draws (the build's windows) run
+in blocks of many rows on the caller's torch RNG. A
 ``DrawsCache`` lets forecasts of the same windows (a backtest's ensemble, its uncalibrated view,
 each member alone) share a member's draws.
 """
@@ -14,7 +21,7 @@ each member alone) share a member's draws.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,26 +107,48 @@ def _digest(arrays: Iterable[np.ndarray], settings: tuple) -> str:
     return h.hexdigest()
 
 
+def row_seeds(seed: int, stream: str, uids: Sequence[str]) -> np.ndarray:
+    """One torch seed per row: a stable hash (BLAKE2b, the same in every process) of ``seed``,
+    ``stream`` (e.g. a member's trial id) and the row's series id; a series' second row (another
+    window of it) gets the next occurrence's seed, so its masks differ from the first's."""
+    seen: dict[str, int] = {}
+    out = np.empty(len(uids), dtype=np.int64)
+    for i, uid in enumerate(uids):
+        k = seen[uid] = seen.get(uid, -1) + 1
+        key = f"{int(seed)}\x1f{stream}\x1f{uid}\x1f{k}".encode()
+        out[i] = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little") >> 1
+    return out
+
+
 def mc_forward(
-    model: nn.Module, x: np.ndarray, samples: int, chunk: int = CHUNK_ROWS
+    model: nn.Module,
+    x: np.ndarray,
+    samples: int,
+    chunk: int = CHUNK_ROWS,
+    seeds: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``samples`` MC-dropout passes over windows ``x [N, T, F]``.
 
     Returns standardised paths ``[S, N, H]`` (float64) and head probabilities ``[N, H, 3]``
     averaged over the draws. A ``Forecaster``'s encoder stem (the part no dropout precedes,
-    ``Encoder.stem``) runs once per window and only the rest once per sample, on blocks of
-    about ``chunk`` rows (a block's windows, each repeated ``samples`` times).
+    ``Encoder.stem``) runs once per window and only the rest once per sample: without
+    ``seeds`` on blocks of about ``chunk`` rows (a block's windows, each repeated ``samples``
+    times) on the caller's torch RNG; with ``seeds [N]`` one row at a time, row ``i``'s dropout
+    drawn from ``seeds[i]`` (the caller's RNG state is left as it was).
     """
     inputs = torch.as_tensor(np.ascontiguousarray(x, dtype=np.float32))
     n = len(inputs)
     stem, rest = _stem_and_rest(model)
-    per_block = max(1, chunk // max(samples, 1))
+    per_block = 1 if seeds is not None else max(1, chunk // max(samples, 1))
+    blocks = [(start, min(n, start + per_block)) for start in range(0, n, per_block)]
     z, probs = None, None
     set_mc_dropout(model, True)
     try:
-        with torch.inference_mode():
-            for start in range(0, n, per_block):
-                block = stem(inputs[start : start + per_block])
+        with torch.inference_mode(), torch.random.fork_rng(devices=[], enabled=seeds is not None):
+            for start, end in blocks:
+                if seeds is not None:
+                    torch.default_generator.manual_seed(int(seeds[start]))
+                block = stem(inputs[start:end])
                 size = len(block)
                 reg, logits = rest(block.repeat(samples, *([1] * (block.dim() - 1))))  # row s*size + j
                 reg = reg.float().reshape(samples, size, -1)
@@ -127,8 +156,8 @@ def mc_forward(
                 if z is None:
                     z = np.empty((samples, n, reg.shape[-1]))
                     probs = np.empty((n, *p.shape[2:]))
-                z[:, start : start + size] = reg.numpy()
-                probs[start : start + size] = p.double().mean(dim=0).numpy()
+                z[:, start:end] = reg.numpy()
+                probs[start:end] = p.double().mean(dim=0).numpy()
     finally:
         set_mc_dropout(model, False)
     if z is None:  # no windows
@@ -153,14 +182,15 @@ def member_draws(
     last: np.ndarray,
     horizon: int | None = None,
     path_directions: bool = False,
+    seeds: np.ndarray | None = None,
 ) -> Draws:
     """MC-dropout level paths ``[S, N, H]`` of one member for windows ``x [N, T, F]``.
 
     Also the mean head probabilities ``[N, H, 3]`` and, with ``path_directions``, the smoothed
     fraction of sample paths in each direction class (see ``invert_paths``). ``horizon`` keeps
-    the first steps only.
+    the first steps only; ``seeds``: one per row (``row_seeds``), see ``mc_forward``.
     """
-    z, probs = mc_forward(model, x, samples)
+    z, probs = mc_forward(model, x, samples, seeds=seeds)
     if horizon is not None:
         z, probs = z[..., :horizon], probs[:, :horizon]
     levels, path_probs = invert_paths(rows, last, z, path_directions)

@@ -32,6 +32,12 @@ class Member:
     info: dict[str, Any] = field(default_factory=dict)  # trial id, scores, refit flag, ...
 
     @property
+    def stream(self) -> str:
+        """What its seeded draws are keyed by besides the seed and the series (``draws.row_seeds``):
+        its trial id, the same wherever the member is used (alone, or in any ensemble)."""
+        return str(self.info.get("trial_id") or f"{self.architecture}/{self.window}")
+
+    @property
     def statistical(self) -> bool:
         """Whether this member is a statistical model (``models.statistical``)."""
         return isinstance(self.model, StatisticalModel)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from foretune import arguments
 from foretune.console import summary_html, summary_text
 from foretune.data import DataError, RatioTransform
 from foretune.data.calendar import common_freq
@@ -225,13 +226,16 @@ class Ensemble:
         calibrated (``mean +- 1.645 std_mc`` typically covers far less than 90%); use the
         quantile columns for intervals. A series the ensemble was not trained on is forecast
         from statistics fit on its history (``UnseenSeriesWarning``). ``sample_columns=k`` adds
-        ``sample_0 .. sample_{k-1}``; ``seed`` defaults to the build's. How fallbacks, the
+        ``sample_0 .. sample_{k-1}``; ``seed`` defaults to the build's, and each series' draws come
+        from it and the series' id (``draws.row_seeds``), so a series' rows do not depend on the
+        other series of ``data`` or their order. How fallbacks, the
         calibration and the direction columns are made: ``predictor``'s module docstring.
         ``format="nixtla"`` returns the same forecast in Nixtla's conventions instead
         (``nixtla.to_nixtla``: ``<alias>``, ``<alias>-lo-90``, ``<alias>-hi-90``, ...).
         """
         horizon = self._checked_horizon(horizon, format)
-        samples = int(samples or self.settings.samples)
+        samples = arguments.samples(samples) or self.settings.samples  # one rule: foretune.arguments
+        seed, sample_columns = arguments.seed(seed), arguments.sample_columns(sample_columns)
         clock = Clock()
         inputs = self.inputs(data, futr_df=futr_df, static_df=static_df, steps=horizon)
         clock.lap("inputs")
@@ -309,13 +313,7 @@ class Ensemble:
         horizon the ensemble was not trained for."""
         if format not in FORMATS:
             raise ConfigError(f"format={format!r} is not known; use one of {', '.join(FORMATS)}")
-        horizon = self.horizon if horizon is None else int(horizon)
-        if not 1 <= horizon <= self.horizon:
-            raise ConfigError(
-                f"horizon={horizon} is not available: this ensemble was trained for 1..{self.horizon}"
-                " steps; retrain with a longer data.horizon"
-            )
-        return horizon
+        return arguments.horizon(horizon, self.horizon)
 
     def _mixture(
         self,

@@ -36,6 +36,7 @@ from .artifact import (
     member_dir,
     read_member,
     require_listed,
+    staging_dir,
     verify,
     write_json,
 )
@@ -153,8 +154,7 @@ def write_artifact(ensemble: Ensemble, path: str | Path | RemotePath) -> Path | 
             remove(target)
             upload(local, target, last=MANIFEST)
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".ensemble-", dir=target.parent))
+    staging = staging_dir(target)
     try:
         entries = [_write_member(staging, i, member) for i, member in enumerate(ensemble.members)]
         _write_files(staging, ensemble, entries)

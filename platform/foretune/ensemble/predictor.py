@@ -48,7 +48,7 @@ from foretune.models.statistical import normal_paths, statistical_forecasts
 from foretune.timings import stage
 
 from .conformal import interval_quantiles
-from .draws import Draws, DrawsCache, RowTransform, level_draws, member_draws
+from .draws import Draws, DrawsCache, RowTransform, level_draws, member_draws, row_seeds
 from .inputs import ModelInputs
 from .member import Member
 from .mixture import Mixture, resample
@@ -100,17 +100,19 @@ def draw_members(
                 continue
             with stage("draws"):
                 x = inputs[member.window]
+                seeds = row_seeds(seed, member.stream, rows.uids)  # a series' draws: its own
                 draws.append(
                     _cached(
                         ensemble.draws_cache,
                         member,
-                        [x],
+                        [x, seeds],
                         rows,
                         last,
                         (horizon, samples, need_paths),
-                        lambda m=member.model, x=x: member_draws(
-                            m, x, samples, rows, last, horizon, path_directions=need_paths
+                        lambda m=member.model, x=x, seeds=seeds: member_draws(
+                            m, x, samples, rows, last, horizon, path_directions=need_paths, seeds=seeds
                         ),
+                        random=False,
                     )
                 )
     return draws

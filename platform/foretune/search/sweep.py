@@ -35,7 +35,7 @@ from foretune.data.experiment import (
 from foretune.data.store import StoreSettings, build_store
 from foretune.rundir import RunDir
 from foretune.runtime import ensure_ray
-from foretune.storage import Location, RemotePath, ray_storage, resolve, size, write_parquet
+from foretune.storage import Location, RemotePath, ray_storage, resolve, size, write_atomic, write_parquet
 
 from .leaderboard import curves_frame, leaderboard_frame
 from .progress import tune_reporting
@@ -283,10 +283,10 @@ def _sampler(config: ExperimentConfig) -> optuna.samplers.BaseSampler:
 
 def _write_run_files(run_dir: Location, config: ExperimentConfig, data: _SweepData) -> None:
     run = RunDir(run_dir)
-    run.config.write_text(json.dumps(config.to_dict(), indent=2))
-    run.transform.write_text(json.dumps(data.transform.to_dict()))
+    write_atomic(run.config, json.dumps(config.to_dict(), indent=2))
+    write_atomic(run.transform, json.dumps(data.transform.to_dict()))
     data_info = {"covariates": list(data.covariates), "freqs": data.freqs, "inputs": data.inputs}
-    run.data_info.write_text(json.dumps(data_info, default=str))
+    write_atomic(run.data_info, json.dumps(data_info, default=str))
 
 
 def _trial_resources(config: ExperimentConfig) -> dict[str, float]:

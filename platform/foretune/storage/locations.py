@@ -1,40 +1,37 @@
-"""Where runs and data live: a local path, or a URI on a pyarrow file system (s3://, gs://, ...).
+"""Locations: a local path, or a URI on a pyarrow file system (s3://, gs://, ...).
 
     location = resolve("s3://bucket/exp1")      # a RemotePath; resolve("runs/x") is an absolute Path
     fs, path = filesystem("s3://bucket/exp1")   # the pyarrow FileSystem and the path on it
     check_writable(location, label="--out")     # bucket, credentials, permission: before any work
-    with local_copy(location) as directory: ... # a remote directory, downloaded to a temp dir
-    with staged(location) as directory: ...     # written locally, uploaded on exit
 
 A ``RemotePath`` has the few ``pathlib.Path`` methods the stages use on a run directory
 (``/``, ``name``, ``parent``, ``exists``, ``is_file``, ``is_dir``, ``read_text``, ``write_text``,
 ``iterdir``, ``mkdir``), so ``RunDir`` and its callers treat both kinds alike; local paths keep
-their ``Path`` behaviour exactly.
+their ``Path`` behaviour exactly. ``write_bytes`` is one PUT, or a multipart upload completed
+only when every part is up: an object is never seen half-written.
 
 Credentials come only from the file system's standard chain (for S3: ``AWS_ACCESS_KEY_ID`` /
 ``AWS_SECRET_ACCESS_KEY`` / ``AWS_SESSION_TOKEN``, ``AWS_PROFILE``, the instance profile); a
 custom S3 endpoint (MinIO, a test server) from ``AWS_ENDPOINT_URL_S3`` or ``AWS_ENDPOINT_URL``.
 The S3 file system is built without keys, so pickling it (Ray ships it to every trial) carries
-none, and a URI holding credentials (``s3://KEY:SECRET@bucket``) is refused.
+none, and a URI holding credentials (``s3://KEY:SECRET@bucket``, ``?secret_key=...``) is refused
+when it becomes a ``RemotePath`` or a file system (``secrets.check_uri``), before anything is
+opened; an S3 URI takes no query (its settings come from the environment).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pyarrow.fs as pafs
-import pyarrow.parquet as pq
 
 from foretune.errors import StorageError
+
+from .secrets import check_uri, redact
 
 #: What a node needs on the bucket of a run directory (the README's IAM policy lists them).
 S3_PERMISSIONS = ("s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject")
@@ -74,15 +71,16 @@ def as_location(location: str | os.PathLike) -> Path | RemotePath:
 
 
 def filesystem(location: str) -> tuple[pafs.FileSystem, str]:
-    """The pyarrow file system of a URI and the path on it; ``StorageError`` if it cannot be opened."""
+    """The pyarrow file system of a URI and the path on it; ``StorageError`` if it cannot be
+    opened or holds credentials (checked first, before any network call)."""
+    check_uri(location)
     scheme, _, rest = location.partition("://")
-    if "@" in rest.split("/", 1)[0]:
-        raise StorageError(
-            f"{_redact(location)} holds credentials in the URI; remove them and give them through "
-            "the environment (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_PROFILE) or an "
-            "instance profile"
-        )
     if scheme.lower() == "s3":
+        if "?" in rest:
+            raise StorageError(
+                f"{redact(location)} has a query; foretune takes S3 settings from the environment "
+                "(AWS_REGION, AWS_ENDPOINT_URL_S3, credentials): give s3://BUCKET/PREFIX"
+            )
         bucket = rest.strip("/").split("/", 1)[0]
         if not bucket:
             raise StorageError(f"{location} names no bucket; give s3://BUCKET/PREFIX")
@@ -92,7 +90,9 @@ def filesystem(location: str) -> tuple[pafs.FileSystem, str]:
     try:
         return pafs.FileSystem.from_uri(location)
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for an unknown scheme
-        raise StorageError(f"cannot open {location}: {_first_line(exc)}; give {_SCHEMES_HINT}") from None
+        raise StorageError(
+            f"cannot open {redact(location)}: {_first_line(exc)}; give {_SCHEMES_HINT}"
+        ) from None
 
 
 def _env(*names: str) -> str | None:
@@ -130,6 +130,7 @@ class RemotePath:
     """A file or directory on a pyarrow file system, named by its URI (``s3://bucket/key``)."""
 
     def __init__(self, uri: str) -> None:
+        check_uri(str(uri))
         scheme, _, rest = str(uri).partition("://")
         self.scheme, self.key = scheme.lower(), rest.rstrip("/")
 
@@ -215,91 +216,6 @@ class RemotePath:
 Location = Path | RemotePath
 
 
-def remove(location: Location) -> None:
-    """Delete a file or a directory tree (nothing if it does not exist)."""
-    if isinstance(location, Path):
-        if location.is_dir() and not location.is_symlink():
-            shutil.rmtree(location)
-        elif location.exists() or location.is_symlink():
-            location.unlink()
-        return
-    info = location._info()
-    if info.type == pafs.FileType.Directory:
-        _call(lambda: location.fs.delete_dir(location.path), location)
-    elif info.type == pafs.FileType.File:
-        _call(lambda: location.fs.delete_file(location.path), location)
-
-
-def read_parquet(location: Location, **kwargs: Any) -> pd.DataFrame:
-    """A Parquet file as a frame, from either kind of location."""
-    if isinstance(location, Path):
-        return pd.read_parquet(location, **kwargs)
-    table = _call(lambda: pq.read_table(location.path, filesystem=location.fs, **kwargs), location)
-    return table.to_pandas()
-
-
-def write_parquet(frame: pd.DataFrame, location: Location) -> None:
-    """Write ``frame`` as Parquet; a local file is written to a temporary sibling and renamed,
-    so a crash never leaves half a file (an object store's PUT is atomic itself)."""
-    if isinstance(location, RemotePath):
-        _call(lambda: pq.write_table(_table(frame), location.path, filesystem=location.fs), location)
-        return
-    tmp = location.with_name(f".{location.name}.{os.getpid()}.tmp")
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, location)
-
-
-def _table(frame: pd.DataFrame):
-    import pyarrow as pa
-
-    return pa.Table.from_pandas(frame, preserve_index=False)
-
-
-def size(location: Location) -> int:
-    """Bytes of every file under a directory."""
-    if isinstance(location, Path):
-        return sum(p.stat().st_size for p in location.rglob("*") if p.is_file())
-    return sum(n for _, n in location.files())
-
-
-def upload(local: Path, target: RemotePath, last: str | None = None) -> None:
-    """Copy the files of directory ``local`` under ``target``; the file named ``last`` (e.g. a
-    manifest) goes up after all the others, so a reader never finds it before them."""
-    names = sorted(str(p.relative_to(local)) for p in local.rglob("*") if p.is_file())
-    for name in sorted(names, key=lambda n: n == last):
-        (target / name).write_bytes((local / name).read_bytes())
-
-
-@contextmanager
-def local_copy(location: Location) -> Iterator[Path]:
-    """A local directory with the contents of ``location``: itself when local, else a private
-    temporary download (removed on exit), so what is checked is exactly what is then read."""
-    if isinstance(location, Path):
-        yield location
-        return
-    with tempfile.TemporaryDirectory(prefix="foretune-") as tmp:
-        root = Path(tmp) / (location.name or "copy")
-        for name, _ in location.files():
-            path = root / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes((location / name).read_bytes())
-        root.mkdir(parents=True, exist_ok=True)
-        yield root
-
-
-@contextmanager
-def staged(location: Location, last: str | None = None) -> Iterator[Path]:
-    """A local directory to write ``location``'s files in: itself when local, else a temporary
-    directory uploaded to ``location`` on a clean exit (``last`` uploaded last)."""
-    if isinstance(location, Path):
-        location.mkdir(parents=True, exist_ok=True)
-        yield location
-        return
-    with tempfile.TemporaryDirectory(prefix="foretune-") as tmp:
-        yield Path(tmp)
-        upload(Path(tmp), location, last=last)
-
-
 def ray_storage(location: Location) -> dict[str, Any]:
     """``storage_path`` (and ``storage_filesystem`` for a URI) for Ray Tune/Train's RunConfig."""
     if isinstance(location, Path):
@@ -378,9 +294,3 @@ def explain(exc: BaseException, where: str) -> str:
 def _first_line(exc: BaseException) -> str:
     lines = [line for line in str(exc).strip().splitlines() if line.strip()]
     return lines[0] if lines else type(exc).__name__
-
-
-def _redact(location: str) -> str:
-    scheme, _, rest = location.partition("://")
-    authority, _, tail = rest.partition("/")
-    return f"{scheme}://***@{authority.rsplit('@', 1)[-1]}/{tail}"
