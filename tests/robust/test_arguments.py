@@ -50,7 +50,7 @@ def test_samples_gets_the_same_message_wherever_it_enters(text, value, model, tm
     assert "--samples must be an integer >= 1, got " in cli, cli
     ensemble = tiny_ensemble(architectures=("mlp",))
     fitted = Foretune()
-    fitted.ensemble_, fitted._data = ensemble, history  # as after fit(history)
+    fitted.ensemble, fitted._data = ensemble, history  # as after fit(history)
     messages = set()
     for call in (
         lambda: ensemble.predict(history, samples=value),
