@@ -97,8 +97,8 @@ def refit_on_all_data(
 
     The same members and weights; the data are prepared without a hold-out (``evaluate.windows:
     0``), so the transform is refit on the longer training parts. Each deep member is
-    warm-started from its evaluated weights for ``warm_steps`` updates on the train +
-    validation windows (``refit.warm_start``; None: retrained from scratch for the epochs its
+    warm-started from its evaluated weights for one pass over the train + validation windows (at
+    most ``warm_steps`` updates; ``refit.warm_start``; None: retrained from scratch for the epochs its
     trial's early stopping chose, as ``ensemble.refit`` does), each statistical member applies
     its fitted states as ``Ensemble.predict`` does, and the intervals are recalibrated on the
     test windows, which no member trained on. ``evaluated`` itself is left as it was.

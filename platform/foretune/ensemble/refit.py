@@ -9,10 +9,13 @@
 
 ``refit``: a member is retrained from scratch with its trial's spec (architecture,
 hyperparameters, seed) for exactly the epochs early stopping chose in the sweep.
-``warm_start``: a member continues from its trained weights for ``steps`` updates (at most one
-pass) over a seeded sample of the train + validation windows, with its trial's optimiser and
-learning rate: a fraction of a retrain's cost, for the served ensemble to learn from the tail
-the run held out. Either way the weights chosen on the original members' out-of-sample
+``warm_start``: a member continues from its trained weights for one pass over the train +
+validation windows (a seeded sample of ``steps`` updates where a pass is longer), with its
+trial's optimiser and a fresh schedule: the learning rate warms up over the first
+``WARM_UP`` of the updates to the trial's, then anneals to zero (a fresh Adam's first updates at
+the full rate undo much of what the member learnt). About one epoch of a retrain's many, for the
+served ensemble to learn from the tail the run held out; ``benchmarks/refit_full.py`` compares
+the two. Either way the weights chosen on the original members' out-of-sample
 validation forecasts are kept, and the test windows stay unseen, so the calibration on them
 remains honest.
 """
@@ -43,9 +46,11 @@ from foretune.train.record import TrialStatus
 from .member import Member
 
 NO_PATIENCE = 10**9  # early stopping never triggers: every epoch runs
-#: Updates of a warm-started member (``warm_start``): about a tenth of a typical trial's training
-#: on a panel of a thousand series, and at most one pass over its windows.
-WARM_START_STEPS = 200
+#: Most updates of a warm-started member (``warm_start``): one pass over the windows of a panel
+#: of some 500 series, a sample of them on a larger one, so the cost stays bounded.
+WARM_START_STEPS = 1000
+#: The share of a warm start's updates over which its learning rate warms up.
+WARM_UP = 0.2
 
 
 def best_epochs(run: RunDir, board: pd.DataFrame) -> dict[str, int]:
@@ -172,15 +177,18 @@ def _refit_task(
 def warm_start(
     model: nn.Module, spec: TrainSpec, data: PreparedData, steps: int
 ) -> tuple[nn.Module | None, int]:
-    """A copy of ``model`` trained ``steps`` more updates (at most one pass) on a seeded sample
-    of ``data``'s train + validation windows; ``(None, steps)`` if it diverged. Returns the
+    """A copy of ``model`` trained one more pass over ``data``'s train + validation windows (a
+    seeded sample of ``steps`` updates where a pass is longer), warming the learning rate up over
+    ``WARM_UP`` of them and annealing it to zero; ``(None, updates)`` if it diverged. Returns the
     model (in eval mode) and the updates run."""
     train = with_validation_in_train(data).train
     take = min(len(train), max(1, steps) * spec.batch_size * spec.accumulate_steps)
     rng = np.random.default_rng(spec.seed)
     chosen = np.sort(rng.choice(len(train), size=take, replace=False))
     sample = WindowSet(*(getattr(train, f)[chosen] for f in WindowSet.__dataclass_fields__))
-    spec = dataclasses.replace(spec, max_epochs=1, schedule="none", warmup_epochs=0.0)
+    spec = dataclasses.replace(
+        spec, max_epochs=1, schedule="warmup_cosine", warmup_epochs=WARM_UP, min_lr_ratio=0.0
+    )
     feed = prepare_feed(dataclasses.replace(data, train=sample), spec, torch.device("cpu"))
     warm = copy.deepcopy(model)
     with torch.random.fork_rng(devices=[]):
