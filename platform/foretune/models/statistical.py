@@ -293,7 +293,8 @@ Done = list[tuple[State, np.ndarray, np.ndarray]]
 
 def _run(tasks: list[Task], horizon: int) -> list[Done]:
     """``_work`` over ``tasks``: in this process, or split over one process per CPU."""
-    workers = min(len(os.sched_getaffinity(0)), MAX_WORKERS)
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    workers = min(cpus, MAX_WORKERS)
     if len(tasks) < PARALLEL_SERIES or workers < 2:
         return _work(tasks, horizon)
     parts = [tasks[w::workers] for w in range(workers)]  # interleaved: long and short series mix
