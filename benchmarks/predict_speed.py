@@ -1,25 +1,34 @@
-"""How fast ``Ensemble.predict`` is: N series x horizon H x S MC-dropout samples on the CPU.
+"""How fast a served ensemble forecasts: the import, ``Ensemble.load`` and ``Ensemble.predict``.
 
 Run from the repository root::
 
-    PYTHONPATH=platform python benchmarks/predict_speed.py            # 1,000 x 24 x 100
-    PYTHONPATH=platform python benchmarks/predict_speed.py --members mlp,lstm,tcn --repeat 3
+    PYTHONPATH=platform python benchmarks/predict_speed.py                 # 1,000 and 10,000 series
+    PYTHONPATH=platform python benchmarks/predict_speed.py --series 1428 --repeat 3
 
-The ensemble is built in memory from freshly initialised members of the named architectures
-(default hyperparameters, window 24; speed does not depend on the weights' values) over a synthetic
-monthly panel of positive random walks, with a calibration of every default level, so every stage
-of a real ``predict`` runs: validation, inputs, MC dropout per member, inversion of every sample
-path, the weighted mixture (moments, quantiles), calibration, directions and the output frame.
+For each panel size it builds an ensemble in memory, saves it, loads it back and forecasts every
+series' next ``--horizon`` steps with the default samples (``ensemble.samples``), twice: with
+the deep members only (``--members``: freshly initialised networks of those architectures,
+default hyperparameters; speed does not depend on the weights' values) and with the statistical
+members beside them (``--statistical``, each with its fitted state per series, as a build saves
+them, so ``predict`` applies them instead of estimating). It prints the seconds of the import
+(``from foretune.ensemble import Ensemble`` in a fresh interpreter, best of three), of the load
+and of ``predict`` (best of ``--repeat``) with its stages, and ``refit=True`` once (the
+statistical members estimated anew, as every call did before they kept their states).
 
-It prints the wall time per stage (best of ``--repeat``) and, for comparison, the two stages this
-release vectorised timed the old way on the same arrays: inverting paths with a Python loop per
-series, and assembling the output as one DataFrame per series.
+The panel is ``foretune.data.synthetic.business_panel``: monthly series of 24-144 months with
+trend and a yearly season. Fitting the statistical states of 10,000 series would take longer
+than everything measured, so ``--distinct`` series are generated and fit once and a larger panel
+repeats them under new ids (level scaled per copy): applying a state costs the same whichever
+series it was fit on.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,140 +42,143 @@ except ImportError:  # run without PYTHONPATH=platform
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "platform"))
 
 from foretune import models
-from foretune.data import RatioTransform, future_dates
+from foretune.config import EnsembleConfig
+from foretune.data import RatioTransform
+from foretune.data.synthetic import business_panel
 from foretune.ensemble.conformal import Calibration
 from foretune.ensemble.model import Ensemble, Member
+from foretune.models.statistical import StatisticalModel, forecast_histories
 from foretune.train import TrainSpec
 
-
-def panel(n_series: int, length: int, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    steps = rng.normal(0.002, 0.02, size=(n_series, length))
-    y = 100 * np.exp(np.cumsum(steps, axis=1))
-    ds = pd.date_range("2000-01-01", periods=length, freq="MS")
-    return pd.DataFrame(
-        {
-            "unique_id": np.repeat([f"s{i:05d}" for i in range(n_series)], length),
-            "ds": np.tile(ds, n_series),
-            "y": y.ravel(),
-        }
-    )
+IMPORT = (
+    "import time; t = time.perf_counter(); from foretune.ensemble import Ensemble; "
+    "print(time.perf_counter() - t)"
+)
 
 
-def ensemble_for(frame: pd.DataFrame, architectures, horizon: int, window: int) -> Ensemble:
+def panel(series: int, distinct: int) -> pd.DataFrame:
+    """``series`` series: ``distinct`` generated ones, repeated under new ids (scaled levels)."""
+    base = business_panel(min(series, distinct))
+    copies = []
+    for k in range(-(-series // len(base["unique_id"].unique()))):
+        copy = base.assign(unique_id=base["unique_id"] + f"_{k}", y=base["y"] * (1 + 0.01 * k))
+        copies.append(copy)
+    frame = pd.concat(copies, ignore_index=True)
+    keep = frame["unique_id"].unique()[:series]
+    return frame[frame["unique_id"].isin(keep)].reset_index(drop=True)
+
+
+def fitted_states(frame: pd.DataFrame, names: list[str], distinct: int, horizon: int) -> dict[str, dict]:
+    """Each statistical model's states per series: fit on the distinct series' histories without
+    their last ``horizon`` points (as a build fits at its earliest window), copied to the repeats."""
+    groups = {uid: g["y"].to_numpy() for uid, g in frame.groupby("unique_id", sort=False)}
+    base = {uid.rsplit("_", 1)[0]: y for uid, y in groups.items() if uid.endswith("_0")}
+    ids = list(base)[:distinct]
+    histories = [base[u][: max(2, len(base[u]) - horizon)] for u in ids]
+    started = time.perf_counter()
+    fitted = forecast_histories([StatisticalModel(n) for n in names], histories, 12, horizon, ids)
+    print(f"  (fitting {', '.join(names)} on {len(ids):,} series took {time.perf_counter() - started:.0f} s)")
+    return {
+        name: {uid: result.states[uid.rsplit("_", 1)[0]] for uid in groups}
+        for name, result in zip(names, fitted, strict=True)
+    }
+
+
+def ensemble_for(
+    frame: pd.DataFrame, deep: list[str], states: dict[str, dict], horizon: int, window: int
+) -> Ensemble:
+    """An ensemble of fresh ``deep`` networks and the statistical models of ``states``, weighted
+    equally, with a calibration of every default level."""
     transform = RatioTransform("log_ratio")
     for uid, group in frame.groupby("unique_id", sort=False):
-        transform.fit_series(uid, group["y"].to_numpy()[: int(len(group) * 0.75)])
+        transform.fit_series(uid, group["y"].to_numpy()[: max(2, int(len(group) * 0.75))])
+    weight = 1.0 / (len(deep) + len(states))
     members = []
-    for i, arch in enumerate(architectures):
+    for i, arch in enumerate(deep):
         spec = TrainSpec(arch, {}, window, horizon, seed=i)
         torch.manual_seed(i)
         model = models.build(arch, input_size=2, horizon=horizon, window=window).eval()
-        members.append(
-            Member(model, arch, window, 1.0 / len(architectures), spec, 2)
-        )  # y change + mask channel
-    levels = [0.5, 0.8, 0.9, 0.95]
+        members.append(Member(model, arch, window, weight, spec, 2, {"trial_id": f"t{i}"}))  # y + mask
+    for name, per_series in states.items():
+        member = Member.of_statistical(name, weight)
+        member.model = member.model.with_states(per_series)
+        members.append(member)
+    defaults = EnsembleConfig()
     settings = {
         "horizon": horizon,
-        "samples": 100,
+        "samples": defaults.samples,
         "seed": 0,
-        "levels": levels,
-        "quantiles": [0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95],
-        "direction_source": "head",
+        "levels": defaults.levels,
+        "quantiles": defaults.quantiles,
+        "direction_source": defaults.direction_source,
     }
     manifest = {"input_schema": {"required": ["unique_id", "ds", "y"], "covariates": []}, "freqs": {}}
-    calibration = Calibration({level: np.full(horizon, 0.5) for level in levels})
+    calibration = Calibration({level: np.full(horizon, 0.5) for level in defaults.levels})
     scales = {uid: 1.0 for uid in transform.stats}
     return Ensemble(members, transform, settings, manifest, calibration, scales)
 
 
-def old_invert(transform, uids, last, z):
-    """The previous ``_invert``: one Python iteration per series."""
-    out = np.empty_like(z)
-    for i, uid in enumerate(uids):
-        r = transform.unstandardize(uid, z[:, i])
-        out[:, i] = transform.integrate(np.full(len(r), last[i]), r)
+def import_seconds(repeat: int = 3) -> float:
+    """``from foretune.ensemble import Ensemble`` in a fresh interpreter, best of ``repeat``."""
+    root = Path(__file__).resolve().parents[1] / "platform"
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    times = []
+    for _ in range(repeat):
+        out = subprocess.run(
+            [sys.executable, "-c", IMPORT], capture_output=True, text=True, env=env, check=True
+        )
+        times.append(float(out.stdout.strip().splitlines()[-1]))
+    return min(times)
+
+
+def measure(ensemble: Ensemble, frame: pd.DataFrame, repeat: int) -> dict[str, float]:
+    """Save and load ``ensemble``; the load's and the best ``predict``'s seconds and stages."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = ensemble.save(Path(tmp) / "ensemble")
+        started = time.perf_counter()
+        loaded = Ensemble.load(path)
+        load = time.perf_counter() - started
+    best, stages = np.inf, {}
+    for _ in range(repeat):
+        started = time.perf_counter()
+        forecast = loaded.predict(frame)
+        seconds = time.perf_counter() - started
+        if seconds < best:
+            best, stages = seconds, dict(loaded.timings)
+    assert len(forecast) == frame["unique_id"].nunique() * ensemble.horizon
+    out = {"load": load, "predict": best, **{f"  {k}": v for k, v in stages.items()}}
+    if any(m.statistical for m in loaded.members):
+        started = time.perf_counter()
+        loaded.predict(frame, refit=True)
+        out["predict(refit=True)"] = time.perf_counter() - started
     return out
 
 
-def old_frame(uids, last_ds, horizon, mean):
-    """The previous frame assembly: one DataFrame per series, then concat."""
-    rows = []
-    for i, uid in enumerate(uids):
-        ds = future_dates(last_ds[i], "MS", horizon)
-        block = {"unique_id": uid, "ds": ds, "mean": mean[i], "std": mean[i]}
-        block.update({f"q{j}": mean[i] for j in range(7)})
-        block.update(p_down=mean[i], p_flat=mean[i], p_up=mean[i])
-        rows.append(pd.DataFrame(block))
-    return pd.concat(rows, ignore_index=True)
-
-
-def main(argv=None) -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--series", type=int, default=1000)
-    parser.add_argument("--length", type=int, default=120)
-    parser.add_argument("--horizon", type=int, default=24)
-    parser.add_argument("--window", type=int, default=24)
-    parser.add_argument("--samples", type=int, default=100)
+    parser.add_argument("--series", default="1000,10000", help="comma-separated panel sizes")
+    parser.add_argument("--horizon", type=int, default=18)
+    parser.add_argument("--window", type=int, default=36)
     parser.add_argument("--members", default="mlp,lstm,tcn")
+    parser.add_argument("--statistical", default="AutoETS,AutoTheta,SeasonalNaive")
+    parser.add_argument("--distinct", type=int, default=1000, help="series generated and fit")
     parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args(argv)
-
-    frame = panel(args.series, args.length)
-    architectures = args.members.split(",")
-    ensemble = ensemble_for(frame, architectures, args.horizon, args.window)
-    print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads; {args.series} series x "
-        f"horizon {args.horizon} x {args.samples} samples x {len(architectures)} members "
-        f"({', '.join(architectures)}, window {args.window})"
-    )
-    best, timings = np.inf, {}
-    for _ in range(args.repeat):
-        started = time.perf_counter()
-        forecast = ensemble.predict(frame, samples=args.samples)
-        total = time.perf_counter() - started
-        if total < best:
-            best, timings = total, dict(ensemble.timings)
-    assert len(forecast) == args.series * args.horizon
-    timings["validate + inputs"] = timings.pop("inputs")
-    print(f"predict total: {best:.2f} s  ({len(forecast)} rows, {forecast.shape[1]} columns)")
-    for stage, seconds in timings.items():
-        print(f"  {stage:<18} {seconds:7.3f} s")
-
-    # the member forward passes alone, one architecture at a time
-    from foretune.ensemble.draws import mc_forward
-
-    x = np.random.default_rng(0).normal(size=(args.series, args.window, 1)).astype(np.float32)
-    for member in ensemble.members:
-        started = time.perf_counter()
-        mc_forward(member.model, x, args.samples)
-        print(f"  MC forward {member.architecture:<8} {time.perf_counter() - started:7.3f} s")
-
-    # the two stages vectorised in this release, old way vs new way, on the same arrays
-    from foretune.ensemble.draws import RowTransform, invert_paths
-
-    uids = list(ensemble.transform.stats)
-    last = frame.groupby("unique_id")["y"].last().to_numpy()
-    z = np.random.default_rng(1).normal(size=(args.samples, len(uids), args.horizon))
-    old_seconds = new_seconds = np.inf
-    for _ in range(3):
-        started = time.perf_counter()
-        old_invert(ensemble.transform, uids, last, z)
-        old_seconds = min(old_seconds, time.perf_counter() - started)
-        started = time.perf_counter()
-        invert_paths(RowTransform(ensemble.transform, uids), last, z)
-        new_seconds = min(new_seconds, time.perf_counter() - started)
-    print(
-        f"invert {args.samples} paths x {len(uids)} series (one member): per-series loop "
-        f"{old_seconds:.3f} s, blocked vectorised {new_seconds:.3f} s"
-    )
-    last_ds = [frame["ds"].iloc[-1]] * len(uids)
-    started = time.perf_counter()
-    old_frame(uids, last_ds, args.horizon, np.zeros((len(uids), args.horizon)))
-    print(
-        f"frame: one DataFrame per series {time.perf_counter() - started:.3f} s, vectorised "
-        f"{timings['frame']:.3f} s (incl. calibration and quantile rearrangement)"
-    )
+    deep, names = args.members.split(","), [n for n in args.statistical.split(",") if n]
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"import foretune.ensemble: {import_seconds():.2f} s (fresh interpreter, best of 3)")
+    rows = {}
+    for n in (int(s) for s in args.series.split(",")):
+        frame = panel(n, args.distinct)
+        print(f"{n:,} series, horizon {args.horizon}, members {deep} + {names}:")
+        states = fitted_states(frame, names, args.distinct, args.horizon) if names else {}
+        for label, kept in (("deep only", {}), ("with statistical", states)):
+            if label == "with statistical" and not names:
+                continue
+            ensemble = ensemble_for(frame, deep, kept, args.horizon, args.window)
+            rows[f"{n:,} series, {label}"] = measure(ensemble, frame, args.repeat)
+    table = pd.DataFrame(rows).round(2)
+    print(table.fillna("").to_string())
 
 
 if __name__ == "__main__":

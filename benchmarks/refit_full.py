@@ -1,19 +1,24 @@
 """Measure ``evaluate.refit_full``: serve the members refit on all the data, or the scored ones?
+And refit how: warm-started from their trained weights (the default) or retrained from scratch?
 
 Run from the repository root (several minutes per data set on 2 CPU cores)::
 
-    python benchmarks/refit_full.py                      # us_macro, co2, m1_yearly
+    python benchmarks/refit_full.py                      # us_macro, co2, m1_yearly, business_300
     python benchmarks/refit_full.py --datasets co2
     python benchmarks/refit_full.py --readme README.md   # also rewrite the README's block
 
-For each real data set, ``foretune run`` (the packaged quickstart defaults, so
+For each data set (three real ones, and ``business_300``: about 300 synthetic monthly series of
+a business panel, where the refit's cost shows), ``foretune run`` (the packaged quickstart defaults, so
 ``evaluate.windows: 2`` and ``evaluate.refit_full: true``) sees every series without its last
-``horizon`` observations: the outer tail, which no stage of the run sees. One run yields both
+``horizon`` observations: the outer tail, which no stage of the run sees. One run yields the
 ensembles: the one its report scores (trained without the run's own held-out tail) and the same
-members and weights retrained on all the run's data (what ``refit_full`` serves). Both
-forecast the outer tail from the same history (``foretune evaluate``, one window), beside the
-naive and seasonal-naive baselines. Printed: MASE, sMAPE, scaled CRPS and 90% coverage per
-ensemble, and the refit stage's share of the run's wall clock.
+members and weights trained on all the run's data (what ``refit_full`` serves), twice: each
+deep member warm-started from its trained weights for ``refit.WARM_START_STEPS`` updates (the
+default) and retrained from scratch for its trial's epochs (as ``refit_full`` did before). All
+three forecast the outer tail from the same history (``foretune evaluate``, one window), beside
+the seasonal-naive baseline. Printed: MASE, sMAPE, scaled CRPS and 90% coverage per ensemble,
+and each refit's seconds as a share of the run's wall clock (sweep, build, report and that
+refit).
 """
 
 from __future__ import annotations
@@ -35,7 +40,21 @@ except ImportError:  # run without `pip install -e .`
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
-from accuracy import DATASETS, held_out_split  # noqa: E402
+from accuracy import DATASETS, DataSet, held_out_split  # noqa: E402
+
+
+def business_300() -> pd.DataFrame:
+    """About 300 synthetic monthly series shaped like a business panel (``run_stages``' panel):
+    those of 96 months or more, so any ensemble's lookback fits before the outer tail."""
+    from foretune.data.synthetic import business_panel
+
+    frame = business_panel(600)
+    lengths = frame.groupby("unique_id")["y"].transform("size")
+    return frame[lengths >= 96].reset_index(drop=True)
+
+
+#: The data sets measured: ``accuracy``'s, and a panel where the refit's cost shows.
+SETS = {**DATASETS, "business_300": DataSet(business_300, 18, "monthly")}
 
 README_START, README_END = "<!-- refit-full:start -->", "<!-- refit-full:end -->"
 COLUMNS = {"mase": "MASE", "smape": "sMAPE", "crps_scaled": "scaled CRPS", "coverage_90": "coverage 90%"}
@@ -46,8 +65,9 @@ def measure(name: str, out: Path, seed: int) -> pd.DataFrame:
     from foretune.commands.evaluate import evaluate_command, run_report
     from foretune.config import ExperimentConfig
     from foretune.ensemble import Ensemble, refit_on_all_data
+    from foretune.ensemble.refit import WARM_START_STEPS
 
-    dataset = DATASETS[name]
+    dataset = SETS[name]
     horizon, frame = dataset.horizon, dataset.loader()
     root = out / name
     root.mkdir(parents=True, exist_ok=True)
@@ -65,23 +85,26 @@ def measure(name: str, out: Path, seed: int) -> pd.DataFrame:
         stamps.append(time.perf_counter())
         run_report(run_dir, artifact)
         stamps.append(time.perf_counter())
-        served = refit_on_all_data(run_dir, Ensemble.load(artifact), config).save(root / "served")
-        stamps.append(time.perf_counter())
-    sweep_s, report_s, refit_s = (b - a for a, b in zip(stamps, stamps[1:], strict=False))
+        refits = {}
+        for label, steps in (("warm start", WARM_START_STEPS), ("retrain", None)):
+            started = time.perf_counter()
+            refit = refit_on_all_data(run_dir, Ensemble.load(artifact), config, warm_steps=steps)
+            refits[label] = (refit.save(root / label.replace(" ", "_")), time.perf_counter() - started)
+    base = stamps[-1] - stamps[0]  # sweep, build and report
     rows = []
-    for label, model in (("scored", artifact), ("refit_full", served)):
-        evaluate_command(
-            model, full, windows=1, out=root / f"outer-{label}", members=False, statistical=False, log=None
-        )
-        summary = pd.read_parquet(root / f"outer-{label}" / "backtest_summary.parquet").set_index("model")
+    served = {"scored": artifact, **{k: path for k, (path, _) in refits.items()}}
+    for label, model in served.items():
+        out = root / f"outer-{label.replace(' ', '_')}"
+        evaluate_command(model, full, windows=1, out=out, members=False, statistical=False, log=None)
+        summary = pd.read_parquet(out / "backtest_summary.parquet").set_index("model")
         shown = {"ensemble": f"ensemble ({label})"}
         if label == "scored":
             shown["seasonal_naive"] = "seasonal naive"
         for model_name, text in shown.items():
             scores = summary.loc[model_name, list(COLUMNS)].astype(float)
             rows.append({"data set": name, "model": text, **scores})
-    total = sweep_s + report_s + refit_s
-    rows.append({"data set": name, "model": f"refit stage: {refit_s / total:.0%} of the run ({total:.0f} s)"})
+    costs = ", ".join(f"{k} {s:.0f} s ({s / (base + s):.0%})" for k, (_, s) in refits.items())
+    rows.append({"data set": name, "model": f"refit stage, share of the run: {costs}"})
     return pd.DataFrame(rows)
 
 
@@ -89,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--datasets", default="us_macro,co2,m1_yearly")
+    parser.add_argument("--datasets", default="us_macro,co2,m1_yearly,business_300")
     parser.add_argument("--out", default="benchmarks/out/refit_full")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--readme", help="rewrite this README's refit-full block with the table")
@@ -98,7 +121,10 @@ def main(argv: list[str] | None = None) -> None:
 
     load_before = os.getloadavg()[0]
     ensure_ray(num_cpus=2)
-    tables = [measure(name, Path(args.out), args.seed) for name in args.datasets.split(",")]
+    tables = []
+    for name in args.datasets.split(","):
+        tables.append(measure(name, Path(args.out), args.seed))
+        print(markdown(tables[-1].rename(columns=COLUMNS)), flush=True)  # as each set finishes
     result = pd.concat(tables, ignore_index=True)
     text = (
         f"Generated by `python benchmarks/refit_full.py` (seed {args.seed}, data sets "

@@ -1,16 +1,20 @@
 """Where ``foretune run``'s wall clock goes: the sweep against everything after it.
 
-Run from the repository root (about 10-20 minutes per panel on 2 shared CPU cores)::
+Run from the repository root (about 10-30 minutes per panel on 2 shared CPU cores)::
 
-    python benchmarks/run_stages.py                              # both panels
-    python benchmarks/run_stages.py --datasets m1_yearly         # one of them
+    python benchmarks/run_stages.py                              # the three timing panels
+    python benchmarks/run_stages.py --datasets business_1400     # one of them
+    python benchmarks/run_stages.py --datasets business_14000    # the memory check (longer)
     python benchmarks/run_stages.py --readme README.md           # also rewrite the README's block
 
 Each panel runs ``foretune run`` (``foretune.commands.run.run``: sweep, ensemble build, the
 backtest report on the held-out tail, the served ensemble refit on all the data) with the
 packaged quickstart configuration (``configs/quickstart.yaml``: 8 trials), changing only the data
 path and the horizon, and prints the seconds of every stage the run recorded in
-``RUN/timings.json`` with its share of the run's wall clock. The target: everything after the
+``RUN/timings.json`` with its share of the run's wall clock, and the memory it took: the
+driver's peak resident set (this process: the data, the ensemble build, the report and the
+refit; Ray's trial workers are other processes) and the machine's peak memory in use (every
+process, other jobs included), sampled every half second. The target: everything after the
 sweep under 25% of the run.
 
 Panels (real data shipped inside installed packages; nothing is downloaded):
@@ -22,6 +26,12 @@ Panels (real data shipped inside installed packages; nothing is downloaded):
   report's seasonal naive needs a season of history before its first origin, more than a
   24-point series can give after the held-out tail).
 - ``m1_yearly``: the M1 competition's 181 yearly series (``benchmarks/accuracy.py``); horizon 6.
+- ``business_1400``: 1,400 synthetic monthly series shaped like a business panel
+  (``foretune.data.synthetic.business_panel``: 48-144 months with trend and a yearly season, 5%
+  shorter and 10% ending up to a year early); horizon 18.
+- ``business_14000``: the same panel with 14,000 series, run end to end in memory; a memory
+  check, so with 2 trials of 1 epoch (the sweep's length does not change what the stages after
+  it hold in memory).
 """
 
 from __future__ import annotations
@@ -29,7 +39,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -74,6 +86,15 @@ def m1_yearly() -> pd.DataFrame:
     return load()
 
 
+def business(series: int) -> Callable[[], pd.DataFrame]:
+    def load() -> pd.DataFrame:
+        from foretune.data.synthetic import business_panel
+
+        return business_panel(series)
+
+    return load
+
+
 @dataclass(frozen=True)
 class Panel:
     loader: Callable[[], pd.DataFrame]
@@ -84,7 +105,56 @@ class Panel:
 PANELS = {
     "italy_power": Panel(italy_power, 4, {"data.season": 1, "search.windows": [4, 8, 12]}),
     "m1_yearly": Panel(m1_yearly, 6),
+    "business_1400": Panel(business(1400), 18),
+    "business_14000": Panel(business(14000), 18, {"search.trials": 2, "train.max_epochs": 1}),
 }
+#: What ``main`` runs without ``--datasets`` (the memory check only when asked).
+DEFAULT = ("italy_power", "m1_yearly", "business_1400")
+GIB = 1 << 30
+
+
+class Memory:
+    """Peak memory during a block: this process's resident set (``VmHWM``, reset at the start
+    where Linux allows it) and the machine's memory in use (``MemTotal - MemAvailable``,
+    sampled every ``every`` seconds)."""
+
+    def __init__(self, every: float = 0.5) -> None:
+        self.every, self.machine, self._stop = every, 0, threading.Event()
+
+    def __enter__(self) -> Memory:
+        try:  # "5" resets the peak resident set to the current one (Linux >= 4.0)
+            Path("/proc/self/clear_refs").write_text("5")
+        except OSError:
+            pass
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.machine = max(self.machine, _in_use())
+            self._stop.wait(self.every)
+
+    @property
+    def driver(self) -> int:
+        """This process's peak resident set in bytes."""
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _in_use() -> int:
+    """The machine's memory in use in bytes (0 where ``/proc/meminfo`` is unreadable)."""
+    try:
+        info = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
+    except OSError:
+        return 0
+    return (int(info["MemTotal"].split()[0]) - int(info["MemAvailable"].split()[0])) * 1024
 
 
 def run_panel(name: str, out: Path, seed: int) -> dict:
@@ -110,9 +180,10 @@ def run_panel(name: str, out: Path, seed: int) -> dict:
     sizes = frame.groupby("unique_id").size()
     print(f"\n=== {name}: {len(sizes)} series, {sizes.min()}-{sizes.max()} points, horizon {panel.horizon}")
     load_before = os.getloadavg()[0]
-    start = time.perf_counter()
-    run(config, run_dir, num_cpus=2)
-    wall = time.perf_counter() - start
+    with Memory() as memory:
+        start = time.perf_counter()
+        run(config, run_dir, num_cpus=2)
+        wall = time.perf_counter() - start
     timings = json.loads(RunDir(run_dir).timings.read_text())
     result = {
         "panel": name,
@@ -122,9 +193,17 @@ def run_panel(name: str, out: Path, seed: int) -> dict:
         "wall": wall,
         "stages": timings["stages"],
         "load": (load_before, os.getloadavg()[0]),
+        "driver_peak_gib": memory.driver / GIB,
+        "machine_peak_gib": memory.machine / GIB,
+        "machine_total_gib": _total() / GIB,
     }
     (run_dir / "stages.json").write_text(json.dumps(result, indent=2))
     return result
+
+
+def _total() -> int:
+    """The machine's memory in bytes."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def table(result: dict, depth: int = 4) -> str:
@@ -146,6 +225,12 @@ def table(result: dict, depth: int = 4) -> str:
         f"| **after the sweep** | **{after:.1f}** | **{after / wall:.1%}** ({verdict} <= {TARGET:.0%}) |"
     )
     lines.append(f"| **run** | **{wall:.1f}** | 100% |")
+    if "driver_peak_gib" in result:
+        lines.append(
+            f"\nMemory: the driver's peak resident set {result['driver_peak_gib']:.2f} GiB; the "
+            f"machine's peak memory in use {result['machine_peak_gib']:.1f} of "
+            f"{result['machine_total_gib']:.1f} GiB (every process, other jobs included)."
+        )
     return "\n".join(lines)
 
 
@@ -161,7 +246,7 @@ def section(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", default=",".join(PANELS), help="comma-separated")
+    parser.add_argument("--datasets", default=",".join(DEFAULT), help=f"comma-separated, of {list(PANELS)}")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", help="output directory (default runs/stages-<time>)")
     parser.add_argument("--readme", help="rewrite this README's run-stages block with the tables")
@@ -183,9 +268,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.readme:
         from accuracy import write_readme
 
+        text = kept_sections(Path(args.readme), names, text)
         write_readme(Path(args.readme), text, README_START, README_END)
         print(f"rewrote the run-stages block of {args.readme}")
     return 0
+
+
+def kept_sections(readme: Path, names: list[str], text: str) -> str:
+    """``text`` followed by the README block's sections of the panels not run this time."""
+    old = readme.read_text()
+    if README_START not in old:
+        return text
+    block = old.split(README_START, 1)[1].split(README_END, 1)[0]
+    kept = [
+        "### " + part.strip()
+        for part in block.split("\n### ")[1:]
+        if part.split(":", 1)[0].strip() in PANELS and part.split(":", 1)[0].strip() not in names
+    ]
+    if not kept:
+        return text
+    return text + "\n(kept from an earlier run of the same script:)\n\n" + "\n\n".join(kept) + "\n"
 
 
 if __name__ == "__main__":

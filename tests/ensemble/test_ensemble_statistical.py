@@ -17,7 +17,7 @@ from foretune.ensemble.draws import RowTransform, level_draws
 from foretune.ensemble.forecasters import ensemble_forecasters
 from foretune.ensemble.windows import load_windows
 from foretune.evaluate.baselines import seasonal_naive, statistical
-from foretune.models.statistical import FORWARD_FROM, INTERVAL_LEVEL, StatisticalModel, normal_scores
+from foretune.models.statistical import INTERVAL_LEVEL, StatisticalModel, normal_scores
 from foretune.rundir import RunDir
 
 pytestmark = pytest.mark.usefixtures("torch_single_thread")
@@ -88,10 +88,9 @@ def test_histories_of_one_series_are_fit_once_and_forwarded_to_the_later_origins
     alone, _ = StatisticalModel("AutoETS").forecast([a[:30], b, a[:40]], [4] * 3, 3)
     np.testing.assert_allclose(mean[[2, 1]], alone[:2], rtol=1e-9)
     assert not np.allclose(mean[0], alone[2])
-    # fewer than FORWARD_FROM histories of a series: each is fit (cheaper on short series)
-    assert FORWARD_FROM == 3
+    # two histories of a series: fit once, on the shorter
     two, _ = StatisticalModel("AutoETS").forecast([a[:30], a[:40]], [4, 4], 3, series=["a", "a"])
-    np.testing.assert_allclose(two, alone[[0, 2]], rtol=1e-9)
+    np.testing.assert_array_equal(two, mean[[2, 0]])
     # a model without forward is refit at every origin
     refit, _ = StatisticalModel("HistoricAverage").forecast(histories, [4] * 5, 3, series=series)
     assert not hasattr(HistoricAverage, "forward")
@@ -150,7 +149,10 @@ def test_a_statistical_member_forecasts_like_the_model_from_each_history(statist
     run_dir, ensemble = statistical_only
     assert [m.architecture for m in ensemble.members] == ["SeasonalNaive"] and ensemble.windows == [1]
     saved = Ensemble.load(ensemble.save(tmp_path / "ensemble"))
-    assert saved.members[0].statistical and not list((tmp_path / "ensemble").glob("members/*"))
+    assert saved.members[0].statistical  # no weights: each series' fitted state, as JSON
+    assert [p.name for p in (tmp_path / "ensemble").glob("members/*/*")] == ["states.json"]
+    assert saved.members[0].model.states == ensemble.members[0].model.states
+    assert set(saved.members[0].model.states) == set(ensemble.transform.stats)  # every series
     history = read_frame(builtin_dataset_path())  # the tiny run's data
     history = history[history["unique_id"].isin(history["unique_id"].unique()[:3])]
     forecast = saved.predict(history, seed=0)
@@ -206,9 +208,7 @@ def test_backtest_views_share_draws_and_forecast_as_each_would_alone(tiny_ensemb
         pd.testing.assert_frame_equal(got, expected, obj=name)
     cache = views["ensemble"].model.draws_cache
     assert all(v.model.draws_cache is cache for v in views.values())
-    # reused: every member for the uncalibrated view, and every member alone (a statistical one
-    # has no randomness, a deep one draws from the seed, its trial id and the series: the same
-    # draws as in the ensemble)
+    # reused: every member for the uncalibrated view and for itself alone (a deep member's draws
+    # are seeded by the seed and its trial id, a statistical member's have no randomness)
     calibrated = built.calibration is not None
-    expected_hits = len(members) * calibrated + len(members)
-    assert cache.hits == expected_hits
+    assert cache.hits == len(members) * (1 + calibrated)

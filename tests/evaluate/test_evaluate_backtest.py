@@ -516,13 +516,80 @@ def test_report_then_serve_members_refit_on_all_data(finished_run, tmp_path, cap
     # the served one: the same trials and weights, retrained on all the data
     assert [m.info["trial_id"] for m in served.members] == [m.info["trial_id"] for m in scored.members]
     assert [m.weight for m in served.members] == pytest.approx([m.weight for m in scored.members])
-    assert all(m.info["refit"].startswith("train+validation") for m in served.members)
+    # warm-started from the scored weights (which stay as they were), not retrained
+    assert all(m.info["refit"].startswith("warm-started on all the data") for m in served.members)
+    for a, b in zip(scored.members, served.members, strict=True):
+        before, after = a.model.state_dict(), b.model.state_dict()
+        assert before.keys() == after.keys() and any(not before[k].equal(after[k]) for k in before)
     assert served.config["evaluate"]["windows"] == 0
     uid = next(iter(served.transform.stats))
     assert served.transform.stats[uid].mu != scored.transform.stats[uid].mu  # longer training part
     fc = served.predict(pd.read_parquet(builtin_dataset_path()), samples=4)
     assert np.isfinite(fc[["mean", "q05", "q95"]].to_numpy()).all()
     assert "refit on all the data" in capsys.readouterr().out
+    # the retrain from scratch (what refit_full did before) is still there, and forecasts too
+    from foretune.ensemble import refit_on_all_data
+
+    retrained = refit_on_all_data(run_dir, scored, config, warm_steps=None)
+    assert all(m.info["refit"].startswith("train+validation") for m in retrained.members)
+    again = Ensemble.load(retrained.save(tmp_path / "retrained"))
+    fc = again.predict(pd.read_parquet(builtin_dataset_path()), samples=4)
+    assert np.isfinite(fc[["mean", "q05", "q95"]].to_numpy()).all()
+
+
+def test_reused_draws_and_fits_give_the_report_numbers_of_fresh_ones(finished_run, monkeypatch):
+    """The report's views of an ensemble with statistical members share each member's draws per
+    origin (``DrawsCache``), and the statistical baselines that are members share the member's
+    fitted states and forecasts: the backtest's numbers are those of every view forecast alone,
+    from copies that share nothing, bit for bit, for a fraction of the statistical work."""
+    import copy
+    import dataclasses
+
+    from foretune.commands.evaluate import _forecasters
+    from foretune.config import ExperimentConfig
+    from foretune.ensemble import make_ensemble
+    from foretune.ensemble.forecasters import ensemble_forecasters
+    from foretune.models import statistical
+
+    run_dir, _ = finished_run
+    config = ExperimentConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+    config.ensemble.statistical = ["AutoETS", "SeasonalNaive"]
+    config.ensemble.weighting = "mean"  # every candidate keeps a weight: deep and statistical
+    ensemble = make_ensemble(run_dir, config)
+    assert any(m.statistical for m in ensemble.members) and any(not m.statistical for m in ensemble.members)
+    data = pd.read_parquet(builtin_dataset_path())
+    direction = transform_direction(ensemble.transform)
+    baselines = ("AutoETS", "AutoTheta")
+    applied: list[str] = []
+    real = statistical._apply
+    monkeypatch.setattr(
+        statistical, "_apply", lambda m, y, h: applied.append(type(m).__name__) or real(m, y, h)
+    )
+
+    def scores(forecasters):
+        applied.clear()
+        result = backtest(forecasters, data, H, 2, direction=direction, optional=baselines, log=None)
+        return result.summary, len(applied)
+
+    shared, shared_work = scores(_forecasters(ensemble, data, None, baselines, True, 8, 1, None))
+
+    def own(model):  # a copy that shares nothing: no draws cache, its own statistical models
+        alone = copy.copy(model)
+        alone.draws_cache = None
+        alone.members = [
+            dataclasses.replace(m, model=m.model.with_states(m.model.states)) if m.statistical else m
+            for m in alone.members
+        ]
+        return alone
+
+    views = ensemble_forecasters(ensemble, samples=8, seed=1)
+    for view in views.values():
+        view.model = own(view.model)
+    fitted = {m.model.name: m.model.with_states(m.model.states) for m in ensemble.members if m.statistical}
+    fresh, fresh_work = scores({**views, **baseline_forecasters(None, baselines, None, fitted)})
+    pd.testing.assert_frame_equal(shared, fresh)
+    assert {"AutoETS", "member0_" + ensemble.members[0].architecture} <= set(shared["model"])
+    assert shared_work < fresh_work / 2
 
 
 def test_the_held_out_tail_is_invisible_to_every_stage(finished_run, tmp_path):

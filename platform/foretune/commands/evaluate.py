@@ -58,7 +58,10 @@ def evaluate_command(
     ``backtest_steps.parquet``, ``backtest_coverage.parquet``, ``forecasts.parquet`` and
     ``report.html``; prints the summary and returns the report's path. Baselines: naive,
     seasonal naive and (with statsforecast, ``statistical=True``) AutoETS and AutoTheta, the last
-    two dropped with a note if they fail. Series too short for ``windows`` raise ``DataError``.
+    two dropped with a note if they fail; each of those is fit once per series and carried to
+    the later origins, and one that is also a statistical member of the ensemble is that
+    member's fitted model (``evaluate.forecasters.baseline_forecasters``). Series too short for
+    ``windows`` raise ``DataError``.
 
     ``backtest.parquet`` gets a ``held_out`` column when the artifact's config says how the
     models' data was split: False for a window reaching into the part the models were trained
@@ -125,7 +128,12 @@ def _forecasters(
             futr_df=data if ensemble.input_spec.future else None,
         )
     )
-    forecasters.update(baseline_forecasters(season=season, statistical_models=stats_models, log=log))
+    # a statistical baseline that is also a member with fitted states is that member's model:
+    # the same forecasts, computed once per origin (the member's draws are read off them)
+    fitted = {m.model.name: m.model for m in ensemble.members if m.statistical and m.model.states}
+    forecasters.update(
+        baseline_forecasters(season=season, statistical_models=stats_models, log=log, fitted=fitted)
+    )
     return forecasters
 
 

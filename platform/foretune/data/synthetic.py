@@ -9,6 +9,9 @@ drift, noise scale and weekly seasonal amplitude (daily ``ds``).
   needs a real shuffle. Only one slice is in memory while writing.
 - ``panel_frame(lengths)``: an in-memory long frame of ragged series (series ``i`` has
   ``lengths[i]`` days, all ending on the same day, as when new series join a panel).
+- ``business_panel(series)``: a monthly panel shaped like a company's business series (the
+  timing benchmark's panel, ``benchmarks/run_stages.py``): 48-144 months each, with trend and a
+  yearly season, a few short series and a few that stopped reporting early (ragged ends).
 """
 
 from __future__ import annotations
@@ -99,3 +102,52 @@ def panel_frame(lengths: Sequence[int] | np.ndarray, *, seed: int = 0, covariate
     for c in range(covariates):
         columns[f"x{c}"] = np.cos(2 * np.pi * (step + c) / 7) + 0.1 * rng.standard_normal(total)
     return pd.DataFrame(columns)
+
+
+#: ``business_panel``'s shape: most series have 48-144 months; ``SHORT_SHARE`` of them 24-47,
+#: and ``RAGGED_SHARE`` end 1-12 months before the panel's last month.
+MONTHS = (48, 144)
+SHORT_MONTHS = (24, 47)
+SHORT_SHARE = 0.05
+RAGGED_SHARE = 0.1
+MONTH_END = pd.Timestamp("2024-12-01")
+
+
+def business_panel(series: int, *, seed: int = 0) -> pd.DataFrame:
+    """Long monthly frame (``unique_id, ds, y``, ``ds`` month starts) of ``series`` positive
+    series ``b000000, b000001, ...`` like a business panel's (sales, orders, revenue).
+
+    Each is ``level * exp(trend * t + season + noise)``: a level spread over four orders of
+    magnitude, a trend of -1%..+2% a month that may bend once, a yearly season of amplitude
+    0-30% (its own phase) and AR(1) noise of 2-10%. Lengths are drawn from ``MONTHS``;
+    ``SHORT_SHARE`` of the series are shorter (``SHORT_MONTHS``) and ``RAGGED_SHARE`` end
+    1-12 months early, the rest on ``MONTH_END``. Vectorised: 14,000 series take a second.
+    """
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(MONTHS[0], MONTHS[1] + 1, series)
+    short = rng.random(series) < SHORT_SHARE
+    lengths[short] = rng.integers(SHORT_MONTHS[0], SHORT_MONTHS[1] + 1, int(short.sum()))
+    early = np.where(rng.random(series) < RAGGED_SHARE, rng.integers(1, 13, series), 0)
+    total = int(lengths.sum())
+    seg = np.repeat(np.arange(series), lengths)
+    starts = np.cumsum(lengths) - lengths
+    t = np.arange(total) - starts[seg]  # months since the series' first observation
+    trend = rng.uniform(-0.01, 0.02, series)
+    bend = rng.uniform(0.3, 0.9, series) * lengths  # where the trend may change
+    after = np.where(rng.random(series) < 0.3, rng.uniform(-0.02, 0.01, series), trend)
+    end_month = (MONTH_END.year * 12 + MONTH_END.month - 1) - early  # each series' last month
+    month = end_month[seg] - (lengths[seg] - 1 - t)  # absolute month index of each row
+    amplitude = rng.uniform(0.0, 0.3, series)
+    phase = rng.uniform(0, 2 * np.pi, series)
+    noise = rng.uniform(0.02, 0.1, series)
+    shocks = noise[:, None] * rng.standard_normal((series, int(lengths.max())))
+    for k in range(1, shocks.shape[1]):  # AR(1) noise, coefficient 0.5: one pass over the months
+        shocks[:, k] += 0.5 * shocks[:, k - 1]
+    ar = shocks[seg, t]
+    bent = np.minimum(t, bend[seg]) * trend[seg] + np.maximum(t - bend[seg], 0) * after[seg]
+    season = amplitude[seg] * np.sin(2 * np.pi * month / 12 + phase[seg])
+    level = np.exp(rng.uniform(np.log(10.0), np.log(1e5), series))
+    y = level[seg] * np.exp(bent + season + ar)
+    ds = (month - 1970 * 12).astype("datetime64[M]").astype("datetime64[ns]")
+    ids = np.array([f"b{i:06d}" for i in range(series)])
+    return pd.DataFrame({"unique_id": ids[seg], "ds": ds, "y": y})

@@ -6,7 +6,8 @@
       ensemble.json      members, settings and the build's reports (``EnsembleSettings``)
       calibration.json   conformal adjustments per level and step, series scales (optional)
       transform.json     the shared ``RatioTransform``;  config.json  the experiment config
-      members/<i>/       model.pt (a state_dict, loaded weights_only) and spec.json
+      members/<i>/       model.pt (a state_dict, loaded weights_only) and spec.json; a
+                         statistical member: states.json (its fitted parameters per series)
 
 ``finalize(staging, target, info)`` writes the manifest and moves the directory into place;
 ``verify(directory)`` checks it before anything is read; ``persist`` reads and writes an
@@ -49,6 +50,8 @@ MEMBERS = "members"
 #: A member's files, as ``foretune.train.write_checkpoint`` writes them.
 MEMBER_WEIGHTS = WEIGHTS
 MEMBER_SPEC = META
+#: A statistical member's fitted parameters per series (``models.statistical.State``, JSON).
+MEMBER_STATES = "states.json"
 #: Name parts of a save in progress: ``.<name>-staging-<pid>-xyz`` and ``<name>.old-<pid>``.
 _STAGING = "-staging-"
 _OLD = ".old-"

@@ -19,12 +19,15 @@ function of its own module:
    (``assemble.calibrate_on_test``);
 9. the artifact: the ``Ensemble`` with the steps' reports (``assemble.assemble``).
 
-``refit_on_all_data`` runs steps 1-3 and 6-9 with the weights of an evaluated ensemble.
+``refit_on_all_data`` runs steps 3 and 6-9 on an evaluated ensemble's members and weights, its
+deep members warm-started (``refit.warm_start``) and its statistical ones applying their states.
 ``config=None`` reads the run's own config.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +45,7 @@ from .conformal import interval_quantiles
 from .member import Member
 from .mixture import mix
 from .model import Ensemble
-from .refit import refit_members
+from .refit import WARM_START_STEPS, refit_members, trial_threads, warm_start_members
 from .weighting import selection_samples, weigh
 from .window_draws import Forecasts, window_draws, window_forecasts
 from .windows import BuildWindows, load_windows
@@ -83,31 +86,45 @@ def make_ensemble(
     return _refit_calibrate_assemble(run, board, config, members, windows, selection, forecasts)
 
 
-def refit_on_all_data(run_dir: str | Path, evaluated: Ensemble, config: ExperimentConfig) -> Ensemble:
-    """``evaluated``'s members retrained on all the data, held-out tail included (``refit_full``).
+def refit_on_all_data(
+    run_dir: str | Path,
+    evaluated: Ensemble,
+    config: ExperimentConfig,
+    *,
+    warm_steps: int | None = WARM_START_STEPS,
+) -> Ensemble:
+    """``evaluated``'s members trained on all the data, held-out tail included (``refit_full``).
 
-    The same trials and member weights; the data are prepared without a hold-out
-    (``evaluate.windows: 0``), so the transform is refit on the longer training parts, each member
-    is retrained from scratch on train + validation windows for the epochs its trial's early
-    stopping chose (``ensemble.refit``), and the intervals are recalibrated on the test windows,
-    which no refit member trained on.
+    The same members and weights; the data are prepared without a hold-out (``evaluate.windows:
+    0``), so the transform is refit on the longer training parts. Each deep member is
+    warm-started from its evaluated weights for one pass over the train + validation windows (at
+    most ``warm_steps`` updates; ``refit.warm_start``; None: retrained from scratch for the epochs its
+    trial's early stopping chose, as ``ensemble.refit`` does), each statistical member applies
+    its fitted states as ``Ensemble.predict`` does, and the intervals are recalibrated on the
+    test windows, which no member trained on. ``evaluated`` itself is left as it was.
     """
     run = RunDir(resolve(run_dir))
     if run.streamed:
         raise EnsembleError("evaluate.refit_full retrains in memory, which streamed data does not fit")
     full = run_config(run, config).model_copy(deep=True)
     full.evaluate.windows = 0
-    full.ensemble.refit = True
+    full.ensemble.refit = warm_steps is None
     board = read_leaderboard(run)
-    chosen = {str(m.info["trial_id"]): m.weight for m in evaluated.members}
     with stage("load"):
-        members = candidates(run, board, full.ensemble, list(chosen))
-        for member in members:
-            member.weight = chosen[str(member.info["trial_id"])]
+        members = [_copy(m) for m in evaluated.members]
         windows = load_windows(run, full, members, check=False)
     forecasts = window_forecasts(members, windows, ("test",))
+    if warm_steps is not None:
+        with stage("warm_start"):
+            warm_start_members(members, windows.datasets, warm_steps, trial_threads(full))
     selection = {**evaluated.report.get("selection", {}), "refit_full": "weights of the evaluated ensemble"}
     return _refit_calibrate_assemble(run, board, full, members, windows, selection, forecasts)
+
+
+def _copy(member: Member) -> Member:
+    """``member`` with its own info and, for a network, its own weights (to train)."""
+    model = member.model if member.statistical else copy.deepcopy(member.model)
+    return dataclasses.replace(member, model=model, info=dict(member.info))
 
 
 def _refit_calibrate_assemble(

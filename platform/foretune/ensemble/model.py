@@ -42,7 +42,7 @@ from .mixture import Mixture, mix
 from .nixtla import FORMATS, to_nixtla
 from .persist import read_artifact, write_artifact
 from .plot import plot_forecast
-from .predictor import Clock, draw_members, forecast_frame
+from .predictor import Clock, Histories, draw_members, forecast_frame
 from .settings import EnsembleSettings
 
 if TYPE_CHECKING:
@@ -206,6 +206,7 @@ class Ensemble:
         static_df: pd.DataFrame | str | Path | None = None,
         format: str = "foretune",
         alias: str = "foretune",
+        refit: bool = False,
     ) -> pd.DataFrame:
         """Forecast every series in ``data`` (each series' history) ``horizon`` steps ahead.
 
@@ -232,6 +233,8 @@ class Ensemble:
         calibration and the direction columns are made: ``predictor``'s module docstring.
         ``format="nixtla"`` returns the same forecast in Nixtla's conventions instead
         (``nixtla.to_nixtla``: ``<alias>``, ``<alias>-lo-90``, ``<alias>-hi-90``, ...).
+        A statistical member applies the parameters the build fit for each series to its new
+        history (``models.statistical``); ``refit=True`` estimates them anew on it (slower).
         """
         horizon = self._checked_horizon(horizon, format)
         samples = arguments.samples(samples) or self.settings.samples  # one rule: foretune.arguments
@@ -241,7 +244,7 @@ class Ensemble:
         clock.lap("inputs")
         modelled = np.flatnonzero(~inputs.fallback)
         with np.errstate(over="ignore", invalid="ignore"):  # a non-finite forecast is a DataError
-            mixture = self._mixture(inputs, modelled, horizon, samples, seed, clock)
+            mixture = self._mixture(inputs, modelled, horizon, samples, seed, clock, refit)
             frame = forecast_frame(self, inputs, mixture, modelled, horizon, sample_columns)
         clock.lap("frame")
         self.timings = clock.laps
@@ -279,19 +282,19 @@ class Ensemble:
         seed: int | None = None,
         levels: Iterable[float] = (),
         clock: Clock | None = None,
-        histories: list[np.ndarray] | None = None,
-        seasons: np.ndarray | None = None,
+        histories: Histories | None = None,
     ) -> Mixture:
         """The raw weighted mixture for prepared windows ``inputs[window] [N, window, F]``.
 
         ``rows`` and ``last`` describe each of the ``N`` rows (its series' statistics, its last
-        level); statistical members fit on ``histories`` (each row's levels) with ``seasons``.
+        level); statistical members forecast from ``histories`` (each row's levels, season and
+        series id).
         The mixture's quantiles cover the forecast's quantile columns, the interval bounds of
         this ensemble's ``levels`` and those of ``levels`` given here.
         """
         clock = clock or Clock()
         seed = int(self.settings.seed if seed is None else seed)
-        draws = draw_members(self, inputs, rows, last, horizon, samples, seed, histories, seasons)
+        draws = draw_members(self, inputs, rows, last, horizon, samples, seed, histories)
         clock.lap("members")
         wanted = set(self.settings.quantile_levels) | set(interval_quantiles(self.levels))
         wanted |= set(interval_quantiles(levels))
@@ -323,14 +326,19 @@ class Ensemble:
         samples: int,
         seed: int | None,
         clock: Clock,
+        refit: bool = False,
     ) -> Mixture | None:
-        """The raw mixture of the series ``modelled`` (rows of ``inputs``), None without any."""
+        """The raw mixture of the series ``modelled`` (rows of ``inputs``), None without any;
+        ``refit``: statistical members estimate their parameters anew."""
         if not len(modelled):
             return None
         whole = len(modelled) == len(inputs.uids)
         windows = inputs.windows if whole else {w: x[modelled] for w, x in inputs.windows.items()}
-        rows = RowTransform(inputs.transform, [inputs.uids[i] for i in modelled])
-        histories = [inputs.history[i] for i in modelled]
+        uids = [inputs.uids[i] for i in modelled]
+        rows = RowTransform(inputs.transform, uids)
+        histories = Histories(
+            [inputs.history[i] for i in modelled], inputs.seasons[modelled], [str(u) for u in uids], refit
+        )
         return self.forecast(
             windows,
             rows,
@@ -340,7 +348,6 @@ class Ensemble:
             seed,
             clock=clock,
             histories=histories,
-            seasons=inputs.seasons[modelled],
         )
 
 

@@ -30,6 +30,7 @@ from .artifact import (
     ENSEMBLE,
     MANIFEST,
     MEMBER_SPEC,
+    MEMBER_STATES,
     MEMBER_WEIGHTS,
     TRANSFORM,
     finalize,
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
 
 #: Manifest keys an ensemble carries over when it is saved again (the rest is rewritten).
 _MANIFEST_INFO = ("input_schema", "freqs", "horizon", "transform")
+#: A statistical member's ``ensemble.json`` key naming its states file.
+STATES_KEY = "states"
 #: A member's keys the manifest lists (besides ``ensemble.json``, which lists all of them).
 _MANIFEST_MEMBER = ("path", "architecture", "window", "weight")
 
@@ -101,13 +104,25 @@ def _read_members(path: Path, manifest: dict[str, Any], state: dict[str, Any]) -
         info = {k: v for k, v in entry.items() if k not in ("path", "weight")}
         weight = float(entry["weight"])
         if entry.get("statistical"):
-            members.append(Member.of_statistical(str(entry["statistical"]), weight))
-            members[-1].info.update(info)
+            members.append(_statistical_member(path, manifest, entry, weight))
+            members[-1].info.update({k: v for k, v in info.items() if k != STATES_KEY})
             continue
         require_listed(path, manifest, [f"{entry['path']}/{n}" for n in (MEMBER_WEIGHTS, MEMBER_SPEC)])
         model, spec, n_features = read_member(path / entry["path"])
         members.append(Member(model, spec.architecture, spec.window, weight, spec, n_features, info))
     return members
+
+
+def _statistical_member(path: Path, manifest: dict[str, Any], entry: dict[str, Any], weight: float) -> Member:
+    """A statistical member with its fitted states per series, where the artifact has them (an
+    artifact without: fit on each history it forecasts from)."""
+    member = Member.of_statistical(str(entry["statistical"]), weight)
+    name = entry.get(STATES_KEY)
+    if name:
+        require_listed(path, manifest, [name])
+        states = json.loads((path / name).read_text())["states"]
+        member.model = member.model.with_states(states)
+    return member
 
 
 def _read_calibration(path: Path) -> tuple[Calibration | None, dict[str, float]]:
@@ -165,16 +180,17 @@ def write_artifact(ensemble: Ensemble, path: str | Path | RemotePath) -> Path | 
 
 
 def _write_member(staging: Path, index: int, member: Member) -> dict[str, Any]:
-    """Write member ``index``'s checkpoint (none for a statistical member, which is fit at predict
-    time) and return its ``ensemble.json`` entry."""
+    """Write member ``index``'s checkpoint (a statistical member: its fitted states per series,
+    as compact JSON, where it has them) and return its ``ensemble.json`` entry."""
     if member.statistical:
-        return {
-            "path": None,
-            "architecture": member.architecture,
-            "window": 0,
-            "weight": member.weight,
-            **member.info,
-        }
+        entry = {"path": None, "architecture": member.architecture, "window": 0, "weight": member.weight}
+        if member.model.states:
+            name = f"{member_dir(index)}/{MEMBER_STATES}"
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
+            payload = {"model": member.model.name, "states": member.model.states}
+            (staging / name).write_text(json.dumps(payload, separators=(",", ":"), sort_keys=True))
+            entry[STATES_KEY] = name
+        return {**entry, **{k: v for k, v in member.info.items() if k != STATES_KEY}}
     assert member.spec is not None and member.n_features is not None
     checkpoint = {
         "state_dict": member.model.state_dict(),

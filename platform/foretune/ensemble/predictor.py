@@ -1,6 +1,6 @@
 """From members to a forecast frame: every member's draws, then quantiles, directions and columns.
 
-    draws = draw_members(ensemble, windows, rows, last, horizon, samples, seed, ...)  # one per member
+    draws = draw_members(ensemble, windows, rows, last, horizon, samples, seed, histories)  # per member
     frame = forecast_frame(ensemble, inputs, mixture, modelled, horizon, sample_columns)
 
 ``Ensemble.forecast`` mixes the draws (``mixture.mix``); ``Ensemble.predict`` turns the mixture
@@ -24,14 +24,16 @@ raw one.
 Direction: ``p_down, p_flat, p_up`` from the members' heads, weighted, from the share of sample
 paths in each class, or their average (``settings.direction_source``). ``sample_columns=k`` adds
 ``sample_0 .. sample_{k-1}``, unweighted draws of the mixture (for a fallback series, its
-quantiles read at ``(i + 0.5) / k``). Randomness is seeded (``seed``, default the build's) in a
-forked torch RNG, so a forecast is reproducible and the caller's torch RNG is left alone. A
+quantiles read at ``(i + 0.5) / k``). Randomness is seeded (``seed``, default the build's, and
+each member's trial id: ``member_seed``) in a forked torch RNG, so a forecast is reproducible, a
+member alone draws what it draws in the ensemble, and the caller's torch RNG is left alone. A
 forecast that is not finite is never returned: ``DataError`` names the series instead.
 """
 
 from __future__ import annotations
 
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -44,7 +46,7 @@ from foretune.console import progress
 from foretune.data import DataError, future_dates
 from foretune.errors import ConfigError
 from foretune.metrics import central_interval, quantile_name
-from foretune.models.statistical import normal_paths, statistical_forecasts
+from foretune.models.statistical import forecast_histories, normal_paths
 from foretune.timings import stage
 
 from .conformal import interval_quantiles
@@ -61,6 +63,25 @@ DIRECTIONS = ("p_down", "p_flat", "p_up")
 
 
 # -- members' draws --------------------------------------------------------------------------------
+@dataclass
+class Histories:
+    """What the statistical members forecast from: each row's ``levels``, its ``seasons`` and its
+    ``series`` id (whose fitted state a member applies; None: fit each); ``refit``: fit anew."""
+
+    levels: list[np.ndarray]
+    seasons: np.ndarray
+    series: list[str] | None = None
+    refit: bool = False
+
+
+def member_seed(seed: int, member: Member) -> int:
+    """The torch seed of ``member``'s MC-dropout draws: ``seed`` and the member's trial id, so
+    its draws do not depend on the members drawn before it (a member alone draws as it does in
+    the ensemble)."""
+    name = str(member.info.get("trial_id", f"{member.architecture}:{member.window}"))
+    return (int(seed) * 1_000_003 + zlib.crc32(name.encode())) % (1 << 63)
+
+
 def draw_members(
     ensemble: Ensemble,
     inputs: dict[int, np.ndarray],
@@ -69,35 +90,21 @@ def draw_members(
     horizon: int,
     samples: int,
     seed: int,
-    histories: list[np.ndarray] | None,
-    seasons: np.ndarray | None,
+    histories: Histories | None,
 ) -> list[Draws]:
-    """Every member's ``samples`` draws of the rows: MC dropout on its window of ``inputs``, or a
-    statistical member's paths fit on ``histories`` with ``seasons``; seeded by ``seed`` in a forked
-    torch RNG, through ``ensemble.draws_cache`` when it has one."""
+    """Every member's ``samples`` draws of the rows: MC dropout on its window of ``inputs`` (seeded
+    by ``member_seed`` in a forked torch RNG), or a statistical member's paths from ``histories``;
+    through ``ensemble.draws_cache`` when it has one."""
     need_paths = ensemble.settings.direction_source != "head"
-    statistical = _StatisticalPaths(ensemble.members, histories, seasons, horizon, samples)
+    statistical = _StatisticalPaths(ensemble.members, histories, horizon, samples)
     draws = []
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
         for member in progress(ensemble.members, desc="MC draws", unit="member"):
             if member.statistical:
-                if histories is None or seasons is None:
-                    raise ConfigError(f"member {member.architecture} forecasts from histories; pass them")
                 with stage("statistical"):
-                    draws.append(
-                        _cached(
-                            ensemble.draws_cache,
-                            member,
-                            [*histories, seasons],
-                            rows,
-                            last,
-                            (horizon, samples),
-                            lambda name=member.model.name: level_draws(statistical(name), rows, last),
-                            random=False,
-                        )
-                    )
+                    draws.append(statistical.draws(ensemble.draws_cache, member, rows, last))
                 continue
+            torch.manual_seed(member_seed(seed, member))
             with stage("draws"):
                 x = inputs[member.window]
                 seeds = row_seeds(seed, member.stream, rows.uids)  # a series' draws: its own
@@ -119,25 +126,31 @@ def draw_members(
 
 
 class _StatisticalPaths:
-    """The statistical members' sample paths by model name; all of them fit in one pass, at the
-    first one needed."""
+    """The statistical members' draws; all of them forecast in one pass, at the first one needed."""
 
     def __init__(
-        self,
-        members: list[Member],
-        histories: list[np.ndarray] | None,
-        seasons: np.ndarray | None,
-        horizon: int,
-        samples: int,
+        self, members: list[Member], histories: Histories | None, horizon: int, samples: int
     ) -> None:
-        self.names = [m.model.name for m in members if m.statistical]
-        self.histories, self.seasons, self.horizon, self.samples = histories, seasons, horizon, samples
-        self.fitted: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.models = [m.model for m in members if m.statistical]
+        self.histories, self.horizon, self.samples = histories, horizon, samples
 
-    def __call__(self, name: str) -> np.ndarray:
-        if not self.fitted:
-            self.fitted.update(statistical_forecasts(self.names, self.histories, self.seasons, self.horizon))
-        return normal_paths(*self.fitted[name], self.samples)
+    def draws(self, cache: DrawsCache | None, member: Member, rows: RowTransform, last: np.ndarray) -> Draws:
+        """``member``'s draws (no randomness: its paths are its forecast's normal quantiles)."""
+        h = self.histories
+        if h is None:
+            raise ConfigError(f"member {member.architecture} forecasts from histories; pass them")
+        key = [*h.levels, h.seasons, np.asarray(h.series if h.series is not None else [], dtype=str)]
+        settings = (self.horizon, self.samples, h.refit)
+        return _cached(
+            cache, member, key, rows, last, settings, lambda: self._draws(member, rows, last), False
+        )
+
+    def _draws(self, member: Member, rows: RowTransform, last: np.ndarray) -> Draws:
+        h = self.histories
+        assert h is not None
+        fitted = forecast_histories(self.models, h.levels, h.seasons, self.horizon, h.series, h.refit)
+        result = fitted[[m is member.model for m in self.models].index(True)]
+        return level_draws(normal_paths(result.mean, result.sigma, self.samples), rows, last)
 
 
 def _cached(

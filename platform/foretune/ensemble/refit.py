@@ -1,20 +1,32 @@
-"""Optional refit of chosen members on train + validation windows (``ensemble.refit: true``).
+"""Retraining chosen members: from scratch (``ensemble.refit: true``) or warm-started
+(``evaluate.refit_full``).
 
     epochs = best_epochs(run, board)                  # trial id -> epoch of its best val loss
     model, spec = refit(member.spec, data, epochs[trial_id])   # model None if it diverged
     results = refit_all([(spec, data, epoch), ...], {"num_cpus": 1})   # as parallel Ray tasks
     refit_members(run, board, members, datasets, config)      # the build's step, in place
+    warm_start_members(members, datasets, steps=WARM_START_STEPS, threads=1)   # refit_full's
 
-A member is retrained from scratch with its trial's spec (architecture, hyperparameters, seed)
-for exactly the epochs early stopping chose in the sweep. The weights chosen on the original
-members' out-of-sample validation forecasts are kept, and the test windows stay unseen, so the
-calibration on them remains honest.
+``refit``: a member is retrained from scratch with its trial's spec (architecture,
+hyperparameters, seed) for exactly the epochs early stopping chose in the sweep.
+``warm_start``: a member continues from its trained weights for one pass over the train +
+validation windows (a seeded sample of ``steps`` updates where a pass is longer), with its
+trial's optimiser and a fresh schedule: the learning rate warms up over the first
+``WARM_UP`` of the updates to the trial's, then anneals to zero (a fresh Adam's first updates at
+the full rate undo much of what the member learnt). About one epoch of a retrain's many, for the
+served ensemble to learn from the tail the run held out; ``benchmarks/refit_full.py`` compares
+the two. Either way the weights chosen on the original members' out-of-sample
+validation forecasts are kept, and the test windows stay unseen, so the calibration on them
+remains honest.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
-from collections.abc import Sequence
+import math
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -27,11 +39,18 @@ from foretune.data import PreparedData, WindowSet
 from foretune.rundir import RunDir
 from foretune.storage import read_parquet
 from foretune.train import TrainSpec, build_model, fit
+from foretune.train.epoch import Trainer
+from foretune.train.feed import prepare_feed
 from foretune.train.record import TrialStatus
 
 from .member import Member
 
 NO_PATIENCE = 10**9  # early stopping never triggers: every epoch runs
+#: Most updates of a warm-started member (``warm_start``): one pass over the windows of a panel
+#: of some 500 series, a sample of them on a larger one, so the cost stays bounded.
+WARM_START_STEPS = 1000
+#: The share of a warm start's updates over which its learning rate warms up.
+WARM_UP = 0.2
 
 
 def best_epochs(run: RunDir, board: pd.DataFrame) -> dict[str, int]:
@@ -94,7 +113,8 @@ def refit_all(
     import ray
 
     if len(jobs) < 2 or not ray.is_initialized():
-        return [refit(spec, data, best) for spec, data, best in jobs]
+        with torch_threads(int(resources.get("num_cpus", 1))):
+            return [refit(spec, data, best) for spec, data, best in jobs]
     stored: dict[int, ray.ObjectRef] = {}
     for _, data, _ in jobs:
         stored.setdefault(id(data), ray.put(data))
@@ -152,3 +172,66 @@ def _refit_task(
     torch.set_num_threads(threads)
     model, spec = refit(spec, data, best_epoch)
     return (None if model is None else model.cpu().state_dict()), spec
+
+
+def warm_start(
+    model: nn.Module, spec: TrainSpec, data: PreparedData, steps: int
+) -> tuple[nn.Module | None, int]:
+    """A copy of ``model`` trained one more pass over ``data``'s train + validation windows (a
+    seeded sample of ``steps`` updates where a pass is longer), warming the learning rate up over
+    ``WARM_UP`` of them and annealing it to zero; ``(None, updates)`` if it diverged. Returns the
+    model (in eval mode) and the updates run."""
+    train = with_validation_in_train(data).train
+    take = min(len(train), max(1, steps) * spec.batch_size * spec.accumulate_steps)
+    rng = np.random.default_rng(spec.seed)
+    chosen = np.sort(rng.choice(len(train), size=take, replace=False))
+    sample = WindowSet(*(getattr(train, f)[chosen] for f in WindowSet.__dataclass_fields__))
+    spec = dataclasses.replace(
+        spec, max_epochs=1, schedule="warmup_cosine", warmup_epochs=WARM_UP, min_lr_ratio=0.0
+    )
+    feed = prepare_feed(dataclasses.replace(data, train=sample), spec, torch.device("cpu"))
+    warm = copy.deepcopy(model)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(spec.seed)
+        trainer = Trainer(spec, warm, warm, feed)
+        loss = trainer.train_epoch()
+    warm.eval()
+    finite = math.isfinite(loss) and all(torch.isfinite(p).all() for p in warm.parameters())
+    return (warm if finite else None), trainer.steps_per_epoch
+
+
+def warm_start_members(
+    members: list[Member], datasets: dict[int, PreparedData], steps: int = WARM_START_STEPS, threads: int = 1
+) -> None:
+    """Warm-start the deep ``members`` in place (``warm_start`` on ``datasets[member.window]``,
+    with ``threads`` torch threads, one after the other); a member that diverges keeps its
+    weights, and its ``info`` says so."""
+    with torch_threads(threads):
+        for member in (m for m in members if not m.statistical):
+            assert member.spec is not None
+            model, ran = warm_start(member.model, member.spec, datasets[member.window], steps)
+            if model is None:
+                member.info["refit"] = "warm start failed (diverged); weights of the evaluated ensemble kept"
+                continue
+            member.model = model
+            member.info["refit"] = f"warm-started on all the data: {ran} updates from the evaluated weights"
+
+
+def trial_threads(config: ExperimentConfig) -> int:
+    """The CPUs one training process of ``config`` asks for (at least 1)."""
+    # imported here: foretune.search loads Ray Tune, which loading an ensemble need not pay for
+    from foretune.search.resources import process_request
+
+    return max(1, int(process_request(config)["CPU"]))
+
+
+@contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """Run the block with ``threads`` torch threads (what a trial asks for): more threads than
+    CPUs it may use make a loaded machine far slower, not faster."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -10,6 +10,8 @@ different baselines merge on ``unique_id, ds``.
 ``season=None`` means ``season_length(freq)`` of each series; pass an int to override.
 Seasonal naive needs at least one full season of history and raises otherwise.
 statsforecast is optional: ``statsforecast_available()`` says whether ``statistical`` can run.
+``carried`` forecasts with ``models.statistical.StatisticalModel``s, which keep each series'
+fitted parameters: a backtest's baselines fit once per series and are applied at later origins.
 """
 
 from __future__ import annotations
@@ -22,9 +24,16 @@ import pandas as pd
 
 from foretune.data.calendar import Freq, future_index, infer_freq, infer_freqs, season_length, season_lengths
 from foretune.errors import ConfigError, DataError
-from foretune.models.statistical import PARALLEL_SERIES, build_models, statsforecast_available
+from foretune.models.statistical import (
+    PARALLEL_SERIES,
+    StatisticalModel,
+    build_models,
+    forecast_histories,
+    statsforecast_available,
+)
 
 __all__ = [
+    "carried",
     "naive",
     "season_length",
     "seasonal_naive",
@@ -189,3 +198,29 @@ def statistical(
         parts.append(part.reset_index() if "unique_id" not in part.columns else part)
     out = pd.concat(parts, ignore_index=True)
     return out.sort_values(["unique_id", "ds"], kind="stable", ignore_index=True)
+
+
+def carried(
+    history: pd.DataFrame,
+    horizon: int,
+    models: Sequence[StatisticalModel],
+    season: int | None = None,
+    freq: Freq | None = None,
+) -> pd.DataFrame:
+    """Forecast with ``models`` (one column per model, named as the model), all in one pass.
+
+    Each model applies its fitted state of a series where it has one and is otherwise fit on
+    the series' history (``models.statistical.forecast_histories``); the states it fits are
+    returned in its ``states`` by the caller's choice (``forecasters.baseline_forecasters``).
+    Where a model fails on a series, it gives the ``FALLBACK`` model's forecast.
+    """
+    _check_horizon(horizon)
+    panel = _Panel(history, freq)
+    panel.check_freqs()
+    seasons = np.asarray(season_lengths(panel.freqs, season), dtype=np.int64)
+    levels = [panel.y[a : a + n] for a, n in zip(panel.starts, panel.sizes, strict=True)]
+    fitted = forecast_histories(models, levels, seasons, horizon, [str(u) for u in panel.ids])
+    out = panel.frame(models[0].name, fitted[0].mean, horizon, history["unique_id"].dtype)
+    for model, result in zip(models[1:], fitted[1:], strict=True):
+        out[model.name] = result.mean.reshape(-1)
+    return out

@@ -15,7 +15,6 @@ ensemble; ``transform_direction`` labels paths as the models were trained.
 from __future__ import annotations
 
 import copy
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -25,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from foretune.data import RatioTransform, RowTransform
+from foretune.models.statistical import StatisticalModel
 
 from . import baselines
 
@@ -95,11 +95,16 @@ def baseline_forecasters(
     season: int | None = None,
     statistical_models: Sequence[str] = ("AutoETS", "AutoTheta"),
     log: Callable[[str], None] | None = print,
+    fitted: Mapping[str, StatisticalModel] | None = None,
 ) -> dict[str, FunctionForecaster]:
     """``naive``, ``seasonal_naive`` and each statsforecast model (when installed), by name.
 
     ``season`` None uses each series' ``season_length`` of its frequency. Without statsforecast
-    the statistical models are left out and ``log`` says so.
+    the statistical models are left out and ``log`` says so. The statistical models forecast
+    together (``_Carried``): each is fit once per series, on the first history it forecasts
+    (in a backtest: the first origin), and applied to the later ones, as statsforecast's
+    ``cross_validation(refit=False)`` does. A model in ``fitted`` (by name: an ensemble's
+    statistical member) uses that one's states instead, so its forecasts are the member's.
     """
     out: dict[str, FunctionForecaster] = {
         "naive": FunctionForecaster(baselines.naive, baselines.NAIVE, 1),
@@ -117,52 +122,41 @@ def baseline_forecasters(
                 "(pip install statsforecast to include them)"
             )
         return out
-    shared = _SharedStatistical(tuple(statistical_models), season)
+    borrowed = {n: m for n, m in (fitted or {}).items() if n in statistical_models}
+    models = {n: borrowed.get(n) or StatisticalModel(n) for n in statistical_models}
+    shared = _Carried(models, set(borrowed), season)
     for name in statistical_models:
-        # statsforecast decides itself what is too short ("tiny datasets"); the backtest treats
-        # these models as optional and drops one that fails, with a note.
         out[name] = FunctionForecaster(partial(shared.forecast, name), name, 1)
     return out
 
 
-def _quiet_statistical(history: pd.DataFrame, horizon: int, **kwargs: Any) -> pd.DataFrame:
-    """``baselines.statistical`` without statsforecast's numeric RuntimeWarnings (e.g. a zero
-    variance estimate on short series), which would only clutter the command's output."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return baselines.statistical(history, horizon, **kwargs)
-
-
 @dataclass
-class _SharedStatistical:
-    """The statistical baselines of one ``baseline_forecasters`` call, fitted together.
+class _Carried:
+    """The statistical baselines of one ``baseline_forecasters`` call, forecast together.
 
-    The first model asked to forecast a history fits every model on it in one statsforecast
-    pass (one process pool, each series read once); the others take their column from that
-    pass while the history (``unique_id, ds, y``) and horizon stay the same, e.g. at one
-    backtest origin. statsforecast fits each model on each series on its own, so the columns
-    are those of one model at a time. Once a joint pass fails, every model is fitted alone from
-    then on (as without sharing), so a model that fails does not take the others with it.
+    The first model asked to forecast a history forecasts all of them in one pass
+    (``baselines.carried``: one process pool, each series read once); the others take their
+    column while the history and horizon stay the same (one backtest origin). Each model keeps
+    the states it fits, so a series is fit once and carried forward; a model in ``borrowed``
+    (an ensemble member's) is left as it is.
     """
 
-    models: tuple[str, ...]
+    models: dict[str, StatisticalModel]
+    borrowed: set[str]
     season: int | None
-    _shared: bool = True
-    _history: pd.DataFrame | None = None
-    _horizon: int | None = None
+    _key: tuple[pd.DataFrame, int] | None = None
     _joint: pd.DataFrame | None = None
 
     def forecast(self, name: str, history: pd.DataFrame, horizon: int) -> pd.DataFrame:
         key = history[["unique_id", "ds", "y"]]
-        stale = self._history is None or horizon != self._horizon or not key.equals(self._history)
-        if self._shared and len(self.models) > 1 and stale:
-            self._history, self._horizon, self._joint = key.copy(), horizon, None
-            try:
-                self._joint = _quiet_statistical(history, horizon, season=self.season, models=self.models)
-            except Exception:
-                self._shared = False
-        if not self._shared or self._joint is None:
-            return _quiet_statistical(history, horizon, season=self.season, models=(name,))
+        if self._key is None or horizon != self._key[1] or not key.equals(self._key[0]):
+            self._key, self._joint = (key.copy(), horizon), None
+            self._joint = baselines.carried(history, horizon, list(self.models.values()), self.season)
+            for model_name, model in self.models.items():
+                if model_name not in self.borrowed:  # carried to the later origins
+                    for uid, state in model.last_states().items():
+                        model.states.setdefault(uid, state)
+        assert self._joint is not None
         return self._joint[["unique_id", "ds", name]].copy()
 
 

@@ -1,35 +1,40 @@
 """Statistical forecasters (statsforecast's AutoETS, AutoTheta, SeasonalNaive, ...) as ensemble
-members, beside the eight deep architectures.
+members and baselines, beside the eight deep architectures.
 
     model = StatisticalModel("AutoETS")
-    paths = model.paths(histories, seasons, horizon, samples)   # [S, N, H] level paths
+    fitted = forecast_histories([model], histories, seasons, horizon, series)   # fit where needed
+    model = model.with_states(fitted[0].states)       # each series' parameters, plain data
+    mean, sigma = model.forecast(new_histories, seasons, horizon, series)   # applied, not refit
+    paths = model.paths(new_histories, seasons, horizon, samples, series)   # [S, N, H] levels
 
-A statistical member has no weights to train: it is fit on the histories it is asked to forecast
-from (the validation and test windows' histories at build time, each series' whole history at
-predict time), so it is scored on the same windows, weighted by the same greedy selection and
-calibrated with the same mixture as the deep members (the way AutoGluon-TimeSeries mixes local
-and global models). Its sample paths are the quantiles of a normal distribution per step whose
-spread is read off the model's own central interval.
+A statistical member is estimated once per series, on the first history it forecasts from (the
+build: the series' earliest test or validation window), and then *applied* with those
+parameters to every later history of the series (statsforecast's ``forward``: a filter pass, no
+estimation), the way ``cross_validation(refit=False)`` does. Its parameters per series
+(``states``: JSON-ready dicts, ``state_of``) go into the artifact, so ``Ensemble.predict`` applies
+them to the new history in milliseconds per series; ``refit=True`` estimates anew. A model whose
+parameters this module cannot save (``SAVED_PARAMS`` lists those it can; parameter-free models
+such as SeasonalNaive need none) is fit on the first history of each call instead. Its sample
+paths are the quantiles of a normal distribution per step whose spread is read off the model's
+own central interval. A series a model fails on falls back to ``FALLBACK``.
 
-Several histories of one series (``series`` names them; each a prefix of the longest; at least
-``FORWARD_FROM`` of them) are forecast as statsforecast's ``cross_validation(refit=False)`` does:
-the model is fit once, on the shortest, and applied with those parameters at the later origins
-(its ``forward``), which sees no more data than a refit would and costs a filter pass, not a
-fit, per origin. A model without ``forward`` is refit at every origin.
+Series are fit in parallel processes (one per CPU) from ``PARALLEL_SERIES`` series on.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import inspect
+import os
 import warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from foretune.errors import ConfigError
 
@@ -37,13 +42,23 @@ from foretune.errors import ConfigError
 INTERVAL_LEVEL = 80
 #: The model a series falls back to when the chosen one fails on it (e.g. too short to fit).
 FALLBACK = "Naive"
-#: Histories of one series from which it is fit once and forwarded to the later origins (see the
-#: module docstring); with fewer, each is fit (cross-validation forwards at every origin in the
-#: span, which costs more than two fits on short series).
-FORWARD_FROM = 3
-#: Series fitted in parallel processes (statsforecast's ``n_jobs=-1``) from this many on; below
-#: it a process pool costs more than it saves.
+#: Series fitted in parallel processes (one per CPU) from this many on; below it a process pool
+#: costs more than it saves.
 PARALLEL_SERIES = 200
+#: At most this many processes fit series at once.
+MAX_WORKERS = 16
+#: The fitted values ``forward`` reads, by statsforecast class: what a saved state keeps.
+SAVED_PARAMS: dict[str, tuple[str, ...]] = {
+    "AutoETS": ("components", "m", "par", "n_params"),
+    **{
+        name: ("m", "modeltype", "par")
+        for name in ("AutoTheta", "Theta", "OptimizedTheta", "DynamicTheta", "DynamicOptimizedTheta")
+    },
+}
+
+#: One series' fitted model as plain data: ``{"model": class, "season": m, "params": {...}}``
+#: (no ``params``: fit on each call's first history).
+State = dict[str, Any]
 
 
 def statsforecast_available() -> bool:
@@ -92,11 +107,67 @@ def normal_paths(mean: np.ndarray, sigma: np.ndarray, samples: int) -> np.ndarra
     return mean[None] + normal_scores(samples).reshape(-1, *([1] * mean.ndim)) * sigma[None]
 
 
+# -- states ----------------------------------------------------------------------------------------
+def state_of(model: Any, season: int) -> State:
+    """A fitted statsforecast ``model``'s parameters as plain data (see ``State``)."""
+    name = type(model).__name__
+    state: State = {"model": name, "season": int(season)}
+    keys = SAVED_PARAMS.get(name)
+    if keys is not None and hasattr(model, "model_"):
+        state["params"] = {k: _plain(model.model_[k]) for k in keys}
+    return state
+
+
+def restore(state: State) -> Any:
+    """The statsforecast model of ``state``, its parameters set (ready for ``forward``)."""
+    (model,) = build_models([state["model"]], int(state.get("season", 1)))
+    params = state.get("params")
+    if params is not None:
+        fitted = _float64(params)  # as fitted: NumPy floats (they promote float32 arithmetic)
+        if "components" in fitted:  # ETS: its filter reads the parameters as an array
+            fitted["par"] = np.asarray(fitted["par"], dtype=np.float64)
+            fitted["fit"] = None  # the optimiser's record: carried through, never read
+        model.model_ = fitted
+    return model
+
+
+def _float64(value: Any) -> Any:
+    """``value`` with every float leaf of its dicts a ``np.float64``."""
+    if isinstance(value, dict):
+        return {k: _float64(v) for k, v in value.items()}
+    if isinstance(value, float):
+        return np.float64(value)
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON-ready Python data (arrays as lists, NumPy scalars as numbers)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray | list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
 @dataclass(frozen=True)
 class StatisticalModel:
-    """A statsforecast model, refit on every history it forecasts from; see the module docstring."""
+    """A statsforecast model and its fitted parameters per series (``states``: series id ->
+    ``State``); see the module docstring."""
 
     name: str
+    states: dict[str, State] = field(default_factory=dict, compare=False, repr=False)
+    #: the last call's results per series (``forecast_histories``)
+    _memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def with_states(self, states: dict[str, State]) -> StatisticalModel:
+        """The same model with ``states`` (series id -> ``State``)."""
+        return StatisticalModel(self.name, dict(states))
+
+    def last_states(self) -> dict[str, State]:
+        """The state of each series of the last ``forecast_histories`` call (given or fit)."""
+        return {key: entry[1] for key, entry in self._memo.items()}
 
     def paths(
         self,
@@ -104,127 +175,188 @@ class StatisticalModel:
         seasons: Sequence[int] | np.ndarray,
         horizon: int,
         samples: int,
-        series: Sequence[Any] | np.ndarray | None = None,
+        series: Sequence[Any] | None = None,
+        refit: bool = False,
     ) -> np.ndarray:
-        """Level paths ``[samples, N, horizon]`` after each of the ``N`` ``histories`` (levels);
-        ``series``: see ``forecast``."""
-        return normal_paths(*self.forecast(histories, seasons, horizon, series), samples)
+        """Level paths ``[samples, N, horizon]`` after each of the ``N`` ``histories`` (levels)."""
+        return normal_paths(*self.forecast(histories, seasons, horizon, series, refit), samples)
 
     def forecast(
         self,
         histories: Sequence[np.ndarray],
         seasons: Sequence[int] | np.ndarray,
         horizon: int,
-        series: Sequence[Any] | np.ndarray | None = None,
+        series: Sequence[Any] | None = None,
+        refit: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Point forecasts and per-step standard deviations ``[N, horizon]``; see
-        ``statistical_forecasts``."""
-        return statistical_forecasts([self.name], histories, seasons, horizon, series)[self.name]
+        ``forecast_histories``."""
+        (result,) = forecast_histories([self], histories, seasons, horizon, series, refit)
+        return result.mean, result.sigma
 
 
-def statistical_forecasts(
-    names: Sequence[str],
+@dataclass
+class Forecasts:
+    """One model's forecasts ``[N, H]`` of ``N`` histories and each series' ``State``."""
+
+    mean: np.ndarray
+    sigma: np.ndarray
+    states: dict[str, State]
+
+
+def forecast_histories(
+    models: Sequence[StatisticalModel],
     histories: Sequence[np.ndarray],
     seasons: Sequence[int] | np.ndarray,
     horizon: int,
-    series: Sequence[Any] | np.ndarray | None = None,
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Each model's point forecasts and per-step standard deviations ``[N, horizon]`` after each
-    of the ``N`` ``histories`` (levels), all models fitted in one statsforecast pass.
+    series: Sequence[Any] | None = None,
+    refit: bool = False,
+) -> list[Forecasts]:
+    """Each model's forecasts after each of the ``N`` ``histories`` (levels), and the states.
 
-    ``seasons[i]`` is history ``i``'s season length. ``series[i]`` names history ``i``'s series
-    (None: each its own): the histories of one series must be prefixes of each other, and a
-    model is fit once per series (see the module docstring). A series a model fails on gets the
-    ``FALLBACK`` model's forecast; a spread a model cannot give (e.g. too few points) is 0, a
-    point forecast it cannot give is the last level.
+    ``series[i]`` names history ``i``'s series (None: each its own); the histories of a series
+    must be prefixes of each other. Per model and series: its ``states`` entry is applied to
+    every history (``refit``: ignored); without one, the model is fit on the series' shortest
+    history with ``seasons[i]`` and applied to every one, as ``cross_validation(refit=False)``
+    does. A point forecast a model cannot give is the last level, a spread it cannot give 0.
+    Each model keeps its last call's forecasts per series, so a series forecast again from the
+    same histories (a baseline and a member of the same model at one origin) costs nothing.
     """
     n = len(histories)
-    out = {name: (np.full((n, horizon), np.nan), np.full((n, horizon), np.nan)) for name in names}
     seasons = np.broadcast_to(np.asarray(seasons, dtype=np.int64), (n,))
-    keys = np.arange(n) if series is None else np.unique(np.asarray(series), return_inverse=True)[1]
+    keys = [f"#{i}" for i in range(n)] if series is None else [str(s) for s in series]
     lengths = np.array([len(h) for h in histories], dtype=np.int64)
-    forwards = [hasattr(build_models([name], 1)[0], "forward") for name in names]
-    for forward in (True, False):
-        chosen = [name for name, f in zip(names, forwards, strict=True) if f == forward]
-        for season in np.unique(seasons) if chosen else ():
-            rows = np.flatnonzero(seasons == season)
-            for group, origins in _groups(rows, keys if forward else np.arange(n), lengths):
-                longest = [np.asarray(histories[r[-1]], np.float64) for r in group]
-                fitted = _fit(chosen, longest, int(season), horizon, origins)
-                for name, (m, s) in fitted.items():
-                    mean, sigma = out[name]
-                    for r, mi, si in zip(group, m, s, strict=True):
-                        offsets = lengths[r] - lengths[r[0]]
-                        mean[r], sigma[r] = mi[offsets], si[offsets]
+    rows_of: dict[str, list[int]] = {}
+    for i, key in enumerate(keys):
+        rows_of.setdefault(key, []).append(i)
+    memos: list[dict[str, Any]] = [{} for _ in models]
+    tasks: list[Task] = []
+    todo: list[tuple[str, str, list[int]]] = []  # series, its tag, the models it misses
+    for key, rows in rows_of.items():
+        order = sorted(rows, key=lambda r: lengths[r])
+        rows_of[key] = order
+        longest = np.asarray(histories[order[-1]], dtype=np.float64)
+        season = int(seasons[order[0]])
+        tag = _tag(longest, lengths[order], season, horizon, refit)
+        missing = []
+        for j, model in enumerate(models):
+            hit = model._memo.get(key)
+            if hit is not None and hit[0] == tag:
+                memos[j][key] = hit
+            else:
+                missing.append(j)
+        if missing:
+            given = tuple((models[j].name, None if refit else models[j].states.get(key)) for j in missing)
+            tasks.append((longest, lengths[order], season, given))
+            todo.append((key, tag, missing))
+    for (key, tag, missing), done in zip(todo, _run(tasks, horizon), strict=True):
+        for j, (state, mean, sigma) in zip(missing, done, strict=True):
+            memos[j][key] = (tag, state, mean, sigma)
+    for model, memo in zip(models, memos, strict=True):
+        model._memo.clear()
+        model._memo.update(memo)
+    return [_gathered(memo, rows_of, histories, horizon) for memo in memos]
+
+
+def _gathered(
+    memo: dict[str, Any], rows_of: dict[str, list[int]], histories: Sequence[np.ndarray], horizon: int
+) -> Forecasts:
+    """One model's per-series results as ``Forecasts`` of every history (the last level where
+    it gave no point forecast, 0 where it gave no spread)."""
+    n = len(histories)
+    out = Forecasts(np.full((n, horizon), np.nan), np.full((n, horizon), np.nan), {})
+    for key, order in rows_of.items():
+        _, state, mean, sigma = memo[key]
+        out.mean[order], out.sigma[order] = mean, sigma
+        out.states[key] = state
     last = np.array([float(h[-1]) for h in histories])
-    return {
-        name: (
-            np.where(np.isfinite(mean), mean, last[:, None]),
-            np.where(np.isfinite(sigma), np.maximum(sigma, 0.0), 0.0),
-        )
-        for name, (mean, sigma) in out.items()
-    }
+    out.mean = np.where(np.isfinite(out.mean), out.mean, last[:, None])
+    out.sigma = np.where(np.isfinite(out.sigma), np.maximum(out.sigma, 0.0), 0.0)
+    return out
 
 
-def _groups(rows: np.ndarray, keys: np.ndarray, lengths: np.ndarray) -> list[tuple[list[np.ndarray], int]]:
-    """``rows`` as ``(per-series rows shortest first, origins)`` groups, one group per number of
-    origins a series' histories span (``cross_validation`` takes one number); a series with
-    fewer than ``FORWARD_FROM`` histories gives single histories (one origin each)."""
-    by_series: dict[int, list[int]] = {}
-    for r in rows:
-        by_series.setdefault(int(keys[r]), []).append(int(r))
-    groups: dict[int, list[np.ndarray]] = {}
-    for members in by_series.values():
-        if len(members) < FORWARD_FROM:
-            groups.setdefault(1, []).extend(np.array([r]) for r in members)
-            continue
-        ordered = np.array(sorted(members, key=lambda r: lengths[r]))
-        span = int(lengths[ordered[-1]] - lengths[ordered[0]]) + 1
-        groups.setdefault(span, []).append(ordered)
-    return [(group, span) for span, group in groups.items()]
+def _tag(longest: np.ndarray, cuts: np.ndarray, *settings: Any) -> bytes:
+    """What a series' forecasts depend on (its histories are prefixes of ``longest``)."""
+    h = hashlib.blake2b(repr(settings).encode(), digest_size=16)
+    h.update(np.ascontiguousarray(cuts, dtype=np.int64).tobytes())
+    h.update(np.ascontiguousarray(longest).tobytes())
+    return h.digest()
 
 
-def _fit(
-    names: list[str], histories: list[np.ndarray], season: int, horizon: int, origins: int = 1
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Each model's means and spreads ``[N, origins, horizon]``: fit on each history without its
-    last ``origins - 1`` points and applied (``forward``) at each later origin."""
-    from statsforecast import StatsForecast
+# -- the work, per series --------------------------------------------------------------------------
+#: One series: its longest history, the lengths to forecast from (ascending), its season and,
+#: per model, its name and the state to apply (None: fit on the shortest).
+Task = tuple[np.ndarray, np.ndarray, int, tuple[tuple[str, State | None], ...]]
+#: Per model of a task: the state used and means and spreads ``[K, H]`` at the task's lengths.
+Done = list[tuple[State, np.ndarray, np.ndarray]]
 
-    # cross_validation forecasts from the series' last `horizon + origins - 1` cut-offs and
-    # reads the actuals after each: pad every history with `horizon` copies of its last level
-    padded = [np.concatenate([h, np.full(horizon, h[-1])]) for h in histories] if origins > 1 else histories
-    lengths = np.array([len(h) for h in padded])
-    frame = pd.DataFrame(
-        {
-            "unique_id": np.repeat(np.arange(len(padded)), lengths),
-            "ds": np.concatenate([np.arange(k) for k in lengths]),
-            "y": np.concatenate(padded),
-        }
-    )
-    (fallback,) = build_models([FALLBACK], season)
-    forecaster = StatsForecast(
-        models=build_models(names, season),
-        freq=1,
-        n_jobs=-1 if len(histories) * origins >= PARALLEL_SERIES else 1,
-        fallback_model=fallback,
-    )
+
+def _run(tasks: list[Task], horizon: int) -> list[Done]:
+    """``_work`` over ``tasks``: in this process, or split over one process per CPU."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    workers = min(cpus, MAX_WORKERS)
+    if len(tasks) < PARALLEL_SERIES or workers < 2:
+        return _work(tasks, horizon)
+    parts = [tasks[w::workers] for w in range(workers)]  # interleaved: long and short series mix
+    with ProcessPoolExecutor(workers) as pool:
+        results = list(pool.map(_work, parts, [horizon] * workers))
+    out: list[Done] = [[] for _ in tasks]
+    for w, part in enumerate(results):
+        out[w::workers] = part
+    return out
+
+
+def _work(tasks: list[Task], horizon: int) -> list[Done]:
+    """Every model of every task (see ``Task``), statsforecast's numeric warnings silenced."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # numeric warnings of short or flat series
-        if origins == 1:
-            out = forecaster.forecast(df=frame, h=int(horizon), level=[INTERVAL_LEVEL])
-            order = ["unique_id", "ds"]
-        else:
-            out = forecaster.cross_validation(
-                df=frame, h=int(horizon), n_windows=origins, step_size=1, refit=False, level=[INTERVAL_LEVEL]
-            )
-            order = ["unique_id", "cutoff", "ds"]
-    out = out.sort_values(order, kind="stable")
-    shape = (len(histories), origins, horizon)
+        return [
+            [_series(name, y, cuts, season, given, horizon) for name, given in models]
+            for y, cuts, season, models in tasks
+        ]
+
+
+def _series(
+    name: str, y: np.ndarray, cuts: np.ndarray, season: int, given: State | None, horizon: int
+) -> tuple[State, np.ndarray, np.ndarray]:
+    """One model on one series: ``given`` restored (else fit on ``y[:cuts[0]]``, ``FALLBACK``
+    if that fails), then applied to ``y[:cut]`` for each cut."""
+    if given is not None and "params" in given:
+        model, state = restore(given), given
+    else:
+        model, state = _fit(name if given is None else given["model"], y[: cuts[0]], season)
+    mean, sigma = np.full((len(cuts), horizon), np.nan), np.full((len(cuts), horizon), np.nan)
     z = NormalDist().inv_cdf(0.5 + INTERVAL_LEVEL / 200)
-    fitted = {}
-    for name in names:
-        lo = out[f"{name}-lo-{INTERVAL_LEVEL}"].to_numpy(np.float64).reshape(shape)
-        hi = out[f"{name}-hi-{INTERVAL_LEVEL}"].to_numpy(np.float64).reshape(shape)
-        fitted[name] = (out[name].to_numpy(np.float64).reshape(shape), (hi - lo) / (2 * z))
-    return fitted
+    for k, cut in enumerate(cuts):
+        try:
+            out = _apply(model, y[:cut], horizon)
+        except Exception:
+            try:  # the parameters do not suit this history (e.g. far shorter): the fallback's
+                out = _apply(build_models([FALLBACK], season)[0], y[:cut], horizon)
+            except Exception:
+                continue  # the caller forecasts the last level
+        mean[k] = out["mean"]
+        lo, hi = out.get(f"lo-{INTERVAL_LEVEL}"), out.get(f"hi-{INTERVAL_LEVEL}")
+        if lo is not None and hi is not None:
+            sigma[k] = (np.asarray(hi) - np.asarray(lo)) / (2 * z)
+    return state, mean, sigma
+
+
+def _fit(name: str, y: np.ndarray, season: int) -> tuple[Any, State]:
+    """``name`` fit on ``y`` and its state; the ``FALLBACK`` model where the fit fails."""
+    (model,) = build_models([name], season)
+    try:
+        if hasattr(model, "forward"):
+            model.fit(y=y)
+    except Exception:
+        (model,) = build_models([FALLBACK], season)
+        model.fit(y=y)
+    return model, state_of(model, season)
+
+
+def _apply(model: Any, y: np.ndarray, horizon: int) -> dict[str, np.ndarray]:
+    """``model``'s forecast after ``y``: its ``forward`` (fitted parameters applied to ``y``), or
+    a fit on ``y`` for a model without one."""
+    if hasattr(model, "forward"):
+        return model.forward(y=y, h=int(horizon), level=[INTERVAL_LEVEL])
+    return model.forecast(y=y, h=int(horizon), level=[INTERVAL_LEVEL])
