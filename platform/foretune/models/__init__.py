@@ -39,7 +39,7 @@ from .space import Categorical, Dimension, Float, Int, Layers, WindowFraction
 
 #: Modules that define the built-in architectures, imported (and thereby registered) in this
 #: order; ``recurrent`` registers ``lstm``, ``gru`` and ``bilstm``, each other module its namesake.
-_MODULES = ("mlp", "recurrent", "cnn_lstm", "tcn", "transformer", "attention_lstm")
+_MODULES = ("mlp", "recurrent", "cnn_lstm", "tcn", "transformer", "attention_lstm", "nbeats")
 for _module in _MODULES:
     import_module(f"{__name__}.{_module}")
 del _module

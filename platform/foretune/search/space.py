@@ -164,6 +164,8 @@ _LOOP_SETTINGS = (
     "compile",
     "stream_threshold_mb",
     "loss",
+    "steps_per_epoch",
+    "input_levels",
 )
 
 
