@@ -214,7 +214,12 @@ class SearchConfig(_Section):
         description="run a slot's trials one after another in the same worker process, saving "
         "its start-up (seconds per trial); false = a fresh process per trial",
     )
-    learning_rate: tuple[float, float] = (3e-4, 1e-2)
+    warm_start: bool = Field(
+        True,
+        description="the first trials are each architecture of models with its default "
+        "hyperparameters (so a small budget holds a sound configuration of each); then the sampler",
+    )
+    learning_rate: tuple[float, float] = (3e-4, 3e-3)
     windows: list[int] | None = Field(
         None,
         description="lookbacks to search; None = multiples of max(horizon, season)",
