@@ -62,3 +62,17 @@ def test_nbeats_blocks_read_what_the_earlier_ones_left():
     out = encoder(x)
     torch.testing.assert_close(out[:, :8], first)
     torch.testing.assert_close(out[:, 8:16], second)
+
+
+def test_the_direction_loss_trains_its_head_but_not_the_features():
+    torch.manual_seed(0)
+    model = models.build("mlp", input_size=2, horizon=3, window=6)
+    _, logits = model(torch.randn(4, 6, 2))
+    logits.sum().backward()
+    encoder_grads = [p.grad for p in model.encoder.parameters()]
+    assert all(g is None or not g.any() for g in encoder_grads)
+    assert model.head.direction.weight.grad.abs().sum() > 0
+    model.eval()  # explanations: the direction logits' gradient reaches the input
+    x = torch.randn(4, 6, 2, requires_grad=True)
+    model(x)[1].sum().backward()
+    assert x.grad.abs().sum() > 0

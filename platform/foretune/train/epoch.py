@@ -78,14 +78,16 @@ class Trainer:
         return _mean_across(total, local * self.horizon, self.world)
 
     def val_loss(self) -> float:
-        """Mean loss over the whole validation split (all ranks' shards)."""
+        """Mean regression loss (``train.loss``) over the whole validation split (all ranks'
+        shards): what early stopping, the schedule and the sweep's selection compare. The
+        direction term only trains its head."""
         self.model.eval()
         total = torch.zeros((), dtype=torch.float64, device=self.device)
         count = 0
         with torch.no_grad():
             for x, *targets in self.feed.validation():
                 out = self._forward(self.model, x)
-                total += loss_sum(out, *targets, self.spec.loss, self.spec.direction_weight).double()
+                total += loss_sum(out, *targets, self.spec.loss).double()
                 count += len(x) * self.horizon
         return _mean_across(total, count, self.world)
 
