@@ -138,18 +138,18 @@ def test_splits_reject_impossible_settings():
 
 # -- lookback defaults -------------------------------------------------------------------------
 def test_default_windows_are_multiples_of_the_larger_of_horizon_and_season():
-    assert default_windows(4, 4, [203] * 8) == [4, 8, 12, 20]  # quarterly macro data
-    assert default_windows(7, 12, [400, 500, 600]) == [12, 24, 36, 60]
-    assert default_windows(1, 1, [100]) == [2, 3, 5]  # each at least 2, deduplicated
-    assert default_windows(3, None, [100]) == [3, 6, 9, 15]
+    assert default_windows(4, 4, [203] * 8) == [2, 4, 8, 12]  # quarterly macro data
+    assert default_windows(7, 12, [400, 500, 600]) == [6, 12, 24, 36]
+    assert default_windows(1, 1, [100]) == [2, 3]  # each at least 2, deduplicated
+    assert default_windows(48, 48, [4000]) == [24, 48, 96, 144]  # half-hourly, a day ahead
 
 
 def test_default_windows_are_capped_by_the_median_series():
-    # median 40, horizon 6: at most 34 -> 12, 24 (36 and 60 dropped)
-    assert default_windows(6, 12, [20, 40, 400]) == [12, 24]
+    # median 40, horizon 6: at most 34 -> 6, 12, 24 (36 dropped)
+    assert default_windows(6, 12, [20, 40, 400]) == [6, 12, 24]
     # too short for any: the smallest multiple is kept
-    assert default_windows(6, 12, [10, 12, 14]) == [12]
-    assert default_windows(24, 1, [50]) == [24]  # 50 - 24 = 26: 48 and more dropped
+    assert default_windows(6, 12, [10, 12, 14]) == [6]
+    assert default_windows(24, 1, [50]) == [12, 24]  # 50 - 24 = 26: 48 and more dropped
 
 
 # -- vectorised MASE scales ---------------------------------------------------------------------
@@ -196,7 +196,7 @@ def test_window_counts_in_the_config():
 
 
 def test_default_windows_without_lengths_are_not_capped():
-    assert default_windows(4, 4, []) == [4, 8, 12, 20]
+    assert default_windows(4, 4, []) == [2, 4, 8, 12]
 
 
 def test_auto_split_windows_give_few_series_more_windows_within_their_length():

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.stats import norm
 
 from foretune import metrics as M
@@ -162,3 +164,29 @@ def test_few_windows_widen_but_never_narrow():
         np.testing.assert_array_equal(calibration.adjustments[level], 0.0)
     many_bounds, many_y = synthetic(rng, 2 * POOL_BELOW, 1.0, spread=2.0)  # enough to narrow
     assert (calibrate(many_bounds, many_y, np.ones(2 * POOL_BELOW)).adjustments[0.9] < 0).all()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    centre=st.floats(-100, 100),
+    widths=st.lists(st.floats(0.01, 10), min_size=4, max_size=4),
+    adjustments=st.lists(st.floats(-50, 20), min_size=4, max_size=4),
+)
+def test_calibrated_levels_stay_strictly_ordered_where_the_raw_ones_are(centre, widths, adjustments):
+    """Whatever each level's adjustment, a wider level's bounds lie strictly outside a narrower
+    one's wherever the raw (sample) bounds do: no 95% band collapses onto the 90% one."""
+    levels = [0.5, 0.8, 0.9, 0.95]
+    spans = np.cumsum(widths)  # raw half-widths, strictly increasing with the level
+    raw = {
+        lvl: (np.full((3, 2), centre - w), np.full((3, 2), centre + w))
+        for lvl, w in zip(levels, spans, strict=True)
+    }
+    calibration = Calibration(
+        {lvl: np.full(2, a) for lvl, a in zip(levels, adjustments, strict=True)}, scaled=False
+    )
+    out = calibration.apply(raw, None)
+    for inner, outer in zip(levels, levels[1:], strict=False):
+        assert (out[outer][0] < out[inner][0]).all() and (out[outer][1] > out[inner][1]).all()
+    same = {lvl: (np.zeros((1, 2)), np.zeros((1, 2))) for lvl in levels}  # no spread: may coincide
+    flat = calibration.apply(same, None)
+    assert all((flat[o][0] <= flat[i][0]).all() for i, o in zip(levels, levels[1:], strict=False))

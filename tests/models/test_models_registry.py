@@ -12,6 +12,7 @@ EXPECTED = [
     "tcn",
     "transformer",
     "attention_lstm",
+    "nbeats",
 ]
 
 

@@ -71,7 +71,7 @@ def test_conditional_space_in_one_study():
 def test_search_space_is_data():
     space = models.search_space("tcn")
     assert space["receptive_field"] == WindowFraction(0.5, 1.0)
-    assert space["dropout"] == Float(0.0, 0.5)
+    assert space["dropout"] == Float(0.0, 0.3)
     assert isinstance(models.search_space("lstm")["hidden_sizes"], Layers)
 
 
@@ -87,3 +87,23 @@ def test_dimension_helpers():
         Int(5, 1)
     with pytest.raises(ValueError):
         Float(0.0, 1.0, log=True)
+
+
+@pytest.mark.parametrize("name", models.available())
+def test_default_parameters_decode_to_the_defaults(name):
+    """A trial given ``default_parameters`` builds the architecture's defaults (within its
+    space: TCN's per-layer channels become one width and its depth the window's field)."""
+    import optuna
+
+    window = 18
+    params = models.default_parameters(name, window)
+    assert all(key.startswith(f"{name}.") for key in params)
+    decoded = models.suggest_hyperparameters(optuna.trial.FixedTrial(params), name, window)
+    defaults = models.default_hyperparameters(name, window)
+    if name == "tcn":
+        assert decoded["channels"] == defaults["channels"][0] and decoded["receptive_field"] == window
+        assert {k: decoded[k] for k in ("dropout", "kernel_size", "norm")} == {
+            k: defaults[k] for k in ("dropout", "kernel_size", "norm")
+        }
+    else:
+        assert decoded == defaults

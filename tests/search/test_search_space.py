@@ -75,3 +75,22 @@ def test_unknown_statistical_candidate_is_rejected_before_the_sweep():
 def test_same_seed_same_trials():
     config = ExperimentConfig.from_dict({"models": ["lstm", "tcn"], "seed": 3})
     assert _sample(config, 5) == _sample(config, 5)
+
+
+def test_warm_start_points_are_each_architecture_with_its_defaults():
+    from foretune.config import experiment_config
+    from foretune.search.space import decode, warm_start_points
+
+    config = experiment_config(
+        {"models": ["nbeats", "gru", "tcn"], "data.horizon": 4, "search.windows": [2, 4, 8]}
+    )
+    points = warm_start_points(config)
+    assert [p["architecture"] for p in points] == ["nbeats", "gru", "tcn"]
+    for point in points:
+        spec = decode(point, config)  # a point is a complete trial: it decodes on its own
+        assert spec.window == 4 and spec.learning_rate == config.train.learning_rate
+        assert spec.hyperparameters["dropout"] == 0.1
+    pinned = experiment_config(config, {"search.space": {"learning_rate": 0.002, "architecture": "gru"}})
+    (only,) = warm_start_points(pinned)
+    assert "gru.dropout" in only and not {"architecture", "learning_rate"} & set(only)  # the pins decide
+    assert warm_start_points(experiment_config(config, {"search.warm_start": False})) == []

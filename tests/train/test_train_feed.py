@@ -14,7 +14,7 @@ CPU = torch.device("cpu")
 
 def _arrays(n: int) -> tuple[np.ndarray, ...]:
     x = np.arange(n * 3, dtype=np.float32).reshape(n, 3, 1)  # window i holds 3i, 3i+1, 3i+2
-    return x, np.zeros((n, 2), np.float32), np.zeros((n, 2), np.int64)
+    return x, np.zeros((n, 2), np.float32), np.zeros((n, 2), np.int64), np.zeros((n, 7), np.float32)
 
 
 class _Source:
@@ -22,7 +22,7 @@ class _Source:
     is Ray Data's and is not under test here)."""
 
     def __init__(self, arrays: tuple[np.ndarray, ...]) -> None:
-        self.columns = dict(zip(("x", "y_reg", "y_dir"), arrays, strict=True))
+        self.columns = dict(zip(("x", "y_reg", "y_dir", "path"), arrays, strict=True))
 
     def iter_torch_batches(self, batch_size, device="cpu", **shuffle):
         n = len(self.columns["x"])
@@ -39,7 +39,8 @@ class _Stream:
 
 
 def _spec(**settings) -> TrainSpec:
-    return TrainSpec("mlp", {}, window=3, horizon=2, **settings)
+    """One pass over the windows per epoch unless ``steps_per_epoch`` is given."""
+    return TrainSpec("mlp", {}, window=3, horizon=2, **{"steps_per_epoch": None, **settings})
 
 
 def _ids(rows) -> list[int]:
@@ -90,3 +91,26 @@ def test_prepare_feed_picks_the_kind_and_checks_the_counts(prepared):
     assert isinstance(prepare_feed(_Stream(*(_arrays(4),) * 2), spec, CPU), StreamFeed)
     with pytest.raises(ValueError, match="at least 2 training and 2 validation"):
         StreamFeed(_Stream(_arrays(4), _arrays(1)), spec, CPU, rank=0, world_size=2)
+
+
+def test_steps_per_epoch_continue_one_seeded_order_across_epochs():
+    train, val = _arrays(50), _arrays(9)
+    feed = MemoryFeed(_spec(batch_size=8, steps_per_epoch=4), train, val, CPU)
+    assert feed.updates_per_epoch == 4
+    epochs = [[_ids(rows) for u in feed.batches(e) for rows, _ in u.batches] for e in range(4)]
+    assert all(len(e) == 4 and all(len(b) == 8 for b in e) for e in epochs)
+    drawn = [i for e in epochs for b in e for i in b]  # 128 draws: two whole passes, then 28
+    assert sorted(drawn[:50]) == sorted(drawn[50:100]) == list(range(50))
+    assert len(set(drawn[100:])) == 28
+    again = MemoryFeed(_spec(batch_size=8, steps_per_epoch=4), train, val, CPU)
+    assert [_ids(rows) for u in again.batches(2) for rows, _ in u.batches] == epochs[2]  # by epoch alone
+    other = MemoryFeed(_spec(batch_size=8, steps_per_epoch=4, seed=1), train, val, CPU)
+    assert [_ids(rows) for u in other.batches(0) for rows, _ in u.batches] != epochs[0]
+
+
+def test_a_stream_epoch_stops_after_steps_per_epoch_updates():
+    train, val = _arrays(50), _arrays(9)
+    feed = StreamFeed(_Stream(train, val), _spec(batch_size=8, steps_per_epoch=3), CPU)
+    assert feed.updates_per_epoch == 3 and len(list(feed.batches(0))) == 3
+    whole = StreamFeed(_Stream(train, val), _spec(batch_size=8, steps_per_epoch=100), CPU)
+    assert whole.updates_per_epoch == 7 and len(list(whole.batches(0))) == 7  # never past one pass

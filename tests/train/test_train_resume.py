@@ -108,7 +108,7 @@ def test_same_seed_same_result_other_seed_differs(prepared, spec_of, recorder):
 def test_absurd_learning_rate_diverges_without_exception(prepared, spec_of, recorder):
     states, rec = [], recorder()
     result = fit(
-        spec_of(learning_rate=1e6, clip_norm=None, max_epochs=5),
+        spec_of(learning_rate=1e6, clip_norm=None, max_epochs=5, loss="mse"),
         prepared,
         rec,
         device="cpu",

@@ -70,7 +70,9 @@ def synthetic_windows(n: int = SAMPLES, seed: int = 0) -> tuple[np.ndarray, ...]
 
 
 def bench_spec(name: str, **overrides: Any) -> TrainSpec:
-    """The benchmark's ``TrainSpec`` of ``name`` (default hyperparameters, loop defaults)."""
+    """The benchmark's ``TrainSpec`` of ``name`` (default hyperparameters, loop defaults, and
+    the bare loop's squared-error loss so that both loops compute the same thing)."""
+    settings: dict[str, Any] = {"loss": "mse", **overrides}
     return TrainSpec(
         architecture=name,
         hyperparameters=models.default_hyperparameters(name, WINDOW),
@@ -80,7 +82,7 @@ def bench_spec(name: str, **overrides: Any) -> TrainSpec:
         batch_size=BATCH,
         direction_weight=DIRECTION_WEIGHT,
         seed=0,
-        **overrides,
+        **settings,
     )
 
 

@@ -132,11 +132,24 @@ class TrainConfig(_Section):
     clip_norm: float | None = Field(1.0, gt=0.0)
     patience: int = Field(5, ge=1)
     direction_weight: float = Field(0.2, ge=0.0, le=100.0)
-    loss: Literal["mse", "mae", "huber"] = Field(
-        "mse",
-        description="regression loss on the standardised changes: squared error, absolute "
-        "error (the median, as MASE rewards) or Huber (squared within 1 standard deviation, "
-        "absolute beyond)",
+    loss: Literal["mase", "mse", "mae", "huber"] = Field(
+        "mase",
+        description="regression loss: mase = absolute error of the forecast's levels over the "
+        "series' MASE scale (the changes integrated over the horizon, what the forecast is "
+        "judged on); mse, mae, huber = on the standardised per-step changes",
+    )
+    steps_per_epoch: int | None = Field(
+        100,
+        ge=1,
+        le=10_000_000,
+        description="optimiser updates per epoch (windows drawn in a seeded shuffled order, "
+        "passes continuing across epochs), so max_epochs, patience and ASHA's rungs count the "
+        "same training on any panel; None = one pass over the training windows",
+    )
+    input_levels: bool = Field(
+        True,
+        description="the networks also read each window's level path (its changes summed back "
+        "from the origin, scaled per window) beside the changes",
     )
     num_workers: int = Field(
         0, ge=0, le=4096, description="Ray Train workers per trial; 0 = run inline in the trial"
@@ -211,7 +224,12 @@ class SearchConfig(_Section):
         description="run a slot's trials one after another in the same worker process, saving "
         "its start-up (seconds per trial); false = a fresh process per trial",
     )
-    learning_rate: tuple[float, float] = (3e-4, 1e-2)
+    warm_start: bool = Field(
+        True,
+        description="the first trials are each architecture of models with its default "
+        "hyperparameters (so a small budget holds a sound configuration of each); then the sampler",
+    )
+    learning_rate: tuple[float, float] = (3e-4, 3e-3)
     windows: list[int] | None = Field(
         None,
         description="lookbacks to search; None = multiples of max(horizon, season)",

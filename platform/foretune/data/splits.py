@@ -191,12 +191,17 @@ def _out(n: np.ndarray, *arrays: np.ndarray):
     return tuple(np.asarray(a, dtype=np.int64) for a in arrays)
 
 
+#: Default lookbacks, as multiples of ``max(horizon, season)``: the short one sees half a season
+#: or horizon (what changed lately), the long ones two or three (a season's shape, repeated).
+LOOKBACK_MULTIPLES = (0.5, 1, 2, 3)
+
+
 def default_windows(horizon: int, season: int | None, lengths: Sequence[int] | np.ndarray) -> list[int]:
-    """Lookbacks to search: 1, 2, 3 and 5 times ``max(horizon, season)`` (each at least 2), without
-    those above the median series length minus ``horizon`` (no cap without lengths); the smallest is
-    always kept."""
+    """Lookbacks to search: ``LOOKBACK_MULTIPLES`` of ``max(horizon, season)`` (each at least 2),
+    without those above the median series length minus ``horizon`` (no cap without lengths); the
+    smallest is always kept."""
     base = max(horizon, season or 1)
-    candidates = sorted({max(2, k * base) for k in (1, 2, 3, 5)})
+    candidates = sorted({max(2, round(k * base)) for k in LOOKBACK_MULTIPLES})
     lengths = np.asarray(lengths)
     cap = int(np.median(lengths)) - horizon if lengths.size else candidates[-1]
     return [w for w in candidates if w <= cap] or candidates[:1]

@@ -46,7 +46,7 @@ def file_windows(
 def _windows_of_rows(
     table: pa.Table, settings: StoreSettings, window: int, split: str, scoring: bool
 ) -> dict[str, np.ndarray]:
-    """Store rows (whole series) in, one split's windows out (``x``, ``y_reg``, ``y_dir``;
+    """Store rows (whole series) in, one split's windows out (``x``, ``y_reg``, ``y_dir``, ``path``;
     ``scoring`` adds ``last``, ``future``, ``mu``, ``sigma`` and ``mase_scale`` per window)."""
     if not table.num_rows:
         return {}
@@ -58,12 +58,12 @@ def _windows_of_rows(
     own = table.column("kind").to_numpy(zero_copy_only=False).astype(object)
     stats["kind"] = np.where(own == "", transform.kind, own)
     panel = rows_panel(table, settings.covariates)
-    ws = cut_windows(transform, stats, panel, window, settings.splits, (split,))[split]
+    mase = table.column("mase_scale").to_numpy().astype(np.float64)
+    ws = cut_windows(transform, stats, panel, window, settings.splits, (split,), scales=mase)[split]
     if not len(ws):
         return {}
-    out = {"x": ws.x, "y_reg": ws.y_reg, "y_dir": ws.y_dir}
+    out = {"x": ws.x, "y_reg": ws.y_reg, "y_dir": ws.y_dir, "path": ws.path}
     if scoring:
-        mase = table.column("mase_scale").to_numpy().astype(np.float64)
         out.update(last=ws.last, future=ws.future, mu=stats["mu"][ws.series], sigma=stats["sigma"][ws.series])
         # each window's series kind as its index in KINDS: batches become tensors, strings cannot
         kinds = stats["kind"][ws.series].astype(str)

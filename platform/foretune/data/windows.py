@@ -27,6 +27,7 @@ from .calendar import season_lengths
 from .covariates import unscaled
 from .frame import SeriesFrame
 from .panel import Panel
+from .paths import level_paths
 from .splits import (
     AUTO_WINDOWS_MAX,
     AUTO_WINDOWS_SHARE,
@@ -75,6 +76,7 @@ class WindowSet:
     origin: np.ndarray
     last: np.ndarray  # [N] last observed level (original units)
     future: np.ndarray  # [N, H] the actual future levels (original units)
+    path: np.ndarray | None = None  # [N, H + 5] the level path in MASE units (``data.paths``)
 
     def __len__(self) -> int:
         return len(self.x)
@@ -162,9 +164,11 @@ def cut_windows(
     window: int,
     splits: Splits,
     parts: Sequence[str] = SPLITS,
+    scales: np.ndarray | None = None,
 ) -> dict[str, WindowSet]:
     """Every series' windows of each split in ``parts``, by series then origin, from the
-    statistics ``stats`` (``RatioTransform.stat_arrays`` of the panel's series, in its order)."""
+    statistics ``stats`` (``RatioTransform.stat_arrays`` of the panel's series, in its order).
+    ``scales``: the series' MASE scales, for each window's level path (None: undefined)."""
     horizon = splits.horizon
     r, inner = _level_changes(transform, panel, stats["kind"])
     view, base = _padded(_level_rows(stats, panel, r, inner), panel, window)
@@ -179,7 +183,8 @@ def cut_windows(
         at = panel.offsets[:-1][series] + origin  # the origin's row
         targets = r[at[:, None] + steps]
         mu, sigma = stats["mu"][series, None], stats["sigma"][series, None]
-        last_level = panel.y[at]
+        last_level, future = panel.y[at], panel.y[at[:, None] + steps]
+        scale = np.full(len(series), np.nan) if scales is None else np.asarray(scales)[series]
         out[name] = WindowSet(
             view[base[series] + origin],
             ((targets - mu) / sigma).astype(np.float32),
@@ -187,7 +192,8 @@ def cut_windows(
             panel.index[series].astype(np.int64),
             origin.astype(np.int64),
             last_level,
-            panel.y[at[:, None] + steps],
+            future,
+            level_paths(stats["kind"][series], sigma[:, 0], mu[:, 0], last_level, future, scale),
         )
     return out
 
@@ -217,7 +223,7 @@ def prepare(
     splits.require_validation(panel.lengths)
     seasons = season_lengths([data.freqs[uid] for uid in ids], season)
     scales = fit_train_parts(transform, ids, panel, splits, seasons)
-    cut = cut_windows(transform, transform.stat_arrays(ids), panel, window, splits)
+    cut = cut_windows(transform, transform.stat_arrays(ids), panel, window, splits, scales=scales)
     return PreparedData(
         cut["train"],
         cut["val"],

@@ -143,17 +143,41 @@ def apply_cqr(
     return lo, hi
 
 
-def nest(bounds: Bounds) -> Bounds:
-    """Make intervals of increasing level nested (running min of lows, max of highs)."""
+def nest(bounds: Bounds, raw: Bounds | None = None) -> Bounds:
+    """Make intervals of increasing level nested, and strictly so where ``raw`` (the
+    uncalibrated intervals) separates them.
+
+    A bound of a wider level that does not reach beyond the narrower level's is moved out to it
+    plus the raw gap between the two levels, scaled as the calibration scaled the narrower
+    interval; bounds already beyond are kept. So a calibration that moved the 90% band past the
+    95% one never collapses the two (``q025 == q05``) where the samples tell them apart. Without
+    ``raw`` the gap is 0 (plain nesting).
+    """
     out: Bounds = {}
-    lo_run = hi_run = None
+    previous = None
     for level in sorted(bounds):
         lo, hi = bounds[level]
-        if lo_run is not None:
-            lo, hi = np.minimum(lo, lo_run), np.maximum(hi, hi_run)
+        if previous is not None:
+            lo_in, hi_in = out[previous]
+            gap_lo, gap_hi = _raw_gaps(raw, previous, level, hi_in - lo_in)
+            lo = np.where(lo < lo_in, lo, lo_in - gap_lo)
+            hi = np.where(hi > hi_in, hi, hi_in + gap_hi)
         out[level] = (lo, hi)
-        lo_run, hi_run = lo, hi
+        previous = level
     return out
+
+
+def _raw_gaps(raw: Bounds | None, inner: float, outer: float, width: np.ndarray) -> tuple[Any, Any]:
+    """The raw distance between the ``outer`` and ``inner`` levels' bounds, scaled by the ratio of
+    the inner interval's calibrated ``width`` to its raw width, unscaled where the calibration
+    collapsed it to a point (0 without raw intervals)."""
+    if raw is None or inner not in raw or outer not in raw:
+        return 0.0, 0.0
+    (lo_in, hi_in), (lo_out, hi_out) = raw[inner], raw[outer]
+    raw_width = hi_in - lo_in
+    with np.errstate(all="ignore"):  # a collapsed inner interval keeps the raw gap itself
+        factor = np.where((raw_width > 0) & (width > 0), width / np.where(raw_width > 0, raw_width, 1.0), 1.0)
+    return np.maximum(lo_in - lo_out, 0.0) * factor, np.maximum(hi_out - hi_in, 0.0) * factor
 
 
 @dataclass
@@ -176,8 +200,9 @@ class Calibration:
 
     def apply(self, bounds: Bounds, scale: np.ndarray | None) -> Bounds:
         """Calibrated, nested intervals for the raw ``bounds`` (levels without an adjustment
-        pass through unchanged); ``scale [N]`` is each row's series scale when ``scaled``. A row
-        whose scale is undefined (NaN or 0: a constant history) keeps its raw interval."""
+        pass through unchanged; a wider level stays as far beyond a narrower one as in ``bounds``,
+        see ``nest``); ``scale [N]`` is each row's series scale when ``scaled``. A row whose scale
+        is undefined (NaN or 0: a constant history) keeps its raw interval."""
         out: Bounds = {}
         for level, (lo, hi) in bounds.items():
             adj = self.adjustments.get(level)
@@ -186,7 +211,7 @@ class Calibration:
                 continue
             adj = adj[: lo.shape[-1]]
             out[level] = apply_cqr(lo, hi, adj, scale if self.scaled else None)
-        return nest(out)
+        return nest(out, raw=bounds)
 
     def to_dict(self) -> dict[str, Any]:
         """The ``calibration.json`` keys (without the report): method, scaled, adjustments."""

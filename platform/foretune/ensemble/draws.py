@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from foretune.data.transform import RowTransform
-from foretune.models import Encoder, set_mc_dropout
+from foretune.models import Forecaster, set_mc_dropout
 
 #: Windows per forward pass: bounds the memory of samples x series windows (1,000 series x 100
 #: samples is 100,000 windows); fixed, so draws do not depend on the machine.
@@ -131,7 +131,7 @@ def mc_forward(
 
     Returns standardised paths ``[S, N, H]`` (float64) and head probabilities ``[N, H, 3]``
     averaged over the draws. A ``Forecaster``'s encoder stem (the part no dropout precedes,
-    ``Encoder.stem``) runs once per window and only the rest once per sample: without
+    ``Forecaster.stem``) runs once per window and only the rest once per sample: without
     ``seeds`` on blocks of about ``chunk`` rows (a block's windows, each repeated ``samples``
     times) on the caller's torch RNG; with ``seeds [N]`` one row at a time, row ``i``'s dropout
     drawn from ``seeds[i]`` (the caller's RNG state is left as it was).
@@ -166,11 +166,10 @@ def mc_forward(
 
 
 def _stem_and_rest(model: nn.Module) -> tuple[Callable[[torch.Tensor], torch.Tensor], Callable]:
-    """A ``Forecaster``'s encoder stem and the rest of its forward pass; else the identity and
-    the model."""
-    encoder, head = getattr(model, "encoder", None), getattr(model, "head", None)
-    if isinstance(encoder, Encoder) and head is not None:
-        return encoder.stem, lambda h: head(encoder.trunk(h))
+    """A ``Forecaster``'s deterministic stem and the rest of its forward pass; else the
+    identity and the model."""
+    if isinstance(model, Forecaster):
+        return model.stem, model.rest
     return (lambda x: x), model
 
 

@@ -30,6 +30,7 @@ from .registry import (
     ModelSpec,
     available,
     default_hyperparameters,
+    default_parameters,
     get,
     register,
     search_space,
@@ -39,7 +40,7 @@ from .space import Categorical, Dimension, Float, Int, Layers, WindowFraction
 
 #: Modules that define the built-in architectures, imported (and thereby registered) in this
 #: order; ``recurrent`` registers ``lstm``, ``gru`` and ``bilstm``, each other module its namesake.
-_MODULES = ("mlp", "recurrent", "cnn_lstm", "tcn", "transformer", "attention_lstm")
+_MODULES = ("mlp", "recurrent", "cnn_lstm", "tcn", "transformer", "attention_lstm", "nbeats")
 for _module in _MODULES:
     import_module(f"{__name__}.{_module}")
 del _module
@@ -65,6 +66,7 @@ __all__ = [
     "available",
     "build",
     "default_hyperparameters",
+    "default_parameters",
     "get",
     "layers_for_receptive_field",
     "receptive_field",

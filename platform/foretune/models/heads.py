@@ -15,6 +15,10 @@ class MultiTaskHead(nn.Module):
 
     Dropout on the features (on in MC mode), then two linear maps (Xavier init, zero bias):
     one value per horizon step, and three logits per step in the order 0 down, 1 flat, 2 up.
+    In training the direction map reads the features without passing its gradient back into
+    them: the direction task learns from the representation the forecast needs and cannot trade
+    the level forecast's accuracy for its own. In eval mode gradients flow through both maps
+    (integrated gradients explain the direction logits too).
     """
 
     def __init__(self, in_features: int, horizon: int, dropout: float) -> None:
@@ -30,5 +34,6 @@ class MultiTaskHead(nn.Module):
 
     def forward(self, features: Tensor) -> tuple[Tensor, Tensor]:
         features = self.dropout(features)
-        logits = self.direction(features).unflatten(-1, (self.horizon, len(DIRECTION_CLASSES)))
+        shared = features.detach() if self.training else features  # explanations still reach the input
+        logits = self.direction(shared).unflatten(-1, (self.horizon, len(DIRECTION_CLASSES)))
         return self.regression(features), logits

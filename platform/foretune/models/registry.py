@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .layers import Encoder
-from .space import SHARED_SPACE, Dimension, suggest_space
+from .space import SHARED_SPACE, Dimension, encode_values, suggest_space
 
 if TYPE_CHECKING:
     from optuna.trial import BaseTrial
@@ -122,3 +122,9 @@ def suggest_hyperparameters(trial: BaseTrial, name: str, window: int) -> dict[st
     ``{"dropout": 0.2, "hidden_sizes": [64, 32], "layer_norm": False}``) and includes ``dropout``.
     """
     return suggest_space(trial, search_space(name), name, window)
+
+
+def default_parameters(name: str, window: int) -> dict[str, Any]:
+    """``name``'s default hyperparameters as the ``"<name>.<key>"`` parameters of a trial
+    (what ``suggest_hyperparameters`` would decode back to them, within the space's ranges)."""
+    return encode_values(search_space(name), default_hyperparameters(name, window), name, window)

@@ -48,6 +48,10 @@ class Float:
         """Ask ``trial`` for this value under ``name``."""
         return trial.suggest_float(name, self.low, self.high, log=self.log)
 
+    def encode(self, name: str, value: Any, window: int) -> dict[str, Any]:
+        """The parameters that ``suggest`` would have to return to give ``value`` (clipped)."""
+        return {name: float(min(max(value, self.low), self.high))}
+
 
 @dataclass(frozen=True)
 class Int:
@@ -68,6 +72,13 @@ class Int:
         """Ask ``trial`` for this value under ``name``."""
         return trial.suggest_int(name, self.low, self.high, step=self.step, log=self.log)
 
+    def encode(self, name: str, value: Any, window: int) -> dict[str, Any]:
+        """The parameters that ``suggest`` would have to return to give ``value`` (clipped; a
+        per-layer sequence, which this scalar dimension cannot give, by its first entry)."""
+        value = value[0] if isinstance(value, (list, tuple)) else value
+        on_grid = self.low + round((int(value) - self.low) / self.step) * self.step
+        return {name: int(min(max(on_grid, self.low), self.high))}
+
 
 @dataclass(frozen=True)
 class Categorical:
@@ -86,6 +97,10 @@ class Categorical:
     def suggest(self, trial: BaseTrial, name: str, window: int) -> Any:
         """Ask ``trial`` for this value under ``name``."""
         return trial.suggest_categorical(name, self.choices)
+
+    def encode(self, name: str, value: Any, window: int) -> dict[str, Any]:
+        """``value`` when it is a choice, else nothing (the sampler picks)."""
+        return {name: value} if value in self.choices else {}
 
 
 @dataclass(frozen=True)
@@ -111,6 +126,11 @@ class WindowFraction:
         low, high = self.bounds(window)
         return trial.suggest_int(name, low, high)
 
+    def encode(self, name: str, value: Any, window: int) -> dict[str, Any]:
+        """``value`` within this window's bounds; None (derive it from the window): the widest."""
+        low, high = self.bounds(window)
+        return {name: high if value is None else int(min(max(value, low), high))}
+
 
 @dataclass(frozen=True)
 class Layers:
@@ -126,6 +146,16 @@ class Layers:
         """``[max(min_size, round(width * taper**l)) for l in range(depth)]``."""
         return [max(min_size, round(width * taper**layer)) for layer in range(depth)]
 
+    def encode(self, name: str, value: Any, window: int) -> dict[str, Any]:
+        """``name.width``, ``name.depth`` and ``name.taper`` of the sizes ``value`` (clipped)."""
+        sizes = [int(v) for v in value]
+        out = {**self.width.encode(f"{name}.width", sizes[0], window)}
+        out.update(self.depth.encode(f"{name}.depth", len(sizes), window))
+        if out[f"{name}.depth"] > 1:
+            ratio = sizes[1] / sizes[0] if len(sizes) > 1 else 1.0
+            out.update(self.taper.encode(f"{name}.taper", ratio, window))
+        return out
+
     def suggest(self, trial: BaseTrial, name: str, window: int) -> list[int]:
         """Ask for ``name.width``, ``name.depth`` (and ``name.taper`` if depth > 1); decode."""
         width = self.width.suggest(trial, f"{name}.width", window)
@@ -137,7 +167,19 @@ class Layers:
 Dimension = Float | Int | Categorical | WindowFraction | Layers
 
 #: Hyperparameters every architecture accepts; merged into each model's space by the registry.
-SHARED_SPACE: dict[str, Dimension] = {"dropout": Float(0.0, 0.5)}
+SHARED_SPACE: dict[str, Dimension] = {"dropout": Float(0.0, 0.3)}
+
+
+def encode_values(
+    space: Mapping[str, Dimension], values: Mapping[str, Any], prefix: str, window: int
+) -> dict[str, Any]:
+    """The ``"<prefix>.<key>"`` parameters a trial would return for the decoded ``values``
+    (``suggest_space``'s inverse); keys of ``values`` without a dimension are left out."""
+    out: dict[str, Any] = {}
+    for key, dimension in space.items():
+        if key in values:
+            out.update(dimension.encode(f"{prefix}.{key}", values[key], window))
+    return out
 
 
 def suggest_space(

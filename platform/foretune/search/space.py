@@ -74,6 +74,36 @@ def _suggest(trial: optuna.trial.BaseTrial, config: ExperimentConfig) -> dict[st
     }
 
 
+def warm_start_points(config: ExperimentConfig) -> list[dict[str, Any]]:
+    """The first trials of the sweep (``search.warm_start``): each architecture of ``models``
+    with its default hyperparameters (``models.default_parameters``), the lookback nearest
+    ``max(horizon, season)`` and the training defaults, so that even a small trial budget holds
+    one sound configuration per architecture; the sampler chooses the trials after them.
+    Parameters that ``search.space`` pins or narrows are left to it."""
+    if not config.search.warm_start:
+        return []
+    windows = search_windows(config)
+    base = max(config.data.horizon, config.data.season or 1)
+    window = min(windows, key=lambda w: (abs(w - base), w))
+    lo, hi = config.search.learning_rate
+    batch_sizes = config.search.batch_sizes
+    batch = config.train.batch_size if config.train.batch_size in batch_sizes else batch_sizes[0]
+    pinned = config.search.space.get("architecture")
+    points = []
+    for architecture in config.models:
+        if pinned is not None and architecture not in (pinned if isinstance(pinned, list) else [pinned]):
+            continue
+        point = {
+            "architecture": architecture,
+            "window": window,
+            **models.default_parameters(architecture, window),
+            "learning_rate": min(max(config.train.learning_rate, lo), hi),
+            "batch_size": batch,
+        }
+        points.append({k: v for k, v in point.items() if k not in config.search.space})
+    return points[: config.search.trials]
+
+
 def parameter_names(config: ExperimentConfig) -> set[str]:
     """Every parameter name the space can ask for (over all chosen architectures)."""
     names: set[str] = set()
@@ -164,6 +194,8 @@ _LOOP_SETTINGS = (
     "compile",
     "stream_threshold_mb",
     "loss",
+    "steps_per_epoch",
+    "input_levels",
 )
 
 

@@ -41,7 +41,7 @@ from .leaderboard import curves_frame, leaderboard_frame
 from .progress import tune_reporting
 from .resources import check_resources, trial_request
 from .scheduler import METRIC, MODE, build_scheduler
-from .space import define_space, search_windows, validate_space
+from .space import define_space, search_windows, validate_space, warm_start_points
 from .trainable import SharedData, run_trial
 
 
@@ -248,6 +248,7 @@ def _new_tuner(
             metric=[METRIC, "time_total_s"] if multi else METRIC,
             mode=[MODE, MODE] if multi else MODE,
             sampler=_sampler(config),
+            points_to_evaluate=warm_start_points(config) or None,
         ),
         max_concurrent=search.max_concurrent,
     )

@@ -47,7 +47,7 @@ def read_checkpoint(directory: str | Path) -> tuple[nn.Module, TrainSpec]:
     """Rebuild the model saved in ``directory`` and load its weights (tensors only)."""
     directory = Path(directory)
     meta = json.loads((directory / META).read_text())
-    spec = TrainSpec(**meta["spec"])
+    spec = TrainSpec.from_dict(meta["spec"])
     model = build_model(spec, meta["n_features"])
     state = torch.load(directory / WEIGHTS, map_location="cpu", weights_only=True)
     model.load_state_dict(state)

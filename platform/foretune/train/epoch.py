@@ -19,6 +19,7 @@ from torch import nn
 
 from .feed import Feed, Rows
 from .grads import FlatGrads, clip_gradients, sync_on_last
+from .losses import loss_sum
 from .schedule import build_scheduler
 from .spec import TrainSpec
 
@@ -45,7 +46,7 @@ class Trainer:
         # DDP manages its own gradient buckets: the flat buffer is for a single process
         self.grads = FlatGrads.make(self.params) if self.world == 1 else None
         self.optimizer = build_optimizer(spec, self.params)
-        self.steps_per_epoch = -(-feed.windows // (spec.batch_size * spec.accumulate_steps))
+        self.steps_per_epoch = feed.updates_per_epoch
         self.scheduler, self.per_update = build_scheduler(spec, self.optimizer, self.steps_per_epoch)
         # autocast is CUDA-only: on CPU the loop runs fp32 whatever ``precision`` says
         amp = self.device.type == "cuda" and spec.precision != "fp32"
@@ -77,14 +78,16 @@ class Trainer:
         return _mean_across(total, local * self.horizon, self.world)
 
     def val_loss(self) -> float:
-        """Mean loss over the whole validation split (all ranks' shards)."""
+        """Mean regression loss (``train.loss``) over the whole validation split (all ranks'
+        shards): what early stopping, the schedule and the sweep's selection compare. The
+        direction term only trains its head."""
         self.model.eval()
         total = torch.zeros((), dtype=torch.float64, device=self.device)
         count = 0
         with torch.no_grad():
-            for x, y_reg, y_dir in self.feed.validation():
+            for x, *targets in self.feed.validation():
                 out = self._forward(self.model, x)
-                total += _loss_sum(out, y_reg, y_dir, self.spec.direction_weight, self.spec.loss).double()
+                total += loss_sum(out, *targets, self.spec.loss).double()
                 count += len(x) * self.horizon
         return _mean_across(total, count, self.world)
 
@@ -100,10 +103,8 @@ class Trainer:
             return module(x)
 
     def _backward(self, rows: Rows, weight: float) -> torch.Tensor:
-        x, y_reg, y_dir = rows
-        loss = _loss_sum(
-            self._forward(self.trained, x), y_reg, y_dir, self.spec.direction_weight, self.spec.loss
-        )
+        x, *targets = rows
+        loss = loss_sum(self._forward(self.trained, x), *targets, self.spec.loss, self.spec.direction_weight)
         scaled = loss * weight
         (self.scaler.scale(scaled) if self.scaler else scaled).backward()
         return loss.detach()
@@ -135,35 +136,6 @@ def build_optimizer(spec: TrainSpec, params: list[nn.Parameter]) -> torch.optim.
         return cls(params, fused=True, **kwargs)
     except (RuntimeError, ValueError):  # device or dtype without a fused kernel
         return cls(params, **kwargs)
-
-
-#: ``TrainSpec.loss`` -> the regression loss (sum over samples and horizon steps).
-REGRESSION_LOSSES = {
-    "mse": lambda pred, y: nn.functional.mse_loss(pred, y, reduction="sum"),
-    "mae": lambda pred, y: nn.functional.l1_loss(pred, y, reduction="sum"),
-    "huber": lambda pred, y: nn.functional.huber_loss(pred, y, reduction="sum", delta=1.0),
-}
-
-
-def _loss_sum(
-    model_out: tuple[torch.Tensor, torch.Tensor],
-    y_reg,
-    y_dir,
-    direction_weight: float,
-    loss_name: str = "mse",
-):
-    """Sum over samples and horizon steps of the regression loss (``TrainSpec.loss``) +
-    weighted direction cross-entropy.
-
-    The multi-task loss in fp32 (also under autocast); its mean is taken by the callers.
-    """
-    reg, logits = model_out
-    loss = REGRESSION_LOSSES[loss_name](reg.float(), y_reg)
-    if direction_weight > 0:
-        loss = loss + direction_weight * nn.functional.cross_entropy(
-            logits.float().reshape(-1, 3), y_dir.reshape(-1), reduction="sum"
-        )
-    return loss
 
 
 def _mean_across(total: torch.Tensor, count: int, world_size: int) -> float:

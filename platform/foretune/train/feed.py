@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from foretune.data import PreparedData, WindowSet
+from foretune.data.paths import PATH_COLUMNS
 
 from .predict import score_stream, score_windows
 from .stream import StreamFeeder
@@ -31,8 +32,8 @@ if TYPE_CHECKING:
 
     from .spec import TrainSpec
 
-Rows = tuple[torch.Tensor, ...]  # (x, y_reg, y_dir) of one batch, on the device
-Arrays = tuple[np.ndarray, ...]  # (x, y_reg, y_dir) of one split
+Rows = tuple[torch.Tensor, ...]  # (x, y_reg, y_dir, path) of one batch, on the device
+Arrays = tuple[np.ndarray, ...]  # (x, y_reg, y_dir, path) of one split
 
 #: Rows per validation batch (no gradients: large batches cost little memory).
 EVAL_BATCH = 4096
@@ -58,7 +59,8 @@ class Feed(Protocol):
     device: torch.device
     rank: int
     world_size: int
-    windows: int  # this rank's training windows per epoch (sizes per-update schedules)
+    windows: int  # this rank's training windows per epoch
+    updates_per_epoch: int  # optimiser updates per epoch (sizes per-update schedules)
     generator: torch.Generator  # the shuffle RNG that a resumable training state saves
 
     def batches(self, epoch: int) -> Iterator[Update]: ...
@@ -86,6 +88,11 @@ def prepare_feed(
 class MemoryFeed:
     """Windows held in memory: a seeded permutation per epoch, cut into global batches.
 
+    With ``spec.steps_per_epoch`` an epoch is that many updates instead: epoch ``e`` takes the
+    next updates of one endless order (seeded permutations of all windows, one after another,
+    the ``p``-th seeded by ``seed`` and ``p``), so passes continue across epochs and an epoch's
+    windows depend only on the seed and ``e`` (a resumed run draws what it would have drawn).
+
     Distributed: every rank draws the same permutation and takes its own contiguous slice of
     every global batch of ``batch_size * world_size`` windows, so N ranks × batch b follow the
     trajectory of one process with batch N·b. Every rank holds the whole training split (it is
@@ -104,6 +111,7 @@ class MemoryFeed:
         scoring: PreparedData | None = None,
     ) -> None:
         _require(len(train[0]), len(val[0]), 1)  # a rank without samples still joins the all-reduces
+        train, val = _with_paths(train), _with_paths(val)
         self.device, self.rank, self.world_size = device, rank, world_size
         self.batch_size, self.accumulate_steps = spec.batch_size, spec.accumulate_steps
         self.train = Feeder(train, device, spec.stream_threshold_mb)
@@ -111,13 +119,20 @@ class MemoryFeed:
         self.windows = -(-self.train.n // world_size)
         self.generator = torch.Generator().manual_seed(spec.seed)
         self.scoring = scoring
+        self.seed, self.steps = spec.seed, spec.steps_per_epoch
+        per_update = self.batch_size * self.accumulate_steps
+        self.updates_per_epoch = self.steps or -(-self.windows // per_update)
 
     def batches(self, epoch: int) -> Iterator[Update]:
-        # ``epoch`` is not needed: the generator's state carries the order from epoch to epoch
-        n, world, rank = self.train.n, self.world_size, self.rank
-        batch = self.train.shuffled(torch.randperm(n, generator=self.generator))
+        world, rank = self.world_size, self.rank
         size = self.batch_size * world
         per_update = size * self.accumulate_steps
+        if self.steps is None:  # one pass: the generator's state carries the order across epochs
+            order = torch.randperm(self.train.n, generator=self.generator)
+        else:
+            order = self._endless_order(epoch * self.steps * per_update, self.steps * per_update)
+        n = len(order)
+        batch = self.train.shuffled(order)
         for start in range(0, n, per_update):
             end = min(start + per_update, n)
             micro = []
@@ -128,6 +143,17 @@ class MemoryFeed:
                     lo, hi = group + rank * share, min(group + (rank + 1) * share, hi)
                 micro.append((batch(lo, hi), hi - lo) if hi > lo else (batch(start, start + 1), 0))
             yield Update(end - start, micro)
+
+    def _endless_order(self, start: int, count: int) -> torch.Tensor:
+        """Positions ``start .. start + count`` of the endless order (see the class docstring)."""
+        n, parts = self.train.n, []
+        first, last = start // n, (start + count - 1) // n
+        for p in range(first, last + 1):
+            perm = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed * 1_000_003 + p))
+            lo = start - p * n if p == first else 0
+            hi = start + count - p * n if p == last else n
+            parts.append(perm[lo:hi])
+        return torch.cat(parts)
 
     def validation(self) -> Iterator[Rows]:
         return self.val.chunks(EVAL_BATCH)
@@ -140,7 +166,8 @@ class MemoryFeed:
 class StreamFeed:
     """Streamed windows (``WindowStream``): one pass per epoch through a seeded shuffle buffer.
 
-    ``accumulate_steps`` consecutive batches make one update. Distributed: each rank reads an
+    ``accumulate_steps`` consecutive batches make one update; with ``spec.steps_per_epoch`` an
+    epoch ends after that many updates (the next epoch starts a new pass). Distributed: each rank reads an
     equal shard (Ray Train's ``streaming_split(equal=True)``), so every rank's update has as many
     samples and the update's total is ``world_size`` times this rank's.
     """
@@ -154,6 +181,9 @@ class StreamFeed:
         self.stream = stream
         shuffle = max(SHUFFLE_BATCHES * spec.batch_size, SHUFFLE_WINDOWS)
         self.windows = stream.n_train // world_size
+        per_pass = -(-self.windows // (spec.batch_size * spec.accumulate_steps))
+        self.steps = spec.steps_per_epoch
+        self.updates_per_epoch = min(self.steps or per_pass, per_pass)
         self.train = StreamFeeder(stream.train, self.windows, device, spec.seed, shuffle, rank)
         self.val = StreamFeeder(stream.val, stream.n_val // world_size, device, spec.seed, 0, rank)
         # unused (the order is seeded by seed, epoch and rank): kept so every state has one layout
@@ -161,11 +191,14 @@ class StreamFeed:
 
     def batches(self, epoch: int) -> Iterator[Update]:
         group: list[Rows] = []
+        updates = 0
         for rows in self.train.epoch(epoch, self.batch_size):
             group.append(rows)
             if len(group) == self.accumulate_steps:
                 yield self._update(group)
-                group = []
+                group, updates = [], updates + 1
+                if updates == self.updates_per_epoch:
+                    return
         if group:
             yield self._update(group)
 
@@ -182,12 +215,12 @@ class StreamFeed:
 
 # -- arrays on the device ----------------------------------------------------------------------
 def split_bytes(arrays: Arrays) -> int:
-    """Bytes of a split's arrays (``x``, ``y_reg``, ``y_dir``)."""
+    """Bytes of a split's arrays (``x``, ``y_reg``, ``y_dir``, ``path``)."""
     return int(sum(a.nbytes for a in arrays))
 
 
 class Feeder:
-    """Batches ``(x, y_reg, y_dir)`` of one in-memory split by index, resident or streamed.
+    """Batches ``(x, y_reg, y_dir, path)`` of one in-memory split by index, resident or streamed.
 
     A split up to ``threshold_mb`` is moved to the device once and every batch is an index into
     it: no per-batch host work or copy, no ``DataLoader`` whose Python overhead would dominate
@@ -238,7 +271,16 @@ class Feeder:
 
 
 def _arrays(ws: WindowSet) -> Arrays:
-    return ws.x, ws.y_reg, ws.y_dir
+    return _with_paths((ws.x, ws.y_reg, ws.y_dir) if ws.path is None else (ws.x, ws.y_reg, ws.y_dir, ws.path))
+
+
+def _with_paths(arrays: Arrays) -> Arrays:
+    """``(x, y_reg, y_dir, path)``; arrays without level paths get zero rows (the ``mase`` loss
+    then ignores those windows)."""
+    if len(arrays) == 4:
+        return arrays
+    x, y_reg, y_dir = arrays
+    return x, y_reg, y_dir, np.zeros((len(x), y_reg.shape[1] + len(PATH_COLUMNS)), np.float32)
 
 
 def _require(n_train: int, n_val: int, need: int) -> None:

@@ -27,6 +27,11 @@ def _default(name: str) -> Any:
     return default(TrainConfig, name)
 
 
+#: What a stored spec without these settings was trained with: a spec written before they
+#: existed read only the changes (no level path) with the squared-error loss, one pass per epoch.
+STORED_BEFORE: dict[str, Any] = {"input_levels": False, "loss": "mse", "steps_per_epoch": None}
+
+
 @dataclass
 class TrainSpec:
     """What one trial trains: the architecture, its hyperparameters and the loop's settings.
@@ -60,10 +65,19 @@ class TrainSpec:
     compile: bool = _default("compile")
     stream_threshold_mb: float = _default("stream_threshold_mb")
     loss: str = _default("loss")
+    steps_per_epoch: int | None = _default("steps_per_epoch")
+    input_levels: bool = _default("input_levels")
 
     def to_dict(self) -> dict[str, Any]:
-        """Every field, as checkpoints and trial configs store it (``TrainSpec(**d)`` reads it back)."""
+        """Every field, as checkpoints and trial configs store it (``from_dict`` reads it back)."""
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, stored: dict[str, Any]) -> TrainSpec:
+        """A stored spec; a setting it lacks takes ``STORED_BEFORE``'s value where the spec was
+        written before that setting existed (so its network rebuilds as it was trained), else
+        its default."""
+        return cls(**{**STORED_BEFORE, **stored})
 
 
 @dataclass
@@ -83,5 +97,6 @@ def build_model(spec: TrainSpec, n_features: int) -> nn.Module:
         input_size=n_features,
         horizon=spec.horizon,
         window=spec.window,
+        input_levels=spec.input_levels,
         **spec.hyperparameters,
     )

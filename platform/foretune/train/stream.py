@@ -6,7 +6,7 @@ windows by Ray Data tasks while the previous batches train, so at most a few blo
 process at a time. ``train.feed.StreamFeed`` builds on it; usage::
 
     feeder = StreamFeeder(stream.train, stream.n_train, device, seed=0, shuffle_windows=10_000)
-    for x, y_reg, y_dir in feeder.epoch(0, batch_size=256): ...
+    for x, y_reg, y_dir, path in feeder.epoch(0, batch_size=256): ...
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from typing import Any
 
 import torch
 
-_COLUMNS = ("x", "y_reg", "y_dir")
+_COLUMNS = ("x", "y_reg", "y_dir", "path")
 
 
 class StreamFeeder:
-    """Batches ``(x, y_reg, y_dir)`` of one streamed split, on the device."""
+    """Batches ``(x, y_reg, y_dir, path)`` of one streamed split, on the device."""
 
     def __init__(
         self,
