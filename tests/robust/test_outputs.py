@@ -68,3 +68,22 @@ def test_the_run_names_the_columns_it_ignores_before_it_starts(tmp_path, capsys,
     with pytest.raises(KeyboardInterrupt):
         commands.sweep(config, tmp_path / "run")
     assert "ignored" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["evaluate", "explain"])
+def test_an_output_directory_inside_the_model_is_refused_before_any_work(
+    model, history, tmp_path, capsys, command
+):
+    before = sorted(p.name for p in model.iterdir())
+    out = model / "tables"
+    args = [command, "--model", str(model), "--data", str(history), "--out", str(out)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and "--model input" in err and "another directory" in err
+    assert sorted(p.name for p in model.iterdir()) == before and not out.exists()
+
+
+def test_an_output_directory_that_is_a_file_is_refused(model, history, capsys):
+    args = ["evaluate", "--model", str(model), "--data", str(history), "--out", str(history)]
+    assert main(args) == 2 and "is a file" in capsys.readouterr().err
+    assert pd.read_parquet(history).shape[0] > 0

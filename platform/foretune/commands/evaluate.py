@@ -28,7 +28,7 @@ from foretune.evaluate.backtest import BacktestResult, backtest, format_summary,
 from foretune.evaluate.forecasters import baseline_forecasters, transform_direction
 from foretune.evaluate.report import run_tables, write_report
 from foretune.rundir import RunDir
-from foretune.storage import Location, resolve, staged
+from foretune.storage import Location, check_output_dir, resolve, staged
 from foretune.timings import stage
 
 __all__ = ["evaluate_command", "run_report"]
@@ -68,6 +68,8 @@ def evaluate_command(
     or validated on (assuming ``data`` is the data they were trained on), with a printed note.
     """
     say = log or (lambda _msg: None)
+    if out is not None:  # before any work: never into the model's or the data's own directory
+        check_output_dir(out, inputs={"--model": model, "--data": data})
     model_dir = resolve(model)
     ensemble = Ensemble.load(model_dir)
     horizon = _horizon(ensemble, horizon)

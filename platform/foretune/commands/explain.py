@@ -17,7 +17,7 @@ import pandas as pd
 from foretune.ensemble import Ensemble
 from foretune.explain import Explanation, explain_ensemble, require_captum
 from foretune.rundir import RunDir
-from foretune.storage import staged
+from foretune.storage import check_output_dir, staged
 
 
 def default_out_dir(model: str | Path) -> Path:
@@ -41,6 +41,8 @@ def explain_command(
     ``tolerance``, ``n_steps``, ...). Returns the :class:`~foretune.explain.Explanation`.
     """
     require_captum()  # before loading the ensemble, so a missing extra is the first error
+    if out is not None:  # before any work: never into the model's or the data's own directory
+        check_output_dir(out, inputs={"--model": model, "--data": data})
     ensemble = Ensemble.load(model)
     explanation = explain_ensemble(
         ensemble, data, series=series, step=step, target=target, baseline=baseline, **kw

@@ -6,6 +6,7 @@
     check_uri(uri, "--data")                    # a URI holding credentials: refused, redacted
     write_atomic(path, text); write_frame(frame, "forecast.csv")   # never half-written
     check_output(out, inputs={"--data": data}, overwrite=False)    # an output file, before work
+    check_output_dir(out, inputs={"--model": model})                # an output directory
     with local_copy(location) as directory: ... # a remote directory, downloaded to a temp dir
     with staged(location) as directory: ...     # written privately, moved or uploaded on exit
 
@@ -41,7 +42,7 @@ from .locations import (
     resolve,
     uri,
 )
-from .outputs import check_output
+from .outputs import check_output, check_output_dir
 from .secrets import check_uri, holds_credentials, redact, scrub
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "S3_PERMISSIONS",
     "as_location",
     "check_output",
+    "check_output_dir",
     "check_uri",
     "check_writable",
     "explain",

@@ -5,7 +5,9 @@
 Refused, each with a ``ConfigError`` naming the flag: a suffix other than ``.parquet``/``.csv``
 (``files.frame_format``), a path that is an input or lies inside one (a Parquet directory, the
 model), a directory, a path under a file, and an existing file unless ``overwrite``. Credentials
-in a URI are refused first (``secrets.check_uri``).
+in a URI are refused first (``secrets.check_uri``). An output directory
+(``check_output_dir``: ``evaluate --out``, ``explain --out``) is refused when it is an input or
+lies inside one (the model's directory, a Parquet directory), or is a file.
 """
 
 from __future__ import annotations
@@ -65,6 +67,24 @@ def check_output(
             f"{label} {out} already exists; pass --overwrite (overwrite=True) to replace it, or "
             "give a new path"
         )
+    return target
+
+
+def check_output_dir(
+    out: str | os.PathLike, *, inputs: Mapping[str, Any] | None = None, label: str = "--out"
+) -> Location:
+    """The output directory ``out`` resolved, or ``ConfigError`` (see the module docstring)."""
+    check_uri(str(out), label)
+    target = resolve(out) if is_uri(out) else Path(out).resolve()
+    if isinstance(target, Path) and target.is_file():
+        raise ConfigError(f"{label} {out} is a file; give a directory for the output files")
+    for name, given in (inputs or {}).items():
+        source = _location(given)
+        if source is not None and _contains(source, target):
+            raise ConfigError(
+                f"{label} {out} is the {name} input {given} (or lies inside it); writing there "
+                "would mix the outputs into it: give the output another directory"
+            )
     return target
 
 
