@@ -318,3 +318,15 @@ def test_import_stays_light():
     script = "import sys, foretune; foretune.Foretune; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout.strip() == "False", result.stderr[-2000:]
+
+
+def test_exponents_without_a_dot_are_numbers_in_settings_and_files(tmp_path):
+    """PyYAML alone reads ``1e-4`` as text; a learning rate written so must still be a number."""
+    from foretune.config import experiment_config, parse_settings
+
+    settings = parse_settings(["train.learning_rate=1e-4", "search.space.learning_rate=[1e-4, 3E-3]"])
+    assert settings == {"train.learning_rate": 1e-4, "search.space.learning_rate": [1e-4, 3e-3]}
+    path = tmp_path / "exp.yaml"
+    path.write_text("train:\n  learning_rate: 2e-4\nname: 1e3abc\n")
+    config = experiment_config(path)
+    assert config.train.learning_rate == 2e-4 and config.name == "1e3abc"

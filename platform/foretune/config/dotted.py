@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from foretune.errors import ConfigError
 
-from .experiment import ExperimentConfig
+from .experiment import ExperimentConfig, load_yaml
 
 
 def check_setting(key: str) -> None:
@@ -67,7 +67,7 @@ def parse_settings(items: Iterable[str] | None) -> dict[str, Any]:
         if not sep or not key:
             raise ConfigError(f"--set needs KEY=VALUE (e.g. train.max_epochs=5), got {item!r}")
         try:
-            value = yaml.safe_load(text) if text.strip() else None
+            value = load_yaml(text) if text.strip() else None
         except yaml.YAMLError as exc:
             raise ConfigError(f"--set {key}: {text!r} is not a YAML value: {exc}") from None
         check_setting(key)

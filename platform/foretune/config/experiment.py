@@ -9,6 +9,7 @@ The sections and their settings are in ``config.sections``; dotted keys in ``con
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,23 @@ from foretune.errors import ConfigError
 from foretune.storage.secrets import check_uri, scrub
 
 from .sections import DataConfig, EnsembleConfig, EvaluateConfig, SearchConfig, TrainConfig, _Section
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1's safe loader that also reads ``1e-4`` and ``3E5`` as numbers (YAML 1.2 does;
+    PyYAML alone reads them as text, so ``learning_rate: 1e-4`` would be a string)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+$"),
+    list("-+0123456789."),
+)
+
+
+def load_yaml(text: str) -> Any:
+    """``text`` read as YAML (safe: plain data only), exponents without a dot read as floats."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506  (a SafeLoader subclass)
 
 
 class ExperimentConfig(_Section):
@@ -71,7 +89,7 @@ class ExperimentConfig(_Section):
                 raise ConfigError(f"config file {p} does not exist")
             text = p.read_text()
         try:
-            raw = yaml.safe_load(text) or {}
+            raw = load_yaml(text) or {}
         except yaml.YAMLError as exc:
             raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
         if not isinstance(raw, dict):
