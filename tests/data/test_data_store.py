@@ -176,7 +176,7 @@ def test_streamed_fit_scores_like_the_in_memory_scorer(store, in_memory):
     with torch.no_grad():
         reg, _ = result.model(torch.as_tensor(in_memory.val.x))
     assert np.isfinite(final["val_loss"]) and reg.shape == (len(in_memory.val), HORIZON)
-    arrays = [(ws.x, ws.y_reg, ws.y_dir) for ws in (in_memory.train, in_memory.val)]
+    arrays = [(ws.x, ws.y_reg, ws.y_dir, ws.path) for ws in (in_memory.train, in_memory.val)]
     reference = Trainer(spec, result.model, result.model, MemoryFeed(spec, *arrays, torch.device("cpu")))
     assert final["val_loss"] == pytest.approx(reference.val_loss(), rel=1e-5)
 

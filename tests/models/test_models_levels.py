@@ -13,14 +13,24 @@ from foretune.train.spec import STORED_BEFORE
 
 def test_window_levels_on_a_hand_worked_window():
     # changes into steps 1..3 of a window with one padded step: level relative to the origin
-    x = torch.tensor([[[0.0, 0.0], [1.0, 1.0], [2.0, 1.0], [-1.0, 1.0]]])  # [B, T, (z, mask)]
+    x = torch.tensor([[[0.0, 0.0], [3.0, 1.0], [6.0, 1.0], [-3.0, 1.0]]])  # [B, T, (z, mask)]
     out = WindowLevels()(x)
     assert out.shape == (1, 4, 3)
-    raw = torch.tensor([0.0, -1.0, 1.0, 0.0])  # step 1 is 2 - 1 below the origin, step 2 one above
-    scale = raw[1:].abs().mean()  # over the real steps
+    raw = torch.tensor([0.0, -3.0, 3.0, 0.0])  # step 1 is 6 - 3 below the origin, step 2 above
+    scale = raw[1:].abs().mean()  # over the real steps: 2
     torch.testing.assert_close(out[0, :, 1], raw / scale)
     torch.testing.assert_close(out[..., 0], x[..., 0])  # the changes and the mask stay as they are
     torch.testing.assert_close(out[..., 2], x[..., 1])
+
+
+def test_window_levels_keep_a_small_path_as_it_is_so_they_are_linear_near_zero():
+    x = torch.tensor([[[0.0, 0.0], [1.0, 1.0], [2.0, 1.0], [-1.0, 1.0]]])  # mean |level| 2/3 < 1
+    torch.testing.assert_close(WindowLevels()(x)[0, :, 1], torch.tensor([0.0, -1.0, 1.0, 0.0]))
+    for alpha in (0.5, 0.1, 1e-3):  # integrated gradients' path from the zero baseline (mask held)
+        scaled = x.clone()
+        scaled[..., 0] *= alpha
+        expected = alpha * torch.tensor([0.0, -1.0, 1.0, 0.0])
+        torch.testing.assert_close(WindowLevels()(scaled)[0, :, 1], expected)
 
 
 @pytest.mark.parametrize("name", models.available())
