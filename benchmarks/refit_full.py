@@ -40,7 +40,8 @@ except ImportError:  # run without `pip install -e .`
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
-from accuracy import DATASETS, DataSet, held_out_split  # noqa: E402
+from accuracy import DATASETS, held_out_split  # noqa: E402
+from datasets import DataSet  # noqa: E402
 
 
 def business_300() -> pd.DataFrame:
