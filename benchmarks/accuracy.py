@@ -5,7 +5,7 @@ Run from the repository root (about 5-10 minutes per data set on 2 CPU cores)::
     python benchmarks/accuracy.py                          # all data sets
     python benchmarks/accuracy.py --datasets co2,solar     # some of them
     python benchmarks/accuracy.py --set train.loss=mse     # a non-default setting (lever studies)
-    python benchmarks/accuracy.py --readme README.md       # also rewrite the README's tables
+    python benchmarks/accuracy.py --doc docs/benchmarks.md # also rewrite the tables in docs/
 
 Protocol, per data set: the last ``windows x horizon`` points of every series are cut off before
 anything runs. foretune runs ``foretune run``'s sweep and ensemble with the packaged quickstart
@@ -83,7 +83,7 @@ FORETUNE = "foretune"
 DEEP_ONLY = f"{FORETUNE}, deep only"
 MEMBER = "member:"
 CLIMATOLOGY = "climatology"  # the backtest's direction reference row (evaluate.backtest.CLIMATOLOGY)
-README_START, README_END = "<!-- accuracy-benchmark:start -->", "<!-- accuracy-benchmark:end -->"
+START, END = "<!-- accuracy-benchmark:start -->", "<!-- accuracy-benchmark:end -->"
 
 
 # --------------------------------------------------------------------------------- forecasters
@@ -402,20 +402,20 @@ def _fmt(value: Any) -> str:
     return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
 
 
-def write_readme(readme: Path, text: str, start: str = README_START, end: str = README_END) -> None:
-    """Replace what lies between the README's markers ``start`` and ``end`` (by default this
-    benchmark's) with ``text``."""
-    content = readme.read_text()
+def write_doc(doc: Path, text: str, start: str = START, end: str = END) -> None:
+    """Replace what lies between the markers ``start`` and ``end`` (by default this benchmark's)
+    of the Markdown file ``doc`` (``docs/benchmarks.md``) with ``text``."""
+    content = doc.read_text()
     if start not in content or end not in content:
-        raise SystemExit(f"{readme} has no {start} ... {end} block to replace")
+        raise SystemExit(f"{doc} has no {start} ... {end} block to replace")
     head, rest = content.split(start, 1)
     _, tail = rest.split(end, 1)
-    readme.write_text(f"{head}{start}\n{text}\n{end}{tail}")
+    doc.write_text(f"{head}{start}\n{text}\n{end}{tail}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    from foretune.config import parse_settings
-
+def build_parser() -> argparse.ArgumentParser:
+    """The command line, built without running anything (tests/test_docs.py parses the
+    commands the docs show with it)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default=",".join(DATASETS), help="comma-separated")
     parser.add_argument(
@@ -425,7 +425,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config setting")
     parser.add_argument("--out", help="output directory (default runs/accuracy-<time>)")
-    parser.add_argument("--readme", help="rewrite this README's benchmark block with the tables")
+    parser.add_argument(
+        "--doc",
+        "--readme",
+        dest="doc",
+        metavar="PATH",
+        help="rewrite the accuracy-benchmark block of this Markdown file (docs/benchmarks.md)",
+    )
     parser.add_argument(
         "--reuse",
         action="store_true",
@@ -434,9 +440,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--report-only",
         action="store_true",
-        help="run nothing: print (and --readme) the tables of the data sets already run under --out "
+        help="run nothing: print (and --doc) the tables of the data sets already run under --out "
         "(e.g. by several processes, one per data set)",
     )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from foretune.config import parse_settings
+
+    parser = build_parser()
     args = parser.parse_args(argv)
     args.settings = parse_settings(args.set)
     names = [n.strip() for n in args.datasets.split(",") if n.strip()]
@@ -475,9 +488,9 @@ def main(argv: list[str] | None = None) -> int:
     (out / "accuracy.md").write_text(text)
     print("\n" + text)
     print(f"written to {out / 'accuracy.md'}")
-    if args.readme:
-        write_readme(Path(args.readme), text)
-        print(f"rewrote the benchmark block of {args.readme}")
+    if args.doc:
+        write_doc(Path(args.doc), text)
+        print(f"rewrote the benchmark block of {args.doc}")
     return 0
 
 

@@ -19,13 +19,19 @@ except ImportError:  # run without PYTHONPATH=platform
     from foretune.commands.bench import run_bench
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line, built without running anything (tests/test_docs.py parses the
+    commands the docs show with it)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", help="also write the results as JSON to this path")
     parser.add_argument("--models", nargs="+", help="architectures (default: all eight)")
     parser.add_argument("--repeats", type=int, default=5, help="timed epochs per loop")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     run_bench(args.json, names=args.models, repeats=args.repeats, compile=args.compile)
     return 0
 

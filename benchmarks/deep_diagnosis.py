@@ -3,7 +3,7 @@
 Run from the repository root (a few minutes on 2 CPU cores)::
 
     python benchmarks/deep_diagnosis.py                    # prints the table, writes the figure
-    python benchmarks/deep_diagnosis.py --docs docs/benchmarks.md   # also rewrites its block there
+    python benchmarks/deep_diagnosis.py --doc docs/benchmarks.md    # also rewrites its block there
 
 One network (the same MLP, the same window, seed and budget of optimisation steps) is trained
 with foretune's training loop (``train.fit``, no search) on each data set's seen part, in the
@@ -156,13 +156,25 @@ def table(curves: dict[str, pd.DataFrame]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line, built without running anything (tests/test_docs.py parses the
+    commands the docs show with it)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=2000, help="optimisation steps per network")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--figure", default="docs/figures/deep_diagnosis.png")
-    parser.add_argument("--docs", help="rewrite this file's deep-diagnosis block")
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--doc",
+        "--docs",
+        dest="doc",
+        metavar="PATH",
+        help="rewrite the deep-diagnosis block of this Markdown file (docs/benchmarks.md)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     torch.set_num_threads(1)
     curves = {name: step_mase(name, args.steps, args.seed) for name in SETS}
     figure(curves, Path(args.figure))
@@ -171,10 +183,10 @@ def main(argv: list[str] | None = None) -> int:
         f"per network, mean MASE over the horizon; figure: `{args.figure}`).\n\n" + table(curves)
     )
     print(text)
-    if args.docs:
-        from accuracy import write_readme
+    if args.doc:
+        from accuracy import write_doc
 
-        write_readme(Path(args.docs), text, START, END)
+        write_doc(Path(args.doc), text, START, END)
     return 0
 
 

@@ -224,7 +224,9 @@ def run_dataset(ds: Dataset, args, root: Path) -> tuple[pd.DataFrame, dict]:
     return table, info
 
 
-def main(argv=None) -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line, built without running anything (tests/test_docs.py parses the
+    commands the docs show with it)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default="us_macro,monthly")
     parser.add_argument("--models", default="mlp,lstm,gru,tcn")
@@ -242,7 +244,11 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", help="directory for the run directories (default: a temp dir)")
     parser.add_argument("--json", help="also write the tables and run info to this JSON file")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None) -> None:
+    args = build_parser().parse_args(argv)
 
     from foretune.runtime import ensure_ray
 

@@ -145,14 +145,20 @@ def one_size(rows: int, per_series: int, window: int, workers: int, work: Path) 
     return out
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line, built without running anything (tests/test_docs.py parses the
+    commands the docs show with it)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default="1e6,2e6,5e6,10e6,20e6")
     parser.add_argument("--rows-per-series", type=int, default=2000)
     parser.add_argument("--window", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", help="also write the results as JSON to this path")
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     sizes = [int(float(r)) for r in args.rows.split(",")]
 
     from foretune.data.synthetic import write_series_parquet

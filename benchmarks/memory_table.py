@@ -102,15 +102,21 @@ def table(batch: int, window: int, input_size: int, horizon: int) -> str:
     return "\n".join(rows)
 
 
-def main() -> None:
-    """Parse the settings and print the table."""
-    warnings.filterwarnings("ignore", message="TF32 acceleration on top of oneDNN")
+def build_parser() -> argparse.ArgumentParser:
+    """The command line, built without running anything (tests/test_docs.py parses the
+    commands the docs show with it)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--window", type=int, default=20)
     parser.add_argument("--input-size", type=int, default=1)
     parser.add_argument("--horizon", type=int, default=1)
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    """Parse the settings and print the table."""
+    warnings.filterwarnings("ignore", message="TF32 acceleration on top of oneDNN")
+    args = build_parser().parse_args()
     print(
         f"batch {args.batch_size}, sequence {args.window}, input_size {args.input_size}, "
         f"horizon {args.horizon}, torch {torch.__version__}\n"

@@ -154,7 +154,9 @@ def measure(ensemble: Ensemble, frame: pd.DataFrame, repeat: int) -> dict[str, f
     return out
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line, built without running anything (tests/test_docs.py parses the
+    commands the docs show with it)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", default="1000,10000", help="comma-separated panel sizes")
     parser.add_argument("--horizon", type=int, default=18)
@@ -163,7 +165,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--statistical", default="AutoETS,AutoTheta,SeasonalNaive")
     parser.add_argument("--distinct", type=int, default=1000, help="series generated and fit")
     parser.add_argument("--repeat", type=int, default=2)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     deep, names = args.members.split(","), [n for n in args.statistical.split(",") if n]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(f"import foretune.ensemble: {import_seconds():.2f} s (fresh interpreter, best of 3)")

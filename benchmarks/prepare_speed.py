@@ -46,7 +46,9 @@ def time_prepare(data: SeriesFrame, window: int, horizon: int, repeat: int) -> t
     return best, windows
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line, built without running anything (tests/test_docs.py parses the
+    commands the docs show with it)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", default="1000,10000,30000", help="comma-separated panel sizes")
     parser.add_argument("--length", type=int, default=100, help="observations per series")
@@ -54,7 +56,11 @@ def main() -> None:
     parser.add_argument("--horizon", type=int, default=4)
     parser.add_argument("--covariates", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=2)
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = build_parser().parse_args()
 
     sizes = [int(s) for s in args.series.split(",")]
     print(

@@ -5,7 +5,7 @@ Run from the repository root (several minutes per data set on 2 CPU cores)::
 
     python benchmarks/refit_full.py                      # us_macro, co2, m1_yearly, business_300
     python benchmarks/refit_full.py --datasets co2
-    python benchmarks/refit_full.py --readme README.md   # also rewrite the README's block
+    python benchmarks/refit_full.py --doc docs/benchmarks.md   # also rewrite its block there
 
 For each data set (three real ones, and ``business_300``: about 300 synthetic monthly series of
 a business panel, where the refit's cost shows), ``foretune run`` (the packaged quickstart defaults, so
@@ -40,7 +40,8 @@ except ImportError:  # run without `pip install -e .`
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
-from accuracy import DATASETS, DataSet, held_out_split  # noqa: E402
+from accuracy import DATASETS, held_out_split  # noqa: E402
+from datasets import DataSet  # noqa: E402
 
 
 def business_300() -> pd.DataFrame:
@@ -56,7 +57,7 @@ def business_300() -> pd.DataFrame:
 #: The data sets measured: ``accuracy``'s, and a panel where the refit's cost shows.
 SETS = {**DATASETS, "business_300": DataSet(business_300, 18, "monthly")}
 
-README_START, README_END = "<!-- refit-full:start -->", "<!-- refit-full:end -->"
+START, END = "<!-- refit-full:start -->", "<!-- refit-full:end -->"
 COLUMNS = {"mase": "MASE", "smape": "sMAPE", "crps_scaled": "scaled CRPS", "coverage_90": "coverage 90%"}
 
 
@@ -108,15 +109,27 @@ def measure(name: str, out: Path, seed: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line, built without running anything (tests/test_docs.py parses the
+    commands the docs show with it)."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--datasets", default="us_macro,co2,m1_yearly,business_300")
     parser.add_argument("--out", default="benchmarks/out/refit_full")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--readme", help="rewrite this README's refit-full block with the table")
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--doc",
+        "--readme",
+        dest="doc",
+        metavar="PATH",
+        help="rewrite the refit-full block of this Markdown file (docs/benchmarks.md) with the table",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     from foretune.runtime import ensure_ray
 
     load_before = os.getloadavg()[0]
@@ -132,11 +145,11 @@ def main(argv: list[str] | None = None) -> None:
         f"on {os.cpu_count()} cores):\n\n" + markdown(result.rename(columns=COLUMNS)) + "\n"
     )
     print(text)
-    if args.readme:
-        from accuracy import write_readme
+    if args.doc:
+        from accuracy import write_doc
 
-        write_readme(Path(args.readme), text, README_START, README_END)
-        print(f"rewrote the refit-full block of {args.readme}")
+        write_doc(Path(args.doc), text, START, END)
+        print(f"rewrote the refit-full block of {args.doc}")
 
 
 def markdown(frame: pd.DataFrame) -> str:

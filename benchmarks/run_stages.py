@@ -5,7 +5,7 @@ Run from the repository root (about 10-30 minutes per panel on 2 shared CPU core
     python benchmarks/run_stages.py                              # the three timing panels
     python benchmarks/run_stages.py --datasets business_1400     # one of them
     python benchmarks/run_stages.py --datasets business_14000    # the memory check (longer)
-    python benchmarks/run_stages.py --readme README.md           # also rewrite the README's block
+    python benchmarks/run_stages.py --doc docs/benchmarks.md     # also rewrite its block there
 
 Each panel runs ``foretune run`` (``foretune.commands.run.run``: sweep, ensemble build, the
 backtest report on the held-out tail, the served ensemble refit on all the data) with the
@@ -60,7 +60,7 @@ except ImportError:  # run without `pip install -e .`
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 TARGET = 0.25  # the stages after the sweep, as a share of the run's wall clock
-README_START, README_END = "<!-- run-stages:start -->", "<!-- run-stages:end -->"
+START, END = "<!-- run-stages:start -->", "<!-- run-stages:end -->"
 
 
 def italy_power() -> pd.DataFrame:
@@ -244,12 +244,25 @@ def section(result: dict) -> str:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line, built without running anything (tests/test_docs.py parses the
+    commands the docs show with it)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default=",".join(DEFAULT), help=f"comma-separated, of {list(PANELS)}")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", help="output directory (default runs/stages-<time>)")
-    parser.add_argument("--readme", help="rewrite this README's run-stages block with the tables")
+    parser.add_argument(
+        "--doc",
+        "--readme",
+        dest="doc",
+        metavar="PATH",
+        help="rewrite the run-stages block of this Markdown file (docs/benchmarks.md) with the tables",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.datasets.split(",") if n.strip()]
     unknown = [n for n in names if n not in PANELS]
@@ -265,21 +278,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     (out / "run_stages.md").write_text(text)
     print("\n" + text)
-    if args.readme:
-        from accuracy import write_readme
+    if args.doc:
+        from accuracy import write_doc
 
-        text = kept_sections(Path(args.readme), names, text)
-        write_readme(Path(args.readme), text, README_START, README_END)
-        print(f"rewrote the run-stages block of {args.readme}")
+        text = kept_sections(Path(args.doc), names, text)
+        write_doc(Path(args.doc), text, START, END)
+        print(f"rewrote the run-stages block of {args.doc}")
     return 0
 
 
-def kept_sections(readme: Path, names: list[str], text: str) -> str:
-    """``text`` followed by the README block's sections of the panels not run this time."""
-    old = readme.read_text()
-    if README_START not in old:
+def kept_sections(doc: Path, names: list[str], text: str) -> str:
+    """``text`` followed by the sections of ``doc``'s run-stages block (``docs/benchmarks.md``)
+    of the panels not run this time."""
+    old = doc.read_text()
+    if START not in old:
         return text
-    block = old.split(README_START, 1)[1].split(README_END, 1)[0]
+    block = old.split(START, 1)[1].split(END, 1)[0]
     kept = [
         "### " + part.strip()
         for part in block.split("\n### ")[1:]

@@ -1,7 +1,7 @@
 """Sweep overhead: where a sweep's wall clock goes, beside the trials' own training seconds.
 
     PYTHONPATH=platform python benchmarks/sweep_overhead.py [--trials 16] [--epochs 25]
-        [--scaling] [--ray-train] [--json PATH] [--readme README.md]
+        [--scaling] [--ray-train] [--json PATH] [--doc docs/benchmarks.md]
 
 One run on 2 CPUs (Ray started here with ``num_cpus=2``, 2 trials at a time): a sweep of small
 mlp/lstm trials (the default ASHA scheduler) on three real monthly series (statsmodels' El Nino
@@ -49,7 +49,7 @@ from foretune.runtime import ensure_ray  # noqa: E402
 from foretune.search import run_sweep  # noqa: E402
 
 SLOTS = 2
-README_START, README_END = "<!-- sweep-overhead:start -->", "<!-- sweep-overhead:end -->"
+START, END = "<!-- sweep-overhead:start -->", "<!-- sweep-overhead:end -->"
 
 
 class Timeline(Callback):
@@ -174,7 +174,9 @@ def start_ray(attempts: int = 3) -> tuple[float, float]:
     raise RuntimeError(f"Ray did not start in {attempts} attempts")
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line, built without running anything (tests/test_docs.py parses the
+    commands the docs show with it)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=16)
     parser.add_argument("--epochs", type=int, default=25)
@@ -183,8 +185,18 @@ def main() -> None:
         "--ray-train", action="store_true", help="also one trial inline vs through Ray Train's TorchTrainer"
     )
     parser.add_argument("--json")
-    parser.add_argument("--readme", help="rewrite this README's sweep-overhead block with the results")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--doc",
+        "--readme",
+        dest="doc",
+        metavar="PATH",
+        help="rewrite the sweep-overhead block of this Markdown file (docs/benchmarks.md) with the results",
+    )
+    return parser
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
@@ -252,11 +264,11 @@ def main() -> None:
         )
     text = "\n".join(lines) + "\n"
     print(text)
-    if args.readme:
-        from accuracy import write_readme
+    if args.doc:
+        from accuracy import write_doc
 
-        write_readme(Path(args.readme), text, README_START, README_END)
-        print(f"rewrote the sweep-overhead block of {args.readme}")
+        write_doc(Path(args.doc), text, START, END)
+        print(f"rewrote the sweep-overhead block of {args.doc}")
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2))
 

@@ -8,7 +8,13 @@ import sys
 
 from foretune.cli import main
 
-if __name__ == "__main__":
-    argv = sys.argv[1:]
+
+def foretune_argv(argv: list[str]) -> list[str]:
+    """The ``foretune`` command line these flags stand for (tests/test_docs.py parses the docs'
+    ``python jobs/sweep.py ...`` commands through it and ``foretune.cli.build_parser``)."""
     command = "sweep" if "--sweep-only" in argv else "run"
-    sys.exit(main([command, *[a for a in argv if a != "--sweep-only"]]))
+    return [command, *[a for a in argv if a != "--sweep-only"]]
+
+
+if __name__ == "__main__":
+    sys.exit(main(foretune_argv(sys.argv[1:])))

@@ -1,22 +1,20 @@
 """``Foretune``: fit from a DataFrame with its own column names, predict (also in a fresh
-process and after save/load), explain, cross-validate with one fit or a fit per cutoff, and the
-README's Python block.
+process and after save/load), explain, cross-validate with one fit or a fit per cutoff. The
+README's Python block runs in tests/test_docs.py, with every other block of the docs.
 
 One tiny real fit (2 trials of mlp, 3 epochs, on the built-in quarterly data, with the columns
 named ``series, date, value``) is shared by the module; cross-validation with ``refit=False``
-adds one fit, with ``refit=2`` over three windows two, the README block one.
+adds one fit, with ``refit=2`` over three windows two.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -26,7 +24,6 @@ from foretune.data import builtin_dataset_path
 from foretune.errors import ConfigError
 from foretune.rundir import RunDir
 
-README = Path(__file__).resolve().parents[2] / "README.md"
 NAMES = {"unique_id": "series", "ds": "date", "y": "value"}
 BACK = {v: k for k, v in NAMES.items()}
 
@@ -178,20 +175,6 @@ def test_cross_validation_with_refit_fits_every_kth_cutoff(fitted, data):
     assert sorted(p.name for p in (ft.run_dir / "cv").iterdir()) == ["cutoff-0", "cutoff-2"]
     for k in (0, 2):
         assert (ft.run_dir / "cv" / f"cutoff-{k}" / "ensemble" / "ensemble.json").is_file()
-
-
-def test_the_readmes_python_block_runs(ray_session, tmp_path, monkeypatch, capsys):
-    """The README's "From Python" block, executed as it stands (its run goes under tmp_path)."""
-    section = README.read_text().split("### From Python", 1)[1]
-    block = re.search(r"```python\n(.*?)```", section, re.S).group(1)
-    assert ".fit(train)" in block and "ft.evaluate(df)" in block
-    monkeypatch.chdir(tmp_path)
-    namespace: dict = {}
-    exec(compile(block, str(README), "exec"), namespace)
-    assert (tmp_path / "forecast.png").is_file()
-    assert len(namespace["forecast"]) == 8 * 4
-    table = capsys.readouterr().out
-    assert re.search(r"^\s*0\s+ensemble\s", table, re.M) and "seasonal_naive" in table
 
 
 def test_settings_are_checked_before_anything_runs(tmp_path, data):

@@ -79,7 +79,7 @@ def test_a_running_sweep_prints_heartbeats_with_epochs_and_validation_loss(
     assert beats, out
     assert any(re.search(r"1 running: \w+ \(mlp\) epoch [1-3] val_loss \d+\.\d{4}; best", b) for b in beats)
     assert re.search(r"^\[1/1\] trial \w+ \(mlp\) done", out, re.M)
-    # Tune's TensorBoard logs, where the README says they are
+    # Tune's TensorBoard logs, where docs/usage.md says they are
     assert list((tmp_path / "run" / "sweep").glob("*/events.out.tfevents.*"))
 
 

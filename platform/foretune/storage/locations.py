@@ -33,7 +33,7 @@ from foretune.errors import StorageError
 
 from .secrets import check_uri, redact
 
-#: What a node needs on the bucket of a run directory (the README's IAM policy lists them).
+#: What a node needs on the bucket of a run directory (docs/cluster.md lists them too).
 S3_PERMISSIONS = ("s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject")
 #: Where the AWS SDK's default chain finds credentials before the instance profile.
 _CREDENTIAL_VARS = (
@@ -286,7 +286,7 @@ def explain(exc: BaseException, where: str) -> str:
     if "access_denied" in lowered or "accessdenied" in lowered or "403" in lowered:
         return (
             f"{where}: access denied ({text}); the credentials need {', '.join(S3_PERMISSIONS)} "
-            "on the bucket (see the README's cluster section), or set credentials that have them"
+            "on the bucket (see docs/cluster.md), or set credentials that have them"
         )
     return f"{where}: {text}"
 
