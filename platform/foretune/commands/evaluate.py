@@ -68,8 +68,7 @@ def evaluate_command(
     or validated on (assuming ``data`` is the data they were trained on), with a printed note.
     """
     say = log or (lambda _msg: None)
-    if out is not None:  # before any work: never into the model's or the data's own directory
-        check_output_dir(out, inputs={"--model": model, "--data": data})
+    _check_out_dir(out, model, data)
     model_dir = resolve(model)
     ensemble = Ensemble.load(model_dir)
     horizon = _horizon(ensemble, horizon)
@@ -97,6 +96,12 @@ def evaluate_command(
     report = _write(result, out_dir, run_dir=model_dir.parent)
     _print_summary(result, horizon, windows, out_dir, report, say)
     return report
+
+
+def _check_out_dir(out: str | Path | None, model: str | Path, data: Any) -> None:
+    """Before any work: ``out`` is never the model's or the data's own directory (nor inside them)."""
+    if out is not None:
+        check_output_dir(out, inputs={"--model": model, "--data": data})
 
 
 def _horizon(ensemble: Ensemble, horizon: int | None) -> int:
