@@ -55,6 +55,7 @@ def tiny_ensemble_run(ray_session, tmp_path_factory):
             # deep members only, so its readers (explain, evaluate) know what they get; the
             # statistical members are tested on this run in tests/ensemble/test_ensemble_statistical.py
             "ensemble.statistical": [],
+            "evaluate.windows": 2,  # the readers test a hold-out of two windows
         },
     )
 

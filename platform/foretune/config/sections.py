@@ -325,7 +325,7 @@ class EvaluateConfig(_Section):
     """The run's own out-of-sample report (see ``foretune.commands.evaluate.run_report``)."""
 
     windows: int = Field(
-        2,
+        1,
         ge=0,
         le=100,
         description="the last windows x data.horizon steps of every series long enough are held out "
