@@ -351,7 +351,8 @@ def test_every_relative_link_and_anchor_resolves(page):
 
 
 def test_every_generated_block_lives_in_docs_benchmarks():
-    """Each block a benchmark script rewrites (``--doc docs/benchmarks.md``) is there, once."""
+    """Each block a benchmark script rewrites (``--doc docs/benchmarks.md``) is there, once; the
+    accuracy headline (``--summary README.md``) is in the README, once."""
     text = (DOCS / "benchmarks.md").read_text()
     names = {
         name
@@ -359,6 +360,8 @@ def test_every_generated_block_lives_in_docs_benchmarks():
         for name in re.findall(r"<!-- ([\w-]+):start -->", path.read_text())
     }
     assert {"accuracy-benchmark", "refit-full", "run-stages", "sweep-overhead"} <= names
+    readme = (ROOT / "README.md").read_text()
     for name in sorted(names):
+        page, where = (readme, "README.md") if name == "accuracy-summary" else (text, "docs/benchmarks.md")
         for marker in (f"<!-- {name}:start -->", f"<!-- {name}:end -->"):
-            assert text.count(marker) == 1, f"docs/benchmarks.md has {marker} {text.count(marker)} times"
+            assert page.count(marker) == 1, f"{where} has {marker} {page.count(marker)} times"
