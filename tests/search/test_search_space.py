@@ -84,13 +84,26 @@ def test_warm_start_points_are_each_architecture_with_its_defaults():
     config = experiment_config(
         {"models": ["nbeats", "gru", "tcn"], "data.horizon": 4, "search.windows": [2, 4, 8]}
     )
-    points = warm_start_points(config)
-    assert [p["architecture"] for p in points] == ["nbeats", "gru", "tcn"]
+    points = warm_start_points(config)  # search.trials 8: a round at 1x, then at 2x, then 0.5x
+    assert [(p["architecture"], p["window"]) for p in points] == [
+        ("nbeats", 4),
+        ("gru", 4),
+        ("tcn", 4),
+        ("nbeats", 8),
+        ("gru", 8),
+        ("tcn", 8),
+        ("nbeats", 2),
+        ("gru", 2),
+    ]
     for point in points:
         spec = decode(point, config)  # a point is a complete trial: it decodes on its own
-        assert spec.window == 4 and spec.learning_rate == config.train.learning_rate
+        assert spec.window == point["window"] and spec.learning_rate == config.train.learning_rate
         assert spec.hyperparameters["dropout"] == 0.1
+    few = warm_start_points(experiment_config(config, {"search.trials": 2}))
+    assert [p["architecture"] for p in few] == ["nbeats", "gru"]  # the budget bounds the points
     pinned = experiment_config(config, {"search.space": {"learning_rate": 0.002, "architecture": "gru"}})
-    (only,) = warm_start_points(pinned)
-    assert "gru.dropout" in only and not {"architecture", "learning_rate"} & set(only)  # the pins decide
+    pinned_points = warm_start_points(pinned)  # gru alone, one point per lookback round
+    assert [p["window"] for p in pinned_points] == [4, 8, 2]
+    for only in pinned_points:
+        assert "gru.dropout" in only and not {"architecture", "learning_rate"} & set(only)  # the pins decide
     assert warm_start_points(experiment_config(config, {"search.warm_start": False})) == []
