@@ -41,14 +41,13 @@ try:
 except ImportError:  # run without PYTHONPATH=platform
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "platform"))
 
-from foretune import models
 from foretune.config import EnsembleConfig
 from foretune.data import RatioTransform
 from foretune.data.synthetic import business_panel
 from foretune.ensemble.conformal import Calibration
 from foretune.ensemble.model import Ensemble, Member
 from foretune.models.statistical import StatisticalModel, forecast_histories
-from foretune.train import TrainSpec
+from foretune.train import TrainSpec, build_model
 
 START, END = "<!-- predict-speed:start -->", "<!-- predict-speed:end -->"
 
@@ -97,9 +96,8 @@ def ensemble_for(
     weight = 1.0 / (len(deep) + len(states))
     members = []
     for i, arch in enumerate(deep):
-        spec = TrainSpec(arch, {}, window, horizon, seed=i)
-        torch.manual_seed(i)
-        model = models.build(arch, input_size=2, horizon=horizon, window=window).eval()
+        spec = TrainSpec(arch, {}, window, horizon, seed=i)  # the training defaults (level input)
+        model = build_model(spec, 2).eval()
         members.append(Member(model, arch, window, weight, spec, 2, {"trial_id": f"t{i}"}))  # y + mask
     for name, per_series in states.items():
         member = Member.of_statistical(name, weight)
@@ -163,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--series", default="1000,10000", help="comma-separated panel sizes")
     parser.add_argument("--horizon", type=int, default=18)
     parser.add_argument("--window", type=int, default=36)
-    parser.add_argument("--members", default="mlp,lstm,tcn")
+    parser.add_argument("--members", default="nbeats,mlp,gru,tcn", help="the quickstart's models")
     parser.add_argument("--statistical", default="AutoETS,AutoTheta,SeasonalNaive")
     parser.add_argument("--distinct", type=int, default=1000, help="series generated and fit")
     parser.add_argument("--repeat", type=int, default=2)
