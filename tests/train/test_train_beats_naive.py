@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
+import statsmodels.api as sm  # the dev extra
 import torch
 
 from foretune import metrics as M
 from foretune.data import RatioTransform, model_inputs, prepare, validate
 from foretune.data.transform import RowTransform
 from foretune.train import TrainSpec, fit
-
-sm = pytest.importorskip("statsmodels.api", reason="statsmodels is in the dev extra")
 
 HORIZON, SEASON, WINDOWS = 12, 12, 3  # three held-out years, one rolling origin each
 
