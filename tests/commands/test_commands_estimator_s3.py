@@ -13,23 +13,16 @@ from test_commands_estimator_api import ft, panel, train  # noqa: F401 - the fix
 from foretune.commands.estimator import Foretune
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "storage"))
-from s3_server import BUCKET, S3Server  # noqa: E402
+from s3_server import BUCKET, serving_as_writer  # noqa: E402
 
 pytestmark = [pytest.mark.s3, pytest.mark.slow]
-AWS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
 
 
 @pytest.fixture(scope="module")
 def s3():
-    server = S3Server.start()
-    patch = pytest.MonkeyPatch()
-    for name in AWS:
-        patch.delenv(name, raising=False)
-    for name, value in server.env(server.writer).items():
-        patch.setenv(name, value)
-    yield server
-    patch.undo()
-    server.stop()
+    """The server, and this process's AWS variables pointing at it with the writer's keys."""
+    with serving_as_writer() as server:
+        yield server
 
 
 def test_save_to_a_bucket_and_load_forecast_the_same(s3, ft):  # noqa: F811

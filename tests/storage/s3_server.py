@@ -17,6 +17,8 @@ import json
 import logging
 import socket
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 BUCKET = "foretune-tests"
@@ -108,3 +110,26 @@ class S3Server:
 
     def stop(self) -> None:
         self.server.stop()
+
+
+#: The AWS variables a test clears, so only the server's credentials are in effect.
+AWS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
+
+
+@contextmanager
+def serving_as_writer() -> Iterator[S3Server]:
+    """A started server, this process's AWS variables pointing at it with the writer's keys;
+    both undone on exit (a module-scoped fixture's body)."""
+    import pytest
+
+    server = S3Server.start()
+    patch = pytest.MonkeyPatch()
+    for name in AWS:
+        patch.delenv(name, raising=False)
+    for name, value in server.env(server.writer).items():
+        patch.setenv(name, value)
+    try:
+        yield server
+    finally:
+        patch.undo()
+        server.stop()

@@ -20,25 +20,18 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from s3_server import BUCKET, S3Server
+from s3_server import BUCKET, serving_as_writer
 
 from foretune.storage import read_parquet, resolve, write_atomic, write_frame
 
 MB = 1 << 20
-AWS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
 
 
 @pytest.fixture(scope="module")
 def s3():
-    server = S3Server.start()
-    patch = pytest.MonkeyPatch()
-    for name in AWS:
-        patch.delenv(name, raising=False)
-    for name, value in server.env(server.writer).items():
-        patch.setenv(name, value)
-    yield server
-    patch.undo()
-    server.stop()
+    """The server, and this process's AWS variables pointing at it with the writer's keys."""
+    with serving_as_writer() as server:
+        yield server
 
 
 def _etag(s3, key: str) -> str:

@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 from s3_cluster import RESULT_PREFIX, WORKERS
-from s3_server import BUCKET, S3Server
+from s3_server import AWS, BUCKET, serving_as_writer
 
 from foretune.data import read_frame
 from foretune.errors import ArtifactError, StorageError
@@ -45,21 +45,13 @@ HERE = Path(__file__).resolve().parent
 TRIALS = 3
 RUN = f"s3://{BUCKET}/runs/exp1"
 DATA = f"s3://{BUCKET}/data"
-AWS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
 
 
 @pytest.fixture(scope="module")
 def s3():
     """The server, and this process's AWS variables pointing at it with the writer's keys."""
-    server = S3Server.start()
-    patch = pytest.MonkeyPatch()
-    for name in AWS:
-        patch.delenv(name, raising=False)
-    for name, value in server.env(server.writer).items():
-        patch.setenv(name, value)
-    yield server
-    patch.undo()
-    server.stop()
+    with serving_as_writer() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

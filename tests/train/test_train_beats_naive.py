@@ -3,9 +3,12 @@ small real seasonal panel (statsmodels' monthly CO2 and El Nino sea-surface temp
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm  # the dev extra
 import torch
 
 from foretune import metrics as M
@@ -13,27 +16,17 @@ from foretune.data import RatioTransform, model_inputs, prepare, validate
 from foretune.data.transform import RowTransform
 from foretune.train import TrainSpec, fit
 
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 HORIZON, SEASON, WINDOWS = 12, 12, 3  # three held-out years, one rolling origin each
 
 
 def seasonal_panel() -> pd.DataFrame:
-    """Monthly CO2 at Mauna Loa (weekly means, monthly averaged) and El Nino SST: long frame."""
-    weekly = sm.datasets.co2.load_pandas().data["co2"]
-    co2 = weekly.resample("MS").mean().interpolate("linear")
-    wide = sm.datasets.elnino.load_pandas().data
-    months = [c for c in wide.columns if c != "YEAR"]
-    long = wide.melt(id_vars="YEAR", value_vars=months, var_name="month", value_name="y")
-    long["ds"] = pd.to_datetime(
-        long["YEAR"].astype(int).astype(str) + "-" + long["month"].str.title(), format="%Y-%b"
-    )
-    sst = long.sort_values("ds")
-    return pd.concat(
-        [
-            pd.DataFrame({"unique_id": "co2", "ds": co2.index, "y": co2.to_numpy()}),
-            pd.DataFrame({"unique_id": "sst", "ds": sst["ds"].to_numpy(), "y": sst["y"].to_numpy()}),
-        ],
-        ignore_index=True,
-    )
+    """Monthly CO2 at Mauna Loa and El Nino SST, long format: the accuracy benchmark's loaders
+    (``benchmarks/datasets.py``, imported by path: one definition of each data set)."""
+    spec = importlib.util.spec_from_file_location("benchmark_datasets", BENCHMARKS / "datasets.py")
+    datasets = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
+    spec.loader.exec_module(datasets)  # registered first: its dataclasses look their module up
+    return pd.concat([datasets.co2(), datasets.elnino()], ignore_index=True)
 
 
 def _without_last(frame: pd.DataFrame, points: int) -> pd.DataFrame:
