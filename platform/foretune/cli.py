@@ -28,7 +28,7 @@ calibrated intervals and up/flat/down probabilities."""
 
 EPILOG = """\
 examples:
-  foretune run                                  the quickstart: the built-in data, a few minutes
+  foretune run                                  the quickstart: the built-in data, about a minute
   foretune run --data panel.parquet --horizon 12 --models lstm,tcn --trials 16 --out runs/exp1
   foretune run --set train.max_epochs=5 --set search.windows=[8,16]
   foretune predict --model runs/exp1/ensemble --data panel.parquet --out forecast.parquet
