@@ -23,7 +23,7 @@ def __getattr__(name: str):
 
         return Foretune
     if name == "plot_forecast":
-        from foretune.plotting import fan_chart
+        from foretune.ensemble.fan_chart import fan_chart
 
         return fan_chart
     raise AttributeError(name)

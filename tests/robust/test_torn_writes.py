@@ -20,7 +20,11 @@ from tiny_artifact import tiny_ensemble
 from foretune.ensemble import ArtifactError, Ensemble
 from foretune.storage import write_atomic, write_frame
 
-pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+# The kills need os.fork (a child killed with SIGKILL mid-save), which only POSIX systems have;
+# on Linux and macOS, CI's machines among them, every test here runs.
+pytestmark = pytest.mark.skipif(
+    not hasattr(os, "fork"), reason="kills a forked child mid-save: os.fork and SIGKILL exist on POSIX only"
+)
 KILLS = 40
 
 

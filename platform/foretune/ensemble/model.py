@@ -263,7 +263,7 @@ class Ensemble:
         static_df: pd.DataFrame | str | Path | None = None,
     ) -> Figure:
         """Forecast ``series`` of ``data`` (default: its first six) and draw each one's recent
-        history, forecast mean, median and shaded calibrated intervals (``plotting.fan_chart``).
+        history, forecast mean, median and shaded calibrated intervals (``ensemble.fan_chart``).
         ``futr_df`` and ``static_df`` are the covariates, as for ``predict``.
 
         Returns a matplotlib ``Figure``: a notebook shows it, ``fig.savefig(path)`` writes it.

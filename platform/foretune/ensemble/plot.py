@@ -32,12 +32,12 @@ def plot_forecast(
     static_df: pd.DataFrame | str | Path | None = None,
 ) -> Figure:
     """Forecast ``series`` of ``data`` (default: its first six) and draw each one's recent
-    history, forecast mean, median and shaded calibrated intervals (``plotting.fan_chart``);
+    history, forecast mean, median and shaded calibrated intervals (``ensemble.fan_chart``);
     ``futr_df`` and ``static_df`` are the covariates, as for ``Ensemble.predict``.
 
     Returns a matplotlib ``Figure``: a notebook shows it, ``fig.savefig(path)`` writes it.
     """
-    from foretune.plotting import MAX_SERIES, fan_chart  # matplotlib only when drawing
+    from .fan_chart import MAX_SERIES, fan_chart  # matplotlib only when drawing
 
     history = read_frame(data)
     ids = list(pd.unique(history["unique_id"]))

@@ -26,12 +26,12 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
+from foretune.ensemble.fan_chart import fan_chart
 from foretune.metrics import interval_pairs
 from foretune.plotting import (
     attribution_bars,
     attribution_matrix,
     empty,
-    fan_chart,
     lag_feature_heatmap,
 )
 
