@@ -297,7 +297,7 @@ def test_negative_values_are_accepted_under_diff():
     assert data.frame["y"].min() == -15.0
     prep = prepare(data, window=4, horizon=2, transform=RatioTransform("diff"))
     assert len(prep.train) > 0
-    np.testing.assert_allclose(prep.train.y_reg, 0.0, atol=1e-6)  # constant steps of 1
+    np.testing.assert_allclose(prep.train.y_reg, 0.0, atol=1e-6)  # constant steps of 1 (exact drift)
     validate(frame, transform="none")
 
 

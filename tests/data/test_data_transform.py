@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from foretune.data import RatioTransform, SeriesStats, builtin_dataset_path
-from foretune.data.transform import clip_outliers
+from foretune.data.moments import clip_outliers
 
 KINDS = ("log_ratio", "diff", "none")
 
@@ -76,7 +76,7 @@ def test_diff_accepts_negative_levels():
 # -- standardisation ----------------------------------------------------------------------------
 @pytest.mark.parametrize("kind", KINDS)
 def test_standardize_round_trip_and_moments(macro, kind):
-    t = RatioTransform(kind)
+    t = RatioTransform(kind, drift_prior=0.0)  # the plain mean: standardised changes have mean 0
     for uid, y in macro.items():
         train = y[:150]
         t.fit_series(uid, train)
@@ -92,23 +92,24 @@ def test_standardize_round_trip_and_moments(macro, kind):
 
 
 def test_one_jump_does_not_set_the_drift_and_scale():
+    """The clipped moments (drift_prior 0: the plain mean of the clipped changes)."""
     rng = np.random.default_rng(0)
     r = rng.normal(0.02, 0.05, 40)
     y = 100 * np.exp(np.cumsum(np.r_[0.0, r]))
     y[0] = y[1] / 1000  # a start-up value: the first change is log(1000) ~ 6.9
-    t = RatioTransform("log_ratio")
+    t = RatioTransform("log_ratio", drift_prior=0.0)
     s = t.fit_series("a", y)
     assert abs(s.mu - 0.02) < 0.03 and s.sigma < 0.15  # the unclipped mean and std: 0.19, 1.08
-    many = RatioTransform("log_ratio").fit_many(["a"], np.array([0, len(y)]), y)[0]
+    many = RatioTransform("log_ratio", drift_prior=0.0).fit_many(["a"], np.array([0, len(y)]), y)[0]
     assert (many.mu, many.sigma) == pytest.approx((s.mu, s.sigma))
     # mostly zero changes (MAD 0, e.g. intermittent demand): nothing is clipped
     sparse = np.array([1.0, 1.0, 1.0, 6.0, 6.0, 6.0, 6.0, 9.0])
-    d = RatioTransform("diff").fit_series("b", sparse)
+    d = RatioTransform("diff", drift_prior=0.0).fit_series("b", sparse)
     assert d.mu == pytest.approx(np.mean(np.diff(sparse)))
 
 
 def test_fit_series_hand_values():
-    t = RatioTransform("diff")
+    t = RatioTransform("diff", drift_prior=0.0)
     s = t.fit_series("a", np.array([10.0, 11.0, 13.0, 12.0]))  # changes 1, 2, -1
     assert s.mu == pytest.approx(2.0 / 3.0)
     assert s.sigma == pytest.approx(np.sqrt(((1 - 2 / 3) ** 2 + (2 - 2 / 3) ** 2 + (-1 - 2 / 3) ** 2) / 3))
@@ -246,7 +247,7 @@ def test_labels_take_a_scale_per_path():
 
 
 def test_stat_arrays_follow_the_given_order():
-    t = RatioTransform("diff")
+    t = RatioTransform("diff", drift_prior=0.0)
     t.fit_series("a", np.array([1.0, 2.0, 4.0]), np.array([[0.0], [1.0], [2.0]]))
     t.fit_series("b", np.array([1.0, 1.0]), np.array([[5.0], [5.0]]))
     arrays = t.stat_arrays(["b", "a"])
@@ -258,7 +259,7 @@ def test_stat_arrays_follow_the_given_order():
 
 # -- auto: one kind per series ------------------------------------------------------------------
 def test_auto_picks_log_ratio_for_positive_series_and_diff_otherwise():
-    t = RatioTransform("auto")
+    t = RatioTransform("auto", drift_prior=0.0)
     t.fit_series("pos", np.array([1.0, 2.0, 4.0]))
     t.fit_series("zero", np.array([0.0, 2.0, 5.0]))
     assert (t.kind_of("pos"), t.kind_of("zero")) == ("log_ratio", "diff")
@@ -293,3 +294,24 @@ def test_a_constant_series_is_forecast_flat():
     # whatever the network says in standardised units, the change is the training mean (0)
     r = t.unstandardize("flat", np.array([1.5, -2.0, 3.0]))
     assert t.integrate(100.0, r, t.kind_of("flat")) == pytest.approx([100.0, 100.0, 100.0])
+
+
+def test_drift_is_shrunk_towards_zero_by_the_prior():
+    """A series of n noisy changes keeps n / (n + drift_prior) of its mean change; an exact
+    (noise-free) drift and a level series' mean are kept; fit_many agrees with fit_series."""
+    rng = np.random.default_rng(0)
+    noisy = 10.0 + np.concatenate([[0.0], np.cumsum(0.5 + rng.normal(0.0, 1.0, 60))])
+    ramp = np.arange(1.0, 42.0)
+    plain, shrunk = RatioTransform("diff", drift_prior=0.0), RatioTransform("diff", drift_prior=100.0)
+    mean = plain.fit_series("noisy", noisy).mu
+    assert shrunk.fit_series("noisy", noisy).mu == pytest.approx(mean * 60 / 160, rel=1e-12)
+    assert shrunk.fit_series("ramp", ramp).mu == pytest.approx(1.0)  # constant changes: exact
+    assert RatioTransform("none").fit_series("lvl", noisy).mu == pytest.approx(noisy[1:].mean())
+    many = RatioTransform("diff").fit_many(
+        ["noisy", "ramp"], np.array([0, len(noisy), len(noisy) + len(ramp)]), np.concatenate([noisy, ramp])
+    )
+    assert [s.mu for s in many] == pytest.approx([mean * 60 / 160, 1.0], rel=1e-9)
+    state = shrunk.to_dict()
+    assert RatioTransform.from_dict(state).drift_prior == 100.0
+    del state["drift_prior"]  # saved before the prior existed: it had the plain mean
+    assert RatioTransform.from_dict(state).drift_prior == 0.0

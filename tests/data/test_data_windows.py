@@ -50,7 +50,11 @@ def _levels(frame: pd.DataFrame, uid: str, column: str = "y") -> np.ndarray:
 
 def _prep(frame, kind="log_ratio", window=T, horizon=H, **kw):
     return prepare(
-        validate(frame, transform=kind), window=window, horizon=horizon, transform=RatioTransform(kind), **kw
+        validate(frame, transform=kind),
+        window=window,
+        horizon=horizon,
+        transform=RatioTransform(kind, drift_prior=0.0),
+        **kw,
     )
 
 
@@ -422,7 +426,7 @@ def test_padding_and_mask_on_a_hand_made_short_series():
     covariate's mean 2 and std sqrt(2/3) over [1, 2, 3]. A feature row holds the standardised
     change into a level, the covariate at that level, and the mask.
     """
-    prep = prepare(_hand_series(), window=3, horizon=1, transform=RatioTransform("diff"))
+    prep = prepare(_hand_series(), window=3, horizon=1, transform=RatioTransform("diff", drift_prior=0.0))
     s = prep.transform.stats["s"]
     assert (s.mu, s.sigma) == (2.0, 1.0)
     sd = np.sqrt(2 / 3)
@@ -447,7 +451,7 @@ def test_padding_and_mask_on_a_hand_made_short_series():
 
 def test_model_inputs_pad_the_same_way_and_features_carry_the_mask():
     data = _hand_series()
-    prep = prepare(data, window=3, horizon=1, transform=RatioTransform("diff"))
+    prep = prepare(data, window=3, horizon=1, transform=RatioTransform("diff", drift_prior=0.0))
     t, y, cov = prep.transform, data.frame["y"].to_numpy(), data.frame[["c"]].to_numpy()
     sd = np.sqrt(2 / 3)
     np.testing.assert_allclose(

@@ -41,6 +41,12 @@ class DataConfig(_Section):
         description="auto = log_ratio where a series is strictly positive, else a scaled difference",
     )
     eps: float = Field(1e-10, ge=0.0, lt=1.0)
+    drift_prior: float = Field(
+        100.0,
+        ge=0.0,
+        description="each series' mean change (its drift) is shrunk towards zero as if this many "
+        "more changes of zero had been seen; 0 = the plain mean (data.transform's docstring)",
+    )
     val_windows: Annotated[int, Field(ge=1, le=1000)] | Literal["auto"] = Field(
         "auto",
         description="validation part: windows of horizon steps; auto = more for few series "

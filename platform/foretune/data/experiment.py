@@ -108,7 +108,7 @@ def prepare_all(config: ExperimentConfig, series: SeriesFrame) -> dict[int, Prep
         require_windows(InputSpec.from_dict(series.inputs), config.search.windows)
     out = {}
     for window in sorted(set(config.search.windows)):
-        transform = RatioTransform(data.transform, data.eps, data.flat_band)
+        transform = RatioTransform(data.transform, data.eps, data.flat_band, drift_prior=data.drift_prior)
         out[window] = prepare(
             series,
             window=window,

@@ -22,6 +22,7 @@ from foretune.errors import DataError
 
 from .io import REQUIRED, resolve_source
 from .splits import Splits
+from .transform import DRIFT_PRIOR
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class StoreSettings:
     fill: str = "none"
     freq: Any = None
     holdout_windows: int = 0  # the run's evaluate.windows (held out of everything)
+    drift_prior: float = DRIFT_PRIOR
 
     @property
     def splits(self) -> Splits:
@@ -65,6 +67,7 @@ class StoreSettings:
             data.fill,
             data.freq,
             config.evaluate.windows,
+            data.drift_prior,
         )
 
 

@@ -86,7 +86,9 @@ def _profile(uid: str, frame: pd.DataFrame, settings: StoreSettings) -> dict[str
     )
     y, cov, freq = regular.y, regular.cov, regular.freq
     check_series(uid, regular.ds, y, settings.transform, 1, freq=freq)
-    transform = RatioTransform(settings.transform, settings.eps, settings.flat_band)
+    transform = RatioTransform(
+        settings.transform, settings.eps, settings.flat_band, drift_prior=settings.drift_prior
+    )
     seasons = season_lengths([freq], settings.season)
     scale = fit_train_parts(transform, [uid], Panel.one(y, cov), settings.splits, seasons)
     row = {"n": len(y), **vars(transform.stats[uid])}

@@ -7,9 +7,13 @@ strictly positive series and ``diff`` for any other, per series, and saves the c
 statistics. The model sees ``z = (r - mu) / sigma``, fit per series on the training part only,
 on changes clipped to ``OUTLIER_MADS`` robust standard deviations (1.4826 x MAD) of their median,
 so that one jump (a start-up value, a level shift, a data error) does not set a series' drift and
-scale; a series whose MAD is 0 (e.g. mostly zero changes) keeps its changes as they are;
-``integrate`` inverts a path of changes from the last observed level. Direction labels (0 down,
-1 flat, 2 up) compare the cumulative change after ``h`` steps with ``flat_band * scale * sqrt(h)``.
+scale; a series whose MAD is 0 (e.g. mostly zero changes) keeps its changes as they are.
+The mean change (a series' drift) is shrunk towards zero as if ``drift_prior`` more changes of
+zero had been seen (``n / (n + drift_prior)`` of it kept for ``n`` training changes): the drift of
+a short series is a noisy estimate that every forecast would add at every step, while the
+network reads the recent drift from the window itself. ``integrate`` inverts a path of changes
+from the last observed level. Direction labels (0 down, 1 flat, 2 up) compare the cumulative
+change after ``h`` steps with ``flat_band * scale * sqrt(h)``.
 Fit one series with ``fit_series`` or many at once, vectorised, with ``fit_many``. The state is
 plain JSON (``to_dict`` / ``from_dict``).
 """
@@ -22,10 +26,14 @@ from typing import Any
 
 import numpy as np
 
+from foretune.config import DataConfig, default
+
+from .moments import clip_outliers, segment_moments, series_pairs, std_floored
+
 KINDS = ("log_ratio", "diff", "none")
-#: Changes further than this many robust standard deviations from their series' median are
-#: clipped to that distance before the mean and standard deviation are taken (see above).
-OUTLIER_MADS = 8.0
+#: Default ``drift_prior`` (``data.drift_prior``): a series of 100 changes keeps half its drift,
+#: one of 1,000 keeps 91%.
+DRIFT_PRIOR = float(default(DataConfig, "drift_prior"))
 Kind = str | np.ndarray  # one kind, or one per row ([N] for values [..., N, T]) of the values
 
 
@@ -52,6 +60,8 @@ class RatioTransform:
     stats: dict[str, SeriesStats] = field(default_factory=dict)
     #: covariate positions passed through as they are (mean 0, sigma 1): calendar and static ones
     unscaled: list[int] = field(default_factory=list)
+    #: pseudo-changes of zero drift the mean change is shrunk with (0 = the plain mean)
+    drift_prior: float = DRIFT_PRIOR
 
     def __post_init__(self) -> None:
         assert self.kind in (*KINDS, "auto"), self.kind
@@ -156,12 +166,15 @@ class RatioTransform:
         own = kind or self.choose(y_train)
         r = self.changes(y_train, own)
         clipped = clip_outliers(r, np.zeros(r.size, dtype=np.int64), 1)
-        mu, sigma = (float(clipped.mean()), _std(clipped)) if r.size else (0.0, 1.0)
-        scale = sigma if own != "none" else _std(np.diff(np.asarray(y_train, float)))
+        mu, sigma = (float(clipped.mean()), std_floored(clipped)) if r.size else (0.0, 1.0)
+        scale = sigma if own != "none" else std_floored(np.diff(np.asarray(y_train, float)))
         constant = r.size > 0 and float(np.std(r)) <= 1e-12 and own != "none"
+        mu = float(
+            self.shrunk_drift(np.asarray(mu), np.asarray(r.size), np.asarray(own), np.asarray(constant))
+        )
         stats = SeriesStats(mu, sigma, scale, kind=own if self.kind == "auto" else "", constant=constant)
         if cov_train is not None and cov_train.shape[-1]:
-            cov_mu, cov_sigma = cov_train.mean(axis=0), np.array([_std(c) for c in cov_train.T])
+            cov_mu, cov_sigma = cov_train.mean(axis=0), np.array([std_floored(c) for c in cov_train.T])
             stats.cov_mu, stats.cov_sigma = self._scaling(cov_mu, cov_sigma)
         self.stats[uid] = stats
         return stats
@@ -190,24 +203,27 @@ class RatioTransform:
         pairs, pair_seg = series_pairs(y, seg)
         series_kind = self.kind if self.kind != "auto" else np.asarray(kinds)
         r = self.changes(pairs, series_kind if isinstance(series_kind, str) else series_kind[pair_seg])[:, 0]
-        mu, sigma = _segment_moments(clip_outliers(r, pair_seg, n_series), pair_seg, n_series)
-        spread = np.sqrt(np.maximum(_segment_moments(r**2, pair_seg, n_series)[0] - mu**2, 0.0))
+        mu, sigma = segment_moments(clip_outliers(r, pair_seg, n_series), pair_seg, n_series)
+        spread = np.sqrt(np.maximum(segment_moments(r**2, pair_seg, n_series)[0] - mu**2, 0.0))
+        count = np.bincount(pair_seg, minlength=n_series)
+        series_kinds = np.broadcast_to(np.asarray(series_kind), mu.shape)
+        exact = (count > 0) & (spread <= 1e-12) & (series_kinds != "none")
+        mu = self.shrunk_drift(mu, count, series_kinds, exact)
         if self.kind == "none":
-            _, scale = _segment_moments(np.diff(pairs, axis=1)[:, 0], pair_seg, n_series)
+            _, scale = segment_moments(np.diff(pairs, axis=1)[:, 0], pair_seg, n_series)
         else:
             scale = sigma
         n_cov = 0 if cov is None else cov.shape[-1]
         cov_mu = np.zeros((n_series, n_cov))
         cov_sigma = np.zeros((n_series, n_cov))
         for k in range(n_cov):
-            cov_mu[:, k], cov_sigma[:, k] = _segment_moments(
+            cov_mu[:, k], cov_sigma[:, k] = segment_moments(
                 np.asarray(cov[:, k], dtype=np.float64), seg, n_series
             )
-        count = np.bincount(pair_seg, minlength=n_series)
         out = []
         for i, uid in enumerate(uids):
             own = self.kind if self.kind != "auto" else str(kinds[i])
-            constant = bool(count[i] > 0 and spread[i] <= 1e-12 and own != "none")
+            constant = bool(exact[i])
             stats = SeriesStats(
                 float(mu[i]),
                 float(sigma[i]),
@@ -220,6 +236,15 @@ class RatioTransform:
             self.stats[uid] = stats
             out.append(stats)
         return out
+
+    def shrunk_drift(
+        self, mu: np.ndarray, count: np.ndarray, kind: np.ndarray, constant: np.ndarray
+    ) -> np.ndarray:
+        """Mean changes ``mu`` of ``count`` changes each, shrunk towards zero by ``drift_prior``;
+        left as they are where the changes are ``constant`` (an exact drift) or the kind is
+        ``none`` (its mean is the mean level)."""
+        keep = count / np.maximum(count + self.drift_prior, 1e-12)
+        return np.where((kind == "none") | constant, mu, mu * keep)
 
     def _scaling(self, mu: np.ndarray, sigma: np.ndarray) -> tuple[list[float], list[float]]:
         """Covariate standardisation with the ``unscaled`` positions left as they are."""
@@ -273,12 +298,17 @@ class RatioTransform:
             "flat_band": self.flat_band,
             "stats": {uid: vars(s) for uid, s in self.stats.items()},
             "unscaled": list(self.unscaled),
+            "drift_prior": self.drift_prior,
         }
 
     @classmethod
     def from_dict(cls, state: dict[str, Any]) -> RatioTransform:
         stats = {uid: SeriesStats(**s) for uid, s in state["stats"].items()}
-        return cls(state["kind"], state["eps"], state["flat_band"], stats, list(state.get("unscaled", [])))
+        unscaled = list(state.get("unscaled", []))
+        # a transform saved before the drift prior had the plain mean
+        return cls(
+            state["kind"], state["eps"], state["flat_band"], stats, unscaled, state.get("drift_prior", 0.0)
+        )
 
 
 _ROW = "__rows__"
@@ -341,51 +371,3 @@ class RowTransform:
         if isinstance(self.kinds, str):
             return self.kinds
         return self.kinds.reshape((1,) * (np.ndim(r) - 2) + self.kinds.shape)
-
-
-def _std(values: np.ndarray) -> float:
-    """Standard deviation with a floor, so a constant series standardises to zeros, not NaN."""
-    s = float(np.std(values)) if np.size(values) else 0.0
-    return s if s > 1e-12 else 1.0
-
-
-def series_pairs(y: np.ndarray, seg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Consecutive levels ``[K, 2]`` of the same series in concatenated levels ``y`` (``seg``: the
-    series of each level), and the series of each pair: ``changes(pairs)[:, 0]`` are the series'
-    changes, never one across two series."""
-    same = seg[1:] == seg[:-1]
-    return np.stack([y[:-1][same], y[1:][same]], axis=1), seg[:-1][same]
-
-
-def clip_outliers(values: np.ndarray, seg: np.ndarray, n_series: int) -> np.ndarray:
-    """``values`` clipped per series (``seg``) to ``OUTLIER_MADS`` robust standard deviations
-    (1.4826 x MAD) around the series' median; a series whose MAD is 0 is left as it is."""
-    values = np.asarray(values, dtype=np.float64)
-    if not values.size:
-        return values
-    centre = _segment_median(values, seg, n_series)
-    spread = 1.4826 * _segment_median(np.abs(values - centre[seg]), seg, n_series)
-    bound = np.where(spread > 0, OUTLIER_MADS * spread, np.inf)[seg]
-    return np.clip(values, centre[seg] - bound, centre[seg] + bound)
-
-
-def _segment_median(values: np.ndarray, seg: np.ndarray, n_series: int) -> np.ndarray:
-    """Per-series median of ``values`` grouped by ``seg`` (0 for a series without values)."""
-    order = np.lexsort((values, seg))
-    ordered = values[order]
-    count = np.bincount(seg, minlength=n_series)
-    start = np.cumsum(count) - count
-    low = ordered[np.minimum(start + (count - 1) // 2, len(values) - 1)]
-    high = ordered[np.minimum(start + count // 2, len(values) - 1)]
-    return np.where(count > 0, (low + high) / 2, 0.0)
-
-
-def _segment_moments(values: np.ndarray, seg: np.ndarray, n_series: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-series mean and floored standard deviation (as ``_std``) of ``values`` grouped by
-    ``seg``; a series without values gets 0 and 1."""
-    count = np.bincount(seg, minlength=n_series)
-    total = np.bincount(seg, weights=values, minlength=n_series)
-    mean = np.divide(total, count, out=np.zeros(n_series), where=count > 0)
-    square = np.bincount(seg, weights=(values - mean[seg]) ** 2, minlength=n_series)
-    std = np.sqrt(np.divide(square, count, out=np.zeros(n_series), where=count > 0))
-    return mean, np.where(std > 1e-12, std, 1.0)

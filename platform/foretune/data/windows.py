@@ -26,6 +26,7 @@ from foretune.metrics import segment_scales
 from .calendar import season_lengths
 from .covariates import unscaled
 from .frame import SeriesFrame
+from .moments import series_pairs
 from .panel import Panel
 from .paths import level_paths
 from .splits import (
@@ -40,7 +41,7 @@ from .splits import (
     default_windows,
     minimum_length,
 )
-from .transform import RatioTransform, series_pairs
+from .transform import RatioTransform
 
 __all__ = [
     "AUTO_WINDOWS_MAX",
