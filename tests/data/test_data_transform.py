@@ -7,7 +7,10 @@ import pandas as pd
 import pytest
 
 from foretune.data import RatioTransform, SeriesStats, builtin_dataset_path
+from foretune.data.experiment import load_series, prepare_all
 from foretune.data.moments import clip_outliers
+from foretune.data.store_input import StoreSettings
+from support import tiny_config
 
 KINDS = ("log_ratio", "diff", "none")
 
@@ -315,3 +318,19 @@ def test_drift_is_shrunk_towards_zero_by_the_prior():
     assert RatioTransform.from_dict(state).drift_prior == 100.0
     del state["drift_prior"]  # saved before the prior existed: it had the plain mean
     assert RatioTransform.from_dict(state).drift_prior == 0.0
+
+
+def test_the_config_drift_prior_reaches_every_transform():
+    """``data.drift_prior`` shapes the in-memory transform, the streamed store's settings and
+    the transform an artifact saves (which fits series it has not seen at predict time)."""
+    transforms = {}
+    for prior in (0.0, 100.0):
+        config = tiny_config(**{"data.drift_prior": prior})
+        transform = next(iter(prepare_all(config, load_series(config)).values())).transform
+        assert transform.drift_prior == prior
+        assert RatioTransform.from_dict(transform.to_dict()).drift_prior == prior
+        assert StoreSettings.from_config(config, ()).drift_prior == prior
+        transforms[prior] = transform
+    for uid, plain in transforms[0.0].stats.items():
+        shrunk = transforms[100.0].stats[uid]
+        assert abs(shrunk.mu) < abs(plain.mu) and shrunk.sigma == plain.sigma  # the macro series drift

@@ -158,7 +158,9 @@ class SeriesStore:
             extra = f" ({len(problems)} series have problems; this is the first)" if len(problems) > 1 else ""
             raise DataError(problems["problem"].iloc[0] + extra)
         settings.splits.require_validation(summary["n"].to_numpy())
-        transform = RatioTransform(settings.transform, settings.eps, settings.flat_band)
+        transform = RatioTransform(
+            settings.transform, settings.eps, settings.flat_band, drift_prior=settings.drift_prior
+        )
         for r in summary.itertuples(index=False):
             transform.stats[r.unique_id] = SeriesStats(
                 r.mu, r.sigma, r.scale, list(r.cov_mu), list(r.cov_sigma), r.kind, bool(r.constant)

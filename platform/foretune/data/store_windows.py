@@ -50,7 +50,9 @@ def _windows_of_rows(
     ``scoring`` adds ``last``, ``future``, ``mu``, ``sigma`` and ``mase_scale`` per window)."""
     if not table.num_rows:
         return {}
-    transform = RatioTransform(settings.transform, settings.eps, settings.flat_band)
+    transform = RatioTransform(
+        settings.transform, settings.eps, settings.flat_band, drift_prior=settings.drift_prior
+    )
     n_cov = len(settings.covariates)
     stats = {k: table.column(k).to_numpy().astype(np.float64) for k in ("mu", "sigma", "scale")}
     for k in ("cov_mu", "cov_sigma"):
