@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,13 +39,24 @@ except ImportError:  # run without `pip install -e .`
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from datasets import DATASETS  # noqa: E402
 from foretune import metrics as M  # noqa: E402
-from foretune.data import RatioTransform, model_inputs, prepare, validate  # noqa: E402
+from foretune.data import RatioTransform, SeriesFrame, model_inputs, prepare, validate  # noqa: E402
 from foretune.data.calendar import season_lengths  # noqa: E402
 from foretune.data.transform import RowTransform  # noqa: E402
 from foretune.train import TrainSpec, fit  # noqa: E402
 
 START, END = "<!-- deep-diagnosis:start -->", "<!-- deep-diagnosis:end -->"
 SETS = ("m3_monthly_300", "taylor")
+
+
+@dataclass(frozen=True)
+class Origin:
+    """One scored origin: the history before it, the actual next horizon ``[S, H]``, each
+    series' levels up to it and MASE scale ``[S, 1]``."""
+
+    history: pd.DataFrame
+    actual: np.ndarray
+    levels: list[np.ndarray]
+    scale: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -102,30 +114,46 @@ def forecast(model, transform: RatioTransform, history: pd.DataFrame, window: in
     return rows.levels(last, rows.changes(z))
 
 
-def step_mase(name: str, steps: int, seed: int) -> pd.DataFrame:
-    """MASE per horizon step (mean over series and scored windows) of every variant and of
-    seasonal naive, on data set ``name``."""
+def seen_series(name: str) -> tuple[pd.DataFrame, SeriesFrame, int, int]:
+    """Data set ``name``: its whole frame, its seen part validated, its season and the lookback
+    ``max(horizon, season)``."""
     spec = DATASETS[name]
-    horizon, windows = spec.horizon, spec.windows
     frame = spec.loader()
-    seen, _ = split(frame, windows * horizon)
+    seen, _ = split(frame, spec.windows * spec.horizon)
     series = validate(seen, min_length=1)
     season = int(season_lengths(list(series.freqs.values()))[0])
-    window = max(horizon, season)
-    data = prepare(series, window=window, horizon=horizon, transform=RatioTransform("auto"), test_windows=0)
-    models = {v.label: train(v, data, steps, seed) for v in VARIANTS}
-    rows = {label: [] for label in [*models, "seasonal naive"]}
-    for k in range(windows):  # rolling origins over the scored tail
+    return frame, series, season, max(spec.horizon, season)
+
+
+def scored_origins(frame: pd.DataFrame, horizon: int, windows: int, season: int) -> Iterator[Origin]:
+    """The rolling origins over the scored tail (the last ``windows`` horizons of each series)."""
+    for k in range(windows):
         history, future = split(frame, (windows - k) * horizon)
         actual = future.groupby("unique_id").head(horizon)["y"].to_numpy().reshape(-1, horizon)
         ys = [g["y"].to_numpy(np.float64) for _, g in history.groupby("unique_id", sort=True)]
         scale = np.array([M.mase_scale(y, season) for y in ys])[:, None]
+        yield Origin(history, actual, ys, scale)
+
+
+def step_mase(name: str, steps: int, seed: int) -> pd.DataFrame:
+    """MASE per horizon step (mean over series and scored windows) of every variant and of
+    seasonal naive, on data set ``name``."""
+    horizon, windows = DATASETS[name].horizon, DATASETS[name].windows
+    frame, series, season, window = seen_series(name)
+    data = prepare(series, window=window, horizon=horizon, transform=RatioTransform("auto"), test_windows=0)
+    models = {v.label: train(v, data, steps, seed) for v in VARIANTS}
+    rows = {label: [] for label in [*models, "seasonal naive"]}
+    for origin in scored_origins(frame, horizon, windows, season):
         naive = np.stack(
-            [np.resize(y[-season:], horizon) if len(y) >= season else np.full(horizon, y[-1]) for y in ys]
+            [
+                np.resize(y[-season:], horizon) if len(y) >= season else np.full(horizon, y[-1])
+                for y in origin.levels
+            ]
         )
-        rows["seasonal naive"].append(np.abs(actual - naive) / scale)
+        rows["seasonal naive"].append(np.abs(origin.actual - naive) / origin.scale)
         for label, model in models.items():
-            rows[label].append(np.abs(actual - forecast(model, data.transform, history, window)) / scale)
+            predicted = forecast(model, data.transform, origin.history, window)
+            rows[label].append(np.abs(origin.actual - predicted) / origin.scale)
     out = {label: np.nanmean(np.concatenate(errors), axis=0) for label, errors in rows.items()}
     return pd.DataFrame(out, index=pd.RangeIndex(1, horizon + 1, name="step"))
 

@@ -29,10 +29,8 @@ except ImportError:  # run without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "platform"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from datasets import DATASETS  # noqa: E402
-from deep_diagnosis import forecast, split  # noqa: E402
-from foretune import metrics as M  # noqa: E402
-from foretune.data import RatioTransform, prepare, validate  # noqa: E402
-from foretune.data.calendar import season_lengths  # noqa: E402
+from deep_diagnosis import forecast, scored_origins, seen_series  # noqa: E402
+from foretune.data import RatioTransform, prepare  # noqa: E402
 from foretune.train import TrainSpec, fit  # noqa: E402
 
 START, END = "<!-- drift-prior:start -->", "<!-- drift-prior:end -->"
@@ -52,26 +50,18 @@ PRIORS = (0.0, 100.0)
 def held_out_mase(name: str, prior: float, seed: int, steps: int) -> float:
     """Mean MASE of one N-BEATS on data set ``name``'s held-out windows, its transform fit with
     ``drift_prior=prior``."""
-    spec = DATASETS[name]
-    horizon, windows = spec.horizon, spec.windows
-    frame = spec.loader()
-    seen, _ = split(frame, windows * horizon)
-    series = validate(seen, min_length=1)
-    season = int(season_lengths(list(series.freqs.values()))[0])
-    window = max(horizon, season)
+    horizon, windows = DATASETS[name].horizon, DATASETS[name].windows
+    frame, series, season, window = seen_series(name)
     transform = RatioTransform("auto", drift_prior=prior)
     data = prepare(series, window=window, horizon=horizon, transform=transform, test_windows=0, season=season)
     train = TrainSpec(
         "nbeats", {}, window=window, horizon=horizon, max_epochs=steps // 100, direction_weight=0.0, seed=seed
     )
     model = fit(train, data, lambda metrics, checkpoint: None, device="cpu").model.eval()
-    errors = []
-    for k in range(windows):  # rolling origins over the scored tail
-        history, future = split(frame, (windows - k) * horizon)
-        actual = future.groupby("unique_id").head(horizon)["y"].to_numpy().reshape(-1, horizon)
-        ys = [g["y"].to_numpy(np.float64) for _, g in history.groupby("unique_id", sort=True)]
-        scale = np.array([M.mase_scale(y, season) for y in ys])[:, None]
-        errors.append(np.abs(actual - forecast(model, data.transform, history, window)) / scale)
+    errors = [
+        np.abs(origin.actual - forecast(model, data.transform, origin.history, window)) / origin.scale
+        for origin in scored_origins(frame, horizon, windows, season)
+    ]
     return float(np.nanmean(np.concatenate(errors)))
 
 
