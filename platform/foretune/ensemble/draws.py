@@ -10,10 +10,11 @@ calibrated at build time is exactly what is served.
 
 Seeded draws (``seed=``, what ``Ensemble.predict`` uses): each row's dropout masks come from its
 own torch seed, ``row_seeds(seed, stream, uids)`` (a stable hash of the seed, the member's stream
-name and the row's series id), and each row is run on its own (its stem once, then its
-``samples`` copies), so a series' draws depend only on its window, the model and the seed: not
-on which other series share the call, nor their order. Unseeded draws (the build's windows) run
-in blocks of many rows on the caller's torch RNG. A
+name and the row's series id), drawn by a generator of its own (``models.seeded_dropout``) in
+blocks of a fixed number of rows (the last one padded), or, for a model with attention dropout,
+by running the row on its own on the reseeded torch RNG; so a series' draws depend only on its
+window, the model and the seed: not on which other series share the call, nor their order.
+Unseeded draws (the build's windows) run in blocks of many rows on the caller's torch RNG. A
 ``DrawsCache`` lets forecasts of the same windows (a backtest's ensemble, its uncalibrated view,
 each member alone) share a member's draws.
 """
@@ -21,7 +22,7 @@ each member alone) share a member's draws.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,10 +32,17 @@ from torch import nn
 
 from foretune.data.transform import RowTransform
 from foretune.models import Forecaster, set_mc_dropout
+from foretune.models.seeded_dropout import per_row_maskable, seeded_rows
 
 #: Windows per forward pass: bounds the memory of samples x series windows (1,000 series x 100
 #: samples is 100,000 windows); fixed, so draws do not depend on the machine.
 CHUNK_ROWS = 16384
+#: Seeded draws' rows per forward pass (see ``seeded_rows_per_block``): at most this many series,
+#: and at most this many windows (series x samples), so memory stays modest.
+SEEDED_ROWS = 128
+SEEDED_WINDOWS = 8192
+#: The seed of the zero rows that pad the last block of seeded draws (their draws are dropped).
+PAD_SEED = 0
 #: Values per inversion block (2 MiB of float64): a few whole samples at a time stay in cache.
 BLOCK_VALUES = 1 << 18
 #: Added to each class count of the sample paths (Krichevsky-Trofimov): S paths never give a class
@@ -131,31 +139,25 @@ def mc_forward(
 
     Returns standardised paths ``[S, N, H]`` (float64) and head probabilities ``[N, H, 3]``
     averaged over the draws. A ``Forecaster``'s encoder stem (the part no dropout precedes,
-    ``Forecaster.stem``) runs once per window and only the rest once per sample: without
-    ``seeds`` on blocks of about ``chunk`` rows (a block's windows, each repeated ``samples``
-    times) on the caller's torch RNG; with ``seeds [N]`` one row at a time, row ``i``'s dropout
-    drawn from ``seeds[i]`` (the caller's RNG state is left as it was).
+    ``Forecaster.stem``) runs once per window and only the rest once per sample, on blocks of
+    rows (a block's windows, each repeated ``samples`` times). Without ``seeds``: blocks of about
+    ``chunk`` rows on the caller's torch RNG. With ``seeds [N]`` row ``i``'s dropout masks are
+    drawn from ``seeds[i]`` alone (the caller's RNG state is left as it was): in blocks of
+    ``seeded_rows_per_block(samples)`` rows, each row's masks from its own generator
+    (``models.seeded_dropout``), where every dropout of the model can be drawn so; else one row
+    at a time on the reseeded torch RNG.
     """
     inputs = torch.as_tensor(np.ascontiguousarray(x, dtype=np.float32))
     n = len(inputs)
-    stem, rest = _stem_and_rest(model)
-    per_block = 1 if seeds is not None else max(1, chunk // max(samples, 1))
-    blocks = [(start, min(n, start + per_block)) for start in range(0, n, per_block)]
     z, probs = None, None
     set_mc_dropout(model, True)
     try:
         with torch.inference_mode(), torch.random.fork_rng(devices=[], enabled=seeds is not None):
-            for start, end in blocks:
-                if seeds is not None:
-                    torch.default_generator.manual_seed(int(seeds[start]))
-                block = stem(inputs[start:end])
-                size = len(block)
-                reg, logits = rest(block.repeat(samples, *([1] * (block.dim() - 1))))  # row s*size + j
-                reg = reg.float().reshape(samples, size, -1)
-                p = torch.softmax(logits.float(), dim=-1).reshape(samples, size, *logits.shape[1:])
+            for start, reg, p in _passes(model, inputs, samples, chunk, seeds):
                 if z is None:
                     z = np.empty((samples, n, reg.shape[-1]))
                     probs = np.empty((n, *p.shape[2:]))
+                end = start + reg.shape[1]
                 z[:, start:end] = reg.numpy()
                 probs[start:end] = p.double().mean(dim=0).numpy()
     finally:
@@ -163,6 +165,52 @@ def mc_forward(
     if z is None:  # no windows
         return np.zeros((samples, 0, 0)), np.zeros((0, 0, 3))
     return z, probs
+
+
+def seeded_rows_per_block(samples: int) -> int:
+    """Rows per forward pass of seeded draws: ``SEEDED_ROWS`` at most, ``SEEDED_WINDOWS`` windows
+    at most; fixed by ``samples`` alone, so every block has the same shape whatever the input."""
+    return max(1, min(SEEDED_ROWS, SEEDED_WINDOWS // max(samples, 1)))
+
+
+def _passes(
+    model: nn.Module, inputs: torch.Tensor, samples: int, chunk: int, seeds: np.ndarray | None
+) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
+    """``(start, paths [S, rows, H], probabilities [S, rows, H, 3])`` of each block of rows."""
+    stem, rest = _stem_and_rest(model)
+    n = len(inputs)
+    if seeds is None:
+        per_block = max(1, chunk // max(samples, 1))
+        for start in range(0, n, per_block):
+            yield start, *_sample(stem, rest, inputs[start : start + per_block], samples)
+    elif not per_row_maskable(model):
+        for start in range(n):
+            torch.default_generator.manual_seed(int(seeds[start]))
+            yield start, *_sample(stem, rest, inputs[start : start + 1], samples)
+    else:
+        rows = seeded_rows_per_block(samples)
+        for start in range(0, n, rows):
+            block, block_seeds = inputs[start : start + rows], list(seeds[start : start + rows])
+            size = len(block)
+            if size < rows:  # padded to the fixed shape: zero windows, a fixed seed, dropped
+                block = torch.cat([block, block.new_zeros(rows - size, *block.shape[1:])])
+                block_seeds += [PAD_SEED] * (rows - size)
+            with seeded_rows(model, block_seeds, samples):
+                reg, p = _sample(stem, rest, block, samples)
+            yield start, reg[:, :size], p[:, :size]
+
+
+def _sample(
+    stem: Callable[[torch.Tensor], torch.Tensor], rest: Callable, block: torch.Tensor, samples: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The stem of ``block [R, ...]`` once, the rest on its ``samples`` copies (row ``s*R + j``):
+    paths ``[S, R, H]`` and head probabilities ``[S, R, H, 3]``."""
+    h = stem(block)
+    size = len(h)
+    reg, logits = rest(h.repeat(samples, *([1] * (h.dim() - 1))))
+    reg = reg.float().reshape(samples, size, -1)
+    p = torch.softmax(logits.float(), dim=-1).reshape(samples, size, *logits.shape[1:])
+    return reg, p
 
 
 def _stem_and_rest(model: nn.Module) -> tuple[Callable[[torch.Tensor], torch.Tensor], Callable]:
